@@ -1,0 +1,18 @@
+"""Settings for the test suite: production settings with test-only secrets and fast hashing.
+
+DATABASE_URL / REDIS_URL are honoured exactly as in production, so the same suite runs embedded
+(SQLite, in-process jobs) and on the real PostgreSQL + Redis.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "vigil-test-suite-key")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# The live server used by browser tests speaks plain HTTP.
+os.environ.setdefault("SECURE_COOKIES", "false")
+
+from config.settings import *  # noqa: E402,F403
+
+# The suite creates many users; the real hashers are deliberately slow.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

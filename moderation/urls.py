@@ -1,0 +1,13 @@
+from django.urls import path
+
+from moderation import views
+
+urlpatterns = [
+    path("review/", views.dashboard, name="dashboard"),
+    path("review/next/", views.review_next, name="review_next"),
+    path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/decide/", views.case_decide, name="case_decide"),
+    path("cases/<int:case_id>/skip/", views.case_skip, name="case_skip"),
+    path("cases/<int:case_id>/media/<int:media_id>/", views.case_media, name="case_media"),
+    path("audit/", views.audit_log, name="audit_log"),
+]

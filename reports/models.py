@@ -1,0 +1,135 @@
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+from reports.categories import Category
+
+# Unambiguous characters only: reference numbers are read aloud and typed by hand.
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_reference() -> str:
+    """A public reference like VR-7K3M-Q9PX: unguessable, so it can later unlock a status page."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"VR-{chars[:4]}-{chars[4:]}"
+
+
+class ContentItem(models.Model):
+    """The reported thing on the platform. Reports and flags about it roll up into its case."""
+
+    class Type(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+        POST = "post", "Post"
+        MESSAGE = "message", "Message"
+        ACCOUNT = "account", "Account"
+        OTHER = "other", "Other"
+
+    # The platform's id when the platform sent it, otherwise derived from the URL (see services).
+    key = models.CharField(max_length=600, unique=True)
+    platform_id = models.CharField(max_length=255, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    type = models.CharField(max_length=16, choices=Type, default=Type.OTHER)
+    owner_id = models.CharField(max_length=255, blank=True)
+    owner_handle = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.platform_id or self.url or self.key
+
+
+class Report(models.Model):
+    """A report by a person: through the public form or forwarded by the platform."""
+
+    class ReporterKind(models.TextChoices):
+        PUBLIC = "public", "Member of the public"
+        PLATFORM_USER = "platform_user", "Platform user"
+        SELF = "self", "The person pictured (self-report)"
+        TRUSTED_FLAGGER = "trusted_flagger", "Trusted flagger"
+
+    class Source(models.TextChoices):
+        FORM = "form", "Public form"
+        API = "api", "Platform API"
+
+    reference = models.CharField(max_length=16, unique=True, default=new_reference, editable=False)
+    content_item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="reports")
+    case = models.ForeignKey("moderation.Case", on_delete=models.PROTECT, related_name="reports")
+    category = models.CharField(max_length=32, choices=Category)
+    description = models.TextField(blank=True, max_length=5000)
+    involves_child = models.BooleanField(default=False)
+    reporter_kind = models.CharField(max_length=16, choices=ReporterKind)
+    source = models.CharField(max_length=8, choices=Source)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.reference
+
+
+class Flag(models.Model):
+    """An automated signal (classifier, hash matcher) about a content item."""
+
+    content_item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="flags")
+    case = models.ForeignKey("moderation.Case", on_delete=models.PROTECT, related_name="flags")
+    source = models.CharField(max_length=100)
+    external_id = models.CharField(max_length=255)
+    category = models.CharField(max_length=32, choices=Category)
+    score = models.FloatField()
+    model_version = models.CharField(max_length=100, blank=True)
+    involves_child = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="flag_idempotency_key"),
+            models.CheckConstraint(
+                condition=models.Q(score__gte=0, score__lte=1), name="flag_score_0_1"
+            ),
+        ]
+
+
+def media_upload_to(instance, filename):
+    # Never the uploader's file name on disk: it may carry personal data or path tricks.
+    return f"media/{secrets.token_hex(2)}/{secrets.token_hex(16)}"
+
+
+class Media(models.Model):
+    """An uploaded or fetched file, in private storage, with its hashes once the job has run."""
+
+    content_item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="media")
+    report = models.ForeignKey(
+        Report, on_delete=models.PROTECT, null=True, blank=True, related_name="media"
+    )
+    flag = models.ForeignKey(
+        Flag, on_delete=models.PROTECT, null=True, blank=True, related_name="media"
+    )
+    file = models.FileField(upload_to=media_upload_to)
+    original_filename = models.CharField(max_length=255, blank=True)
+    mime = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    md5 = models.CharField(max_length=32, blank=True)
+    pdq = models.CharField(max_length=64, blank=True)
+    pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    phash = models.CharField(max_length=16, blank=True)
+    dhash = models.CharField(max_length=16, blank=True)
+    hashed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "media"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(report__isnull=False) | models.Q(flag__isnull=False),
+                name="media_belongs_to_report_or_flag",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hashed_at__isnull=True) | ~models.Q(sha256=""),
+                name="hashed_media_has_sha256",
+            ),
+        ]
+
+    def __str__(self):
+        return self.sha256 or f"media {self.pk} (not hashed yet)"

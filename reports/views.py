@@ -1,0 +1,3 @@
+def home(r): pass
+def report_form(r): pass
+def report_received(r): pass
