@@ -258,3 +258,8 @@ def case_decide(
             ip=ip,
         )
     return decision
+
+
+def media_record_view(*, media, case: Case, user, ip: str | None = None) -> None:
+    """Log that a person looked at a media file (feeds "who saw this file" and fileViewedByEsp)."""
+    audit_record(verb="media.viewed", obj=media, case=case, actor=user, ip=ip)

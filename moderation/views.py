@@ -1,2 +1,140 @@
-def dashboard(r): pass
-review_next=case_detail=case_decide=case_skip=case_media=audit_log=dashboard
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from lib.access import reviewer_required, supervisor_required
+from lib.http import client_ip
+from moderation import selectors, services
+from moderation.forms import DecisionForm
+from moderation.models import Case, Queue
+from moderation.rules import DEFAULT_POLICY, decision_requirements
+
+
+def _get_case(request, case_id: int) -> Case:
+    """The case, or 404 if it does not exist, or 403 if this user may not see it."""
+    try:
+        case = selectors.case_for_review(case_id)
+    except Case.DoesNotExist:
+        raise Http404("No such case") from None
+    if not selectors.user_may_view_case(request.user, case):
+        raise PermissionDenied
+    return case
+
+
+@reviewer_required
+@require_GET
+def dashboard(request):
+    queues = selectors.dashboard_queues(request.user)
+    held = Case.objects.filter(
+        assignee=request.user, status=Case.Status.OPEN
+    ).select_related("queue")
+    return render(request, "moderation/dashboard.html", {"queues": queues, "held": held})
+
+
+@reviewer_required
+@require_POST
+def review_next(request):
+    queue = None
+    if slug := request.POST.get("queue"):
+        queue = get_object_or_404(Queue, slug=slug)
+    case = services.case_claim_next(user=request.user, queue=queue, ip=client_ip(request))
+    if case is None:
+        messages.info(request, "Nothing is waiting in your queues right now.")
+        return redirect("dashboard")
+    return redirect("case_detail", case_id=case.pk)
+
+
+@reviewer_required
+@never_cache
+@require_GET
+def case_detail(request, case_id: int):
+    case = _get_case(request, case_id)
+    holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
+    if holding:
+        services.case_renew_lease(case_id=case.pk, user=request.user)
+    form = DecisionForm(initial={"policy": DEFAULT_POLICY.get(case.category)})
+    return render(request, "moderation/case_detail.html", _case_context(request, case, form))
+
+
+def _case_context(request, case, form):
+    holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
+    return {
+        "case": case,
+        "media": selectors.case_media(case),
+        "form": form,
+        "holding": holding,
+        "requires": {
+            action: sorted(decision_requirements(category=case.category, action=action))
+            for action, _ in form.fields["action"].choices
+        },
+    }
+
+
+@reviewer_required
+@require_POST
+def case_decide(request, case_id: int):
+    case = _get_case(request, case_id)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.case_decide(case_id=case.pk, user=request.user, ip=client_ip(request), **form.cleaned_data)
+        except services.CaseNotHeld as e:
+            messages.error(request, str(e))
+            return redirect("dashboard")
+        except ValidationError as e:
+            for field, errors in e.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(request, f"Decision recorded on case {case.pk}.")
+            return redirect("dashboard")
+    return render(
+        request, "moderation/case_detail.html", _case_context(request, case, form), status=400
+    )
+
+
+@reviewer_required
+@require_POST
+def case_skip(request, case_id: int):
+    case = _get_case(request, case_id)
+    try:
+        services.case_release(case_id=case.pk, user=request.user, ip=client_ip(request))
+    except services.CaseNotHeld as e:
+        messages.error(request, str(e))
+    else:
+        messages.info(request, f"Case {case.pk} went back to its queue.")
+    return redirect("dashboard")
+
+
+@reviewer_required
+@never_cache
+@require_GET
+def case_media(request, case_id: int, media_id: int):
+    """Serve a case's media to a reviewer who may see the case. Every fetch is audited."""
+    case = _get_case(request, case_id)
+    media = selectors.case_media(case).filter(pk=media_id).first()
+    if media is None:
+        raise Http404("No such media on this case")
+    services.media_record_view(media=media, case=case, user=request.user, ip=client_ip(request))
+    response = FileResponse(media.file.open("rb"), content_type=media.mime or "application/octet-stream")
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@supervisor_required
+@require_GET
+def audit_log(request):
+    verb = request.GET.get("verb", "")
+    case_id = request.GET.get("case", "")
+    events = selectors.audit_events(verb=verb, case_id=int(case_id) if case_id.isdigit() else None)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "moderation/audit_log.html",
+        {"page": page, "verbs": selectors.audit_verbs(), "verb": verb, "case_id": case_id},
+    )

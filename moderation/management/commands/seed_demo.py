@@ -1,0 +1,242 @@
+"""Demo data: queues, a team, and a few hundred cases with generated, harmless images.
+
+Idempotent: everything is keyed (usernames, queue slugs, demo platform ids), so running it again
+creates nothing twice. Demo media are abstract shapes drawn here — never real material.
+"""
+
+import io
+import random
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from accounts.models import QueueCertification, User
+from accounts.roles import Role
+from moderation.models import Case, Decision, Queue
+from moderation.rules import DEFAULT_POLICY, decision_requirements
+from moderation.services import case_claim_next, case_decide, case_refresh_priority
+from reports.categories import Category
+from reports.models import ContentItem, Report
+from reports.services import report_submit
+
+DEMO_QUEUES = [
+    {
+        "slug": "harassment-self-harm",
+        "name": "Harassment and self-harm",
+        "description": "Bullying, threats, and content about self-harm or suicide.",
+        "order": 50,
+        "categories": [Category.HARASSMENT, Category.SELF_HARM],
+    },
+    {
+        "slug": "violent-extremism",
+        "name": "Violent extremism",
+        "description": "Terrorist and violent extremist content.",
+        "order": 60,
+        "categories": [Category.VIOLENT_EXTREMISM],
+    },
+]
+
+TEAM = (
+    [(f"reviewer{i}", Role.REVIEWER) for i in range(1, 9)]
+    + [("senior1", Role.SENIOR_REVIEWER), ("supervisor1", Role.SUPERVISOR), ("admin1", Role.ADMIN)]
+)
+
+# Rough shape of a real intake: child-safety heavy, with a long tail.
+CATEGORY_WEIGHTS = {
+    Category.CSAM: 14,
+    Category.CHILD_NUDITY: 6,
+    Category.GROOMING: 8,
+    Category.SEXTORTION: 8,
+    Category.SELF_GENERATED: 4,
+    Category.VIOLENT_EXTREMISM: 8,
+    Category.HARASSMENT: 20,
+    Category.SELF_HARM: 8,
+    Category.SPAM: 16,
+    Category.OTHER: 8,
+}
+
+DESCRIPTIONS = [
+    "",
+    "Saw this in a group chat, please look at it.",
+    "This account keeps posting things like this.",
+    "I think the person in this is under 18.",
+    "Reported before, still up.",
+    "Someone sent me this and asked me to share it.",
+]
+
+CERTIFICATION_DAYS = 365
+
+
+def demo_image(rng: random.Random, family: int, variant: int) -> bytes:
+    """An abstract picture. Images of one family differ slightly, like re-encoded copies."""
+    family_rng = random.Random(family)
+    size = (320, 240)
+    background = tuple(family_rng.randrange(40, 220) for _ in range(3))
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = family_rng.randrange(0, 260), family_rng.randrange(0, 180)
+        x1, y1 = x0 + family_rng.randrange(20, 120), y0 + family_rng.randrange(20, 100)
+        colour = tuple(family_rng.randrange(0, 256) for _ in range(3))
+        if family_rng.random() < 0.5:
+            draw.ellipse((x0, y0, x1, y1), fill=colour)
+        else:
+            draw.rectangle((x0, y0, x1, y1), fill=colour)
+    # Variants: a small mark in a corner, so copies are near- but not exact duplicates.
+    draw.rectangle((4, 4, 4 + variant * 3, 8), fill=(255, 255, 255))
+    draw.text((10, 220), f"VIGIL DEMO {family:03d}", fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+class Command(BaseCommand):
+    help = "Create demo queues, the demo team and a few hundred demo cases (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", help="Password for every demo user (set even if they exist).")
+        parser.add_argument("--cases", type=int, default=300, help="Number of demo content items.")
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed for the demo data.")
+
+    def handle(self, *args, password=None, cases=300, seed=2026, **options):
+        rng = random.Random(seed)
+        queues = self.create_queues()
+        users, new_password = self.create_team(password, queues)
+        created = self.create_cases(rng, cases)
+        decided = self.decide_some(rng, users)
+
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo ready: {len(queues)} queues, {len(users)} users, "
+            f"{created} new cases, {decided} new decisions "
+            f"({Case.objects.filter(status=Case.Status.OPEN).count()} open in all)."
+        ))
+        shown = password or new_password
+        names = ", ".join(u.username for u in users)
+        if shown:
+            self.stdout.write(f"Demo logins: {names}")
+            self.stdout.write(f"Password for all of them: {shown}")
+        else:
+            self.stdout.write(f"Demo logins: {names} (passwords unchanged; use --password to reset)")
+
+    def create_queues(self) -> list[Queue]:
+        for spec in DEMO_QUEUES:
+            Queue.objects.get_or_create(slug=spec["slug"], defaults=spec)
+        return list(Queue.objects.filter(is_active=True))
+
+    @transaction.atomic
+    def create_team(self, password, queues):
+        generated = None
+        users = []
+        now = timezone.now()
+        for username, role in TEAM:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"email": f"{username}@vigil.invalid", "is_staff": role == Role.ADMIN},
+            )
+            if password:
+                user.set_password(password)
+                user.save(update_fields=["password"])
+            elif created:
+                generated = generated or secrets.token_urlsafe(9)
+                user.set_password(generated)
+                user.save(update_fields=["password"])
+            user.groups.add(Group.objects.get(name=role.value))
+            for queue in queues:
+                if queue.slug == "senior-review" and role == Role.REVIEWER:
+                    continue
+                QueueCertification.objects.get_or_create(
+                    user=user,
+                    queue=queue,
+                    defaults={
+                        "granted_at": now,
+                        "expires_at": now + timedelta(days=CERTIFICATION_DAYS),
+                    },
+                )
+            users.append(user)
+        return users, generated
+
+    def create_cases(self, rng: random.Random, count: int) -> int:
+        existing = set(
+            ContentItem.objects.filter(platform_id__startswith="demo-").values_list(
+                "platform_id", flat=True
+            )
+        )
+        categories, weights = zip(*CATEGORY_WEIGHTS.items(), strict=True)
+        now = timezone.now()
+        created = 0
+        for i in range(1, count + 1):
+            platform_id = f"demo-{i:04d}"
+            # Draw the random values even for existing items so reruns stay deterministic.
+            category = rng.choices(categories, weights)[0]
+            reports = rng.choice([1, 1, 1, 2, 3, 5])
+            has_image = rng.random() < 0.45
+            family = rng.randrange(0, 40)
+            hours_ago = rng.uniform(0, 30)
+            if platform_id in existing:
+                continue
+            involves_child = category in (
+                Category.CSAM, Category.CHILD_NUDITY, Category.GROOMING,
+                Category.SEXTORTION, Category.SELF_GENERATED,
+            ) or rng.random() < 0.05
+            for n in range(reports):
+                images = []
+                if has_image and n == 0:
+                    images = [SimpleUploadedFile(
+                        f"upload-{i}.png", demo_image(rng, family, i % 5), content_type="image/png"
+                    )]
+                report = report_submit(
+                    category=category,
+                    platform_id=platform_id,
+                    content_url=f"https://social.example/p/{platform_id}",
+                    content_type="image" if has_image else rng.choice(["post", "message", "account"]),
+                    owner_id=f"user-{rng.randrange(1000, 9999)}",
+                    owner_handle=f"@demo_user_{rng.randrange(100, 999)}",
+                    description=rng.choice(DESCRIPTIONS),
+                    involves_child=involves_child,
+                    images=images,
+                    reporter_kind=(
+                        Report.ReporterKind.SELF if category == Category.SELF_GENERATED
+                        else Report.ReporterKind.PLATFORM_USER
+                    ),
+                    source=Report.Source.API,
+                    actor_label="seed_demo",
+                )
+            # Spread arrival times so queues show realistic waiting times.
+            case = report.case
+            Case.objects.filter(pk=case.pk).update(created_at=now - timedelta(hours=hours_ago))
+            case.refresh_from_db()
+            with transaction.atomic():
+                case_refresh_priority(case=case, now=now)
+            created += 1
+        return created
+
+    def decide_some(self, rng: random.Random, users) -> int:
+        """A few decisions by reviewer2, so the audit log and history are not empty."""
+        reviewer = next(u for u in users if u.username == "reviewer2")
+        if Case.objects.filter(decisions__reviewer=reviewer).exists():
+            return 0
+        decided = 0
+        for _ in range(12):
+            case = case_claim_next(user=reviewer)
+            if case is None:
+                break
+            action = rng.choice([Decision.Action.REMOVE, Decision.Action.NO_VIOLATION,
+                                 Decision.Action.WARN])
+            required = decision_requirements(category=case.category, action=action)
+            case_decide(
+                case_id=case.pk,
+                user=reviewer,
+                action=action,
+                policy=DEFAULT_POLICY[case.category],
+                intent=Decision.Intent.MALICIOUS if "intent" in required else "",
+                classification=Decision.Classification.B2 if "classification" in required else "",
+                notes="Demo decision.",
+            )
+            decided += 1
+        return decided

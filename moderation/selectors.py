@@ -1,0 +1,65 @@
+"""Reads for the console. Each returns a bounded number of queries whatever the data size."""
+
+from django.db.models import Count, Min, Prefetch, Q
+from django.utils import timezone
+
+from accounts import roles
+from moderation.models import AuditEvent, Case, Decision, Queue
+from moderation.services import claimable_queue_ids
+from reports.models import Media, Report
+
+
+def dashboard_queues(user):
+    """The queues the user may work, with open counts and the oldest waiting case."""
+    open_cases = Q(cases__status=Case.Status.OPEN)
+    return (
+        Queue.objects.filter(pk__in=claimable_queue_ids(user))
+        .annotate(
+            open_count=Count("cases", filter=open_cases),
+            claimed_count=Count(
+                "cases", filter=open_cases & Q(cases__lease_expires_at__gt=timezone.now())
+            ),
+            oldest_waiting=Min("cases__created_at", filter=open_cases),
+        )
+        .order_by("order", "slug")
+    )
+
+
+def user_may_view_case(user, case: Case) -> bool:
+    """Reviewers see cases they hold or that sit in a queue they are certified for."""
+    if user.has_perm(roles.SUPERVISE):
+        return True
+    if case.assignee_id == user.pk:
+        return True
+    return case.queue_id in claimable_queue_ids(user)
+
+
+def case_for_review(case_id: int) -> Case:
+    return (
+        Case.objects.select_related("content_item", "queue", "assignee")
+        .prefetch_related(
+            Prefetch("reports", queryset=Report.objects.order_by("created_at")),
+            Prefetch("flags"),
+            Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
+        )
+        .get(pk=case_id)
+    )
+
+
+def case_media(case: Case):
+    return Media.objects.filter(
+        Q(report__case=case) | Q(flag__case=case)
+    ).order_by("created_at")
+
+
+def audit_events(*, verb: str = "", case_id: int | None = None):
+    events = AuditEvent.objects.select_related("actor", "case")
+    if verb:
+        events = events.filter(verb=verb)
+    if case_id:
+        events = events.filter(case_id=case_id)
+    return events.order_by("-id")
+
+
+def audit_verbs() -> list[str]:
+    return list(AuditEvent.objects.order_by("verb").values_list("verb", flat=True).distinct())
