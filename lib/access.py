@@ -19,6 +19,7 @@ def permission_required(perm: str):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        wrapped.vigil_access = perm
         return wrapped
 
     return decorator

@@ -7,6 +7,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from lib.access import public
+
 
 def check_database() -> bool:
     try:
@@ -19,13 +21,11 @@ def check_database() -> bool:
 
 
 def check_queue() -> str:
-    """"eager" when jobs run in-process, "ok" when Redis answers, "down" otherwise."""
+    """ "eager" when jobs run in-process, "ok" when Redis answers, "down" otherwise."""
     if settings.JOBS_EAGER:
         return "eager"
     # A short timeout of our own: a health check that hangs is worse than one that fails.
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
-    )
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
         client.ping()
     except redis.RedisError:
@@ -37,6 +37,7 @@ def check_queue() -> str:
 
 # Anyone may call this: load balancers and orchestrators probe it without credentials, and it
 # reveals nothing beyond whether the dependencies answer.
+@public
 @never_cache
 @require_GET
 def healthz(request):

@@ -151,6 +151,9 @@ class Decision(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self):
+        return f"{self.get_action_display()} on case {self.case_id}"
+
 
 class AuditEvent(models.Model):
     """An append-only record of a state change or a view of sensitive material.

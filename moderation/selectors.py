@@ -47,9 +47,7 @@ def case_for_review(case_id: int) -> Case:
 
 
 def case_media(case: Case):
-    return Media.objects.filter(
-        Q(report__case=case) | Q(flag__case=case)
-    ).order_by("created_at")
+    return Media.objects.filter(Q(report__case=case) | Q(flag__case=case)).order_by("created_at")
 
 
 def audit_events(*, verb: str = "", case_id: int | None = None):

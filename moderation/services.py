@@ -147,7 +147,10 @@ def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) 
             case=case,
             actor=user,
             before={"assignee": previous},
-            after={"assignee": user.get_username(), "lease_expires_at": case.lease_expires_at.isoformat()},
+            after={
+                "assignee": user.get_username(),
+                "lease_expires_at": case.lease_expires_at.isoformat(),
+            },
             ip=ip,
         )
     return case

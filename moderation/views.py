@@ -29,9 +29,9 @@ def _get_case(request, case_id: int) -> Case:
 @require_GET
 def dashboard(request):
     queues = selectors.dashboard_queues(request.user)
-    held = Case.objects.filter(
-        assignee=request.user, status=Case.Status.OPEN
-    ).select_related("queue")
+    held = Case.objects.filter(assignee=request.user, status=Case.Status.OPEN).select_related(
+        "queue"
+    )
     return render(request, "moderation/dashboard.html", {"queues": queues, "held": held})
 
 
@@ -81,7 +81,9 @@ def case_decide(request, case_id: int):
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
-            services.case_decide(case_id=case.pk, user=request.user, ip=client_ip(request), **form.cleaned_data)
+            services.case_decide(
+                case_id=case.pk, user=request.user, ip=client_ip(request), **form.cleaned_data
+            )
         except services.CaseNotHeld as e:
             messages.error(request, str(e))
             return redirect("dashboard")
@@ -120,7 +122,9 @@ def case_media(request, case_id: int, media_id: int):
     if media is None:
         raise Http404("No such media on this case")
     services.media_record_view(media=media, case=case, user=request.user, ip=client_ip(request))
-    response = FileResponse(media.file.open("rb"), content_type=media.mime or "application/octet-stream")
+    response = FileResponse(
+        media.file.open("rb"), content_type=media.mime or "application/octet-stream"
+    )
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, no-store"
     return response

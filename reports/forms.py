@@ -4,7 +4,12 @@ from PIL import Image, UnidentifiedImageError
 
 from reports.categories import DESCRIPTIONS, Category
 
-ACCEPTED_IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+ACCEPTED_IMAGE_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
 
 
 class CategoryChoiceField(forms.ChoiceField):
@@ -31,14 +36,14 @@ class ReportForm(forms.Form):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
-    involves_child = forms.BooleanField(
-        label="This involves someone under 18", required=False
-    )
+    involves_child = forms.BooleanField(label="This involves someone under 18", required=False)
     image = forms.FileField(
         label="Screenshot or image (optional)",
         required=False,
         help_text="JPEG, PNG, GIF or WebP. It is stored privately and seen only by trained reviewers.",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}
+        ),
     )
 
     def clean_image(self):

@@ -87,6 +87,9 @@ class Flag(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.source}:{self.external_id}"
+
 
 def media_upload_to(instance, filename):
     # Never the uploader's file name on disk: it may carry personal data or path tricks.

@@ -26,7 +26,12 @@ def content_key(*, platform_id: str = "", url: str = "") -> str:
 
 
 def content_item_get_or_create(
-    *, platform_id: str = "", url: str = "", type: str = "", owner_id: str = "", owner_handle: str = ""
+    *,
+    platform_id: str = "",
+    url: str = "",
+    type: str = "",
+    owner_id: str = "",
+    owner_handle: str = "",
 ) -> ContentItem:
     item, created = ContentItem.objects.get_or_create(
         key=content_key(platform_id=platform_id, url=url),
@@ -42,7 +47,11 @@ def content_item_get_or_create(
         # Later reports may know more about the item than the first one did.
         updates = {
             field: value
-            for field, value in (("url", url), ("owner_id", owner_id), ("owner_handle", owner_handle))
+            for field, value in (
+                ("url", url),
+                ("owner_id", owner_id),
+                ("owner_handle", owner_handle),
+            )
             if value and not getattr(item, field)
         }
         if updates:

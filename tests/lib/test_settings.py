@@ -10,7 +10,11 @@ def load_settings(**env):
     clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-c", "import config.settings as s; print(s.DATABASES['default']['ENGINE'], s.JOBS_EAGER)"],
+        [
+            sys.executable,
+            "-c",
+            "import config.settings as s; print(s.DATABASES['default']['ENGINE'], s.JOBS_EAGER)",
+        ],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -25,7 +29,9 @@ class TestSettings:
         assert "SECRET_KEY must be set" in result.stderr
 
     def test_it_allows_the_development_key_in_debug(self, tmp_path):
-        result = load_settings(DEBUG="true", DATABASE_URL="", REDIS_URL="", VIGIL_VAR_DIR=str(tmp_path))
+        result = load_settings(
+            DEBUG="true", DATABASE_URL="", REDIS_URL="", VIGIL_VAR_DIR=str(tmp_path)
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.split() == ["django.db.backends.sqlite3", "True"]
 

@@ -48,10 +48,15 @@ class TestReportForm:
         assert case.category == "csam"
 
     def test_it_routes_by_category(self, client):
-        client.post("/report/", form_data(category="spam", involves_child="", content_url="https://a.example/1"))
+        client.post(
+            "/report/",
+            form_data(category="spam", involves_child="", content_url="https://a.example/1"),
+        )
         assert Case.objects.get().queue.slug == "general"
 
-    def test_it_stores_the_image_privately_and_hashes_it_after_commit(self, client, run_jobs, private_media):
+    def test_it_stores_the_image_privately_and_hashes_it_after_commit(
+        self, client, run_jobs, private_media
+    ):
         upload = SimpleUploadedFile("holiday.jpg", png_bytes(), content_type="image/jpeg")
         with run_jobs():
             client.post("/report/", form_data(image=upload))
@@ -94,7 +99,9 @@ class TestReportForm:
         assert Report.objects.count() == 0
 
     def test_it_rejects_a_file_that_is_not_an_image(self, client):
-        upload = SimpleUploadedFile("evil.png", b"MZ\x90\x00 not an image", content_type="image/png")
+        upload = SimpleUploadedFile(
+            "evil.png", b"MZ\x90\x00 not an image", content_type="image/png"
+        )
         r = client.post("/report/", form_data(image=upload))
         assert b"not an image we can read" in r.content
         assert Report.objects.count() == Media.objects.count() == 0

@@ -42,10 +42,11 @@ DEMO_QUEUES = [
     },
 ]
 
-TEAM = (
-    [(f"reviewer{i}", Role.REVIEWER) for i in range(1, 9)]
-    + [("senior1", Role.SENIOR_REVIEWER), ("supervisor1", Role.SUPERVISOR), ("admin1", Role.ADMIN)]
-)
+TEAM = [(f"reviewer{i}", Role.REVIEWER) for i in range(1, 9)] + [
+    ("senior1", Role.SENIOR_REVIEWER),
+    ("supervisor1", Role.SUPERVISOR),
+    ("admin1", Role.ADMIN),
+]
 
 # Rough shape of a real intake: child-safety heavy, with a long tail.
 CATEGORY_WEIGHTS = {
@@ -100,7 +101,9 @@ class Command(BaseCommand):
     help = "Create demo queues, the demo team and a few hundred demo cases (idempotent)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", help="Password for every demo user (set even if they exist).")
+        parser.add_argument(
+            "--password", help="Password for every demo user (set even if they exist)."
+        )
         parser.add_argument("--cases", type=int, default=300, help="Number of demo content items.")
         parser.add_argument("--seed", type=int, default=2026, help="Random seed for the demo data.")
 
@@ -111,18 +114,22 @@ class Command(BaseCommand):
         created = self.create_cases(rng, cases)
         decided = self.decide_some(rng, users)
 
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo ready: {len(queues)} queues, {len(users)} users, "
-            f"{created} new cases, {decided} new decisions "
-            f"({Case.objects.filter(status=Case.Status.OPEN).count()} open in all)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo ready: {len(queues)} queues, {len(users)} users, "
+                f"{created} new cases, {decided} new decisions "
+                f"({Case.objects.filter(status=Case.Status.OPEN).count()} open in all)."
+            )
+        )
         shown = password or new_password
         names = ", ".join(u.username for u in users)
         if shown:
             self.stdout.write(f"Demo logins: {names}")
             self.stdout.write(f"Password for all of them: {shown}")
         else:
-            self.stdout.write(f"Demo logins: {names} (passwords unchanged; use --password to reset)")
+            self.stdout.write(
+                f"Demo logins: {names} (passwords unchanged; use --password to reset)"
+            )
 
     def create_queues(self) -> list[Queue]:
         for spec in DEMO_QUEUES:
@@ -180,28 +187,42 @@ class Command(BaseCommand):
             hours_ago = rng.uniform(0, 30)
             if platform_id in existing:
                 continue
-            involves_child = category in (
-                Category.CSAM, Category.CHILD_NUDITY, Category.GROOMING,
-                Category.SEXTORTION, Category.SELF_GENERATED,
-            ) or rng.random() < 0.05
+            involves_child = (
+                category
+                in (
+                    Category.CSAM,
+                    Category.CHILD_NUDITY,
+                    Category.GROOMING,
+                    Category.SEXTORTION,
+                    Category.SELF_GENERATED,
+                )
+                or rng.random() < 0.05
+            )
             for n in range(reports):
                 images = []
                 if has_image and n == 0:
-                    images = [SimpleUploadedFile(
-                        f"upload-{i}.png", demo_image(rng, family, i % 5), content_type="image/png"
-                    )]
+                    images = [
+                        SimpleUploadedFile(
+                            f"upload-{i}.png",
+                            demo_image(rng, family, i % 5),
+                            content_type="image/png",
+                        )
+                    ]
                 report = report_submit(
                     category=category,
                     platform_id=platform_id,
                     content_url=f"https://social.example/p/{platform_id}",
-                    content_type="image" if has_image else rng.choice(["post", "message", "account"]),
+                    content_type="image"
+                    if has_image
+                    else rng.choice(["post", "message", "account"]),
                     owner_id=f"user-{rng.randrange(1000, 9999)}",
                     owner_handle=f"@demo_user_{rng.randrange(100, 999)}",
                     description=rng.choice(DESCRIPTIONS),
                     involves_child=involves_child,
                     images=images,
                     reporter_kind=(
-                        Report.ReporterKind.SELF if category == Category.SELF_GENERATED
+                        Report.ReporterKind.SELF
+                        if category == Category.SELF_GENERATED
                         else Report.ReporterKind.PLATFORM_USER
                     ),
                     source=Report.Source.API,
@@ -226,8 +247,9 @@ class Command(BaseCommand):
             case = case_claim_next(user=reviewer)
             if case is None:
                 break
-            action = rng.choice([Decision.Action.REMOVE, Decision.Action.NO_VIOLATION,
-                                 Decision.Action.WARN])
+            action = rng.choice(
+                [Decision.Action.REMOVE, Decision.Action.NO_VIOLATION, Decision.Action.WARN]
+            )
             required = decision_requirements(category=case.category, action=action)
             case_decide(
                 case_id=case.pk,

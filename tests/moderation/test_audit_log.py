@@ -1,0 +1,31 @@
+import pytest
+
+from moderation.services import case_claim_next, case_decide
+
+
+@pytest.mark.django_db
+class TestAuditLog:
+    def test_it_lists_events_newest_first(self, client, reviewer, supervisor, submit_report):
+        submit_report()
+        case = case_claim_next(user=reviewer)
+        case_decide(case_id=case.pk, user=reviewer, action="warn", policy="harassment")
+        client.force_login(supervisor)
+        r = client.get("/audit/")
+        assert r.status_code == 200
+        verbs = [e.verb for e in r.context["page"]]
+        assert verbs == ["case.decided", "case.claimed", "report.received", "case.opened"]
+        assert b"rita" in r.content
+
+    def test_it_filters_by_verb_and_case(self, client, reviewer, supervisor, submit_report):
+        first = submit_report().case
+        submit_report()
+        client.force_login(supervisor)
+        r = client.get("/audit/", {"verb": "case.opened", "case": first.pk})
+        assert [(e.verb, e.case_id) for e in r.context["page"]] == [("case.opened", first.pk)]
+
+    def test_it_ignores_a_malformed_case_filter(self, client, supervisor, submit_report):
+        submit_report()
+        client.force_login(supervisor)
+        r = client.get("/audit/", {"case": "abc", "page": "x"})
+        assert r.status_code == 200
+        assert len(r.context["page"]) == 2

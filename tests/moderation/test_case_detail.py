@@ -1,0 +1,152 @@
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.roles import Role
+from moderation.models import AuditEvent, Case, Decision, Queue
+from moderation.services import case_claim_next
+
+
+@pytest.mark.django_db
+class TestCaseDetail:
+    def test_it_shows_the_case_with_its_reports_and_priority(self, client, reviewer, submit_report):
+        report = submit_report(category="csam", involves_child=True, description="seen in a group")
+        submit_report(category="csam", content_url=report.content_item.url)
+        client.force_login(reviewer)
+        r = client.get(f"/cases/{report.case_id}/")
+        assert r.status_code == 200
+        assert b"seen in a group" in r.content
+        assert b"involves a child" in r.content
+        assert b"+200" in r.content  # the readable priority breakdown
+        assert b"Record decision" not in r.content  # not held: no decision form
+
+    def test_it_renews_the_lease_of_the_holder(self, client, reviewer, submit_report):
+        submit_report()
+        case = case_claim_next(user=reviewer)
+        Case.objects.filter(pk=case.pk).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=5)
+        )
+        client.force_login(reviewer)
+        r = client.get(f"/cases/{case.pk}/")
+        assert b"Record decision" in r.content
+        case.refresh_from_db()
+        assert case.lease_expires_at > timezone.now() + timedelta(minutes=10)
+
+    def test_it_403s_for_a_reviewer_not_certified_for_the_queue(
+        self, client, make_user, submit_report
+    ):
+        case = submit_report(category="csam").case
+        user = make_user("g", Role.REVIEWER, queues=[Queue.objects.get(slug="general")])
+        client.force_login(user)
+        assert client.get(f"/cases/{case.pk}/").status_code == 403
+
+    def test_it_404s_for_a_missing_case(self, client, reviewer):
+        client.force_login(reviewer)
+        assert client.get("/cases/999999/").status_code == 404
+
+    def test_its_query_count_does_not_grow_with_reports(
+        self, client, reviewer, submit_report, png_upload
+    ):
+        first = submit_report(images=[png_upload()])
+        client.force_login(reviewer)
+        with CaptureQueriesContext(connection) as few:
+            client.get(f"/cases/{first.case_id}/")
+        for _ in range(10):
+            submit_report(content_url=first.content_item.url, images=[png_upload()])
+        with CaptureQueriesContext(connection) as many:
+            client.get(f"/cases/{first.case_id}/")
+        assert len(many) == len(few)
+
+
+@pytest.mark.django_db
+class TestDecideView:
+    def test_it_records_the_decision_and_returns_to_the_dashboard(
+        self, client, reviewer, submit_report
+    ):
+        submit_report(category="spam")
+        case = case_claim_next(user=reviewer)
+        client.force_login(reviewer)
+        r = client.post(
+            f"/cases/{case.pk}/decide/", {"action": "remove", "policy": "spam"}, follow=True
+        )
+        assert r.redirect_chain[-1][0] == "/review/"
+        assert b"Decision recorded" in r.content
+        assert Decision.objects.get().reviewer == reviewer
+
+    def test_it_shows_errors_for_missing_child_safety_fields(self, client, reviewer, submit_report):
+        submit_report(category="csam")
+        case = case_claim_next(user=reviewer)
+        client.force_login(reviewer)
+        r = client.post(
+            f"/cases/{case.pk}/decide/",
+            {"action": "remove", "policy": "child-safety/sexual-exploitation"},
+        )
+        assert r.status_code == 400
+        assert b"apparent intent" in r.content
+        assert b"industry classification" in r.content
+        assert Decision.objects.count() == 0
+
+    def test_it_rejects_an_unknown_action(self, client, reviewer, submit_report):
+        submit_report()
+        case = case_claim_next(user=reviewer)
+        client.force_login(reviewer)
+        r = client.post(
+            f"/cases/{case.pk}/decide/", {"action": "delete_everything", "policy": "spam"}
+        )
+        assert r.status_code == 400
+        assert Decision.objects.count() == 0
+
+    def test_it_refuses_with_a_clear_message_when_the_lease_was_lost(
+        self, client, make_user, submit_report
+    ):
+        a, b = make_user("a"), make_user("b")
+        submit_report()
+        case = case_claim_next(user=a)
+        Case.objects.filter(pk=case.pk).update(assignee=b)
+        client.force_login(a)
+        r = client.post(
+            f"/cases/{case.pk}/decide/", {"action": "remove", "policy": "harassment"}, follow=True
+        )
+        assert b"no longer yours" in r.content
+        assert Decision.objects.count() == 0
+
+
+@pytest.mark.django_db
+class TestSkipView:
+    def test_it_releases_the_case(self, client, reviewer, submit_report):
+        submit_report()
+        case = case_claim_next(user=reviewer)
+        client.force_login(reviewer)
+        r = client.post(f"/cases/{case.pk}/skip/", follow=True)
+        assert b"went back to its queue" in r.content
+        case.refresh_from_db()
+        assert case.assignee is None
+
+
+@pytest.mark.django_db
+class TestCaseMedia:
+    def test_it_serves_the_file_privately_and_logs_the_view(
+        self, client, reviewer, submit_report, png_upload
+    ):
+        report = submit_report(images=[png_upload()])
+        media = report.media.get()
+        client.force_login(reviewer)
+        r = client.get(f"/cases/{report.case_id}/media/{media.pk}/")
+        assert r.status_code == 200
+        assert r["Content-Type"] == "image/png"
+        assert "no-store" in r["Cache-Control"]
+        body = b"".join(r.streaming_content)
+        assert body.startswith(b"\x89PNG")
+        event = AuditEvent.objects.get(verb="media.viewed")
+        assert event.actor == reviewer and event.object_id == str(media.pk)
+
+    def test_it_404s_for_media_of_another_case(self, client, reviewer, submit_report, png_upload):
+        other = submit_report(images=[png_upload()])
+        case = submit_report().case
+        client.force_login(reviewer)
+        r = client.get(f"/cases/{case.pk}/media/{other.media.get().pk}/")
+        assert r.status_code == 404
+        assert not AuditEvent.objects.filter(verb="media.viewed").exists()

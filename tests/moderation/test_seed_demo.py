@@ -1,0 +1,58 @@
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from accounts.models import User
+from moderation.models import AuditEvent, Case, Decision, Queue
+from reports.models import ContentItem, Media, Report
+
+
+def seed(*args):
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def counts():
+    return {
+        model.__name__: model.objects.count()
+        for model in (User, Queue, ContentItem, Case, Report, Media, Decision, AuditEvent)
+    }
+
+
+@pytest.mark.django_db
+class TestSeedDemo:
+    def test_it_creates_a_few_hundred_cases_across_categories(self):
+        output = seed("--password", "demo-pass-1")
+        assert ContentItem.objects.filter(platform_id__startswith="demo-").count() == 300
+        assert Case.objects.values("category").distinct().count() == 10
+        assert Media.objects.count() > 50
+        assert Decision.objects.count() > 0
+        assert "Password for all of them: demo-pass-1" in output
+        # Running again adds nothing.
+        before = counts()
+        seed("--password", "demo-pass-1")
+        assert counts() == before
+
+    def test_it_creates_the_team_with_roles_and_certifications(self):
+        seed("--cases", "5", "--password", "demo-pass-2")
+        expected = [f"reviewer{i}" for i in range(1, 9)] + ["senior1", "supervisor1", "admin1"]
+        assert sorted(User.objects.values_list("username", flat=True)) == sorted(expected)
+        assert User.objects.get(username="reviewer1").role == "reviewer"
+        assert User.objects.get(username="senior1").role == "senior reviewer"
+        assert User.objects.get(username="supervisor1").role == "supervisor"
+        assert User.objects.get(username="admin1").role == "admin"
+        assert authenticate(username="reviewer3", password="demo-pass-2") is not None
+        reviewer = User.objects.get(username="reviewer1")
+        assert reviewer.certifications.filter(queue__slug="child-safety").exists()
+        assert not reviewer.certifications.filter(queue__slug="senior-review").exists()
+
+    def test_it_prints_a_generated_password_once(self):
+        first = seed("--cases", "2")
+        password = first.split("Password for all of them: ")[1].split()[0]
+        assert authenticate(username="admin1", password=password) is not None
+        second = seed("--cases", "2")
+        assert "passwords unchanged" in second
+        assert authenticate(username="admin1", password=password) is not None

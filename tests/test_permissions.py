@@ -1,0 +1,98 @@
+"""Who may reach which console URL: one table, every role.
+
+"login" means redirected to the login page, "forbidden" a 403, "ok" the view did its work
+(a page, a redirect onwards, or a form error), "notfound" a 404.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.roles import Role
+from moderation.services import case_claim_next
+
+CONSOLE = [
+    # (method, url, anonymous, reviewer, supervisor)
+    ("get", "/review/", "login", "ok", "ok"),
+    ("post", "/review/next/", "login", "ok", "ok"),
+    ("get", "/cases/{case}/", "login", "ok", "ok"),
+    ("post", "/cases/{case}/decide/", "login", "ok", "ok"),
+    ("post", "/cases/{case}/skip/", "login", "ok", "ok"),
+    ("get", "/cases/{case}/media/{media}/", "login", "ok", "ok"),
+    ("get", "/audit/", "login", "forbidden", "ok"),
+    ("get", "/admin/", "login", "login", "login"),
+]
+
+PUBLIC = [
+    ("get", "/report/"),
+    ("get", "/healthz"),
+    ("get", "/accounts/login/"),
+]
+
+
+def outcome(response) -> str:
+    if response.status_code == 302 and "/login/" in response.url:
+        return "login"
+    if response.status_code == 403:
+        return "forbidden"
+    if response.status_code == 404:
+        return "notfound"
+    assert response.status_code in (200, 302, 400), response.status_code
+    return "ok"
+
+
+@pytest.fixture
+def world(make_user, submit_report, png_upload):
+    users = {
+        "anonymous": None,
+        "reviewer": make_user("rev", Role.REVIEWER),
+        "supervisor": make_user("sup", Role.SUPERVISOR),
+    }
+    report = submit_report(category="harassment", images=[png_upload()])
+    return users, {"case": report.case_id, "media": report.media.get().pk}
+
+
+ROLES = ["anonymous", "reviewer", "supervisor"]
+CASES = [
+    (method, url, role, expected[i])
+    for method, url, *expected in CONSOLE
+    for i, role in enumerate(ROLES)
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, url, role, expected", CASES)
+def test_it_gives_each_role_exactly_what_it_allows(client, world, method, url, role, expected):
+    users, ids = world
+    if users[role]:
+        client.force_login(users[role])
+        # Holding the case makes the decide/skip views do real work for an allowed role.
+        case_claim_next(user=users[role])
+    response = getattr(client, method)(url.format(**ids))
+    assert outcome(response) == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, url", PUBLIC)
+def test_public_urls_need_no_login(client, method, url):
+    assert getattr(client, method)(url).status_code == 200
+
+
+def test_every_view_states_who_may_use_it():
+    """Each of our views is marked public or wrapped in a permission check (lib/access.py)."""
+
+    def walk(patterns):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.app_name != "admin":
+                    yield from walk(p.url_patterns)
+            elif isinstance(p, URLPattern) and not hasattr(p.callback, "view_class"):
+                yield p
+
+    unstated = [
+        str(p.pattern)
+        for p in walk(get_resolver().url_patterns)
+        if not (
+            getattr(p.callback, "vigil_public", False) or getattr(p.callback, "vigil_access", None)
+        )
+    ]
+    assert unstated == []
