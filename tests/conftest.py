@@ -26,6 +26,21 @@ def pytest_sessionstart(session):
             pytest.exit(f"REDIS_URL is set but Redis does not answer: {e}", returncode=3)
 
 
+def pytest_collection_modifyitems(items):
+    """Transactional tests (live server, real workers, row locking) flush every table when they
+    end, which would also remove what data migrations created (roles, built-in queues). Restore
+    that data for them from the snapshot pytest-django takes after migrating."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = "live_server" in item.fixturenames or (
+            marker is not None and marker.kwargs.get("transaction")
+        )
+        if transactional:
+            item.add_marker(
+                pytest.mark.django_db(transaction=True, serialized_rollback=True), append=False
+            )
+
+
 @pytest.fixture(autouse=True)
 def private_media(settings, tmp_path):
     """Each test gets its own private media directory."""
