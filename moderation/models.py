@@ -101,7 +101,7 @@ class Case(models.Model):
         indexes = [
             # "Review next": highest priority first, oldest first among equals, per queue.
             models.Index(
-                fields=["queue", "-priority", "created_at"],
+                fields=["queue", "-priority", "created_at", "id"],
                 condition=Q(status="open"),
                 name="case_claim_order",
             ),

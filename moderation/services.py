@@ -104,6 +104,40 @@ def claimable_queue_ids(user, now=None) -> list[int]:
     )
 
 
+CLAIM_ORDER = ("-priority", "created_at", "pk")
+
+
+def _lock_next_claimable(queue_ids: list[int], now) -> Case | None:
+    """Lock the best claimable case across the queues, skipping rows others are claiming.
+
+    One ORDER BY across several queues cannot walk the per-queue claim index and sorts every open
+    case instead. So: read each queue's head through its index, pick the best, then lock within
+    that queue. Under contention the lock may land on that queue's next case rather than another
+    queue's head: a momentary, bounded inversion, never a double claim.
+    """
+    claimable = Case.objects.claimable(now)
+    heads = []
+    for queue_id in queue_ids:
+        head = (
+            claimable.filter(queue_id=queue_id)
+            .order_by(*CLAIM_ORDER)
+            .values_list("priority", "created_at", "pk")
+            .first()
+        )
+        if head is not None:
+            heads.append(((-head[0], head[1], head[2]), queue_id))
+    for _, queue_id in sorted(heads):
+        case = (
+            claimable.filter(queue_id=queue_id)
+            .order_by(*CLAIM_ORDER)
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if case is not None:
+            return case
+    return None
+
+
 def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) -> Case | None:
     """Give the reviewer the highest-priority claimable case in their queues, under a lease.
 
@@ -127,13 +161,7 @@ def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) 
         return None
 
     with transaction.atomic():
-        case = (
-            Case.objects.claimable(now)
-            .filter(queue_id__in=queue_ids)
-            .order_by("-priority", "created_at", "pk")
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
+        case = _lock_next_claimable(queue_ids, now)
         if case is None:
             return None
         previous = case.assignee.get_username() if case.assignee_id else None

@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['queue', '-priority', 'created_at'], name='case_claim_order'),
+            index=models.Index(condition=models.Q(('status', 'open')), fields=['queue', '-priority', 'created_at', 'id'], name='case_claim_order'),
         ),
         migrations.AddConstraint(
             model_name='case',
