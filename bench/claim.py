@@ -41,7 +41,8 @@ def fill(total: int) -> None:
     for start in range(have, total, batch):
         n = min(batch, total - start)
         items = ContentItem.objects.bulk_create(
-            ContentItem(key=f"bench:{start + i}", platform_id=f"bench-{start + i}") for i in range(n)
+            ContentItem(key=f"bench:{start + i}", platform_id=f"bench-{start + i}")
+            for i in range(n)
         )
         Case.objects.bulk_create(
             Case(

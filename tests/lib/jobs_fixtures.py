@@ -1,7 +1,6 @@
 """Job functions for tests/lib/test_jobs.py. RQ imports jobs by path, so they live in a module."""
 
 
-
 def remember(key: str, value: str) -> None:
     from moderation.models import Queue
 
@@ -10,5 +9,3 @@ def remember(key: str, value: str) -> None:
 
 def explode() -> None:
     raise RuntimeError("job failed on purpose")
-
-

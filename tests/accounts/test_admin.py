@@ -1,0 +1,122 @@
+import pytest
+
+from accounts.roles import Role
+from moderation.models import AuditEvent, Queue
+
+
+@pytest.fixture
+def admin_user(make_user):
+    user = make_user("ada", Role.ADMIN)
+    user.is_staff = True
+    user.save()
+    return user
+
+
+@pytest.mark.django_db
+class TestAdmin:
+    def test_the_admin_role_can_manage_users_and_queues(self, client, admin_user):
+        client.force_login(admin_user)
+        assert client.get("/admin/accounts/user/").status_code == 200
+        assert client.get("/admin/moderation/queue/").status_code == 200
+
+    def test_queue_changes_are_audited(self, client, admin_user):
+        client.force_login(admin_user)
+        queue = Queue.objects.get(slug="general")
+        r = client.post(
+            f"/admin/moderation/queue/{queue.pk}/change/",
+            {
+                "slug": "general",
+                "name": "General",
+                "description": queue.description,
+                "order": 1000,
+                "categories": "[]",
+                "involves_child": "unknown",
+                "sla_minutes": 720,
+                "is_active": "on",
+            },
+        )
+        assert r.status_code == 302, r.content
+        event = AuditEvent.objects.get(verb="queue.changed")
+        assert event.actor == admin_user
+        assert event.before == {"sla_minutes": 1440}
+        assert event.after == {"sla_minutes": 720}
+
+    def test_nobody_can_edit_or_delete_audit_events_in_the_admin(
+        self, client, admin_user, submit_report
+    ):
+        submit_report()
+        event = AuditEvent.objects.first()
+        admin_user.is_superuser = True
+        admin_user.save()
+        client.force_login(admin_user)
+        assert client.get(f"/admin/moderation/auditevent/{event.pk}/change/").status_code == 200
+        r = client.post(f"/admin/moderation/auditevent/{event.pk}/change/", {"verb": "forged"})
+        assert r.status_code == 403
+        assert (
+            client.post(
+                f"/admin/moderation/auditevent/{event.pk}/delete/", {"post": "yes"}
+            ).status_code
+            == 403
+        )
+        event.refresh_from_db()
+        assert event.verb != "forged"
+
+    def test_a_supervisor_cannot_reach_the_admin(self, client, supervisor):
+        client.force_login(supervisor)
+        r = client.get("/admin/moderation/auditevent/")
+        assert r.status_code == 302 and "/admin/login/" in r.url
+
+
+@pytest.mark.django_db
+def test_password_changes_are_audited_without_the_hash(client, make_user):
+    from accounts.models import User
+
+    admin_user = make_user("ada", Role.ADMIN)
+    admin_user.is_staff = True
+    admin_user.save()
+    client.force_login(admin_user)
+    r = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "newbie",
+            "password1": "a-long-pass-123",
+            "password2": "a-long-pass-123",
+            "usable_password": "true",
+            # The certifications inline's management form.
+            "certifications-TOTAL_FORMS": "0",
+            "certifications-INITIAL_FORMS": "0",
+        },
+    )
+    assert r.status_code == 302, r.content
+    event = AuditEvent.objects.get(verb="user.created")
+    assert event.after == {"username": "newbie"}
+    assert "pbkdf2" not in str(event.after) and "md5" not in str(event.after)
+    assert User.objects.get(username="newbie").check_password("a-long-pass-123")
+
+
+@pytest.mark.django_db
+def test_certifications_granted_in_the_admin_are_audited_with_the_grantor(client, make_user):
+    from accounts.models import QueueCertification
+
+    admin_user = make_user("ada", Role.ADMIN)
+    admin_user.is_staff = True
+    admin_user.save()
+    trainee = make_user("trainee", Role.REVIEWER, queues=[])
+    queue = Queue.objects.get(slug="child-safety")
+    client.force_login(admin_user)
+    r = client.post(
+        "/admin/accounts/queuecertification/add/",
+        {
+            "user": trainee.pk,
+            "queue": queue.pk,
+            "granted_at_0": "2026-11-01",
+            "granted_at_1": "09:00:00",
+            "expires_at_0": "2027-11-01",
+            "expires_at_1": "09:00:00",
+        },
+    )
+    assert r.status_code == 302, r.content
+    cert = QueueCertification.objects.get(user=trainee)
+    assert cert.granted_by == admin_user
+    event = AuditEvent.objects.get(verb="queuecertification.created")
+    assert event.actor == admin_user
