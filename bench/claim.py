@@ -98,7 +98,7 @@ def main():
         from accounts.models import QueueCertification, User
         from moderation.models import Queue
 
-        user = User.objects.create_user("bench", password="bench-password")
+        user = User.objects.create_user("bench")  # force_login below: no password needed
         user.groups.add(Group.objects.get(name="reviewer"))
         for q in Queue.objects.all():
             QueueCertification.objects.create(
