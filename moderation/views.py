@@ -113,6 +113,16 @@ def case_skip(request, case_id: int):
 
 
 @reviewer_required
+@require_POST
+def case_lease(request, case_id: int):
+    """Polled by the open case page (htmx): keeps the case while the reviewer has it open."""
+    case = _get_case(request, case_id)
+    services.case_renew_lease(case_id=case.pk, user=request.user)
+    case.refresh_from_db(fields=["assignee", "lease_expires_at", "status"])
+    return render(request, "moderation/_lease.html", {"case": case})
+
+
+@reviewer_required
 @never_cache
 @require_GET
 def case_media(request, case_id: int, media_id: int):

@@ -17,6 +17,7 @@ CONSOLE = [
     ("get", "/cases/{case}/", "login", "ok", "ok"),
     ("post", "/cases/{case}/decide/", "login", "ok", "ok"),
     ("post", "/cases/{case}/skip/", "login", "ok", "ok"),
+    ("post", "/cases/{case}/lease/", "login", "ok", "ok"),
     ("get", "/cases/{case}/media/{media}/", "login", "ok", "ok"),
     ("get", "/audit/", "login", "forbidden", "ok"),
     ("get", "/admin/", "login", "login", "login"),

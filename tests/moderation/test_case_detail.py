@@ -150,3 +150,30 @@ class TestCaseMedia:
         r = client.get(f"/cases/{case.pk}/media/{other.media.get().pk}/")
         assert r.status_code == 404
         assert not AuditEvent.objects.filter(verb="media.viewed").exists()
+
+
+@pytest.mark.django_db
+class TestLeaseView:
+    def test_it_renews_the_holders_lease(self, client, reviewer, submit_report):
+        submit_report()
+        case = case_claim_next(user=reviewer)
+        Case.objects.filter(pk=case.pk).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=5)
+        )
+        client.force_login(reviewer)
+        r = client.post(f"/cases/{case.pk}/lease/")
+        assert r.status_code == 200
+        assert b"Yours until" in r.content
+        case.refresh_from_db()
+        assert case.lease_expires_at > timezone.now() + timedelta(minutes=10)
+
+    def test_it_tells_a_reviewer_who_lost_the_case(self, client, make_user, submit_report):
+        a, b = make_user("a"), make_user("b")
+        submit_report()
+        case = case_claim_next(user=a)
+        Case.objects.filter(pk=case.pk).update(assignee=b)
+        client.force_login(a)
+        r = client.post(f"/cases/{case.pk}/lease/")
+        assert b"You no longer hold this case: b has it" in r.content
+        case.refresh_from_db()
+        assert case.assignee == b
