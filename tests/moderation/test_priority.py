@@ -1,0 +1,58 @@
+from datetime import UTC, datetime, timedelta
+
+from moderation.priority import PriorityInputs, compute_priority
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def inputs(**overrides):
+    fields = {
+        "category": "harassment",
+        "involves_child": False,
+        "reports_count": 1,
+        "max_flag_score": None,
+        "waiting_since": NOW,
+    }
+    fields.update(overrides)
+    return PriorityInputs(**fields)
+
+
+class TestComputePriority:
+    def test_it_sums_labelled_parts_highest_first(self):
+        score, breakdown = compute_priority(
+            inputs(
+                category="csam",
+                involves_child=True,
+                reports_count=3,
+                waiting_since=NOW - timedelta(hours=5),
+            ),
+            now=NOW,
+        )
+        assert breakdown == [
+            {"label": "category child sexual exploitation", "points": 400},
+            {"label": "involves a child", "points": 200},
+            {"label": "waiting 5 h", "points": 25},
+            {"label": "3 reports", "points": 20},
+        ]
+        assert score == 645
+
+    def test_child_safety_outranks_everything_else(self):
+        spam, _ = compute_priority(
+            inputs(category="spam", reports_count=50, waiting_since=NOW - timedelta(days=5)),
+            now=NOW,
+        )
+        grooming, _ = compute_priority(inputs(category="grooming"), now=NOW)
+        assert grooming > spam
+
+    def test_waiting_and_report_points_are_capped(self):
+        _, breakdown = compute_priority(
+            inputs(reports_count=1000, waiting_since=NOW - timedelta(days=100)), now=NOW
+        )
+        points = {part["label"].split()[0]: part["points"] for part in breakdown}
+        assert points["waiting"] == 120
+        assert points["1000"] == 100
+
+    def test_it_counts_the_classifier_score(self):
+        score, breakdown = compute_priority(inputs(max_flag_score=0.93), now=NOW)
+        assert {"label": "classifier score 0.93", "points": 93} in breakdown
+        assert score == 100 + 93
