@@ -152,7 +152,6 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage",
     },
 }
-MEDIA_URL = None
 
 # Upload limits for the public form; the intake issue tightens and tests these further.
 MAX_UPLOAD_BYTES = env_int("VIGIL_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)

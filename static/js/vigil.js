@@ -2,8 +2,12 @@
 (function () {
   "use strict";
 
+  // Keys typed into a text field are text, not shortcuts. A focused radio or checkbox takes no
+  // text, so shortcuts keep working after a digit has picked an action.
   function typing(el) {
-    return el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+    if (!el) return false;
+    if (el.tagName === "INPUT") return !["radio", "checkbox", "button", "submit"].includes(el.type);
+    return el.isContentEditable || ["TEXTAREA", "SELECT"].includes(el.tagName);
   }
 
   // Media is not fetched until the reviewer asks for it: the fetch is what the server logs as a view.
