@@ -61,6 +61,30 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
             cert.delete()
         formset.save_m2m()
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser or obj is None:
+            return fieldsets
+        # Only a superuser grants superuser status or permissions outside the roles.
+        hidden = {"is_superuser", "user_permissions"}
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f not in hidden]})
+            for name, opts in fieldsets
+        ]
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = self.get_object(request, id)
+            audit_record(
+                verb="user.password_changed",
+                obj=user,
+                actor=request.user,
+                after={"username": user.get_username()},
+                ip=client_ip(request),
+            )
+        return response
+
     @admin.display(description="Role")
     def role(self, obj):
         return obj.role or "—"

@@ -12,6 +12,8 @@ class Role(StrEnum):
     SENIOR_REVIEWER = "senior reviewer"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    # A machine account for the platform's integration: sends reports and flags, reads results.
+    PLATFORM = "platform"
 
 
 # Permission codenames, all defined on accounts.User's Meta so they exist from the first migration.
@@ -19,13 +21,32 @@ REVIEW = "accounts.review_cases"
 SENIOR_REVIEW = "accounts.senior_review"
 SUPERVISE = "accounts.supervise"
 ADMINISTER = "accounts.administer"
+SUBMIT_REPORTS = "accounts.submit_reports"
+SUBMIT_FLAGS = "accounts.submit_flags"
+API_READ = "accounts.api_read"
 
 ROLE_PERMISSIONS = {
-    Role.REVIEWER: [REVIEW],
-    Role.SENIOR_REVIEWER: [REVIEW, SENIOR_REVIEW],
-    Role.SUPERVISOR: [REVIEW, SENIOR_REVIEW, SUPERVISE],
-    Role.ADMIN: [REVIEW, SENIOR_REVIEW, SUPERVISE, ADMINISTER],
+    Role.REVIEWER: [REVIEW, API_READ],
+    Role.SENIOR_REVIEWER: [REVIEW, SENIOR_REVIEW, API_READ],
+    Role.SUPERVISOR: [REVIEW, SENIOR_REVIEW, SUPERVISE, API_READ],
+    Role.ADMIN: [
+        REVIEW,
+        SENIOR_REVIEW,
+        SUPERVISE,
+        ADMINISTER,
+        SUBMIT_REPORTS,
+        SUBMIT_FLAGS,
+        API_READ,
+    ],
+    Role.PLATFORM: [SUBMIT_REPORTS, SUBMIT_FLAGS, API_READ],
 }
 
 # Highest first, so the first match names a user's role.
-ROLES_BY_RANK = [Role.ADMIN, Role.SUPERVISOR, Role.SENIOR_REVIEWER, Role.REVIEWER]
+ROLES_BY_RANK = [Role.ADMIN, Role.SUPERVISOR, Role.SENIOR_REVIEWER, Role.REVIEWER, Role.PLATFORM]
+
+# API token scopes and the permission that allows each.
+SCOPE_PERMISSIONS = {"report": SUBMIT_REPORTS, "flag": SUBMIT_FLAGS, "read": API_READ}
+
+
+def scopes_allowed(user) -> list[str]:
+    return [scope for scope, perm in SCOPE_PERMISSIONS.items() if user.has_perm(perm)]

@@ -118,6 +118,18 @@ RQ_QUEUES = {
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 
+# Rate-limit counters live in Redis when there is one, so every web process shares them.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -153,10 +165,17 @@ STORAGES = {
     },
 }
 
-# Upload limits for the public form; the intake issue tightens and tests these further.
-MAX_UPLOAD_BYTES = env_int("VIGIL_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Intake limits. An image larger than MAX_UPLOAD_BYTES or with more than MAX_IMAGE_PIXELS pixels
+# is refused with a clear error; so is a request body over DATA_UPLOAD_MAX_MEMORY_SIZE (the API
+# carries images as base64, a third larger than the file).
+MAX_UPLOAD_BYTES = env_int("VIGIL_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+MAX_IMAGE_PIXELS = env_int("VIGIL_MAX_IMAGE_PIXELS", 50_000_000)
+MAX_MEDIA_PER_REPORT = env_int("VIGIL_MAX_MEDIA_PER_REPORT", 10)
+MAX_TEXT_LENGTH = 5000
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("VIGIL_MAX_REQUEST_BYTES", 40 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Rate limits: reports per IP per minute on the public pages; API tokens carry their own.
+PUBLIC_FORM_RATE_PER_MINUTE = env_int("VIGIL_PUBLIC_FORM_RATE_PER_MINUTE", 10)
 
 # How long a claimed case stays with a reviewer without activity.
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)

@@ -1,6 +1,7 @@
 """Admin changes are state changes too: they go into the audit log like any other."""
 
 from django.contrib import admin
+from django.db import models
 from django.forms.models import model_to_dict
 
 from lib.http import client_ip
@@ -10,31 +11,41 @@ from moderation.audit import audit_record
 SECRET_FIELDS = frozenset({"password"})
 
 
-def _plain(values: dict) -> dict:
-    """JSON-safe values, without secrets."""
-    return {
-        k: v if isinstance(v, str | int | float | bool | type(None) | list) else str(v)
-        for k, v in values.items()
-        if k not in SECRET_FIELDS
-    }
+def snapshot(obj) -> dict:
+    """The object's field values as JSON-safe data: many-to-many as sorted ids, no secrets."""
+    values = {}
+    for key, value in model_to_dict(obj).items():
+        if key in SECRET_FIELDS:
+            continue
+        if isinstance(value, list | tuple | set) or hasattr(value, "all"):
+            value = sorted(v.pk if isinstance(v, models.Model) else v for v in value)
+        elif not isinstance(value, str | int | float | bool | type(None)):
+            value = str(value)
+        values[key] = value
+    return values
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """Records every add, change and delete made through the admin as an AuditEvent."""
+    """Records every add, change and delete made through the admin as an AuditEvent.
+
+    The "after" picture is taken in save_related, once many-to-many fields (a user's groups,
+    i.e. their role) have been saved too.
+    """
 
     def save_model(self, request, obj, form, change):
-        fields = form.changed_data
-        before = (
-            _plain(model_to_dict(type(obj).objects.get(pk=obj.pk), fields=fields)) if change else {}
-        )
+        request._vigil_audit_before = snapshot(type(obj).objects.get(pk=obj.pk)) if change else {}
         super().save_model(request, obj, form, change)
-        after = _plain(model_to_dict(obj, fields=fields))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        before = getattr(request, "_vigil_audit_before", {})
+        after = snapshot(obj)
         if change:
-            # Forms report fields as changed that compare equal (JSON, blank values): keep real changes.
             changed = {k for k in after if after[k] != before.get(k)}
             if not changed:
                 return
-            before = {k: before[k] for k in changed}
+            before = {k: before.get(k) for k in changed}
             after = {k: after[k] for k in changed}
         audit_record(
             verb=f"{obj._meta.model_name}.{'changed' if change else 'created'}",
@@ -46,12 +57,11 @@ class AuditedAdmin(admin.ModelAdmin):
         )
 
     def delete_model(self, request, obj):
-        before = _plain(model_to_dict(obj))
         audit_record(
             verb=f"{obj._meta.model_name}.deleted",
             obj=obj,
             actor=request.user,
-            before=before,
+            before=snapshot(obj),
             ip=client_ip(request),
         )
         super().delete_model(request, obj)

@@ -21,6 +21,8 @@ class Queue(models.Model):
     involves_child = models.BooleanField(null=True, blank=True)
     sla_minutes = models.PositiveIntegerField(default=24 * 60)
     is_active = models.BooleanField(default=True)
+    # Worked only by senior reviewers; routing never moves a case out of it.
+    senior_only = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["order", "slug"]
@@ -61,6 +63,7 @@ class Case(models.Model):
     # [{"label": "involves a child", "points": 200}, ...], highest first, for people to read.
     priority_breakdown = models.JSONField(default=list, blank=True)
     reports_count = models.PositiveIntegerField(default=0)
+    reporters_count = models.PositiveIntegerField(default=0)
     flags_count = models.PositiveIntegerField(default=0)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -113,6 +116,22 @@ class Case(models.Model):
     def lease_is_live(self, now=None) -> bool:
         now = now or timezone.now()
         return self.lease_expires_at is not None and self.lease_expires_at > now
+
+
+class CaseSkip(models.Model):
+    """A reviewer passed on a case; "review next" does not hand it straight back to them."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="skips")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    skipped_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="one_skip_per_reviewer")
+        ]
+
+    def __str__(self):
+        return f"{self.user} skipped {self.case}"
 
 
 class Decision(models.Model):
@@ -187,3 +206,32 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.verb}"
+
+
+class OutboxJob(models.Model):
+    """A background job recorded in the same transaction as the write that needs it.
+
+    With Redis up it is handed to RQ right after commit. If Redis is down, the row stays pending
+    and `manage.py relay_outbox` hands it over once Redis is back: an accepted report never loses
+    its jobs. Jobs are idempotent, so a job relayed twice does no harm.
+    """
+
+    func = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    queue = models.CharField(max_length=50, default="default")
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(enqueued_at__isnull=True),
+                name="outbox_pending",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.func}{tuple(self.args)}"

@@ -10,8 +10,8 @@ from datetime import datetime
 from reports.categories import SEVERITY, Category
 
 INVOLVES_CHILD = 200
-PER_EXTRA_REPORT = 10
-MAX_REPORT_POINTS = 100
+PER_EXTRA_REPORTER = 10
+MAX_REPORTER_POINTS = 100
 FLAG_SCORE_WEIGHT = 100
 PER_WAITING_HOUR = 5
 MAX_WAITING_POINTS = 120
@@ -21,7 +21,7 @@ MAX_WAITING_POINTS = 120
 class PriorityInputs:
     category: str
     involves_child: bool
-    reports_count: int
+    reporters_count: int
     max_flag_score: float | None
     waiting_since: datetime
 
@@ -32,9 +32,9 @@ def compute_priority(inputs: PriorityInputs, *, now: datetime) -> tuple[int, lis
     ]
     if inputs.involves_child:
         parts.append(("involves a child", INVOLVES_CHILD))
-    if inputs.reports_count > 1:
-        points = min((inputs.reports_count - 1) * PER_EXTRA_REPORT, MAX_REPORT_POINTS)
-        parts.append((f"{inputs.reports_count} reports", points))
+    if inputs.reporters_count > 1:
+        points = min((inputs.reporters_count - 1) * PER_EXTRA_REPORTER, MAX_REPORTER_POINTS)
+        parts.append((f"{inputs.reporters_count} reporters", points))
     if inputs.max_flag_score is not None:
         points = round(inputs.max_flag_score * FLAG_SCORE_WEIGHT)
         parts.append((f"classifier score {inputs.max_flag_score:.2f}", points))

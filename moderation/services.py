@@ -4,90 +4,21 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import QueueCertification
+from accounts import roles
+from accounts.models import QueueCertification, User
 from moderation.audit import audit_record
-from moderation.models import Case, Decision, Queue
-from moderation.priority import PriorityInputs, compute_priority
+from moderation.models import Case, CaseSkip, Decision, Queue
 from moderation.rules import decision_requirements
-from reports.categories import SEVERITY
 
-SENIOR_REVIEW_QUEUE = "senior-review"
+# A skipped case is not offered to the same reviewer again for this long.
+SKIP_MEMORY = timedelta(minutes=30)
 
 
 class CaseNotHeld(Exception):
     """The reviewer no longer holds the case (someone else claimed it, or it was decided)."""
-
-
-def queue_route(*, category: str, involves_child: bool) -> Queue:
-    """The first active queue, in rule order, whose rules match."""
-    for queue in Queue.objects.filter(is_active=True).order_by("order", "slug"):
-        if queue.matches(category=category, involves_child=involves_child):
-            return queue
-    raise Queue.DoesNotExist(
-        "No active queue accepts this case: add a catch-all queue (no categories) in the admin."
-    )
-
-
-def case_attach(*, content_item, category: str, involves_child: bool) -> tuple[Case, bool]:
-    """The open case for a content item, created if there is none. Call inside a transaction.
-
-    The case takes the most severe category it has been reported for, and moves queue when that
-    changes, unless a reviewer is working on it right now.
-    """
-    case = (
-        Case.objects.select_for_update()
-        .filter(content_item=content_item, status=Case.Status.OPEN)
-        .first()
-    )
-    created = False
-    if case is None:
-        try:
-            with transaction.atomic():
-                case = Case.objects.create(
-                    content_item=content_item,
-                    category=category,
-                    involves_child=involves_child,
-                    queue=queue_route(category=category, involves_child=involves_child),
-                )
-                created = True
-        except IntegrityError:
-            # Another request opened the case between our read and our insert: join it.
-            case = Case.objects.select_for_update().get(
-                content_item=content_item, status=Case.Status.OPEN
-            )
-    if not created:
-        changed = False
-        if SEVERITY[category] > SEVERITY[case.category]:
-            case.category, changed = category, True
-        if involves_child and not case.involves_child:
-            case.involves_child, changed = True, True
-        if changed and not case.lease_is_live():
-            case.queue = queue_route(category=case.category, involves_child=case.involves_child)
-    return case, created
-
-
-def case_refresh_priority(*, case: Case, now=None) -> None:
-    """Recount a case's reports and flags and recompute its priority. Call inside a transaction."""
-    now = now or timezone.now()
-    case.reports_count = case.reports.count()
-    case.flags_count = case.flags.count()
-    max_score = case.flags.aggregate(m=Max("score"))["m"]
-    case.priority, case.priority_breakdown = compute_priority(
-        PriorityInputs(
-            category=case.category,
-            involves_child=case.involves_child,
-            reports_count=case.reports_count,
-            max_flag_score=max_score,
-            waiting_since=case.created_at,
-        ),
-        now=now,
-    )
-    case.updated_at = now
-    case.save()
 
 
 def _lease_until(now):
@@ -95,19 +26,21 @@ def _lease_until(now):
 
 
 def claimable_queue_ids(user, now=None) -> list[int]:
-    """Queues the user holds a current certification for."""
+    """Queues the user holds a current certification for (senior-only ones need the senior
+    reviewer's permission as well)."""
     now = now or timezone.now()
-    return list(
-        QueueCertification.objects.filter(
-            user=user, expires_at__gt=now, queue__is_active=True
-        ).values_list("queue_id", flat=True)
+    certified = QueueCertification.objects.filter(
+        user=user, expires_at__gt=now, queue__is_active=True
     )
+    if not user.has_perm(roles.SENIOR_REVIEW):
+        certified = certified.exclude(queue__senior_only=True)
+    return list(certified.values_list("queue_id", flat=True))
 
 
 CLAIM_ORDER = ("-priority", "created_at", "pk")
 
 
-def _lock_next_claimable(queue_ids: list[int], now) -> Case | None:
+def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
     """Lock the best claimable case across the queues, skipping rows others are claiming.
 
     One ORDER BY across several queues cannot walk the per-queue claim index and sorts every open
@@ -115,7 +48,9 @@ def _lock_next_claimable(queue_ids: list[int], now) -> Case | None:
     that queue. Under contention the lock may land on that queue's next case rather than another
     queue's head: a momentary, bounded inversion, never a double claim.
     """
-    claimable = Case.objects.claimable(now)
+    claimable = Case.objects.claimable(now).exclude(
+        skips__user=user, skips__skipped_at__gt=now - SKIP_MEMORY
+    )
     heads = []
     for queue_id in queue_ids:
         head = (
@@ -146,22 +81,23 @@ def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) 
     reviewers never get the same case and nobody waits on anybody else.
     """
     now = timezone.now()
-    held = (
-        Case.objects.filter(assignee=user, status=Case.Status.OPEN, lease_expires_at__gt=now)
-        .order_by("lease_expires_at")
-        .first()
-    )
-    if held is not None:
-        return held
-
     queue_ids = claimable_queue_ids(user, now)
     if queue is not None:
         queue_ids = [q for q in queue_ids if q == queue.pk]
-    if not queue_ids:
-        return None
 
     with transaction.atomic():
-        case = _lock_next_claimable(queue_ids, now)
+        # One claim at a time per reviewer: two quick clicks must not hand out two cases.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        held = (
+            Case.objects.filter(assignee=user, status=Case.Status.OPEN, lease_expires_at__gt=now)
+            .order_by("lease_expires_at")
+            .first()
+        )
+        if held is not None:
+            return held
+        if not queue_ids:
+            return None
+        case = _lock_next_claimable(queue_ids, now, user)
         if case is None:
             return None
         previous = case.assignee.get_username() if case.assignee_id else None
@@ -204,6 +140,9 @@ def case_release(*, case_id: int, user, ip: str | None = None) -> None:
         case.lease_expires_at = None
         case.updated_at = timezone.now()
         case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
+        CaseSkip.objects.update_or_create(
+            case=case, user=user, defaults={"skipped_at": case.updated_at}
+        )
         audit_record(
             verb="case.released",
             obj=case,
@@ -243,6 +182,15 @@ def case_decide(
             )
         required = decision_requirements(category=case.category, action=action)
         errors = {}
+        senior_queue = None
+        if action == Decision.Action.SENIOR_REVIEW:
+            if case.queue.senior_only:
+                errors["action"] = "This case is already in senior review: decide it here."
+            senior_queue = (
+                Queue.objects.filter(senior_only=True, is_active=True).order_by("order").first()
+            )
+            if senior_queue is None:
+                errors["action"] = "No senior-review queue is active; ask an administrator."
         if "intent" in required and not intent:
             errors["intent"] = "Record the sharer's apparent intent for child-safety content."
         if "classification" in required and not classification:
@@ -266,7 +214,7 @@ def case_decide(
         case.updated_at = now
         if action == Decision.Action.SENIOR_REVIEW:
             # Stays open, for a senior reviewer to pick up in their own queue.
-            case.queue = Queue.objects.get(slug=SENIOR_REVIEW_QUEUE)
+            case.queue = senior_queue
         else:
             case.status = Case.Status.DECIDED
             case.decided_at = now

@@ -145,7 +145,9 @@ def case_media(request, case_id: int, media_id: int):
 def audit_log(request):
     verb = request.GET.get("verb", "")
     case_id = request.GET.get("case", "")
-    events = selectors.audit_events(verb=verb, case_id=int(case_id) if case_id.isdigit() else None)
+    # isdecimal() alone admits non-ASCII digits that int() may refuse.
+    valid_case = case_id.isascii() and case_id.isdecimal()
+    events = selectors.audit_events(verb=verb, case_id=int(case_id) if valid_case else None)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(
         request,

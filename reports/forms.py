@@ -1,15 +1,10 @@
 from django import forms
 from django.conf import settings
-from PIL import Image, UnidentifiedImageError
 
 from reports.categories import DESCRIPTIONS, Category
+from reports.media import ImageRejected, inspect_image
 
-ACCEPTED_IMAGE_FORMATS = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "GIF": "image/gif",
-    "WEBP": "image/webp",
-}
+ACCEPT = "image/jpeg,image/png,image/gif,image/webp"
 
 
 class CategoryChoiceField(forms.ChoiceField):
@@ -21,6 +16,41 @@ class CategoryChoiceField(forms.ChoiceField):
     @property
     def described_choices(self):
         return [(value, label, DESCRIPTIONS[value]) for value, label in Category.choices]
+
+
+class MultipleImageInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class ImagesField(forms.FileField):
+    """Zero or more images, each checked by its bytes (reports/media.py)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MultipleImageInput(attrs={"accept": ACCEPT, "multiple": True}))
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, data, initial=None):
+        uploads = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if len(uploads) > settings.MAX_MEDIA_PER_REPORT:
+            raise forms.ValidationError(
+                f"Please attach at most {settings.MAX_MEDIA_PER_REPORT} images."
+            )
+        images, errors = [], []
+        for upload in uploads:
+            if upload.size > settings.MAX_UPLOAD_BYTES:
+                mb = settings.MAX_UPLOAD_BYTES // (1024 * 1024)
+                errors.append(
+                    f"{upload.name}: that file is too large. Images can be up to {mb} MB."
+                )
+                continue
+            try:
+                # A misnamed image (a PNG called .jpg) is still evidence: keep it, by its bytes.
+                images.append(inspect_image(upload.read(), filename=upload.name or "image"))
+            except ImageRejected as e:
+                errors.append(e.message)
+        if errors:
+            raise forms.ValidationError(errors)
+        return images
 
 
 class ReportForm(forms.Form):
@@ -37,35 +67,48 @@ class ReportForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     involves_child = forms.BooleanField(label="This involves someone under 18", required=False)
-    image = forms.FileField(
-        label="Screenshot or image (optional)",
+    images = ImagesField(
+        label="Screenshots or images (optional)",
+        help_text="JPEG, PNG, GIF or WebP, up to 10. They are stored privately and seen only by "
+        "trained reviewers.",
+    )
+    email = forms.EmailField(
+        label="Your email (optional)",
         required=False,
-        help_text="JPEG, PNG, GIF or WebP. It is stored privately and seen only by trained reviewers.",
-        widget=forms.ClearableFileInput(
-            attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}
-        ),
+        help_text="Only if you want us to be able to contact you. It is never shared with the "
+        "person you report.",
     )
 
-    def clean_image(self):
-        upload = self.cleaned_data.get("image")
-        if not upload:
-            return None
-        if upload.size > settings.MAX_UPLOAD_BYTES:
-            mb = settings.MAX_UPLOAD_BYTES // (1024 * 1024)
-            raise forms.ValidationError(f"That file is too large. Images can be up to {mb} MB.")
-        try:
-            with Image.open(upload) as image:
-                image_format = image.format
-                image.verify()
-        except Image.DecompressionBombError:
-            raise forms.ValidationError("That image is too large to process.") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            raise forms.ValidationError(
-                "That file is not an image we can read. Please attach a JPEG, PNG, GIF or WebP."
-            ) from None
-        if image_format not in ACCEPTED_IMAGE_FORMATS:
-            raise forms.ValidationError("Please attach a JPEG, PNG, GIF or WebP image.")
-        upload.seek(0)
-        # Trust what the file is, not what the browser says it is.
-        upload.content_type = ACCEPTED_IMAGE_FORMATS[image_format]
-        return upload
+
+class SelfReportForm(forms.Form):
+    """A young person asking for an image of themselves to be taken down."""
+
+    content_url = forms.URLField(
+        label="Where is it? Paste the link to the post, image or account",
+        max_length=2000,
+        assume_scheme="https",
+    )
+    description = forms.CharField(
+        label="Anything you want to tell us (optional)",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    images = ImagesField(
+        label="A screenshot, if you have one (optional)",
+        help_text="You do not have to send the image. If you do, only trained reviewers see it.",
+    )
+    email = forms.EmailField(
+        label="An email address we can reach you at (optional)",
+        required=False,
+        help_text="Only if you want updates. We never share it with anyone who posted or shared the image.",
+    )
+
+
+class StatusForm(forms.Form):
+    reference = forms.RegexField(
+        label="Your reference number",
+        regex=r"^\s*[Vv][Rr]-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}\s*$",
+        error_messages={"invalid": "That does not look like a reference number (VR-XXXX-XXXX)."},
+        widget=forms.TextInput(attrs={"placeholder": "VR-XXXX-XXXX", "autocomplete": "off"}),
+    )

@@ -66,6 +66,28 @@ class Report(models.Model):
         return self.reference
 
 
+class ReporterIdentity(models.Model):
+    """Who made a report. Kept apart from the report itself: only supervisors see it, and nothing
+    sent to or about the reported account ever reads this table."""
+
+    report = models.OneToOneField(
+        Report, on_delete=models.CASCADE, related_name="reporter_identity"
+    )
+    account_id = models.CharField(max_length=255, blank=True)
+    email = models.EmailField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    # A keyed hash of the strongest identifier above, so reporters can be counted (and, later,
+    # their reliability measured) without reading who they are. Empty when nothing identifies them.
+    fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "reporter identities"
+
+    def __str__(self):
+        return f"reporter of {self.report_id}"
+
+
 class Flag(models.Model):
     """An automated signal (classifier, hash matcher) about a content item."""
 
@@ -91,11 +113,6 @@ class Flag(models.Model):
         return f"{self.source}:{self.external_id}"
 
 
-def media_upload_to(instance, filename):
-    # Never the uploader's file name on disk: it may carry personal data or path tricks.
-    return f"media/{secrets.token_hex(2)}/{secrets.token_hex(16)}"
-
-
 class Media(models.Model):
     """An uploaded or fetched file, in private storage, with its hashes once the job has run."""
 
@@ -106,7 +123,9 @@ class Media(models.Model):
     flag = models.ForeignKey(
         Flag, on_delete=models.PROTECT, null=True, blank=True, related_name="media"
     )
-    file = models.FileField(upload_to=media_upload_to)
+    # Named by SHA-256 in private storage (reports/media.py), so identical files are stored once.
+    # Never the uploader's file name on disk: it may carry personal data or path tricks.
+    file = models.FileField(max_length=200)
     original_filename = models.CharField(max_length=255, blank=True)
     mime = models.CharField(max_length=100, blank=True)
     size = models.PositiveBigIntegerField(default=0)

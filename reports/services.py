@@ -1,16 +1,18 @@
-"""Writes for what comes in: reports, their media, and the media's hashes."""
+"""Writes for what comes in: reports, flags, their media, and the media's hashes."""
 
 import hashlib
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from lib.jobs import enqueue
 from moderation.audit import audit_record
-from moderation.services import case_attach, case_refresh_priority
-from reports.models import ContentItem, Media, Report
+from moderation.rollup import case_attach, case_refresh_priority
+from reports.media import IncomingImage, store_image
+from reports.models import ContentItem, Flag, Media, Report, ReporterIdentity
 
 
 def content_key(*, platform_id: str = "", url: str = "") -> str:
@@ -59,6 +61,35 @@ def content_item_get_or_create(
     return item
 
 
+def reporter_fingerprint(*, account_id: str = "", email: str = "", ip: str | None = None) -> str:
+    """A keyed hash of the strongest identifier, for counting distinct reporters."""
+    if account_id:
+        value = f"account:{account_id}"
+    elif email:
+        value = f"email:{email.strip().lower()}"
+    elif ip:
+        value = f"ip:{ip}"
+    else:
+        return ""
+    return salted_hmac("vigil.reporter-fingerprint", value, algorithm="sha256").hexdigest()
+
+
+def _store_media(images: Sequence[IncomingImage], **owner) -> list[Media]:
+    return [
+        Media.objects.create(
+            file=store_image(image),
+            original_filename=image.filename[:255],
+            mime=image.mime,
+            size=len(image.data),
+            width=image.width,
+            height=image.height,
+            sha256=image.sha256,
+            **owner,
+        )
+        for image in images
+    ]
+
+
 def report_submit(
     *,
     category: str,
@@ -71,11 +102,14 @@ def report_submit(
     owner_handle: str = "",
     description: str = "",
     involves_child: bool = False,
-    images: list[UploadedFile] = (),
+    images: Sequence[IncomingImage] = (),
+    reporter_account_id: str = "",
+    reporter_email: str = "",
+    reporter_ip: str | None = None,
     actor_label: str = "public form",
-    ip: str | None = None,
 ) -> Report:
-    """Accept a report: store it, roll it up into its case, and queue hashing of its images."""
+    """Accept a report: store it and its reporter's identity (apart), roll it up into its case,
+    and queue hashing of its images."""
     with transaction.atomic():
         item = content_item_get_or_create(
             platform_id=platform_id,
@@ -84,8 +118,12 @@ def report_submit(
             owner_id=owner_id,
             owner_handle=owner_handle,
         )
-        case, case_created = case_attach(
-            content_item=item, category=category, involves_child=involves_child
+        case, outcome = case_attach(
+            content_item=item,
+            category=category,
+            involves_child=involves_child,
+            media_sha256s=frozenset(i.sha256 for i in images),
+            actor_label=actor_label,
         )
         report = Report.objects.create(
             content_item=item,
@@ -96,28 +134,19 @@ def report_submit(
             reporter_kind=reporter_kind,
             source=source,
         )
-        media = [
-            Media.objects.create(
-                content_item=item,
+        if reporter_account_id or reporter_email or reporter_ip:
+            ReporterIdentity.objects.create(
                 report=report,
-                file=image,
-                original_filename=(image.name or "")[:255],
-                mime=image.content_type or "",
-                size=image.size or 0,
+                account_id=reporter_account_id,
+                email=reporter_email,
+                ip=reporter_ip,
+                fingerprint=reporter_fingerprint(
+                    account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
+                ),
             )
-            for image in images
-        ]
+        media = _store_media(images, content_item=item, report=report)
         case_refresh_priority(case=case)
-        if case_created:
-            audit_record(
-                verb="case.opened",
-                obj=case,
-                case=case,
-                actor_label=actor_label,
-                after={"queue": case.queue.slug, "category": case.category},
-                ip=ip,
-            )
-        # The reporter's IP is deliberately not stored with the report (see the privacy rules).
+        # The reporter's identity stays out of the audit trail: it is in ReporterIdentity only.
         audit_record(
             verb="report.received",
             obj=report,
@@ -129,14 +158,118 @@ def report_submit(
                 "involves_child": involves_child,
                 "source": source,
                 "media": [m.pk for m in media],
+                "case": outcome,
                 "priority": case.priority,
             },
         )
-        from reports.jobs import hash_media
-
-        for m in media:
-            enqueue(hash_media, m.pk)
+        _queue_hashing(media)
     return report
+
+
+def flag_submit(
+    *,
+    source: str,
+    external_id: str,
+    category: str,
+    score: float,
+    platform_id: str = "",
+    content_url: str = "",
+    content_type: str = "",
+    owner_id: str = "",
+    owner_handle: str = "",
+    model_version: str = "",
+    description: str = "",
+    involves_child: bool = False,
+    images: Sequence[IncomingImage] = (),
+    actor_label: str = "api",
+) -> tuple[Flag, bool]:
+    """Accept an automated flag, idempotently on (source, external_id).
+
+    Returns the flag and whether it was created; a repeat creates nothing and changes nothing.
+    """
+    existing = Flag.objects.filter(source=source, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            item = content_item_get_or_create(
+                platform_id=platform_id,
+                url=content_url,
+                type=content_type,
+                owner_id=owner_id,
+                owner_handle=owner_handle,
+            )
+            case, outcome = case_attach(
+                content_item=item,
+                category=category,
+                involves_child=involves_child,
+                media_sha256s=frozenset(i.sha256 for i in images),
+                actor_label=actor_label,
+            )
+            flag = Flag.objects.create(
+                content_item=item,
+                case=case,
+                source=source,
+                external_id=external_id,
+                category=category,
+                score=score,
+                model_version=model_version,
+                involves_child=involves_child,
+            )
+            media = _store_media(images, content_item=item, flag=flag)
+            case_refresh_priority(case=case)
+            audit_record(
+                verb="flag.received",
+                obj=flag,
+                case=case,
+                actor_label=actor_label,
+                after={
+                    "source": source,
+                    "external_id": external_id,
+                    "category": category,
+                    "score": score,
+                    "media": [m.pk for m in media],
+                    "case": outcome,
+                    "priority": case.priority,
+                },
+            )
+            _queue_hashing(media)
+    except IntegrityError:
+        # The same flag arrived twice at once and the other request won: it is that flag.
+        existing = Flag.objects.filter(source=source, external_id=external_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    return flag, True
+
+
+def _queue_hashing(media: Sequence[Media]) -> None:
+    from reports.jobs import hash_media
+
+    for m in media:
+        enqueue(hash_media, m.pk)
+
+
+def report_status(reference: str) -> dict | None:
+    """What a reporter may learn about their report: whether it has been reviewed. Nothing about
+    the reported content, its owner, or what was decided."""
+    report = (
+        Report.objects.select_related("case")
+        .filter(reference=reference.strip().upper())
+        .only("reference", "created_at", "case__status", "case__decided_at")
+        .first()
+    )
+    if report is None:
+        return None
+    case = report.case
+    # A decided case covers every report on it (one that arrived after the decision and brought
+    # nothing new was counted against it). An open case counts as reviewed only by a decision
+    # made after this report arrived.
+    reviewed = (
+        case.status == "decided"
+        or case.decisions.filter(created_at__gte=report.created_at).exists()
+    )
+    return {"reference": report.reference, "received_at": report.created_at, "reviewed": reviewed}
 
 
 def media_hash(*, media_id: int) -> Media:

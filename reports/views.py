@@ -1,11 +1,24 @@
-from django.shortcuts import get_object_or_404, redirect, render
+from django.conf import settings
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from lib.access import public
 from lib.http import client_ip
-from reports.forms import ReportForm
+from lib.ratelimit import hit
+from reports.categories import Category
+from reports.forms import ReportForm, SelfReportForm, StatusForm
 from reports.models import Report
-from reports.services import report_submit
+from reports.services import report_status, report_submit
+
+# Lookups by reference are cheap to make and could be used to probe for valid references.
+STATUS_LOOKUPS_PER_MINUTE = 30
+
+
+def _too_many(request, wait: int):
+    response = render(request, "reports/rate_limited.html", {"wait": wait}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 @public
@@ -19,8 +32,10 @@ def home(request):
 @public
 @require_http_methods(["GET", "POST"])
 def report_form(request):
+    form = ReportForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        form = ReportForm(request.POST, request.FILES)
+        if wait := hit(f"form:{client_ip(request)}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE):
+            return _too_many(request, wait)
         if form.is_valid():
             data = form.cleaned_data
             report = report_submit(
@@ -28,15 +43,40 @@ def report_form(request):
                 content_url=data["content_url"],
                 description=data["description"],
                 involves_child=data["involves_child"],
-                images=[data["image"]] if data["image"] else [],
+                images=data["images"],
                 reporter_kind=Report.ReporterKind.PUBLIC,
+                reporter_email=data["email"],
+                reporter_ip=client_ip(request),
                 source=Report.Source.FORM,
-                ip=client_ip(request),
             )
             return redirect("report_received", reference=report.reference)
-    else:
-        form = ReportForm()
-    return render(request, "reports/report_form.html", {"form": form})
+    other_fields = [f for f in form if f.name != "category"]
+    return render(request, "reports/report_form.html", {"form": form, "other_fields": other_fields})
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def self_report_form(request):
+    """The "take it down" path for a young person reporting an image of themselves."""
+    form = SelfReportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if wait := hit(f"form:{client_ip(request)}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE):
+            return _too_many(request, wait)
+        if form.is_valid():
+            data = form.cleaned_data
+            report = report_submit(
+                category=Category.SELF_GENERATED,
+                content_url=data["content_url"],
+                description=data["description"],
+                involves_child=True,
+                images=data["images"],
+                reporter_kind=Report.ReporterKind.SELF,
+                reporter_email=data["email"],
+                reporter_ip=client_ip(request),
+                source=Report.Source.FORM,
+            )
+            return redirect("report_received", reference=report.reference)
+    return render(request, "reports/self_report_form.html", {"form": form})
 
 
 @public
@@ -44,5 +84,34 @@ def report_form(request):
 def report_received(request, reference: str):
     # Shows only the reference and what happens next: nothing about the report's content, so a
     # guessed or shared link reveals nothing.
-    report = get_object_or_404(Report, reference=reference.upper())
-    return render(request, "reports/report_received.html", {"report": report})
+    report = (
+        Report.objects.filter(reference=reference.upper())
+        .only("reference", "reporter_kind")
+        .first()
+    )
+    if report is None:
+        raise Http404("No such report")
+    return render(
+        request,
+        "reports/report_received.html",
+        {"report": report, "self_report": report.reporter_kind == Report.ReporterKind.SELF},
+    )
+
+
+@public
+@require_GET
+def report_status_view(request):
+    form = StatusForm(request.GET or None)
+    status = None
+    looked_up = False
+    if form.is_bound:
+        if wait := hit(f"status:{client_ip(request)}", limit=STATUS_LOOKUPS_PER_MINUTE):
+            return _too_many(request, wait)
+        if form.is_valid():
+            looked_up = True
+            status = report_status(form.cleaned_data["reference"])
+    return render(
+        request,
+        "reports/report_status.html",
+        {"form": form, "status": status, "looked_up": looked_up},
+    )

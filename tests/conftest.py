@@ -8,7 +8,6 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
@@ -56,17 +55,25 @@ def private_media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Rate-limit counters from one test must not throttle the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def empty_job_queue():
     """Jobs left in Redis by one test must not run in the next."""
     if settings.JOBS_EAGER:
         yield
         return
-    import django_rq
+    from lib.jobs import get_queue
 
-    queue = django_rq.get_queue("default")
-    queue.connection.flushdb()
+    connection = get_queue().connection
+    connection.flushdb()
     yield
-    queue.connection.flushdb()
+    connection.flushdb()
 
 
 @pytest.fixture
@@ -83,10 +90,11 @@ def run_jobs(django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             yield
         if not settings.JOBS_EAGER:
-            import django_rq
             from rq import SimpleWorker
 
-            queue = django_rq.get_queue("default")
+            from lib.jobs import get_queue
+
+            queue = get_queue()
             SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
     return runner
@@ -100,8 +108,11 @@ def png_bytes(colour=(200, 80, 40), size=(64, 48), fmt="PNG") -> bytes:
 
 @pytest.fixture
 def png_upload():
+    """A checked image, as the intake services take them."""
+    from reports.media import inspect_image
+
     def make(name="photo.png", colour=(200, 80, 40)):
-        return SimpleUploadedFile(name, png_bytes(colour), content_type="image/png")
+        return inspect_image(png_bytes(colour), filename=name)
 
     return make
 

@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
             name='Media',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to=reports.models.media_upload_to)),
+                ('file', models.FileField(max_length=200)),
                 ('original_filename', models.CharField(blank=True, max_length=255)),
                 ('mime', models.CharField(blank=True, max_length=100)),
                 ('size', models.PositiveBigIntegerField(default=0)),

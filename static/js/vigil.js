@@ -2,6 +2,14 @@
 (function () {
   "use strict";
 
+  // A case's lease is renewed only while the reviewer is actually there: a tab left open on an
+  // unattended desk lets the lease run out and the case go back to the queue.
+  var lastActivity = Date.now();
+  ["keydown", "mousemove", "mousedown", "scroll", "touchstart"].forEach(function (type) {
+    document.addEventListener(type, function () { lastActivity = Date.now(); }, { passive: true });
+  });
+  window.vigilActive = function () { return Date.now() - lastActivity < 120000; };
+
   // Keys typed into a text field are text, not shortcuts. A focused radio or checkbox takes no
   // text, so shortcuts keep working after a digit has picked an action.
   function typing(el) {

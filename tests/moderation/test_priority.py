@@ -9,7 +9,7 @@ def inputs(**overrides):
     fields = {
         "category": "harassment",
         "involves_child": False,
-        "reports_count": 1,
+        "reporters_count": 1,
         "max_flag_score": None,
         "waiting_since": NOW,
     }
@@ -23,7 +23,7 @@ class TestComputePriority:
             inputs(
                 category="csam",
                 involves_child=True,
-                reports_count=3,
+                reporters_count=3,
                 waiting_since=NOW - timedelta(hours=5),
             ),
             now=NOW,
@@ -32,13 +32,13 @@ class TestComputePriority:
             {"label": "category child sexual exploitation", "points": 400},
             {"label": "involves a child", "points": 200},
             {"label": "waiting 5 h", "points": 25},
-            {"label": "3 reports", "points": 20},
+            {"label": "3 reporters", "points": 20},
         ]
         assert score == 645
 
     def test_child_safety_outranks_everything_else(self):
         spam, _ = compute_priority(
-            inputs(category="spam", reports_count=50, waiting_since=NOW - timedelta(days=5)),
+            inputs(category="spam", reporters_count=50, waiting_since=NOW - timedelta(days=5)),
             now=NOW,
         )
         grooming, _ = compute_priority(inputs(category="grooming"), now=NOW)
@@ -46,7 +46,7 @@ class TestComputePriority:
 
     def test_waiting_and_report_points_are_capped(self):
         _, breakdown = compute_priority(
-            inputs(reports_count=1000, waiting_since=NOW - timedelta(days=100)), now=NOW
+            inputs(reporters_count=1000, waiting_since=NOW - timedelta(days=100)), now=NOW
         )
         points = {part["label"].split()[0]: part["points"] for part in breakdown}
         assert points["waiting"] == 120

@@ -59,7 +59,7 @@ class TestReportForm:
     ):
         upload = SimpleUploadedFile("holiday.jpg", png_bytes(), content_type="image/jpeg")
         with run_jobs():
-            client.post("/report/", form_data(image=upload))
+            client.post("/report/", form_data(images=upload))
         media = Media.objects.get()
         assert media.hashed_at is not None
         import hashlib
@@ -102,21 +102,21 @@ class TestReportForm:
         upload = SimpleUploadedFile(
             "evil.png", b"MZ\x90\x00 not an image", content_type="image/png"
         )
-        r = client.post("/report/", form_data(image=upload))
-        assert b"not an image we can read" in r.content
+        r = client.post("/report/", form_data(images=upload))
+        assert b"evil.png: not an image" in r.content
         assert Report.objects.count() == Media.objects.count() == 0
 
     def test_it_rejects_a_truncated_image(self, client):
         data = png_bytes(size=(400, 300))[:200]
         upload = SimpleUploadedFile("cut.png", data, content_type="image/png")
-        r = client.post("/report/", form_data(image=upload))
-        assert b"not an image we can read" in r.content
+        r = client.post("/report/", form_data(images=upload))
+        assert b"cut.png: the image is truncated or corrupt" in r.content
         assert Report.objects.count() == 0
 
     def test_it_rejects_an_oversized_file(self, client, settings):
         settings.MAX_UPLOAD_BYTES = 100
         upload = SimpleUploadedFile("big.png", png_bytes(), content_type="image/png")
-        r = client.post("/report/", form_data(image=upload))
+        r = client.post("/report/", form_data(images=upload))
         assert b"too large" in r.content
         assert Report.objects.count() == 0
 

@@ -10,7 +10,6 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth.models import Group
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -19,9 +18,11 @@ from PIL import Image, ImageDraw
 from accounts.models import QueueCertification, User
 from accounts.roles import Role
 from moderation.models import Case, Decision, Queue
+from moderation.rollup import case_refresh_priority
 from moderation.rules import DEFAULT_POLICY, decision_requirements
-from moderation.services import case_claim_next, case_decide, case_refresh_priority
+from moderation.services import case_claim_next, case_decide
 from reports.categories import Category
+from reports.media import inspect_image
 from reports.models import ContentItem, Report
 from reports.services import report_submit
 
@@ -202,11 +203,7 @@ class Command(BaseCommand):
                 images = []
                 if has_image and n == 0:
                     images = [
-                        SimpleUploadedFile(
-                            f"upload-{i}.png",
-                            demo_image(rng, family, i % 5),
-                            content_type="image/png",
-                        )
+                        inspect_image(demo_image(rng, family, i % 5), filename=f"upload-{i}.png")
                     ]
                 report = report_submit(
                     category=category,

@@ -1,0 +1,231 @@
+"""Review API: queues, cases, claiming and deciding (see SPEC.md, "Public contract")."""
+
+from datetime import datetime
+from typing import Literal
+
+from django.core.exceptions import ValidationError
+from ninja import Field, Router, Schema
+
+from accounts import roles
+from config.api import ApiError, require_scope
+from lib.http import client_ip
+from moderation import selectors, services
+from moderation.models import Case, Decision, Queue
+from moderation.rules import POLICIES
+
+router = Router(tags=["review"])
+
+ActionName = Literal[tuple(Decision.Action.values)]  # type: ignore[valid-type]
+PolicyName = Literal[tuple(code for code, _ in POLICIES)]  # type: ignore[valid-type]
+IntentName = Literal[("",) + tuple(Decision.Intent.values)]  # type: ignore[valid-type]
+ClassificationName = Literal[("",) + tuple(Decision.Classification.values)]  # type: ignore[valid-type]
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: object
+
+
+class QueueOut(Schema):
+    slug: str
+    name: str
+    open_count: int
+    claimed_count: int
+    oldest_waiting: datetime | None
+    sla_minutes: int
+
+
+class PriorityPart(Schema):
+    label: str
+    points: int
+
+
+class MediaOut(Schema):
+    id: int
+    mime: str
+    size: int
+    width: int | None
+    height: int | None
+    sha256: str
+    md5: str
+    pdq: str
+    pdq_quality: int | None
+    phash: str
+    dhash: str
+    hashed: bool
+
+
+class DecisionOut(Schema):
+    id: int
+    action: str
+    policy: str
+    intent: str
+    classification: str
+    reviewer: str
+    created_at: datetime
+
+
+class CaseOut(Schema):
+    id: int
+    status: str
+    queue: str
+    category: str
+    involves_child: bool
+    priority: int
+    priority_breakdown: list[PriorityPart]
+    reports_count: int
+    reporters_count: int
+    flags_count: int
+    assignee: str | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    media: list[MediaOut]
+    decisions: list[DecisionOut]
+
+
+class ClaimOut(Schema):
+    case: CaseOut
+    lease_expires_at: datetime
+
+
+class DecisionIn(Schema):
+    action: ActionName
+    policy: PolicyName
+    intent: IntentName = ""
+    classification: ClassificationName = ""
+    notes: str = Field("", max_length=5000)
+
+
+def _reviewer(request):
+    principal = require_scope(request, "read")
+    if not principal.user.has_perm(roles.REVIEW):
+        raise ApiError(403, "forbidden", "Only reviewers can claim and decide cases.")
+    return principal
+
+
+def _case_out(case: Case) -> dict:
+    return {
+        "id": case.pk,
+        "status": case.status,
+        "queue": case.queue.slug,
+        "category": case.category,
+        "involves_child": case.involves_child,
+        "priority": case.priority,
+        "priority_breakdown": case.priority_breakdown,
+        "reports_count": case.reports_count,
+        "reporters_count": case.reporters_count,
+        "flags_count": case.flags_count,
+        "assignee": case.assignee.get_username() if case.assignee else None,
+        "lease_expires_at": case.lease_expires_at,
+        "created_at": case.created_at,
+        "media": [
+            {
+                "id": m.pk,
+                "mime": m.mime,
+                "size": m.size,
+                "width": m.width,
+                "height": m.height,
+                "sha256": m.sha256,
+                "md5": m.md5,
+                "pdq": m.pdq,
+                "pdq_quality": m.pdq_quality,
+                "phash": m.phash,
+                "dhash": m.dhash,
+                "hashed": m.hashed_at is not None,
+            }
+            for m in selectors.case_media(case)
+        ],
+        "decisions": [
+            {
+                "id": d.pk,
+                "action": d.action,
+                "policy": d.policy,
+                "intent": d.intent,
+                "classification": d.classification,
+                "reviewer": d.reviewer.get_username(),
+                "created_at": d.created_at,
+            }
+            for d in case.decisions.all()
+        ],
+    }
+
+
+def _visible_case(request, case_id: int) -> Case:
+    principal = require_scope(request, "read")
+    try:
+        case = selectors.case_for_review(case_id)
+    except Case.DoesNotExist:
+        raise ApiError(404, "not_found", f"No case {case_id}.") from None
+    # Platform accounts read the cases they fed; staff read what their queues allow.
+    if principal.user.has_perm(roles.REVIEW) and not selectors.user_may_view_case(
+        principal.user, case
+    ):
+        raise ApiError(403, "forbidden", "This case is in a queue you are not certified for.")
+    return case
+
+
+@router.get("/queues", response={200: list[QueueOut], 401: ErrorOut, 403: ErrorOut})
+def list_queues(request):
+    """The queues the caller may work, with open counts."""
+    principal = require_scope(request, "read")
+    return 200, list(selectors.dashboard_queues(principal.user))
+
+
+@router.get(
+    "/cases/{case_id}", response={200: CaseOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+)
+def get_case(request, case_id: int):
+    return 200, _case_out(_visible_case(request, case_id))
+
+
+@router.post(
+    "/queues/{slug}/claim",
+    response={200: ClaimOut, 204: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+)
+def claim(request, slug: str):
+    """Claim the highest-priority claimable case in the queue (204 when there is none)."""
+    principal = _reviewer(request)
+    queue = Queue.objects.filter(slug=slug, is_active=True).first()
+    if queue is None:
+        raise ApiError(404, "not_found", f"No active queue {slug!r}.")
+    case = services.case_claim_next(user=principal.user, queue=queue, ip=client_ip(request))
+    if case is None:
+        return 204, None
+    case = selectors.case_for_review(case.pk)
+    return 200, {"case": _case_out(case), "lease_expires_at": case.lease_expires_at}
+
+
+@router.post(
+    "/cases/{case_id}/decision",
+    response={
+        201: DecisionOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+)
+def decide(request, case_id: int, payload: DecisionIn):
+    principal = _reviewer(request)
+    case = _visible_case(request, case_id)
+    try:
+        decision = services.case_decide(
+            case_id=case.pk,
+            user=principal.user,
+            ip=client_ip(request),
+            **payload.dict(),
+        )
+    except services.CaseNotHeld as e:
+        raise ApiError(409, "case_not_held", str(e)) from None
+    except ValidationError as e:
+        raise ApiError(422, "invalid_decision", e.message_dict) from None
+    return 201, {
+        "id": decision.pk,
+        "action": decision.action,
+        "policy": decision.policy,
+        "intent": decision.intent,
+        "classification": decision.classification,
+        "reviewer": principal.user.get_username(),
+        "created_at": decision.created_at,
+    }

@@ -1,0 +1,175 @@
+"""Rolling reports and flags up into cases: routing, reopening, counting, priority.
+
+Called by the intake services (reports/services.py) inside their transaction.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from moderation.audit import audit_record
+from moderation.models import Case, Queue
+from moderation.priority import PriorityInputs, compute_priority
+from reports.categories import SEVERITY
+
+
+class Outcome:
+    OPENED = "opened"  # a new case
+    JOINED = "joined"  # the item's open case
+    REOPENED = "reopened"  # a decided case, back in a queue because the report brings something new
+    COUNTED = "counted"  # a decided case, counted but not requeued: nothing new to decide
+
+
+def queue_route(*, category: str, involves_child: bool) -> Queue:
+    """The first active queue, in rule order, whose rules match."""
+    for queue in Queue.objects.filter(is_active=True).order_by("order", "slug"):
+        if queue.matches(category=category, involves_child=involves_child):
+            return queue
+    raise Queue.DoesNotExist(
+        "No active queue accepts this case: add a catch-all queue (no categories) in the admin."
+    )
+
+
+def case_novelty(case: Case, *, category: str, media_sha256s: frozenset[str]) -> list[str]:
+    """What a new report would bring to a decided case; empty when it brings nothing new."""
+    from reports.models import Media
+
+    reasons = []
+    seen = set(case.reports.values_list("category", flat=True)) | set(
+        case.flags.values_list("category", flat=True)
+    )
+    if category not in seen:
+        reasons.append(f"new category {category}")
+    if media_sha256s:
+        known = set(
+            Media.objects.filter(Q(report__case=case) | Q(flag__case=case)).values_list(
+                "sha256", flat=True
+            )
+        )
+        if media_sha256s - known:
+            reasons.append("new media")
+    return reasons
+
+
+def case_attach(
+    *,
+    content_item,
+    category: str,
+    involves_child: bool,
+    media_sha256s: frozenset[str] = frozenset(),
+    actor_label: str,
+) -> tuple[Case, str]:
+    """The case a new report or flag about `content_item` belongs to. Call inside a transaction.
+
+    Joins the item's open case; else reopens its last decided case if the report brings something
+    new (a category or media not seen before), or counts it there without requeueing; else opens a
+    new case. All cases of the item are locked first, so concurrent reports about one item queue
+    up behind each other instead of opening two cases.
+    """
+    cases = list(
+        Case.objects.select_for_update().filter(content_item=content_item).order_by("-created_at")
+    )
+    current = next((c for c in cases if c.status == Case.Status.OPEN), None)
+    if current is None and cases:
+        latest = cases[0]
+        reasons = case_novelty(latest, category=category, media_sha256s=media_sha256s)
+        if not reasons:
+            return latest, Outcome.COUNTED
+        latest.status = Case.Status.OPEN
+        _absorb(latest, category=category, involves_child=involves_child, reroute=True)
+        latest.save()
+        audit_record(
+            verb="case.reopened",
+            obj=latest,
+            case=latest,
+            actor_label=actor_label,
+            before={"status": "decided"},
+            after={"status": "open", "queue": latest.queue.slug, "reasons": reasons},
+        )
+        return latest, Outcome.REOPENED
+    if current is not None:
+        _absorb(current, category=category, involves_child=involves_child)
+        return current, Outcome.JOINED
+
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(
+                content_item=content_item,
+                category=category,
+                involves_child=involves_child,
+                queue=queue_route(category=category, involves_child=involves_child),
+            )
+    except IntegrityError:
+        # Another request opened the item's first case between our read and our insert: join it.
+        case = Case.objects.select_for_update().get(
+            content_item=content_item, status=Case.Status.OPEN
+        )
+        _absorb(case, category=category, involves_child=involves_child)
+        return case, Outcome.JOINED
+    audit_record(
+        verb="case.opened",
+        obj=case,
+        case=case,
+        actor_label=actor_label,
+        after={"queue": case.queue.slug, "category": case.category},
+    )
+    return case, Outcome.OPENED
+
+
+def _absorb(case: Case, *, category: str, involves_child: bool, reroute: bool = False) -> None:
+    """Take on a more severe category or a child's involvement, and move the case to the queue
+    that now fits it. Moving is safe under a live lease (the holder keeps the case), and needed:
+    a case that became child-safety must reach people certified for child safety. A case a
+    reviewer sent to senior review stays there: that was a person's decision."""
+    changed = reroute
+    if SEVERITY[category] > SEVERITY[case.category]:
+        case.category, changed = category, True
+    if involves_child and not case.involves_child:
+        case.involves_child, changed = True, True
+    if not changed or case.queue.senior_only:
+        return
+    queue = queue_route(category=case.category, involves_child=case.involves_child)
+    if queue.pk != case.queue_id:
+        audit_record(
+            verb="case.rerouted",
+            obj=case,
+            case=case,
+            actor_label="routing",
+            before={"queue": case.queue.slug},
+            after={"queue": queue.slug, "category": case.category},
+        )
+        case.queue = queue
+
+
+def case_refresh_priority(*, case: Case, now=None) -> None:
+    """Recount a case's reports, reporters and flags and recompute its priority. Call inside a
+    transaction."""
+    from reports.models import ReporterIdentity
+
+    now = now or timezone.now()
+    case.reports_count = case.reports.count()
+    case.flags_count = case.flags.count()
+    identified = (
+        ReporterIdentity.objects.filter(report__case=case)
+        .exclude(fingerprint="")
+        .values("fingerprint")
+        .distinct()
+        .count()
+    )
+    anonymous = case.reports.filter(
+        Q(reporter_identity__isnull=True) | Q(reporter_identity__fingerprint="")
+    ).count()
+    case.reporters_count = identified + anonymous
+    max_score = case.flags.aggregate(m=Max("score"))["m"]
+    case.priority, case.priority_breakdown = compute_priority(
+        PriorityInputs(
+            category=case.category,
+            involves_child=case.involves_child,
+            reporters_count=case.reporters_count,
+            max_flag_score=max_score,
+            waiting_since=case.created_at,
+        ),
+        now=now,
+    )
+    case.updated_at = now
+    case.save()
