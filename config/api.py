@@ -153,6 +153,9 @@ def on_too_big(request, exc):
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # django-ninja's "Cannot parse request body": the JSON itself is broken.
+        return error(request, 400, "malformed_json", "The request body is not valid JSON.")
     codes = {
         400: "bad_request",
         401: "unauthorized",

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    # Serves the API docs page's Swagger UI from our own static files, never a CDN.
+    "ninja",
     "accounts",
     "reports",
     "moderation",

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.core.exceptions import ValidationError
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from accounts import roles
 from config.api import ApiError, require_scope
@@ -168,14 +168,14 @@ def _visible_case(request, case_id: int) -> Case:
 def list_queues(request):
     """The queues the caller may work, with open counts."""
     principal = require_scope(request, "read")
-    return 200, list(selectors.dashboard_queues(principal.user))
+    return Status(200, list(selectors.dashboard_queues(principal.user)))
 
 
 @router.get(
     "/cases/{case_id}", response={200: CaseOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 )
 def get_case(request, case_id: int):
-    return 200, _case_out(_visible_case(request, case_id))
+    return Status(200, _case_out(_visible_case(request, case_id)))
 
 
 @router.post(
@@ -190,9 +190,9 @@ def claim(request, slug: str):
         raise ApiError(404, "not_found", f"No active queue {slug!r}.")
     case = services.case_claim_next(user=principal.user, queue=queue, ip=client_ip(request))
     if case is None:
-        return 204, None
+        return Status(204, None)
     case = selectors.case_for_review(case.pk)
-    return 200, {"case": _case_out(case), "lease_expires_at": case.lease_expires_at}
+    return Status(200, {"case": _case_out(case), "lease_expires_at": case.lease_expires_at})
 
 
 @router.post(
@@ -220,12 +220,15 @@ def decide(request, case_id: int, payload: DecisionIn):
         raise ApiError(409, "case_not_held", str(e)) from None
     except ValidationError as e:
         raise ApiError(422, "invalid_decision", e.message_dict) from None
-    return 201, {
-        "id": decision.pk,
-        "action": decision.action,
-        "policy": decision.policy,
-        "intent": decision.intent,
-        "classification": decision.classification,
-        "reviewer": principal.user.get_username(),
-        "created_at": decision.created_at,
-    }
+    return Status(
+        201,
+        {
+            "id": decision.pk,
+            "action": decision.action,
+            "policy": decision.policy,
+            "intent": decision.intent,
+            "classification": decision.classification,
+            "reviewer": principal.user.get_username(),
+            "created_at": decision.created_at,
+        },
+    )

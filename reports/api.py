@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
 
 from config.api import ApiError, require_scope
@@ -192,7 +192,7 @@ def post_report(request, payload: ReportIn):
         actor_label=principal.label,
         **_content_kwargs(payload.content),
     )
-    return 201, {"reference": report.reference, "case_id": report.case_id}
+    return Status(201, {"reference": report.reference, "case_id": report.case_id})
 
 
 def _submit_flag(flag: FlagIn, images: list[IncomingImage], principal) -> dict:
@@ -219,7 +219,7 @@ def _submit_flag(flag: FlagIn, images: list[IncomingImage], principal) -> dict:
 def post_flag(request, payload: FlagIn):
     principal = require_scope(request, "flag")
     result = _submit_flag(payload, decode_media(payload.media), principal)
-    return (201 if result["created"] else 200), result
+    return Status(201 if result["created"] else 200, result)
 
 
 @router.post(
@@ -239,4 +239,4 @@ def post_flag_batch(request, payload: FlagBatchIn):
         _submit_flag(flag, imgs, principal)
         for flag, imgs in zip(payload.flags, images, strict=True)
     ]
-    return 200, {"results": results}
+    return Status(200, {"results": results})

@@ -2,13 +2,14 @@
 
 import hashlib
 from collections.abc import Sequence
+from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from lib.jobs import enqueue
+from lib.jobs import enqueue, job_path
 from moderation.audit import audit_record
 from moderation.rollup import case_attach, case_refresh_priority
 from reports.media import IncomingImage, store_image
@@ -248,6 +249,33 @@ def _queue_hashing(media: Sequence[Media]) -> None:
 
     for m in media:
         enqueue(hash_media, m.pk)
+
+
+def media_requeue_unhashed(*, older_than: timedelta, limit: int = 500) -> int:
+    """Queue hashing again for media still unhashed long after arrival.
+
+    The outbox covers jobs that never reached Redis; this covers jobs Redis lost afterwards (a
+    restart without persistence, a flushed database). Hashing is idempotent, so a media whose job
+    was merely slow is hashed once all the same. A media queued again recently is left alone.
+    """
+    from moderation.models import OutboxJob
+    from reports.jobs import hash_media
+
+    now = timezone.now()
+    recently_queued = OutboxJob.objects.filter(
+        func=job_path(hash_media), created_at__gt=now - older_than
+    ).values_list("args", flat=True)
+    recent = {args[0] for args in recently_queued if args}
+    stale = list(
+        Media.objects.filter(hashed_at__isnull=True, created_at__lte=now - older_than)
+        .exclude(pk__in=recent)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    with transaction.atomic():
+        for media_id in stale:
+            enqueue(hash_media, media_id)
+    return len(stale)
 
 
 def report_status(reference: str) -> dict | None:

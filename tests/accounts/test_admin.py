@@ -168,3 +168,52 @@ def test_an_admin_who_is_not_superuser_cannot_grant_superuser(client, make_user)
     r = client.get(f"/admin/accounts/user/{admin_user.pk}/change/")
     assert b'name="is_superuser"' not in r.content
     assert b'name="groups"' in r.content
+
+
+@pytest.mark.django_db
+def test_an_admin_creates_a_token_in_the_console_and_sees_it_once(client, make_user):
+    import re
+
+    from accounts.models import ApiToken
+
+    admin_user = make_user("ada", Role.ADMIN)
+    admin_user.is_staff = True
+    admin_user.save()
+    platform = make_user("platform", Role.PLATFORM, queues=[])
+    client.force_login(admin_user)
+    r = client.post(
+        "/admin/accounts/apitoken/add/",
+        {"user": platform.pk, "name": "prod", "scopes": ["flag"], "rate_limit_per_minute": 100},
+        follow=True,
+    )
+    assert r.status_code == 200
+    token = re.search(rb"(vgl_[A-Za-z0-9_\-]+)", r.content).group(1).decode()
+    row = ApiToken.objects.get()
+    assert row.scopes == ["flag"] and row.created_by == admin_user
+    api = client.get("/api/v1/queues", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.status_code == 403  # flag scope only: reading is not allowed
+    # Never shown again.
+    assert token.encode() not in client.get(f"/admin/accounts/apitoken/{row.pk}/change/").content
+
+    client.post("/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [row.pk]})
+    row.refresh_from_db()
+    assert row.revoked_at is not None
+    assert AuditEvent.objects.filter(verb="apitoken.revoked", actor=admin_user).exists()
+
+
+@pytest.mark.django_db
+def test_the_console_refuses_a_token_beyond_the_users_role(client, make_user):
+    from accounts.models import ApiToken
+
+    admin_user = make_user("ada", Role.ADMIN)
+    admin_user.is_staff = True
+    admin_user.save()
+    reviewer = make_user("rev", Role.REVIEWER, queues=[])
+    client.force_login(admin_user)
+    r = client.post(
+        "/admin/accounts/apitoken/add/",
+        {"user": reviewer.pk, "name": "x", "scopes": ["report"], "rate_limit_per_minute": 100},
+        follow=True,
+    )
+    assert b"does not allow the scope" in r.content
+    assert ApiToken.objects.count() == 0

@@ -1,4 +1,5 @@
-"""Hand jobs that could not reach Redis at commit time over to RQ once it answers again."""
+"""Hand jobs that could not reach Redis at commit time over to RQ once it answers again, and queue
+again the hashing of media whose job Redis lost. Run one or more of these beside the workers."""
 
 import time
 from datetime import timedelta
@@ -7,6 +8,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from lib.jobs import relay
+from reports.services import media_requeue_unhashed
+
+# Media unhashed this long after arrival have lost their job.
+SWEEP_AGE = timedelta(minutes=10)
+SWEEP_INTERVAL_SECONDS = 60
 
 
 class Command(BaseCommand):
@@ -27,10 +33,18 @@ class Command(BaseCommand):
         if settings.JOBS_EAGER:
             raise CommandError("REDIS_URL is not set: jobs run in-process and there is no outbox.")
         older_than = timedelta(seconds=min_age)
+        next_sweep = 0.0
         while True:
             relayed = relay(older_than=older_than)
             if relayed or once:
                 self.stdout.write(f"relayed {relayed} job(s)")
+            if time.monotonic() >= next_sweep:
+                # Jobs Redis accepted and then lost (a restart without persistence) are found by
+                # what they left undone.
+                requeued = media_requeue_unhashed(older_than=SWEEP_AGE)
+                if requeued or once:
+                    self.stdout.write(f"queued hashing again for {requeued} media")
+                next_sweep = time.monotonic() + SWEEP_INTERVAL_SECONDS
             if once:
                 return
             time.sleep(interval)

@@ -1,0 +1,83 @@
+import pytest
+
+from accounts.roles import Role
+from moderation.models import AuditEvent, Case, Queue
+from moderation.services import case_claim_next, case_decide
+
+
+def decide(user, action="no_violation", policy="harassment"):
+    case = case_claim_next(user=user)
+    case_decide(case_id=case.pk, user=user, action=action, policy=policy)
+    return case
+
+
+@pytest.mark.django_db
+class TestRollup:
+    def test_reports_about_one_item_join_its_open_case(self, submit_report):
+        first = submit_report(platform_id="p1")
+        second = submit_report(platform_id="p1", content_url="https://other.example/")
+        assert first.case_id == second.case_id
+        assert Case.objects.get().reports_count == 2
+
+    def test_a_decided_item_reported_again_with_nothing_new_is_counted_not_requeued(
+        self, reviewer, submit_report
+    ):
+        submit_report(platform_id="p1")
+        case = decide(reviewer)
+        again = submit_report(platform_id="p1")
+        case.refresh_from_db()
+        assert again.case_id == case.pk
+        assert case.status == "decided"
+        assert case.reports_count == 2
+        assert (
+            AuditEvent.objects.get(verb="report.received", object_id=str(again.pk)).after["case"]
+            == "counted"
+        )
+
+    def test_a_new_category_reopens_the_case(self, reviewer, submit_report):
+        submit_report(platform_id="p1", category="harassment")
+        case = decide(reviewer)
+        submit_report(platform_id="p1", category="csam")
+        case.refresh_from_db()
+        assert case.status == "open"
+        assert case.category == "csam"
+        assert case.queue.slug == "child-safety"
+        event = AuditEvent.objects.get(verb="case.reopened")
+        assert event.after["reasons"] == ["new category csam"]
+
+    def test_new_media_reopens_the_case_and_known_media_does_not(
+        self, reviewer, submit_report, png_upload
+    ):
+        submit_report(platform_id="p1", images=[png_upload(colour=(1, 1, 1))])
+        case = decide(reviewer)
+        submit_report(platform_id="p1", images=[png_upload(colour=(1, 1, 1))])
+        case.refresh_from_db()
+        assert case.status == "decided"
+        submit_report(platform_id="p1", images=[png_upload(colour=(9, 9, 9))])
+        case.refresh_from_db()
+        assert case.status == "open"
+        assert AuditEvent.objects.get(verb="case.reopened").after["reasons"] == ["new media"]
+
+    def test_a_more_severe_report_moves_the_case_even_while_held(self, make_user, submit_report):
+        generalist = make_user("gen", Role.REVIEWER, queues=[Queue.objects.get(slug="general")])
+        submit_report(platform_id="p1", category="spam")
+        case = case_claim_next(user=generalist)
+        submit_report(platform_id="p1", category="csam")
+        case.refresh_from_db()
+        assert case.queue.slug == "child-safety"
+        assert case.assignee == generalist  # the holder keeps it and can still decide or skip
+        assert AuditEvent.objects.get(verb="case.rerouted").after["queue"] == "child-safety"
+
+    def test_a_case_sent_to_senior_review_stays_there(self, reviewer, submit_report):
+        submit_report(platform_id="p1", category="harassment")
+        case = decide(reviewer, action="senior_review")
+        submit_report(platform_id="p1", category="csam")
+        case.refresh_from_db()
+        assert case.queue.slug == "senior-review"
+        assert case.category == "csam"
+
+    def test_no_intake_audit_event_carries_the_reporters_address(self, submit_report):
+        submit_report(reporter_ip="203.0.113.7", reporter_email="me@example.org")
+        assert AuditEvent.objects.exclude(ip=None).count() == 0
+        for event in AuditEvent.objects.all():
+            assert "me@example.org" not in str(event.after)
