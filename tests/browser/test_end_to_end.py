@@ -8,11 +8,11 @@ Nothing here waits for media hashing: with REDIS_URL set the hashing job sits in
 import re
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from accounts.roles import Role
 from moderation.models import AuditEvent, Case, Decision
+from reports.media import inspect_image
 from reports.models import Report
 from tests.conftest import png_bytes
 
@@ -45,7 +45,7 @@ def csam_case(submit_report):
         category="csam",
         involves_child=True,
         content_url="https://social.example/p/csam",
-        images=[SimpleUploadedFile("photo.png", png_bytes(size=IMAGE_SIZE), "image/png")],
+        images=[inspect_image(png_bytes(size=IMAGE_SIZE), filename="photo.png")],
     )
     return report.case
 
@@ -81,7 +81,7 @@ class TestPublicReport:
         page.get_by_label("Where is it?").fill("https://social.example/p/4242")
         page.get_by_label("Anything else we should know").fill("Posted this morning.")
         page.get_by_label("This involves someone under 18").check()
-        page.get_by_label("Screenshot or image").set_input_files(image_path)
+        page.get_by_label("Screenshots or images").set_input_files(image_path)
         page.get_by_role("button", name="Send report").click()
 
         expect(page.get_by_role("heading", level=1)).to_contain_text("we have your report")
