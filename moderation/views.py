@@ -131,10 +131,13 @@ def case_media(request, case_id: int, media_id: int):
     media = selectors.case_media(case).filter(pk=media_id).first()
     if media is None:
         raise Http404("No such media on this case")
+    try:
+        handle = media.file.open("rb")
+    except FileNotFoundError:
+        # Evidence missing from storage is an operations problem, not a view to log.
+        raise Http404("The file is missing from storage") from None
     services.media_record_view(media=media, case=case, user=request.user, ip=client_ip(request))
-    response = FileResponse(
-        media.file.open("rb"), content_type=media.mime or "application/octet-stream"
-    )
+    response = FileResponse(handle, content_type=media.mime or "application/octet-stream")
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, no-store"
     return response

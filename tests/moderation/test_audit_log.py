@@ -29,3 +29,9 @@ class TestAuditLog:
         r = client.get("/audit/", {"case": "abc", "page": "x"})
         assert r.status_code == 200
         assert len(r.context["page"]) == 2
+
+
+@pytest.mark.django_db
+def test_a_non_ascii_digit_case_filter_is_ignored_not_a_500(client, supervisor):
+    client.force_login(supervisor)
+    assert client.get("/audit/", {"case": "²"}).status_code == 200

@@ -177,3 +177,15 @@ class TestLeaseView:
         assert b"You no longer hold this case: b has it" in r.content
         case.refresh_from_db()
         assert case.assignee == b
+
+
+@pytest.mark.django_db
+def test_media_missing_from_storage_is_a_404_and_not_logged_as_viewed(
+    client, reviewer, submit_report, png_upload, private_media
+):
+    report = submit_report(images=[png_upload()])
+    media = report.media.get()
+    (private_media / media.file.name).unlink()
+    client.force_login(reviewer)
+    assert client.get(f"/cases/{report.case_id}/media/{media.pk}/").status_code == 404
+    assert not AuditEvent.objects.filter(verb="media.viewed").exists()

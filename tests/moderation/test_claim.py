@@ -131,3 +131,74 @@ def test_concurrent_claims_hand_out_distinct_cases(make_user, submit_report):
     assert None not in claimed
     assert len(set(claimed)) == 8
     assert Case.objects.filter(assignee__isnull=False).count() == 8
+
+
+@pytest.mark.django_db
+class TestReviewFindings:
+    def test_a_plain_reviewer_certified_for_senior_review_still_cannot_claim_there(
+        self, make_user, submit_report
+    ):
+        from moderation.services import case_decide
+
+        senior_queue = Queue.objects.get(slug="senior-review")
+        first = make_user("first")
+        plain = make_user("plain", Role.REVIEWER, queues=[senior_queue])
+        submit_report()
+        case = case_claim_next(user=first)
+        case_decide(case_id=case.pk, user=first, action="senior_review", policy="harassment")
+        assert case_claim_next(user=plain) is None
+        senior = make_user("sen", Role.SENIOR_REVIEWER, queues=[senior_queue])
+        assert case_claim_next(user=senior).pk == case.pk
+
+    def test_a_case_in_senior_review_cannot_be_sent_there_again(self, make_user, submit_report):
+        from django.core.exceptions import ValidationError
+
+        from moderation.services import case_decide
+
+        first = make_user("first")
+        senior = make_user("sen", Role.SENIOR_REVIEWER)
+        submit_report()
+        case = case_claim_next(user=first)
+        case_decide(case_id=case.pk, user=first, action="senior_review", policy="harassment")
+        assert case_claim_next(user=senior).pk == case.pk
+        with pytest.raises(ValidationError, match="already in senior review"):
+            case_decide(case_id=case.pk, user=senior, action="senior_review", policy="harassment")
+
+    def test_skip_gives_the_reviewer_a_different_case_next(
+        self, reviewer, make_user, submit_report
+    ):
+        submit_report(category="csam")
+        submit_report(category="spam")
+        top = case_claim_next(user=reviewer)
+        case_release(case_id=top.pk, user=reviewer)
+        assert case_claim_next(user=reviewer).pk != top.pk
+        # Others still get the skipped case first.
+        assert case_claim_next(user=make_user("other")).pk == top.pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locking is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_one_reviewer_clicking_twice_at_once_holds_one_case(make_user, submit_report):
+    reviewer = make_user("quick")
+    for _ in range(4):
+        submit_report(category="spam")
+    barrier = threading.Barrier(4)
+    claimed, errors = [], []
+
+    def claim():
+        try:
+            barrier.wait()
+            claimed.append(case_claim_next(user=reviewer).pk)
+        except Exception as e:  # surfaced below
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(set(claimed)) == 1
+    assert Case.objects.filter(assignee=reviewer).count() == 1
