@@ -38,7 +38,10 @@ def case_for_review(case_id: int) -> Case:
     return (
         Case.objects.select_related("content_item", "queue", "assignee")
         .prefetch_related(
-            Prefetch("reports", queryset=Report.objects.order_by("created_at")),
+            Prefetch(
+                "reports",
+                queryset=Report.objects.select_related("reporter_identity").order_by("created_at"),
+            ),
             Prefetch("flags"),
             Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
         )

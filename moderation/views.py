@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import roles
 from lib.access import reviewer_required, supervisor_required
 from lib.http import client_ip
 from moderation import selectors, services
@@ -67,6 +68,8 @@ def _case_context(request, case, form):
         "media": selectors.case_media(case),
         "form": form,
         "holding": holding,
+        # Who reported is for supervisors only (reporter privacy).
+        "show_reporters": request.user.has_perm(roles.SUPERVISE),
         "requires": {
             action: sorted(decision_requirements(category=case.category, action=action))
             for action, _ in form.fields["action"].choices

@@ -189,3 +189,15 @@ def test_media_missing_from_storage_is_a_404_and_not_logged_as_viewed(
     client.force_login(reviewer)
     assert client.get(f"/cases/{report.case_id}/media/{media.pk}/").status_code == 404
     assert not AuditEvent.objects.filter(verb="media.viewed").exists()
+
+
+@pytest.mark.django_db
+class TestReporterPrivacy:
+    def test_only_supervisors_see_who_reported(self, client, reviewer, supervisor, submit_report):
+        report = submit_report(reporter_email="witness@example.org", reporter_ip="192.0.2.44")
+        client.force_login(reviewer)
+        page = client.get(f"/cases/{report.case_id}/").content
+        assert b"witness@example.org" not in page and b"192.0.2.44" not in page
+        client.force_login(supervisor)
+        page = client.get(f"/cases/{report.case_id}/").content
+        assert b"witness@example.org" in page and b"192.0.2.44" in page
