@@ -63,6 +63,10 @@ def api_token_revoke(*, token: ApiToken, revoked_by=None) -> None:
             revoked_at=timezone.now()
         )
         if updated:
+            from config.api import forget_principals
+
+            # This process stops honouring it at once; others within seconds.
+            transaction.on_commit(forget_principals)
             audit_record(
                 verb="apitoken.revoked",
                 obj=token,

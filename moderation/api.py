@@ -1,14 +1,16 @@
 """Review API: queues, cases, claiming and deciding (see SPEC.md, "Public contract")."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
 from ninja import Field, Router, Schema, Status
+from pydantic import AfterValidator
 
 from accounts import roles
-from config.api import ApiError, require_scope
+from config.api import ERRORS, ApiError, require_scope
 from lib.http import client_ip
+from lib.text import is_storable, storable_text
 from moderation import selectors, services
 from moderation.models import Case, Decision, Queue
 from moderation.rules import POLICIES
@@ -19,11 +21,6 @@ ActionName = Literal[tuple(Decision.Action.values)]  # type: ignore[valid-type]
 PolicyName = Literal[tuple(code for code, _ in POLICIES)]  # type: ignore[valid-type]
 IntentName = Literal[("",) + tuple(Decision.Intent.values)]  # type: ignore[valid-type]
 ClassificationName = Literal[("",) + tuple(Decision.Classification.values)]  # type: ignore[valid-type]
-
-
-class ErrorOut(Schema):
-    error: str
-    detail: object
 
 
 class QueueOut(Schema):
@@ -93,7 +90,7 @@ class DecisionIn(Schema):
     policy: PolicyName
     intent: IntentName = ""
     classification: ClassificationName = ""
-    notes: str = Field("", max_length=5000)
+    notes: Annotated[str, AfterValidator(storable_text)] = Field("", max_length=5000)
 
 
 def _reviewer(request):
@@ -164,28 +161,26 @@ def _visible_case(request, case_id: int) -> Case:
     return case
 
 
-@router.get("/queues", response={200: list[QueueOut], 401: ErrorOut, 403: ErrorOut})
+@router.get("/queues", response={200: list[QueueOut], **ERRORS})
 def list_queues(request):
     """The queues the caller may work, with open counts."""
     principal = require_scope(request, "read")
     return Status(200, list(selectors.dashboard_queues(principal.user)))
 
 
-@router.get(
-    "/cases/{case_id}", response={200: CaseOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
-)
+@router.get("/cases/{case_id}", response={200: CaseOut, **ERRORS})
 def get_case(request, case_id: int):
     return Status(200, _case_out(_visible_case(request, case_id)))
 
 
 @router.post(
     "/queues/{slug}/claim",
-    response={200: ClaimOut, 204: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: ClaimOut, 204: None, **ERRORS},
 )
 def claim(request, slug: str):
     """Claim the highest-priority claimable case in the queue (204 when there is none)."""
     principal = _reviewer(request)
-    queue = Queue.objects.filter(slug=slug, is_active=True).first()
+    queue = Queue.objects.filter(slug=slug, is_active=True).first() if is_storable(slug) else None
     if queue is None:
         raise ApiError(404, "not_found", f"No active queue {slug!r}.")
     case = services.case_claim_next(user=principal.user, queue=queue, ip=client_ip(request))
@@ -197,14 +192,7 @@ def claim(request, slug: str):
 
 @router.post(
     "/cases/{case_id}/decision",
-    response={
-        201: DecisionOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
+    response={201: DecisionOut, **ERRORS},
 )
 def decide(request, case_id: int, payload: DecisionIn):
     principal = _reviewer(request)

@@ -65,6 +65,7 @@ class Case(models.Model):
     reports_count = models.PositiveIntegerField(default=0)
     reporters_count = models.PositiveIntegerField(default=0)
     flags_count = models.PositiveIntegerField(default=0)
+    max_flag_score = models.FloatField(null=True, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

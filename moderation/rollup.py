@@ -141,12 +141,30 @@ def _absorb(case: Case, *, category: str, involves_child: bool, reroute: bool = 
         case.queue = queue
 
 
-def case_refresh_priority(*, case: Case, now=None) -> None:
-    """Recount a case's reports, reporters and flags and recompute its priority. Call inside a
-    transaction."""
+def case_count_report(case: Case, *, fingerprint: str) -> None:
+    """Count a new report on a locked case, before its reporter identity is stored."""
     from reports.models import ReporterIdentity
 
-    now = now or timezone.now()
+    case.reports_count += 1
+    known = (
+        bool(fingerprint)
+        and ReporterIdentity.objects.filter(report__case=case, fingerprint=fingerprint).exists()
+    )
+    if not known:
+        case.reporters_count += 1
+
+
+def case_count_flag(case: Case, *, score: float) -> None:
+    """Count a new flag on a locked case."""
+    case.flags_count += 1
+    case.max_flag_score = score if case.max_flag_score is None else max(case.max_flag_score, score)
+
+
+def case_recount(case: Case) -> None:
+    """Count a case's reports, reporters and flags from scratch (the intake keeps them up to date
+    one at a time; this is for repairs and checks)."""
+    from reports.models import ReporterIdentity
+
     case.reports_count = case.reports.count()
     case.flags_count = case.flags.count()
     identified = (
@@ -160,13 +178,18 @@ def case_refresh_priority(*, case: Case, now=None) -> None:
         Q(reporter_identity__isnull=True) | Q(reporter_identity__fingerprint="")
     ).count()
     case.reporters_count = identified + anonymous
-    max_score = case.flags.aggregate(m=Max("score"))["m"]
+    case.max_flag_score = case.flags.aggregate(m=Max("score"))["m"]
+
+
+def case_refresh_priority(*, case: Case, now=None) -> None:
+    """Recompute a case's priority from its counters and save it. Call inside a transaction."""
+    now = now or timezone.now()
     case.priority, case.priority_breakdown = compute_priority(
         PriorityInputs(
             category=case.category,
             involves_child=case.involves_child,
             reporters_count=case.reporters_count,
-            max_flag_score=max_score,
+            max_flag_score=case.max_flag_score,
             waiting_since=case.created_at,
         ),
         now=now,

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import roles
 from lib.access import reviewer_required, supervisor_required
 from lib.http import client_ip
+from lib.text import is_storable
 from moderation import selectors, services
 from moderation.forms import DecisionForm
 from moderation.models import Case, Queue
@@ -41,6 +42,8 @@ def dashboard(request):
 def review_next(request):
     queue = None
     if slug := request.POST.get("queue"):
+        if not is_storable(slug):
+            raise Http404("No such queue")
         queue = get_object_or_404(Queue, slug=slug)
     case = services.case_claim_next(user=request.user, queue=queue, ip=client_ip(request))
     if case is None:
@@ -150,6 +153,8 @@ def case_media(request, case_id: int, media_id: int):
 @require_GET
 def audit_log(request):
     verb = request.GET.get("verb", "")
+    if not is_storable(verb):
+        verb = ""
     case_id = request.GET.get("case", "")
     # isdecimal() alone admits non-ASCII digits that int() may refuse.
     valid_case = case_id.isascii() and case_id.isdecimal()

@@ -10,7 +10,8 @@ from django.core.validators import URLValidator, validate_email
 from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
 
-from config.api import ApiError, require_scope
+from config.api import ERRORS, ApiError, require_scope
+from lib.text import storable_text
 from reports.categories import Category
 from reports.media import ImageRejected, IncomingImage, inspect_image
 from reports.models import ContentItem, Report
@@ -29,7 +30,7 @@ def _strict_str(value: Any) -> Any:
     # bug worth hearing about.
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    return value
+    return storable_text(value)
 
 
 def _strict_number(value: Any) -> Any:
@@ -126,14 +127,6 @@ class FlagOut(Schema):
 
 class FlagBatchOut(Schema):
     results: list[FlagOut]
-
-
-class ErrorOut(Schema):
-    error: str
-    detail: Any
-
-
-ERRORS = {code: ErrorOut for code in (400, 401, 403, 413, 415, 422, 429)}
 
 
 def decode_media(media: list[MediaIn], *, path: str = "media") -> list[IncomingImage]:

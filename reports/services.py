@@ -11,7 +11,12 @@ from django.utils.crypto import salted_hmac
 
 from lib.jobs import enqueue, job_path
 from moderation.audit import audit_record
-from moderation.rollup import case_attach, case_refresh_priority
+from moderation.rollup import (
+    case_attach,
+    case_count_flag,
+    case_count_report,
+    case_refresh_priority,
+)
 from reports.media import IncomingImage, store_image
 from reports.models import ContentItem, Flag, Media, Report, ReporterIdentity
 
@@ -135,15 +140,17 @@ def report_submit(
             reporter_kind=reporter_kind,
             source=source,
         )
+        fingerprint = reporter_fingerprint(
+            account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
+        )
+        case_count_report(case, fingerprint=fingerprint)
         if reporter_account_id or reporter_email or reporter_ip:
             ReporterIdentity.objects.create(
                 report=report,
                 account_id=reporter_account_id,
                 email=reporter_email,
                 ip=reporter_ip,
-                fingerprint=reporter_fingerprint(
-                    account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
-                ),
+                fingerprint=fingerprint,
             )
         media = _store_media(images, content_item=item, report=report)
         case_refresh_priority(case=case)
@@ -218,6 +225,7 @@ def flag_submit(
                 involves_child=involves_child,
             )
             media = _store_media(images, content_item=item, flag=flag)
+            case_count_flag(case, score=score)
             case_refresh_priority(case=case)
             audit_record(
                 verb="flag.received",

@@ -59,7 +59,10 @@ def empty_cache():
     """Rate-limit counters from one test must not throttle the next."""
     from django.core.cache import cache
 
+    from config.api import forget_principals
+
     cache.clear()
+    forget_principals()
 
 
 @pytest.fixture(autouse=True)

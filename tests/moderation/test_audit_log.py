@@ -35,3 +35,15 @@ class TestAuditLog:
 def test_a_non_ascii_digit_case_filter_is_ignored_not_a_500(client, supervisor):
     client.force_login(supervisor)
     assert client.get("/audit/", {"case": "²"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_nul_in_the_filters_is_ignored_not_a_500(client, supervisor):
+    client.force_login(supervisor)
+    assert client.get("/audit/", {"verb": "case.\x00decided"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_nul_in_the_queue_choice_is_a_404(client, reviewer):
+    client.force_login(reviewer)
+    assert client.post("/review/next/", {"queue": "general\x00"}).status_code == 404

@@ -81,3 +81,21 @@ class TestRollup:
         assert AuditEvent.objects.exclude(ip=None).count() == 0
         for event in AuditEvent.objects.all():
             assert "me@example.org" not in str(event.after)
+
+
+@pytest.mark.django_db
+def test_counters_kept_one_at_a_time_match_a_full_recount(submit_report):
+    from moderation.rollup import case_recount
+    from reports.services import flag_submit
+
+    reporters = ["a@example.org", "b@example.org", "a@example.org", "", "", "c@example.org"]
+    for n, email in enumerate(reporters):
+        submit_report(platform_id="p1", reporter_email=email)
+        flag_submit(
+            source="clf", external_id=f"x{n}", category="spam", score=n / 10, platform_id="p1"
+        )
+    case = Case.objects.get()
+    kept = (case.reports_count, case.reporters_count, case.flags_count, case.max_flag_score)
+    case_recount(case)
+    assert kept == (case.reports_count, case.reporters_count, case.flags_count, case.max_flag_score)
+    assert kept == (6, 5, 6, 0.5)

@@ -168,3 +168,33 @@ class TestApiErrors:
         r = client.get("/api/v1/cases/987654", **auth(token))
         assert r.status_code == 404
         assert r.json()["error"] == "not_found"
+
+
+@pytest.mark.django_db
+class TestUnstorableText:
+    @pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+    def test_nul_and_lone_surrogates_get_422(self, client, token, text):
+        payload = report_payload(media=[], description=text)
+        payload["content"]["owner_handle"] = text
+        r = client.post(
+            "/api/v1/reports",
+            data=json.dumps(payload),  # JSON escapes both, as a platform's encoder would
+            content_type="application/json",
+            **auth(token),
+        )
+        assert r.status_code == 422
+        assert_nothing_written()
+
+    def test_an_unknown_api_path_and_method_answer_in_the_error_shape(self, client, token):
+        r = client.delete("/api/v1/reports", **auth(token))
+        assert r.status_code == 405
+        assert r.json()["error"] == "method_not_allowed"
+        assert "POST" in r["Allow"]
+        r = client.get("/api/v1/nothing-here", **auth(token))
+        assert r.status_code == 404
+        assert r.json()["error"] == "not_found"
+
+    def test_a_post_without_a_token_is_401_not_a_csrf_403(self, client):
+        r = client.post("/api/v1/reports", data="{}", content_type="application/json")
+        assert r.status_code == 401
+        assert r["WWW-Authenticate"].startswith("Bearer")

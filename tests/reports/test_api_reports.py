@@ -120,3 +120,33 @@ class TestPostReport:
             HTTP_X_CSRFTOKEN=csrf,
         )
         assert r.status_code == 201, r.content
+
+
+@pytest.mark.django_db
+class TestTokenCache:
+    def test_revoking_a_token_takes_effect_at_once_in_this_process(
+        self, client, make_user, django_capture_on_commit_callbacks
+    ):
+        from accounts.models import ApiToken
+        from accounts.services import api_token_revoke
+
+        token = token_for(make_user)
+        assert client.get("/api/v1/queues", **auth(token)).status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            api_token_revoke(token=ApiToken.objects.get())
+        assert client.get("/api/v1/queues", **auth(token)).status_code == 401
+
+    def test_a_deactivated_user_is_refused_once_the_cache_expires(
+        self, client, make_user, monkeypatch
+    ):
+        import time
+
+        from accounts.models import User
+        from config import api
+
+        token = token_for(make_user)
+        assert client.get("/api/v1/queues", **auth(token)).status_code == 200
+        User.objects.filter(username="platform").update(is_active=False)
+        later = time.monotonic() + api.PRINCIPAL_CACHE_SECONDS + 1
+        monkeypatch.setattr(api.time, "monotonic", lambda: later)
+        assert client.get("/api/v1/queues", **auth(token)).status_code == 401
