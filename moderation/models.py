@@ -66,6 +66,9 @@ class Case(models.Model):
     reporters_count = models.PositiveIntegerField(default=0)
     flags_count = models.PositiveIntegerField(default=0)
     max_flag_score = models.FloatField(null=True, blank=True)
+    # The strongest bank match among the case's media, for the priority breakdown.
+    bank_match_label = models.CharField(max_length=150, blank=True)
+    bank_match_points = models.PositiveIntegerField(default=0)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -236,3 +239,6 @@ class OutboxJob(models.Model):
 
     def __str__(self):
         return f"{self.func}{tuple(self.args)}"
+
+
+from moderation.banks import BankEntry, BankVersion, HashBank, Match  # noqa: E402,F401

@@ -10,6 +10,9 @@ from datetime import datetime
 from reports.categories import SEVERITY, Category
 
 INVOLVES_CHILD = 200
+# A match to a bank of known material outranks everything else; known CSAM goes to the very top.
+BANK_MATCH = 500
+KNOWN_MATERIAL_MATCH = 5000
 PER_EXTRA_REPORTER = 10
 MAX_REPORTER_POINTS = 100
 FLAG_SCORE_WEIGHT = 100
@@ -24,12 +27,16 @@ class PriorityInputs:
     reporters_count: int
     max_flag_score: float | None
     waiting_since: datetime
+    bank_match_label: str = ""
+    bank_match_points: int = 0
 
 
 def compute_priority(inputs: PriorityInputs, *, now: datetime) -> tuple[int, list[dict]]:
     parts = [
         (f"category {Category(inputs.category).label.lower()}", SEVERITY[inputs.category]),
     ]
+    if inputs.bank_match_points:
+        parts.append((inputs.bank_match_label, inputs.bank_match_points))
     if inputs.involves_child:
         parts.append(("involves a child", INVOLVES_CHILD))
     if inputs.reporters_count > 1:

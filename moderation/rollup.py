@@ -191,8 +191,44 @@ def case_refresh_priority(*, case: Case, now=None) -> None:
             reporters_count=case.reporters_count,
             max_flag_score=case.max_flag_score,
             waiting_since=case.created_at,
+            bank_match_label=case.bank_match_label,
+            bank_match_points=case.bank_match_points,
         ),
         now=now,
     )
     case.updated_at = now
     case.save()
+
+
+def case_apply_matches(*, case: Case, banks) -> list[str]:
+    """Act on bank matches of a case's media, by each bank's policy. Call inside a transaction
+    with the case locked. Returns what was done, for the audit record."""
+    from moderation.banks import HashBank
+    from moderation.priority import BANK_MATCH, KNOWN_MATERIAL_MATCH
+
+    done = []
+    for bank in banks:
+        known = bank.policy == HashBank.Policy.ACT_AND_ESCALATE
+        points = KNOWN_MATERIAL_MATCH if known else BANK_MATCH
+        if points > case.bank_match_points:
+            label = "known-material" if known else "bank"
+            case.bank_match_label = f"{label} match: {bank.name}"[:150]
+            case.bank_match_points = points
+            done.append(f"priority +{points} ({bank.name})")
+        reroute = (
+            bank.policy == HashBank.Policy.ROUTE
+            and bank.route_to_id != case.queue_id
+            and not case.queue.senior_only
+        )
+        if reroute:
+            audit_record(
+                verb="case.rerouted",
+                obj=case,
+                case=case,
+                actor_label=f"bank {bank.slug}",
+                before={"queue": case.queue.slug},
+                after={"queue": bank.route_to.slug},
+            )
+            case.queue = bank.route_to
+            done.append(f"routed to {bank.route_to.slug} ({bank.name})")
+    return done

@@ -137,6 +137,10 @@ class Media(models.Model):
     pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
     phash = models.CharField(max_length=16, blank=True)
     dhash = models.CharField(max_length=16, blank=True)
+    # As found in the file: recorded, not applied (the PDQ reference hashes pixels as stored).
+    exif_orientation = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Set when the exact hashes are known but the image could not be decoded for the others.
+    unhashable_reason = models.CharField(max_length=200, blank=True)
     hashed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

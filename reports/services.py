@@ -1,6 +1,5 @@
 """Writes for what comes in: reports, flags, their media, and the media's hashes."""
 
-import hashlib
 from collections.abc import Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -17,6 +16,7 @@ from moderation.rollup import (
     case_count_report,
     case_refresh_priority,
 )
+from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
 from reports.media import IncomingImage, store_image
 from reports.models import ContentItem, Flag, Media, Report, ReporterIdentity
 
@@ -309,26 +309,95 @@ def report_status(reference: str) -> dict | None:
 
 
 def media_hash(*, media_id: int) -> Media:
-    """Compute and store a media file's exact hashes. Idempotent: hashed media is left alone."""
+    """Hash a media file, match it against the banks and act on the matches by bank policy.
+
+    One transaction, so a worker that dies halfway leaves nothing behind and the retry starts
+    clean; and idempotent, so running it again on hashed media changes nothing.
+    """
+    from moderation.banks import HashBank, Match
+    from moderation.matching import find_matches
+    from moderation.models import Case
+    from moderation.rollup import case_apply_matches
+
     with transaction.atomic():
         media = Media.objects.select_for_update().get(pk=media_id)
         if media.hashed_at is not None:
             return media
-        sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
         with media.file.open("rb") as f:
-            for chunk in iter(lambda: f.read(1024 * 1024), b""):
-                sha256.update(chunk)
-                md5.update(chunk)
-                size += len(chunk)
-        media.sha256 = sha256.hexdigest()
-        media.md5 = md5.hexdigest()
-        media.size = size
+            data = f.read()
+        media.sha256, media.md5, media.size = exact_hashes([data])
+        variants = []
+        try:
+            p = perceptual_hashes(data)
+        except Unhashable as e:
+            media.unhashable_reason = e.reason[:200]
+        else:
+            media.pdq, media.pdq_quality, variants = p.pdq, p.pdq_quality, list(p.pdq_dihedral)
+            media.phash, media.dhash = p.phash, p.dhash
+            media.width, media.height = p.width, p.height
+            media.exif_orientation = p.exif_orientation
         media.hashed_at = timezone.now()
-        media.save(update_fields=["sha256", "md5", "size", "hashed_at"])
+        media.save()
+        owner = media.report if media.report_id else media.flag
+        case = Case.objects.select_for_update().get(pk=owner.case_id)
         audit_record(
             verb="media.hashed",
             obj=media,
-            case=media.report.case if media.report_id else media.flag.case,
-            after={"sha256": media.sha256, "md5": media.md5},
+            case=case,
+            after={
+                "sha256": media.sha256,
+                "md5": media.md5,
+                "pdq": media.pdq,
+                "pdq_quality": media.pdq_quality,
+                "phash": media.phash,
+                "dhash": media.dhash,
+                **({"unhashable": media.unhashable_reason} if media.unhashable_reason else {}),
+            },
         )
+
+        hits = find_matches(
+            pdq_variants=variants,
+            pdq_quality=media.pdq_quality,
+            phash=media.phash,
+            dhash=media.dhash,
+            md5=media.md5,
+            sha256=media.sha256,
+        )
+        if hits:
+            Match.objects.bulk_create(
+                [
+                    Match(
+                        media=media,
+                        entry_id=h.entry_id,
+                        signal_type=h.signal_type,
+                        distance=h.distance,
+                        variant=h.variant,
+                    )
+                    for h in hits
+                ],
+                ignore_conflicts=True,
+            )
+            banks = list(
+                HashBank.objects.filter(entries__pk__in=[h.entry_id for h in hits]).distinct()
+            )
+            done = case_apply_matches(case=case, banks=banks)
+            case_refresh_priority(case=case)
+            audit_record(
+                verb="media.matched",
+                obj=media,
+                case=case,
+                after={
+                    "matches": [
+                        {
+                            "entry": h.entry_id,
+                            "signal": h.signal_type,
+                            "distance": h.distance,
+                            "variant": h.variant,
+                        }
+                        for h in hits
+                    ],
+                    "banks": [b.slug for b in banks],
+                    "actions": done,
+                },
+            )
     return media
