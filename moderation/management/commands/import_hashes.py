@@ -1,0 +1,45 @@
+"""Import a hash list into a bank, all or nothing."""
+
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from moderation.bank_services import ImportFailed, bank_import
+from moderation.banks import HashBank
+
+
+class Command(BaseCommand):
+    help = (
+        "Import hashes into a bank from python-threatexchange's CSV (signal_type,signal_str,...) "
+        "or '<type> <hash>' lines. Nothing is imported if any line is bad."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bank", required=True, help="The bank's slug.")
+        parser.add_argument("file", help="The hash list ('-' for standard input).")
+
+    def handle(self, *args, bank, file, **options):
+        target = HashBank.objects.filter(slug=bank).first()
+        if target is None:
+            raise CommandError(f"No bank {bank!r}.")
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise CommandError(f"Cannot read {file}: {e}") from None
+
+        def progress(done, total):
+            if total >= 10_000:
+                self.stderr.write(f"\r{done:,} of {total:,} entries", ending="")
+
+        try:
+            added, present = bank_import(
+                bank=target, text=text, actor_label="manage.py import_hashes", progress=progress
+            )
+        except ImportFailed as e:
+            shown = e.errors[:50]
+            more = f"\n... and {len(e.errors) - 50} more" if len(e.errors) > 50 else ""
+            raise CommandError(
+                f"Nothing imported: {len(e.errors)} bad line(s).\n" + "\n".join(shown) + more
+            ) from None
+        self.stdout.write(f"{target.slug}: {added} added, {present} already present.")
