@@ -50,10 +50,7 @@ def parse_hash_list(text: str, *, allowed: Iterable[str]) -> list[ParsedEntry]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if "," in line:
-            fields = next(csv.reader([line]))
-        else:
-            fields = line.split()
+        fields = next(csv.reader([line])) if "," in line else line.split()
         if [f.strip().lower() for f in fields[:2]] == ["signal_type", "signal_str"]:
             continue
         if len(fields) < 2:
