@@ -17,11 +17,14 @@ from PIL import Image, ImageDraw
 
 from accounts.models import QueueCertification, User
 from accounts.roles import Role
+from moderation.bank_services import bank_import
+from moderation.banks import HashBank
 from moderation.models import Case, Decision, Queue
 from moderation.rollup import case_refresh_priority
 from moderation.rules import DEFAULT_POLICY, decision_requirements
 from moderation.services import case_claim_next, case_decide
 from reports.categories import Category
+from reports.hashing import perceptual_hashes
 from reports.media import inspect_image
 from reports.models import ContentItem, Report
 from reports.services import report_submit
@@ -73,6 +76,8 @@ DESCRIPTIONS = [
 ]
 
 CERTIFICATION_DAYS = 365
+# Picture families whose hashes the demo bank holds.
+DEMO_BANK_FAMILIES = (3, 11, 27)
 
 
 def demo_image(rng: random.Random, family: int, variant: int) -> bytes:
@@ -111,6 +116,7 @@ class Command(BaseCommand):
     def handle(self, *args, password=None, cases=300, seed=2026, **options):
         rng = random.Random(seed)
         queues = self.create_queues()
+        self.create_bank()
         users, new_password = self.create_team(password, queues)
         created = self.create_cases(rng, cases)
         decided = self.decide_some(rng, users)
@@ -131,6 +137,26 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Demo logins: {names} (passwords unchanged; use --password to reset)"
             )
+
+    def create_bank(self) -> None:
+        """A bank holding the PDQ hashes of a few demo picture families, so some demo cases show
+        what a match to known material looks like (their copies differ by a few bits)."""
+        bank, _ = HashBank.objects.get_or_create(
+            slug="demo-known",
+            defaults={
+                "name": "Demo known-material bank",
+                "description": "Hashes of generated demo pictures standing in for known material.",
+                "source": "seed_demo",
+                "signal_types": ["pdq", "md5"],
+                "policy": HashBank.Policy.ACT_AND_ESCALATE,
+            },
+        )
+        if not bank.entries.exists():
+            lines = [
+                f"pdq,{perceptual_hashes(demo_image(None, family, 0)).pdq},demo family {family}"
+                for family in DEMO_BANK_FAMILIES
+            ]
+            bank_import(bank=bank, text="\n".join(lines), actor_label="seed_demo")
 
     def create_queues(self) -> list[Queue]:
         for spec in DEMO_QUEUES:
