@@ -177,12 +177,16 @@ MAX_MEDIA_PER_REPORT = env_int("VIGIL_MAX_MEDIA_PER_REPORT", 10)
 MAX_TEXT_LENGTH = 5000
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("VIGIL_MAX_REQUEST_BYTES", 40 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# How many reverse proxies in front of Vigil append to X-Forwarded-For (0: none, use REMOTE_ADDR).
+TRUSTED_PROXIES = env_int("VIGIL_TRUSTED_PROXIES", 0)
 # Rate limits: reports per IP per minute on the public pages; API tokens carry their own.
 PUBLIC_FORM_RATE_PER_MINUTE = env_int("VIGIL_PUBLIC_FORM_RATE_PER_MINUTE", 10)
 
 # How long a claimed case stays with a reviewer without activity.
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)
 
+# Messages can carry a new API token once: keep them server-side, never in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

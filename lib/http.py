@@ -1,3 +1,39 @@
+import ipaddress
+
+from django.conf import settings
+
+
 def client_ip(request) -> str | None:
-    """The address the request came from. Behind a proxy, the proxy must set REMOTE_ADDR."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The address the request came from.
+
+    Behind VIGIL_TRUSTED_PROXIES proxies (each appending to X-Forwarded-For), the client is the
+    address the outermost trusted proxy saw: that many hops from the right. Anything further left
+    is whatever the client chose to send, and is never believed.
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    hops = settings.TRUSTED_PROXIES
+    if not hops:
+        return remote
+    forwarded = [
+        a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()
+    ]
+    if len(forwarded) < hops:
+        return remote
+    candidate = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def rate_limit_key(ip: str | None) -> str:
+    """Whom to count a request against: an IPv4 address, or an IPv6 /64 (one subscriber's
+    network: a single home or phone gets a whole /64 and could otherwise rotate through it)."""
+    if not ip:
+        return "unknown"
+    address = ipaddress.ip_address(ip)
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -115,7 +115,25 @@ def relay(
                 )
                 logger.warning("Redis unreachable; %d job(s) stay in the outbox: %s", len(left), e)
                 break
+            except Exception as e:
+                # This job cannot be handed over (its function is gone after a deploy, say): note
+                # why and go on, so one bad row never blocks the jobs behind it.
+                OutboxJob.objects.filter(pk=job.pk).update(
+                    attempts=F("attempts") + 1, last_error=f"{type(e).__name__}: {e}"[:500]
+                )
+                logger.exception("outbox job %s cannot be enqueued", job.pk)
+                continue
             job.enqueued_at = timezone.now()
             OutboxJob.objects.filter(pk=job.pk).update(enqueued_at=job.enqueued_at, last_error="")
             relayed += 1
     return relayed
+
+
+def outbox_prune(*, older_than: timedelta) -> int:
+    """Delete outbox rows handed over long ago: RQ has the job (or has run it)."""
+    from moderation.models import OutboxJob
+
+    deleted, _ = OutboxJob.objects.filter(
+        enqueued_at__isnull=False, enqueued_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted

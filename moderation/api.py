@@ -100,7 +100,8 @@ def _reviewer(request):
     return principal
 
 
-def _case_out(case: Case) -> dict:
+def _case_out(case: Case, *, staff: bool = True) -> dict:
+    """The case as the caller may see it: platform accounts get no reviewer identities."""
     return {
         "id": case.pk,
         "status": case.status,
@@ -112,7 +113,7 @@ def _case_out(case: Case) -> dict:
         "reports_count": case.reports_count,
         "reporters_count": case.reporters_count,
         "flags_count": case.flags_count,
-        "assignee": case.assignee.get_username() if case.assignee else None,
+        "assignee": case.assignee.get_username() if staff and case.assignee else None,
         "lease_expires_at": case.lease_expires_at,
         "created_at": case.created_at,
         "media": [
@@ -139,7 +140,7 @@ def _case_out(case: Case) -> dict:
                 "policy": d.policy,
                 "intent": d.intent,
                 "classification": d.classification,
-                "reviewer": d.reviewer.get_username(),
+                "reviewer": d.reviewer.get_username() if staff else "",
                 "created_at": d.created_at,
             }
             for d in case.decisions.all()
@@ -153,11 +154,12 @@ def _visible_case(request, case_id: int) -> Case:
         case = selectors.case_for_review(case_id)
     except Case.DoesNotExist:
         raise ApiError(404, "not_found", f"No case {case_id}.") from None
-    # Platform accounts read the cases they fed; staff read what their queues allow.
-    if principal.user.has_perm(roles.REVIEW) and not selectors.user_may_view_case(
-        principal.user, case
-    ):
-        raise ApiError(403, "forbidden", "This case is in a queue you are not certified for.")
+    # Staff read what their queues allow; platform accounts only the cases they fed.
+    if principal.user.has_perm(roles.REVIEW):
+        if not selectors.user_may_view_case(principal.user, case):
+            raise ApiError(403, "forbidden", "This case is in a queue you are not certified for.")
+    elif not selectors.case_fed_by(case, principal.user):
+        raise ApiError(404, "not_found", f"No case {case_id}.")
     return case
 
 
@@ -170,7 +172,8 @@ def list_queues(request):
 
 @router.get("/cases/{case_id}", response={200: CaseOut, **ERRORS})
 def get_case(request, case_id: int):
-    return Status(200, _case_out(_visible_case(request, case_id)))
+    case = _visible_case(request, case_id)
+    return Status(200, _case_out(case, staff=request.auth.user.has_perm(roles.REVIEW)))
 
 
 @router.post(

@@ -78,6 +78,9 @@ class Case(models.Model):
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Since when the case has been waiting in its current queue: set when it opens, reopens or is
+    # sent to senior review. Priority's waiting time, queue ages and SLAs count from here.
+    waiting_since = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
 
@@ -108,7 +111,7 @@ class Case(models.Model):
         indexes = [
             # "Review next": highest priority first, oldest first among equals, per queue.
             models.Index(
-                fields=["queue", "-priority", "created_at", "id"],
+                fields=["queue", "-priority", "waiting_since", "id"],
                 condition=Q(status="open"),
                 name="case_claim_order",
             ),

@@ -30,7 +30,9 @@ def queue_route(*, category: str, involves_child: bool) -> Queue:
     )
 
 
-def case_novelty(case: Case, *, category: str, media_sha256s: frozenset[str]) -> list[str]:
+def case_novelty(
+    case: Case, *, category: str, involves_child: bool, media_sha256s: frozenset[str]
+) -> list[str]:
     """What a new report would bring to a decided case; empty when it brings nothing new."""
     from reports.models import Media
 
@@ -40,6 +42,8 @@ def case_novelty(case: Case, *, category: str, media_sha256s: frozenset[str]) ->
     )
     if category not in seen:
         reasons.append(f"new category {category}")
+    if involves_child and not case.involves_child:
+        reasons.append("now reported as involving a child")
     if media_sha256s:
         known = set(
             Media.objects.filter(Q(report__case=case) | Q(flag__case=case)).values_list(
@@ -72,10 +76,14 @@ def case_attach(
     current = next((c for c in cases if c.status == Case.Status.OPEN), None)
     if current is None and cases:
         latest = cases[0]
-        reasons = case_novelty(latest, category=category, media_sha256s=media_sha256s)
+        reasons = case_novelty(
+            latest, category=category, involves_child=involves_child, media_sha256s=media_sha256s
+        )
         if not reasons:
             return latest, Outcome.COUNTED
         latest.status = Case.Status.OPEN
+        latest.decided_at = None
+        latest.waiting_since = timezone.now()
         _absorb(latest, category=category, involves_child=involves_child, reroute=True)
         latest.save()
         audit_record(
@@ -88,6 +96,25 @@ def case_attach(
         )
         return latest, Outcome.REOPENED
     if current is not None:
+        if current.assignee_id is not None:
+            reasons = case_novelty(
+                current,
+                category=category,
+                involves_child=involves_child,
+                media_sha256s=media_sha256s,
+            )
+            if reasons:
+                # The reviewer holding it has not seen this: they must not decide without it.
+                audit_record(
+                    verb="case.released",
+                    obj=current,
+                    case=current,
+                    actor_label=actor_label,
+                    before={"assignee": current.assignee.get_username()},
+                    after={"assignee": None, "reasons": reasons},
+                )
+                current.assignee = None
+                current.lease_expires_at = None
         _absorb(current, category=category, involves_child=involves_child)
         return current, Outcome.JOINED
 
@@ -190,7 +217,7 @@ def case_refresh_priority(*, case: Case, now=None) -> None:
             involves_child=case.involves_child,
             reporters_count=case.reporters_count,
             max_flag_score=case.max_flag_score,
-            waiting_since=case.created_at,
+            waiting_since=case.waiting_since,
             bank_match_label=case.bank_match_label,
             bank_match_points=case.bank_match_points,
         ),

@@ -4,7 +4,7 @@ from django.db.models import Count, Min, Prefetch, Q
 from django.utils import timezone
 
 from accounts import roles
-from moderation.models import AuditEvent, Case, Decision, Queue
+from moderation.models import AuditEvent, Case, Decision, Match, Queue
 from moderation.services import claimable_queue_ids
 from reports.models import Media, Report
 
@@ -19,7 +19,7 @@ def dashboard_queues(user):
             claimed_count=Count(
                 "cases", filter=open_cases & Q(cases__lease_expires_at__gt=timezone.now())
             ),
-            oldest_waiting=Min("cases__created_at", filter=open_cases),
+            oldest_waiting=Min("cases__waiting_since", filter=open_cases),
         )
         .order_by("order", "slug")
     )
@@ -50,7 +50,16 @@ def case_for_review(case_id: int) -> Case:
 
 
 def case_media(case: Case):
-    return Media.objects.filter(Q(report__case=case) | Q(flag__case=case)).order_by("created_at")
+    return (
+        Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
+        .prefetch_related(
+            Prefetch(
+                "matches",
+                queryset=Match.objects.select_related("entry__bank").order_by("distance"),
+            )
+        )
+        .order_by("created_at")
+    )
 
 
 def audit_events(*, verb: str = "", case_id: int | None = None):
@@ -64,3 +73,11 @@ def audit_events(*, verb: str = "", case_id: int | None = None):
 
 def audit_verbs() -> list[str]:
     return list(AuditEvent.objects.order_by("verb").values_list("verb", flat=True).distinct())
+
+
+def case_fed_by(case: Case, user) -> bool:
+    """Whether the platform account `user` sent any of the case's reports or flags."""
+    return (
+        case.reports.filter(submitted_by=user).exists()
+        or case.flags.filter(submitted_by=user).exists()
+    )

@@ -37,7 +37,7 @@ def claimable_queue_ids(user, now=None) -> list[int]:
     return list(certified.values_list("queue_id", flat=True))
 
 
-CLAIM_ORDER = ("-priority", "created_at", "pk")
+CLAIM_ORDER = ("-priority", "waiting_since", "pk")
 
 
 def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
@@ -56,7 +56,7 @@ def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
         head = (
             claimable.filter(queue_id=queue_id)
             .order_by(*CLAIM_ORDER)
-            .values_list("priority", "created_at", "pk")
+            .values_list("priority", "waiting_since", "pk")
             .first()
         )
         if head is not None:
@@ -215,6 +215,7 @@ def case_decide(
         if action == Decision.Action.SENIOR_REVIEW:
             # Stays open, for a senior reviewer to pick up in their own queue.
             case.queue = senior_queue
+            case.waiting_since = now
         else:
             case.status = Case.Status.DECIDED
             case.decided_at = now

@@ -182,6 +182,7 @@ def post_report(request, payload: ReportIn):
         reporter_email=reporter.email,
         reporter_ip=str(reporter.ip) if reporter.ip else None,
         source=Report.Source.API,
+        submitted_by=principal.user,
         actor_label=principal.label,
         **_content_kwargs(payload.content),
     )
@@ -198,6 +199,7 @@ def _submit_flag(flag: FlagIn, images: list[IncomingImage], principal) -> dict:
         description=flag.description,
         involves_child=flag.involves_child,
         images=images,
+        submitted_by=principal.user,
         actor_label=principal.label,
         **_content_kwargs(flag.content),
     )

@@ -75,6 +75,7 @@ class ReportForm(forms.Form):
     email = forms.EmailField(
         label="Your email (optional)",
         required=False,
+        max_length=254,
         help_text="Only if you want us to be able to contact you. It is never shared with the "
         "person you report.",
     )
@@ -101,6 +102,7 @@ class SelfReportForm(forms.Form):
     email = forms.EmailField(
         label="An email address we can reach you at (optional)",
         required=False,
+        max_length=254,
         help_text="Only if you want updates. We never share it with anyone who posted or shared the image.",
     )
 

@@ -8,6 +8,8 @@ their SHA-256, so the same file sent a thousand times is stored once.
 
 import hashlib
 import io
+import os
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -110,11 +112,18 @@ def storage_name(sha256: str) -> str:
 
 
 def store_image(image: IncomingImage) -> str:
-    """Write the file to private storage unless an identical one is there already."""
+    """Write the file to private storage unless an identical one is there already.
+
+    The file is written under a temporary name and renamed into place, so a crash mid-write never
+    leaves a partial file under the real name (which every later identical upload would trust).
+    """
     name = storage_name(image.sha256)
-    if not default_storage.exists(name):
-        saved = default_storage.save(name, ContentFile(image.data))
-        if saved != name:
-            # Another request stored the same bytes a moment ago: keep one copy.
-            default_storage.delete(saved)
+    if default_storage.exists(name):
+        return name
+    temporary = default_storage.save(f"{name}.part-{secrets.token_hex(4)}", ContentFile(image.data))
+    try:
+        os.replace(default_storage.path(temporary), default_storage.path(name))
+    except OSError:
+        default_storage.delete(temporary)
+        raise
     return name

@@ -28,7 +28,10 @@ class ContentItem(models.Model):
 
     # The platform's id when the platform sent it, otherwise derived from the URL (see services).
     key = models.CharField(max_length=600, unique=True)
-    platform_id = models.CharField(max_length=255, blank=True)
+    platform_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # SHA-256 of the normalised URL: the form knows only the URL, the platform also its id, and
+    # both must land on the same item.
+    url_key = models.CharField(max_length=64, blank=True, db_index=True)
     url = models.URLField(max_length=2000, blank=True)
     type = models.CharField(max_length=16, choices=Type, default=Type.OTHER)
     owner_id = models.CharField(max_length=255, blank=True)
@@ -60,6 +63,10 @@ class Report(models.Model):
     involves_child = models.BooleanField(default=False)
     reporter_kind = models.CharField(max_length=16, choices=ReporterKind)
     source = models.CharField(max_length=8, choices=Source)
+    # The API caller (a platform account) that forwarded it; empty for the public form.
+    submitted_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self):
@@ -99,6 +106,9 @@ class Flag(models.Model):
     score = models.FloatField()
     model_version = models.CharField(max_length=100, blank=True)
     involves_child = models.BooleanField(default=False)
+    submitted_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Writes for what comes in: reports, flags, their media, and the media's hashes."""
 
+import hashlib
 from collections.abc import Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -21,16 +22,24 @@ from reports.media import IncomingImage, store_image
 from reports.models import ContentItem, Flag, Media, Report, ReporterIdentity
 
 
-def content_key(*, platform_id: str = "", url: str = "") -> str:
-    """The identity of a content item: the platform's id if known, else its normalised URL."""
-    if platform_id:
-        return f"id:{platform_id}"
+def normalise_url(url: str) -> str:
     parts = urlsplit(url.strip())
     # Scheme and host are case-insensitive; the fragment never reaches the server.
-    normalised = urlunsplit(
+    return urlunsplit(
         (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
     )
-    return f"url:{normalised}"
+
+
+def url_key(url: str) -> str:
+    return hashlib.sha256(normalise_url(url).encode()).hexdigest() if url else ""
+
+
+def content_key(*, platform_id: str = "", url: str = "") -> str:
+    """The identity of a content item: the platform's id if known, else its normalised URL (by
+    hash, so any URL the form accepts fits)."""
+    if platform_id:
+        return f"id:{platform_id}"
+    return f"url:{url_key(url)}"
 
 
 def content_item_get_or_create(
@@ -41,29 +50,48 @@ def content_item_get_or_create(
     owner_id: str = "",
     owner_handle: str = "",
 ) -> ContentItem:
-    item, created = ContentItem.objects.get_or_create(
-        key=content_key(platform_id=platform_id, url=url),
-        defaults={
-            "platform_id": platform_id,
-            "url": url,
-            "type": type or ContentItem.Type.OTHER,
-            "owner_id": owner_id,
-            "owner_handle": owner_handle,
-        },
-    )
-    if not created:
-        # Later reports may know more about the item than the first one did.
-        updates = {
-            field: value
-            for field, value in (
-                ("url", url),
-                ("owner_id", owner_id),
-                ("owner_handle", owner_handle),
-            )
-            if value and not getattr(item, field)
-        }
-        if updates:
-            ContentItem.objects.filter(pk=item.pk).update(**updates)
+    """The item a report is about. The platform's id wins; failing that, the URL — so a report
+    through the form (URL only) and one from the platform (id and URL) meet on one item."""
+    item = None
+    if platform_id:
+        item = ContentItem.objects.filter(platform_id=platform_id).order_by("pk").first()
+    if item is None and url:
+        candidate = ContentItem.objects.filter(url_key=url_key(url)).order_by("pk").first()
+        # Same URL, and no platform id that says otherwise.
+        if candidate is not None and (
+            not platform_id or candidate.platform_id in ("", platform_id)
+        ):
+            item = candidate
+    if item is None:
+        item, created = ContentItem.objects.get_or_create(
+            key=content_key(platform_id=platform_id, url=url),
+            defaults={
+                "platform_id": platform_id,
+                "url": url,
+                "url_key": url_key(url),
+                "type": type or ContentItem.Type.OTHER,
+                "owner_id": owner_id,
+                "owner_handle": owner_handle,
+            },
+        )
+        if created:
+            return item
+    # Later reports may know more about the item than the first one did.
+    updates = {
+        field: value
+        for field, value in (
+            ("platform_id", platform_id),
+            ("url", url),
+            ("url_key", url_key(url)),
+            ("owner_id", owner_id),
+            ("owner_handle", owner_handle),
+        )
+        if value and not getattr(item, field)
+    }
+    if updates:
+        ContentItem.objects.filter(pk=item.pk).update(**updates)
+        for field, value in updates.items():
+            setattr(item, field, value)
     return item
 
 
@@ -112,6 +140,7 @@ def report_submit(
     reporter_account_id: str = "",
     reporter_email: str = "",
     reporter_ip: str | None = None,
+    submitted_by=None,
     actor_label: str = "public form",
 ) -> Report:
     """Accept a report: store it and its reporter's identity (apart), roll it up into its case,
@@ -139,6 +168,7 @@ def report_submit(
             involves_child=involves_child,
             reporter_kind=reporter_kind,
             source=source,
+            submitted_by=submitted_by,
         )
         fingerprint = reporter_fingerprint(
             account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
@@ -189,6 +219,7 @@ def flag_submit(
     description: str = "",
     involves_child: bool = False,
     images: Sequence[IncomingImage] = (),
+    submitted_by=None,
     actor_label: str = "api",
 ) -> tuple[Flag, bool]:
     """Accept an automated flag, idempotently on (source, external_id).
@@ -223,6 +254,7 @@ def flag_submit(
                 score=score,
                 model_version=model_version,
                 involves_child=involves_child,
+                submitted_by=submitted_by,
             )
             media = _store_media(images, content_item=item, flag=flag)
             case_count_flag(case, score=score)
@@ -298,14 +330,21 @@ def report_status(reference: str) -> dict | None:
     if report is None:
         return None
     case = report.case
-    # A decided case covers every report on it (one that arrived after the decision and brought
-    # nothing new was counted against it). An open case counts as reviewed only by a decision
-    # made after this report arrived.
-    reviewed = (
-        case.status == "decided"
-        or case.decisions.filter(created_at__gte=report.created_at).exists()
+    # Reviewed: a person decided on the content after this report arrived (sending it on to a
+    # senior reviewer is not a decision yet). Already reviewed: it came in about content that had
+    # been decided and brought nothing new, so it was counted there rather than queued again.
+    decided_after = (
+        case.decisions.filter(created_at__gte=report.created_at)
+        .exclude(action="senior_review")
+        .exists()
     )
-    return {"reference": report.reference, "received_at": report.created_at, "reviewed": reviewed}
+    if decided_after:
+        state = "reviewed"
+    elif case.status == "decided":
+        state = "already_reviewed"
+    else:
+        state = "waiting"
+    return {"reference": report.reference, "received_at": report.created_at, "state": state}
 
 
 def media_hash(*, media_id: int) -> Media:
@@ -325,9 +364,20 @@ def media_hash(*, media_id: int) -> Media:
             return media
         with media.file.open("rb") as f:
             data = f.read()
-        media.sha256, media.md5, media.size = exact_hashes([data])
+        sha256, media.md5, size = exact_hashes([data])
         variants = []
+        if media.sha256 and sha256 != media.sha256:
+            # The stored file is not what was received: evidence damaged in storage. Keep the
+            # received hash (it is the evidence's identity) and say so; never hash the damage.
+            media.unhashable_reason = (
+                f"stored file does not match its SHA-256 (found {sha256[:16]}…)"
+            )
+            media.md5 = ""
+        else:
+            media.sha256, media.size = sha256, size
         try:
+            if media.unhashable_reason:
+                raise Unhashable(media.unhashable_reason)
             p = perceptual_hashes(data)
         except Unhashable as e:
             media.unhashable_reason = e.reason[:200]

@@ -1,16 +1,19 @@
+import re
+
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from lib.access import public
-from lib.http import client_ip
+from lib.http import client_ip, rate_limit_key
 from lib.ratelimit import hit
 from reports.categories import Category
 from reports.forms import ReportForm, SelfReportForm, StatusForm
 from reports.models import Report
 from reports.services import report_status, report_submit
 
+REFERENCE_SHAPE = re.compile(r"[Vv][Rr]-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}")
 # Lookups by reference are cheap to make and could be used to probe for valid references.
 STATUS_LOOKUPS_PER_MINUTE = 30
 
@@ -34,7 +37,9 @@ def home(request):
 def report_form(request):
     form = ReportForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        if wait := hit(f"form:{client_ip(request)}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE):
+        if wait := hit(
+            f"form:{rate_limit_key(client_ip(request))}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE
+        ):
             return _too_many(request, wait)
         if form.is_valid():
             data = form.cleaned_data
@@ -60,7 +65,9 @@ def self_report_form(request):
     """The "take it down" path for a young person reporting an image of themselves."""
     form = SelfReportForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        if wait := hit(f"form:{client_ip(request)}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE):
+        if wait := hit(
+            f"form:{rate_limit_key(client_ip(request))}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE
+        ):
             return _too_many(request, wait)
         if form.is_valid():
             data = form.cleaned_data
@@ -84,11 +91,13 @@ def self_report_form(request):
 def report_received(request, reference: str):
     # Shows only the reference and what happens next: nothing about the report's content, so a
     # guessed or shared link reveals nothing.
-    report = (
-        Report.objects.filter(reference=reference.upper())
-        .only("reference", "reporter_kind")
-        .first()
-    )
+    report = None
+    if REFERENCE_SHAPE.fullmatch(reference):
+        report = (
+            Report.objects.filter(reference=reference.upper())
+            .only("reference", "reporter_kind")
+            .first()
+        )
     if report is None:
         raise Http404("No such report")
     return render(
@@ -105,7 +114,9 @@ def report_status_view(request):
     status = None
     looked_up = False
     if form.is_bound:
-        if wait := hit(f"status:{client_ip(request)}", limit=STATUS_LOOKUPS_PER_MINUTE):
+        if wait := hit(
+            f"status:{rate_limit_key(client_ip(request))}", limit=STATUS_LOOKUPS_PER_MINUTE
+        ):
             return _too_many(request, wait)
         if form.is_valid():
             looked_up = True

@@ -58,15 +58,48 @@ class TestRollup:
         assert case.status == "open"
         assert AuditEvent.objects.get(verb="case.reopened").after["reasons"] == ["new media"]
 
-    def test_a_more_severe_report_moves_the_case_even_while_held(self, make_user, submit_report):
+    def test_a_more_severe_report_takes_the_case_from_its_holder_and_moves_it(
+        self, make_user, submit_report
+    ):
+        from moderation.services import CaseNotHeld
+
         generalist = make_user("gen", Role.REVIEWER, queues=[Queue.objects.get(slug="general")])
         submit_report(platform_id="p1", category="spam")
         case = case_claim_next(user=generalist)
         submit_report(platform_id="p1", category="csam")
         case.refresh_from_db()
         assert case.queue.slug == "child-safety"
-        assert case.assignee == generalist  # the holder keeps it and can still decide or skip
+        assert case.assignee is None  # they had not seen the CSAM report: no deciding on it
         assert AuditEvent.objects.get(verb="case.rerouted").after["queue"] == "child-safety"
+        assert AuditEvent.objects.get(verb="case.released").after["reasons"] == [
+            "new category csam"
+        ]
+        with pytest.raises(CaseNotHeld):
+            case_decide(case_id=case.pk, user=generalist, action="no_violation", policy="spam")
+
+    def test_new_media_on_a_held_case_releases_it_too(self, reviewer, submit_report, png_upload):
+        submit_report(platform_id="p1")
+        case = case_claim_next(user=reviewer)
+        submit_report(platform_id="p1", images=[png_upload()])
+        case.refresh_from_db()
+        assert case.assignee is None
+
+    def test_nothing_new_leaves_the_holder_alone(self, reviewer, submit_report):
+        submit_report(platform_id="p1")
+        case = case_claim_next(user=reviewer)
+        submit_report(platform_id="p1")
+        case.refresh_from_db()
+        assert case.assignee == reviewer
+
+    def test_a_decided_item_newly_reported_as_involving_a_child_reopens(
+        self, reviewer, submit_report
+    ):
+        submit_report(platform_id="p1")
+        case = decide(reviewer)
+        submit_report(platform_id="p1", involves_child=True)
+        case.refresh_from_db()
+        assert case.status == "open" and case.decided_at is None
+        assert case.waiting_since > case.created_at
 
     def test_a_case_sent_to_senior_review_stays_there(self, reviewer, submit_report):
         submit_report(platform_id="p1", category="harassment")

@@ -100,19 +100,32 @@ class TestHashingJob:
         a, b = hash_bytes(encode(grey, "PNG")), hash_bytes(encode(sixteen_bit(), "PNG"))
         assert (int(a["pdq"], 16) ^ int(b["pdq"], 16)).bit_count() <= 10
 
-    def test_a_file_that_cannot_be_decoded_is_marked_not_crashed_on(
-        self, submit_report, private_media
-    ):
+    def test_a_file_damaged_in_storage_is_flagged_not_rehashed(self, submit_report, private_media):
         media = submit_file(submit_report, encode(gradient(), "PNG"), "x.png").media.get()
-        # Corrupt it in storage after intake checked it (a disk error, a bad copy).
+        received = media.sha256
+        # Damage it in storage after intake checked it (a disk error, a bad copy).
         path = private_media / media.file.name
         path.write_bytes(path.read_bytes()[:100])
         hash_media(media.pk)
         media.refresh_from_db()
         assert media.hashed_at is not None
-        assert media.sha256 and media.md5 and media.pdq == ""
-        assert "truncated or corrupt" in media.unhashable_reason
+        assert media.sha256 == received  # the evidence's identity is what was received
+        assert media.pdq == ""
+        assert "does not match its SHA-256" in media.unhashable_reason
         assert "unhashable" in AuditEvent.objects.get(verb="media.hashed").after
+
+    @pytest.mark.parametrize(
+        "data, reason",
+        [
+            (encode(gradient(), "PNG")[:200], "truncated or corrupt"),
+            (b"GIF89a" + b"\x00" * 20, "not an image"),
+            (b"plain text", "not an image"),
+        ],
+    )
+    def test_undecodable_bytes_are_marked_unhashable_with_a_reason(self, data, reason):
+        result = hash_bytes(data)
+        assert result["sha256"] and result["md5"]
+        assert reason in result["unhashable"]
 
     def test_a_worker_dying_halfway_leaves_nothing_and_the_retry_hashes_once(
         self, submit_report, monkeypatch

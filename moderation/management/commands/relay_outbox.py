@@ -7,12 +7,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from lib.jobs import relay
+from lib.jobs import outbox_prune, relay
 from reports.services import media_requeue_unhashed
 
 # Media unhashed this long after arrival have lost their job.
 SWEEP_AGE = timedelta(minutes=10)
 SWEEP_INTERVAL_SECONDS = 60
+# Relayed outbox rows are kept this long (for looking into incidents), then deleted.
+KEEP_RELAYED = timedelta(days=7)
 
 
 class Command(BaseCommand):
@@ -44,6 +46,7 @@ class Command(BaseCommand):
                 requeued = media_requeue_unhashed(older_than=SWEEP_AGE)
                 if requeued or once:
                     self.stdout.write(f"queued hashing again for {requeued} media")
+                outbox_prune(older_than=KEEP_RELAYED)
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_SECONDS
             if once:
                 return

@@ -253,7 +253,10 @@ class Command(BaseCommand):
                 )
             # Spread arrival times so queues show realistic waiting times.
             case = report.case
-            Case.objects.filter(pk=case.pk).update(created_at=now - timedelta(hours=hours_ago))
+            Case.objects.filter(pk=case.pk).update(
+                created_at=now - timedelta(hours=hours_ago),
+                waiting_since=now - timedelta(hours=hours_ago),
+            )
             case.refresh_from_db()
             with transaction.atomic():
                 case_refresh_priority(case=case, now=now)
