@@ -62,6 +62,17 @@ class DecisionOut(Schema):
     created_at: datetime
 
 
+class ClusterCaseOut(Schema):
+    id: int
+    status: str
+    decision: str | None
+
+
+class ClusterOut(Schema):
+    other_cases: int
+    recent: list[ClusterCaseOut]
+
+
 class CaseOut(Schema):
     id: int
     status: str
@@ -78,6 +89,8 @@ class CaseOut(Schema):
     created_at: datetime
     media: list[MediaOut]
     decisions: list[DecisionOut]
+    # Other cases sharing near-duplicate media (staff only).
+    cluster: ClusterOut | None
 
 
 class ClaimOut(Schema):
@@ -100,9 +113,28 @@ def _reviewer(request):
     return principal
 
 
-def _case_out(case: Case, *, staff: bool = True) -> dict:
-    """The case as the caller may see it: platform accounts get no reviewer identities."""
+def _cluster_out(case: Case) -> dict | None:
+    total, others = selectors.cluster_cases(case)
+    if not total:
+        return None
     return {
+        "other_cases": total,
+        "recent": [
+            {
+                "id": o.pk,
+                "status": o.status,
+                "decision": next((d.action for d in o.decisions.all()), None),
+            }
+            for o in others
+        ],
+    }
+
+
+def _case_out(case: Case, *, staff: bool = True) -> dict:
+    """The case as the caller may see it: platform accounts get no reviewer identities and no
+    other cases."""
+    return {
+        "cluster": _cluster_out(case) if staff else None,
         "id": case.pk,
         "status": case.status,
         "queue": case.queue.slug,

@@ -245,3 +245,20 @@ class OutboxJob(models.Model):
 
 
 from moderation.banks import BankEntry, BankVersion, HashBank, Match  # noqa: E402,F401
+
+
+class Cluster(models.Model):
+    """Near-duplicate media: every member is within the PDQ threshold of another member."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"cluster {self.pk}"
+
+
+class ClusterLock(models.Model):
+    """One row, locked while a media file joins a cluster, so two workers hashing near-copies
+    at the same moment see each other instead of starting two clusters."""
+
+    def __str__(self):
+        return "cluster lock"

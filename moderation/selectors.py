@@ -81,3 +81,33 @@ def case_fed_by(case: Case, user) -> bool:
         case.reports.filter(submitted_by=user).exists()
         or case.flags.filter(submitted_by=user).exists()
     )
+
+
+def cluster_cases(case: Case, limit: int = 20) -> tuple[int, list[Case]]:
+    """How many other cases share a cluster with this case's media, and the most recent of them
+    with their decisions."""
+    clusters = [
+        c
+        for c in Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
+        .exclude(cluster__isnull=True)
+        .values_list("cluster_id", flat=True)
+        .distinct()
+    ]
+    if not clusters:
+        return 0, []
+    others = (
+        Case.objects.filter(
+            Q(reports__media__cluster_id__in=clusters) | Q(flags__media__cluster_id__in=clusters)
+        )
+        .exclude(pk=case.pk)
+        .distinct()
+    )
+    total = others.count()
+    shown = list(
+        others.select_related("queue")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("reviewer"))
+        )
+        .order_by("-created_at")[:limit]
+    )
+    return total, shown

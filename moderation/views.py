@@ -71,6 +71,7 @@ def _case_context(request, case, form):
         "media": selectors.case_media(case),
         "form": form,
         "holding": holding,
+        "cluster": selectors.cluster_cases(case),
         # Who reported is for supervisors only (reporter privacy).
         "show_reporters": request.user.has_perm(roles.SUPERVISE),
         "requires": {

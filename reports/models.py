@@ -149,9 +149,12 @@ class Media(models.Model):
     dhash = models.CharField(max_length=16, blank=True)
     # As found in the file: recorded, not applied (the PDQ reference hashes pixels as stored).
     exif_orientation = models.PositiveSmallIntegerField(null=True, blank=True)
+    cluster = models.ForeignKey(
+        "moderation.Cluster", on_delete=models.SET_NULL, null=True, blank=True, related_name="media"
+    )
     # Set when the exact hashes are known but the image could not be decoded for the others.
     unhashable_reason = models.CharField(max_length=200, blank=True)
-    hashed_at = models.DateTimeField(null=True, blank=True)
+    hashed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -348,40 +348,48 @@ def report_status(reference: str) -> dict | None:
 
 
 def media_hash(*, media_id: int) -> Media:
-    """Hash a media file, match it against the banks and act on the matches by bank policy.
+    """Hash a media file, cluster it with its near-duplicates, match it against the banks and act
+    on the matches by bank policy.
 
-    One transaction, so a worker that dies halfway leaves nothing behind and the retry starts
-    clean; and idempotent, so running it again on hashed media changes nothing.
+    The hashing itself (the slow part) runs before the transaction; everything it writes is
+    written in one transaction, so a worker that dies halfway leaves nothing behind and the retry
+    starts clean. Idempotent: running it again on hashed media changes nothing.
     """
     from moderation.banks import HashBank, Match
+    from moderation.clusters import cluster_lock, media_assign_cluster
     from moderation.matching import find_matches
     from moderation.models import Case
     from moderation.rollup import case_apply_matches
+
+    media = Media.objects.get(pk=media_id)
+    if media.hashed_at is not None:
+        return media
+    with media.file.open("rb") as f:
+        data = f.read()
+    sha256, md5, size = exact_hashes([data])
+    damaged = bool(media.sha256) and sha256 != media.sha256
+    perceptual, reason = None, ""
+    if damaged:
+        # The stored file is not what was received: evidence damaged in storage. Keep the
+        # received hash (it is the evidence's identity) and say so; never hash the damage.
+        reason = f"stored file does not match its SHA-256 (found {sha256[:16]}…)"
+    else:
+        try:
+            perceptual = perceptual_hashes(data)
+        except Unhashable as e:
+            reason = e.reason[:200]
 
     with transaction.atomic():
         media = Media.objects.select_for_update().get(pk=media_id)
         if media.hashed_at is not None:
             return media
-        with media.file.open("rb") as f:
-            data = f.read()
-        sha256, media.md5, size = exact_hashes([data])
+        cluster_lock()
+        if not damaged:
+            media.sha256, media.md5, media.size = sha256, md5, size
+        media.unhashable_reason = reason
         variants = []
-        if media.sha256 and sha256 != media.sha256:
-            # The stored file is not what was received: evidence damaged in storage. Keep the
-            # received hash (it is the evidence's identity) and say so; never hash the damage.
-            media.unhashable_reason = (
-                f"stored file does not match its SHA-256 (found {sha256[:16]}…)"
-            )
-            media.md5 = ""
-        else:
-            media.sha256, media.size = sha256, size
-        try:
-            if media.unhashable_reason:
-                raise Unhashable(media.unhashable_reason)
-            p = perceptual_hashes(data)
-        except Unhashable as e:
-            media.unhashable_reason = e.reason[:200]
-        else:
+        if perceptual is not None:
+            p = perceptual
             media.pdq, media.pdq_quality, variants = p.pdq, p.pdq_quality, list(p.pdq_dihedral)
             media.phash, media.dhash = p.phash, p.dhash
             media.width, media.height = p.width, p.height
@@ -390,6 +398,7 @@ def media_hash(*, media_id: int) -> Media:
         media.save()
         owner = media.report if media.report_id else media.flag
         case = Case.objects.select_for_update().get(pk=owner.case_id)
+        cluster = media_assign_cluster(media=media, variants=variants)
         audit_record(
             verb="media.hashed",
             obj=media,
@@ -401,6 +410,7 @@ def media_hash(*, media_id: int) -> Media:
                 "pdq_quality": media.pdq_quality,
                 "phash": media.phash,
                 "dhash": media.dhash,
+                "cluster": cluster.pk if cluster else None,
                 **({"unhashable": media.unhashable_reason} if media.unhashable_reason else {}),
             },
         )

@@ -60,9 +60,14 @@ def empty_cache():
     from django.core.cache import cache
 
     from config.api import forget_principals
+    from moderation.clusters import forget_media_hashes
+    from moderation.matching import forget_indexes
 
     cache.clear()
     forget_principals()
+    # In-memory indexes hold ids from earlier tests' rolled-back rows.
+    forget_indexes()
+    forget_media_hashes()
 
 
 @pytest.fixture(autouse=True)
