@@ -262,3 +262,6 @@ class ClusterLock(models.Model):
 
     def __str__(self):
         return "cluster lock"
+
+
+from moderation.enforcement import EnforcementAction, Escalation  # noqa: E402,F401

@@ -242,6 +242,8 @@ def case_apply_matches(*, case: Case, banks) -> list[str]:
             case.bank_match_label = f"{label} match: {bank.name}"[:150]
             case.bank_match_points = points
             done.append(f"priority +{points} ({bank.name})")
+        if known:
+            done.extend(_act_on_known_material(case, bank))
         reroute = (
             bank.policy == HashBank.Policy.ROUTE
             and bank.route_to_id != case.queue_id
@@ -258,4 +260,37 @@ def case_apply_matches(*, case: Case, banks) -> list[str]:
             )
             case.queue = bank.route_to
             done.append(f"routed to {bank.route_to.slug} ({bank.name})")
+    return done
+
+
+def _act_on_known_material(case: Case, bank) -> list[str]:
+    """What platforms do at once for known CSAM: ask for the content's removal and the owner's
+    suspension, and open an escalation. A reviewer still sees the case at the top of the queue
+    and can reverse any of it."""
+    from moderation.actions import action_request, escalation_open
+    from moderation.enforcement import EnforcementAction
+
+    item = case.content_item
+    reason = f"match to known-material bank {bank.slug}"
+    label = f"bank {bank.slug}"
+    done = []
+    content = item.platform_id or item.url
+    if content and action_request(
+        case=case,
+        kind=EnforcementAction.Kind.REMOVE_CONTENT,
+        target=content,
+        reason=reason,
+        actor_label=label,
+    ):
+        done.append("content removal requested")
+    if item.owner_id and action_request(
+        case=case,
+        kind=EnforcementAction.Kind.SUSPEND_ACCOUNT,
+        target=item.owner_id,
+        reason=reason,
+        actor_label=label,
+    ):
+        done.append("account suspension requested")
+    escalation = escalation_open(case=case, reason=reason, actor_label=label)
+    done.append(f"escalation {escalation.pk} ({escalation.status})")
     return done

@@ -44,6 +44,8 @@ def case_for_review(case_id: int) -> Case:
             ),
             Prefetch("flags"),
             Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
+            "actions",
+            "escalations",
         )
         .get(pk=case_id)
     )

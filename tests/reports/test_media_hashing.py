@@ -220,3 +220,42 @@ def test_hash_media_command_prints_one_json_line_per_file(capsys):
         {"file", "sha256", "md5", "pdq", "pdq_quality", "phash", "dhash"}
     ] * 2
     assert lines[1]["pdq"] == "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+
+
+@pytest.mark.django_db
+class TestKnownMaterialPolicy:
+    def test_it_requests_removal_and_suspension_and_opens_one_escalation_per_account(
+        self, client, supervisor, submit_report
+    ):
+        from moderation.enforcement import EnforcementAction, Escalation
+
+        data = (PDQ / "dih/bridge-1-original.jpg").read_bytes()
+        bank = HashBank.objects.create(
+            name="Known CSAM",
+            slug="known",
+            signal_types=["pdq"],
+            policy=HashBank.Policy.ACT_AND_ESCALATE,
+        )
+        bank_import(bank=bank, text="pdq " + hash_bytes(data)["pdq"])
+        first = submit_file(submit_report, data, "a.jpg", platform_id="post-1", owner_id="acct-9")
+        second = submit_file(submit_report, data, "b.jpg", platform_id="post-2", owner_id="acct-9")
+        for report in (first, second):
+            hash_media(report.media.get().pk)
+        actions = set(EnforcementAction.objects.values_list("kind", "target", "status"))
+        assert actions == {
+            ("remove_content", "post-1", "pending"),
+            ("remove_content", "post-2", "pending"),
+            ("suspend_account", "acct-9", "pending"),
+        }
+        assert EnforcementAction.objects.filter(kind="suspend_account").count() == 2  # one per case
+        escalation = Escalation.objects.get()
+        assert escalation.owner_id == "acct-9" and escalation.status == "draft"
+        assert set(escalation.cases.values_list("pk", flat=True)) == {first.case_id, second.case_id}
+        assert AuditEvent.objects.filter(verb="escalation.opened").count() == 1
+        assert AuditEvent.objects.filter(verb="escalation.case_added").count() == 1
+        # All of it is in front of a person.
+        client.force_login(supervisor)
+        page = client.get(f"/cases/{first.case_id}/").content.decode()
+        assert (
+            "Remove content" in page and "Suspend account" in page and "NCMEC CyberTipline" in page
+        )
