@@ -154,6 +154,87 @@ def case_release(*, case_id: int, user, ip: str | None = None) -> None:
         )
 
 
+def decision_errors(*, case: Case, action: str, intent: str, classification: str) -> dict:
+    """What is missing or not allowed for this decision on this case ({} when it may be made)."""
+    errors = {}
+    if action == Decision.Action.SENIOR_REVIEW:
+        if case.queue.senior_only:
+            errors["action"] = "This case is already in senior review: decide it here."
+        elif _senior_queue() is None:
+            errors["action"] = "No senior-review queue is active; ask an administrator."
+    required = decision_requirements(category=case.category, action=action)
+    if "intent" in required and not intent:
+        errors["intent"] = "Record the sharer's apparent intent for child-safety content."
+    if "classification" in required and not classification:
+        errors["classification"] = "Choose the industry classification (A1, A2, B1 or B2)."
+    return errors
+
+
+def _senior_queue() -> Queue | None:
+    return Queue.objects.filter(senior_only=True, is_active=True).order_by("order").first()
+
+
+def record_decision(
+    *,
+    case: Case,
+    user,
+    action: str,
+    policy: str,
+    intent: str,
+    classification: str,
+    notes: str,
+    now,
+    ip: str | None,
+    via_case: int | None = None,
+) -> Decision:
+    """Write a decision on a locked, validated case and close (or move) the case."""
+    decision = Decision.objects.create(
+        case=case,
+        reviewer=user,
+        action=action,
+        policy=policy,
+        intent=intent,
+        classification=classification,
+        notes=notes,
+        created_at=now,
+    )
+    before = {
+        "status": case.status,
+        "queue": case.queue.slug,
+        "assignee": case.assignee.get_username() if case.assignee_id else None,
+    }
+    case.assignee = None
+    case.lease_expires_at = None
+    case.updated_at = now
+    if action == Decision.Action.SENIOR_REVIEW:
+        # Stays open, for a senior reviewer to pick up in their own queue.
+        case.queue = _senior_queue()
+        case.waiting_since = now
+    else:
+        case.status = Case.Status.DECIDED
+        case.decided_at = now
+    case.save()
+    audit_record(
+        verb="case.decided",
+        obj=case,
+        case=case,
+        actor=user,
+        before=before,
+        after={
+            "status": case.status,
+            "queue": case.queue.slug,
+            "decision": decision.pk,
+            "action": action,
+            "policy": policy,
+            "intent": intent,
+            "classification": classification,
+            **({"applied_from_cluster_of": via_case} if via_case else {}),
+        },
+        ip=ip,
+    )
+    return decision
+
+
 def case_decide(
     *,
     case_id: int,
@@ -170,74 +251,37 @@ def case_decide(
     Raises CaseNotHeld when the case is no longer the reviewer's (nothing is recorded), and
     ValidationError when a field the decision needs is missing.
     """
-    now = timezone.now()
     with transaction.atomic():
-        case = Case.objects.select_for_update().get(pk=case_id)
-        if case.status != Case.Status.OPEN:
-            raise CaseNotHeld("This case has already been decided. Nothing was recorded.")
-        if case.assignee_id != user.pk:
-            raise CaseNotHeld(
-                "This case is no longer yours: your hold on it lapsed and it went back to the "
-                "queue. Nothing was recorded."
-            )
-        required = decision_requirements(category=case.category, action=action)
-        errors = {}
-        senior_queue = None
-        if action == Decision.Action.SENIOR_REVIEW:
-            if case.queue.senior_only:
-                errors["action"] = "This case is already in senior review: decide it here."
-            senior_queue = (
-                Queue.objects.filter(senior_only=True, is_active=True).order_by("order").first()
-            )
-            if senior_queue is None:
-                errors["action"] = "No senior-review queue is active; ask an administrator."
-        if "intent" in required and not intent:
-            errors["intent"] = "Record the sharer's apparent intent for child-safety content."
-        if "classification" in required and not classification:
-            errors["classification"] = "Choose the industry classification (A1, A2, B1 or B2)."
+        case = lock_held_case(case_id=case_id, user=user)
+        errors = decision_errors(
+            case=case, action=action, intent=intent, classification=classification
+        )
         if errors:
             raise ValidationError(errors)
-
-        decision = Decision.objects.create(
+        return record_decision(
             case=case,
-            reviewer=user,
+            user=user,
             action=action,
             policy=policy,
             intent=intent,
             classification=classification,
             notes=notes,
-            created_at=now,
-        )
-        before = {"status": case.status, "queue": case.queue.slug, "assignee": user.get_username()}
-        case.assignee = None
-        case.lease_expires_at = None
-        case.updated_at = now
-        if action == Decision.Action.SENIOR_REVIEW:
-            # Stays open, for a senior reviewer to pick up in their own queue.
-            case.queue = senior_queue
-            case.waiting_since = now
-        else:
-            case.status = Case.Status.DECIDED
-            case.decided_at = now
-        case.save()
-        audit_record(
-            verb="case.decided",
-            obj=case,
-            case=case,
-            actor=user,
-            before=before,
-            after={
-                "status": case.status,
-                "queue": case.queue.slug,
-                "decision": decision.pk,
-                "action": action,
-                "policy": policy,
-                "intent": intent,
-                "classification": classification,
-            },
+            now=timezone.now(),
             ip=ip,
         )
-    return decision
+
+
+def lock_held_case(*, case_id: int, user) -> Case:
+    """The open case the user holds, locked; CaseNotHeld otherwise."""
+    case = Case.objects.select_for_update().get(pk=case_id)
+    if case.status != Case.Status.OPEN:
+        raise CaseNotHeld("This case has already been decided. Nothing was recorded.")
+    if case.assignee_id != user.pk:
+        raise CaseNotHeld(
+            "This case is no longer yours: your hold on it lapsed and it went back to the "
+            "queue. Nothing was recorded."
+        )
+    return case
 
 
 def media_record_view(*, media, case: Case, user, ip: str | None = None) -> None:

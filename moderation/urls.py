@@ -7,6 +7,9 @@ urlpatterns = [
     path("review/next/", views.review_next, name="review_next"),
     path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
     path("cases/<int:case_id>/decide/", views.case_decide, name="case_decide"),
+    path(
+        "cases/<int:case_id>/decide-cluster/", views.case_decide_cluster, name="case_decide_cluster"
+    ),
     path("cases/<int:case_id>/skip/", views.case_skip, name="case_skip"),
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
     path("cases/<int:case_id>/media/<int:media_id>/", views.case_media, name="case_media"),

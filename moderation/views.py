@@ -10,7 +10,7 @@ from accounts import roles
 from lib.access import reviewer_required, supervisor_required
 from lib.http import client_ip
 from lib.text import is_storable
-from moderation import selectors, services
+from moderation import cluster_decisions, selectors, services
 from moderation.forms import DecisionForm
 from moderation.models import Case, Queue
 from moderation.rules import DEFAULT_POLICY, decision_requirements
@@ -104,6 +104,48 @@ def case_decide(request, case_id: int):
     return render(
         request, "moderation/case_detail.html", _case_context(request, case, form), status=400
     )
+
+
+@reviewer_required
+@require_POST
+def case_decide_cluster(request, case_id: int):
+    """Step one shows the cases the decision would cover; step two (confirmed) decides them."""
+    case = _get_case(request, case_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "moderation/case_detail.html", _case_context(request, case, form), status=400
+        )
+    others = cluster_decisions.cluster_open_cases(case=case, user=request.user)
+    if request.POST.get("confirmed") != "yes":
+        return render(
+            request,
+            "moderation/cluster_confirm.html",
+            {"case": case, "others": others, "form": form, "data": form.cleaned_data},
+        )
+    confirmed = {int(x) for x in request.POST.getlist("cases") if x.isascii() and x.isdecimal()}
+    try:
+        decided = cluster_decisions.cluster_decide(
+            case_id=case.pk,
+            user=request.user,
+            confirmed_case_ids=confirmed,
+            ip=client_ip(request),
+            **form.cleaned_data,
+        )
+    except (services.CaseNotHeld, cluster_decisions.ClusterChanged) as e:
+        messages.error(request, str(e))
+        return redirect("case_detail", case_id=case.pk)
+    except ValidationError as e:
+        for field, errors in e.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+        return render(
+            request, "moderation/case_detail.html", _case_context(request, case, form), status=400
+        )
+    messages.success(
+        request, f"Decision recorded on {len(decided)} cases: {', '.join(map(str, decided))}."
+    )
+    return redirect("dashboard")
 
 
 @reviewer_required

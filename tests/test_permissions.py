@@ -16,6 +16,7 @@ CONSOLE = [
     ("post", "/review/next/", "login", "ok", "ok"),
     ("get", "/cases/{case}/", "login", "ok", "ok"),
     ("post", "/cases/{case}/decide/", "login", "ok", "ok"),
+    ("post", "/cases/{case}/decide-cluster/", "login", "ok", "ok"),
     ("post", "/cases/{case}/skip/", "login", "ok", "ok"),
     ("post", "/cases/{case}/lease/", "login", "ok", "ok"),
     ("get", "/cases/{case}/media/{media}/", "login", "ok", "ok"),

@@ -112,3 +112,64 @@ def test_the_api_shows_the_cluster_to_reviewers(client, reviewer, submit_report)
     body = client.get(f"/api/v1/cases/{a.case_id}", HTTP_AUTHORIZATION=f"Bearer {token}").json()
     assert body["cluster"]["other_cases"] == 1
     assert body["cluster"]["recent"][0]["decision"] is None
+
+
+@pytest.mark.django_db
+class TestClusterDecision:
+    def make_cluster(self, submit_report, n=3, **kwargs):
+        reports = [
+            report_with(submit_report, picture(8, mark=i), category="spam", **kwargs)
+            for i in range(n)
+        ]
+        return [r.case_id for r in reports]
+
+    def test_it_asks_first_then_decides_every_case(self, client, reviewer, submit_report):
+        from moderation.models import Case, Decision
+
+        case_ids = self.make_cluster(submit_report)
+        held = case_claim_next(user=reviewer)
+        client.force_login(reviewer)
+        decision = {"action": "remove", "policy": "spam"}
+        r = client.post(f"/cases/{held.pk}/decide-cluster/", decision)
+        assert r.status_code == 200
+        assert Decision.objects.count() == 0  # nothing before the confirmation
+        others = [c for c in case_ids if c != held.pk]
+        assert [o.pk for o in r.context["others"]] == sorted(others)
+        r = client.post(
+            f"/cases/{held.pk}/decide-cluster/",
+            {**decision, "confirmed": "yes", "cases": others},
+            follow=True,
+        )
+        assert b"Decision recorded on 3 cases" in r.content
+        assert set(Case.objects.values_list("status", flat=True)) == {"decided"}
+        assert Decision.objects.filter(reviewer=reviewer, action="remove").count() == 3
+
+    def test_it_refuses_when_the_cluster_changed_since_confirming(
+        self, client, reviewer, submit_report
+    ):
+        from moderation.models import Decision
+
+        case_ids = self.make_cluster(submit_report)
+        held = case_claim_next(user=reviewer)
+        others = [c for c in case_ids if c != held.pk]
+        report_with(submit_report, picture(8, mark=5), category="spam")  # a new copy arrives
+        client.force_login(reviewer)
+        r = client.post(
+            f"/cases/{held.pk}/decide-cluster/",
+            {"action": "remove", "policy": "spam", "confirmed": "yes", "cases": others},
+            follow=True,
+        )
+        assert b"The cluster changed since you confirmed it" in r.content
+        assert Decision.objects.count() == 0
+
+    def test_it_leaves_out_cases_another_reviewer_holds(
+        self, client, reviewer, make_user, submit_report
+    ):
+        self.make_cluster(submit_report)
+        held = case_claim_next(user=reviewer)
+        other_reviewer = make_user("other")
+        taken = case_claim_next(user=other_reviewer)
+        client.force_login(reviewer)
+        r = client.post(f"/cases/{held.pk}/decide-cluster/", {"action": "remove", "policy": "spam"})
+        assert taken.pk not in [o.pk for o in r.context["others"]]
+        assert len(r.context["others"]) == 1
