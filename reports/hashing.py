@@ -3,8 +3,9 @@
 PDQ must agree with Meta's reference hasher (tests/reports/test_hash_conformance.py): images are
 converted to 8-bit RGB first — CMYK, palette, 1-bit and 16-bit images otherwise hash wrongly — and EXIF
 orientation is recorded but not applied, as the reference does not apply it. Very large images are
-reduced before the perceptual hashes (which look at a few dozen pixels a side in the end); PDQ stays
-within a few bits of the full-resolution hash there.
+reduced before the perceptual hashes (which look at a few dozen pixels a side in the end): a
+12-megapixel photo is decoded at a quarter of its size by the JPEG decoder itself, and PDQ stays within
+a few bits of the full-resolution hash at a fifth of the cost (bench/hashing.py, docs/performance.md).
 """
 
 import hashlib
@@ -17,8 +18,11 @@ import numpy as np
 import pdqhash
 from PIL import Image, UnidentifiedImageError
 
-# Perceptual hashes of images larger than this (longest side) are taken from a reduced copy.
+# Perceptual hashes of images larger than this (longest side) are taken from a reduced copy...
 MAX_HASH_SIDE = 2048
+# ...reduced by a whole factor (in the JPEG decoder, by DCT scaling, when it can) to about this
+# longest side, never less: 4000x3000 is hashed at 1000x750, 3000x2200 at 1500x1100.
+HASH_SIDE = 1000
 EXIF_ORIENTATION = 0x0112
 
 
@@ -66,14 +70,23 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def open_image(data: bytes) -> Image.Image:
+def reduction(size: tuple[int, int]) -> int:
+    """The whole factor that brings a large image's longest side down to about HASH_SIDE."""
+    return max(1, min(max(size) // HASH_SIDE, min(size) // 2))
+
+
+def open_image(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """The decoded image (large JPEGs already reduced by the decoder) and its full size."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data))
-            if max(image.size) > MAX_HASH_SIDE and image.format == "JPEG":
-                # Let the JPEG decoder skip detail we would throw away anyway.
-                image.draft("RGB", (MAX_HASH_SIDE, MAX_HASH_SIDE))
+            size = image.size
+            factor = reduction(size) if max(size) > MAX_HASH_SIDE else 1
+            if factor > 1 and image.format == "JPEG":
+                # Let the JPEG decoder skip detail we would throw away anyway: it scales by 1/2, 1/4
+                # or 1/8 while decoding, to no less than the size asked for.
+                image.draft("RGB", (max(1, size[0] // factor), max(1, size[1] // factor)))
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise Unhashable("too many pixels to decode safely") from None
@@ -81,17 +94,17 @@ def open_image(data: bytes) -> Image.Image:
             raise Unhashable("not an image Pillow can read") from None
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             raise Unhashable(f"truncated or corrupt image ({e})") from None
-    return image
+    return image, size
 
 
 def perceptual_hashes(data: bytes) -> PerceptualHashes:
-    image = open_image(data)
+    image, (width, height) = open_image(data)
     orientation = image.getexif().get(EXIF_ORIENTATION)
-    width, height = image.size
-    if max(image.size) > MAX_HASH_SIDE:
-        image = image.copy()
-        image.thumbnail((MAX_HASH_SIDE, MAX_HASH_SIDE), Image.Resampling.BOX)
     rgb = to_rgb(image)
+    if max(width, height) > MAX_HASH_SIDE and reduction(rgb.size) > 1:
+        # What the decoder did not reduce (other formats, or factors it cannot scale by) is reduced
+        # here, by averaging whole blocks of pixels.
+        rgb = rgb.reduce(reduction(rgb.size))
     if min(rgb.size) < 2:
         raise Unhashable(f"too small to hash ({width}x{height})")
     # One pass gives the image's hash and its seven rotations and mirror images.
