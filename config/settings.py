@@ -181,6 +181,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 TRUSTED_PROXIES = env_int("VIGIL_TRUSTED_PROXIES", 0)
 # Rate limits: reports per IP per minute on the public pages; API tokens carry their own.
 PUBLIC_FORM_RATE_PER_MINUTE = env_int("VIGIL_PUBLIC_FORM_RATE_PER_MINUTE", 10)
+# Hash lookups per API account per minute (each answer tells how close a hash is to a bank's).
+HASH_LOOKUPS_PER_MINUTE = env_int("VIGIL_HASH_LOOKUPS_PER_MINUTE", 120)
 
 # How long a claimed case stays with a reviewer without activity.
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)

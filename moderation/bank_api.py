@@ -2,12 +2,15 @@
 
 from typing import Annotated, Literal
 
+from django.conf import settings
 from django.db.models import Count, Q
 from ninja import Router, Schema, Status
 from pydantic import AfterValidator, Field
 
 from config.api import ERRORS, ApiError, require_scope
+from lib.ratelimit import hit
 from lib.text import storable_text
+from moderation.audit import audit_record
 from moderation.banks import HEX_LENGTH, BankEntry, HashBank
 from moderation.matching import MalformedHash, find_matches, parse_hex
 from reports.hashing import Unhashable, perceptual_hashes
@@ -81,7 +84,16 @@ def list_banks(request):
 def lookup(request, payload: LookupIn):
     """Give a hash (`signal_type` + `hash`) or an image; get the banks it matches, with distances.
     Nothing is stored."""
-    require_scope(request, "read")
+    principal = require_scope(request, "read")
+    # Distances answer "how close", so many lookups could map a bank's entries out: lookups have
+    # their own, much lower limit, and each is audited.
+    if wait := hit(f"hash-lookup:{principal.user.pk}", limit=settings.HASH_LOOKUPS_PER_MINUTE):
+        raise ApiError(
+            429,
+            "rate_limited",
+            "Too many hash lookups; try again shortly.",
+            {"Retry-After": str(wait)},
+        )
     if (payload.hash is None) == (payload.image is None):
         raise ApiError(422, "invalid_request", "Send either signal_type and hash, or image.")
     if payload.hash is not None:
@@ -123,19 +135,37 @@ def lookup(request, payload: LookupIn):
             md5=md5,
             sha256=sha256,
         )
+    # One line per bank, its closest hit: enough to act on, and no list of the bank's entries.
     entries = BankEntry.objects.select_related("bank").in_bulk([h.entry_id for h in hits])
+    per_bank: dict[int, tuple] = {}
+    for h in hits:
+        bank = entries[h.entry_id].bank
+        if bank.pk not in per_bank or h.distance < per_bank[bank.pk][1].distance:
+            per_bank[bank.pk] = (bank, h)
+    audit_record(
+        verb="hash.lookup",
+        obj=principal.token or principal.user,
+        actor=principal.user,
+        actor_label=principal.label,
+        after={
+            "by": "hash" if payload.hash is not None else "image",
+            "banks": sorted(b.slug for b, _ in per_bank.values()),
+        },
+    )
     return Status(
         200,
         {
             "matches": [
                 {
-                    "bank": entries[h.entry_id].bank.slug,
-                    "bank_name": entries[h.entry_id].bank.name,
+                    "bank": bank.slug,
+                    "bank_name": bank.name,
                     "signal_type": h.signal_type,
                     "distance": h.distance,
                     "variant": h.variant,
                 }
-                for h in hits
+                for bank, h in sorted(
+                    per_bank.values(), key=lambda bh: (bh[1].distance, bh[0].slug)
+                )
             ],
             "hashes": hashes,
         },

@@ -88,6 +88,8 @@ def bank_import(
     now = timezone.now()
     added = 0
     with transaction.atomic():
+        # One import per bank at a time: two at once would both insert the same new hash.
+        HashBank.objects.select_for_update().filter(pk=bank.pk).first()
         live = set(
             BankEntry.objects.filter(bank=bank, removed_at__isnull=True).values_list(
                 "signal_type", "value"
@@ -163,10 +165,11 @@ def bank_export(*, bank: HashBank, fmt: str = "csv") -> Iterable[str]:
         return
     out = io.StringIO()
     writer = csv.writer(out)
+    # Labels follow as further columns, one each, which is how the import reads them back.
     writer.writerow(["signal_type", "signal_str", "labels"])
     yield out.getvalue()
     for signal_type, value, labels in rows:
         out.seek(0)
         out.truncate()
-        writer.writerow([signal_type, value, " ".join(labels or [])])
+        writer.writerow([signal_type, value, *(labels or [])])
         yield out.getvalue()

@@ -1,6 +1,7 @@
 """Hash banks: lists of hashes of known material, and what a match to them means."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +19,8 @@ class SignalType(models.TextChoices):
 HEX_LENGTH = {"pdq": 64, "phash": 16, "dhash": 16, "md5": 32, "sha256": 64}
 PERCEPTUAL = ("pdq", "phash", "dhash")
 DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10, "dhash": 10}
+# Beyond these a "match" is noise (a quarter of the bits), and the index sizes assume them.
+MAX_THRESHOLD = {"pdq": 64, "phash": 16, "dhash": 16}
 # PDQ hashes below this quality are too weak to match on (SPEC.md).
 MIN_PDQ_QUALITY = 50
 
@@ -59,7 +62,35 @@ class HashBank(models.Model):
         return self.name
 
     def threshold(self, signal_type: str) -> int:
-        return int(self.thresholds.get(signal_type, DEFAULT_THRESHOLDS.get(signal_type, 0)))
+        value = self.thresholds.get(signal_type, DEFAULT_THRESHOLDS.get(signal_type, 0))
+        return value if isinstance(value, int) and 0 <= value <= MAX_THRESHOLD[signal_type] else 0
+
+    def clean(self):
+        errors = {}
+        if (
+            not isinstance(self.signal_types, list)
+            or not self.signal_types
+            or any(t not in HEX_LENGTH for t in self.signal_types)
+        ):
+            errors["signal_types"] = f"A list of signal types from: {', '.join(HEX_LENGTH)}."
+        if not isinstance(self.thresholds, dict):
+            errors["thresholds"] = 'An object of whole numbers, e.g. {"pdq": 31, "phash": 10}.'
+        else:
+            for signal_type, value in self.thresholds.items():
+                top = MAX_THRESHOLD.get(signal_type)
+                if (
+                    top is None
+                    or isinstance(value, bool)
+                    or not isinstance(value, int)
+                    or not 0 <= value <= top
+                ):
+                    errors["thresholds"] = (
+                        f"{signal_type}: a whole number from 0 to {top} is needed"
+                        if top is not None
+                        else f"{signal_type} is not a perceptual signal type (pdq, phash, dhash)"
+                    )
+        if errors:
+            raise ValidationError(errors)
 
 
 class BankEntry(models.Model):

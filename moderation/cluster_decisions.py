@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from moderation.models import Case
 from moderation.services import (
+    SKIP_MEMORY,
     claimable_queue_ids,
     decision_errors,
     lock_held_case,
@@ -39,6 +40,7 @@ def cluster_open_cases(*, case: Case, user) -> list[Case]:
         )
         .filter(queue_id__in=claimable_queue_ids(user, now))
         .exclude(pk=case.pk)
+        .exclude(skips__user=user, skips__skipped_at__gt=now - SKIP_MEMORY)
         .select_related("queue", "content_item")
         .distinct()
         .order_by("pk")

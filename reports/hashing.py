@@ -118,7 +118,10 @@ def perceptual_hashes(data: bytes) -> PerceptualHashes:
         dhash=str(imagehash.dhash(rgb)),
         width=width,
         height=height,
-        exif_orientation=int(orientation) if orientation else None,
+        # Orientation is 1 to 8; anything else in the tag is noise, not evidence.
+        exif_orientation=orientation
+        if isinstance(orientation, int) and 1 <= orientation <= 8
+        else None,
     )
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -355,11 +356,9 @@ def media_hash(*, media_id: int) -> Media:
     written in one transaction, so a worker that dies halfway leaves nothing behind and the retry
     starts clean. Idempotent: running it again on hashed media changes nothing.
     """
-    from moderation.banks import HashBank, Match
     from moderation.clusters import cluster_lock, media_assign_cluster
     from moderation.matching import find_matches
     from moderation.models import Case
-    from moderation.rollup import case_apply_matches
 
     media = Media.objects.get(pk=media_id)
     if media.hashed_at is not None:
@@ -379,25 +378,40 @@ def media_hash(*, media_id: int) -> Media:
         except Unhashable as e:
             reason = e.reason[:200]
 
+    variants = list(perceptual.pdq_dihedral) if perceptual is not None else []
+    # Matching reads only the hashes: done before the transaction, so no lock waits on it.
+    hits = find_matches(
+        pdq_variants=variants,
+        pdq_quality=perceptual.pdq_quality if perceptual is not None else None,
+        phash=perceptual.phash if perceptual is not None else "",
+        dhash=perceptual.dhash if perceptual is not None else "",
+        md5="" if damaged else md5,
+        sha256=media.sha256 or sha256,
+    )
+
     with transaction.atomic():
         media = Media.objects.select_for_update().get(pk=media_id)
         if media.hashed_at is not None:
             return media
-        cluster_lock()
         if not damaged:
             media.sha256, media.md5, media.size = sha256, md5, size
         media.unhashable_reason = reason
-        variants = []
         if perceptual is not None:
             p = perceptual
-            media.pdq, media.pdq_quality, variants = p.pdq, p.pdq_quality, list(p.pdq_dihedral)
+            media.pdq, media.pdq_quality = p.pdq, p.pdq_quality
             media.phash, media.dhash = p.phash, p.dhash
             media.width, media.height = p.width, p.height
             media.exif_orientation = p.exif_orientation
-        media.hashed_at = timezone.now()
-        media.save()
         owner = media.report if media.report_id else media.flag
         case = Case.objects.select_for_update().get(pk=owner.case_id)
+        media.save()
+        if hits:
+            _record_matches(media=media, case=case, hits=hits)
+        # Last, and briefly: the cluster lock, then the database's own clock for hashed_at, so
+        # hashed_at order is commit order on every machine (moderation/clusters.py relies on it).
+        cluster_lock()
+        Media.objects.filter(pk=media.pk).update(hashed_at=Now())
+        media.refresh_from_db(fields=["hashed_at"])
         cluster = media_assign_cluster(media=media, variants=variants)
         audit_record(
             verb="media.hashed",
@@ -414,50 +428,45 @@ def media_hash(*, media_id: int) -> Media:
                 **({"unhashable": media.unhashable_reason} if media.unhashable_reason else {}),
             },
         )
-
-        hits = find_matches(
-            pdq_variants=variants,
-            pdq_quality=media.pdq_quality,
-            phash=media.phash,
-            dhash=media.dhash,
-            md5=media.md5,
-            sha256=media.sha256,
-        )
-        if hits:
-            Match.objects.bulk_create(
-                [
-                    Match(
-                        media=media,
-                        entry_id=h.entry_id,
-                        signal_type=h.signal_type,
-                        distance=h.distance,
-                        variant=h.variant,
-                    )
-                    for h in hits
-                ],
-                ignore_conflicts=True,
-            )
-            banks = list(
-                HashBank.objects.filter(entries__pk__in=[h.entry_id for h in hits]).distinct()
-            )
-            done = case_apply_matches(case=case, banks=banks)
-            case_refresh_priority(case=case)
-            audit_record(
-                verb="media.matched",
-                obj=media,
-                case=case,
-                after={
-                    "matches": [
-                        {
-                            "entry": h.entry_id,
-                            "signal": h.signal_type,
-                            "distance": h.distance,
-                            "variant": h.variant,
-                        }
-                        for h in hits
-                    ],
-                    "banks": [b.slug for b in banks],
-                    "actions": done,
-                },
-            )
     return media
+
+
+def _record_matches(*, media: Media, case, hits) -> None:
+    """Store a media's bank matches and act on them by each bank's policy."""
+    from moderation.banks import HashBank, Match
+    from moderation.rollup import case_apply_matches
+
+    Match.objects.bulk_create(
+        [
+            Match(
+                media=media,
+                entry_id=h.entry_id,
+                signal_type=h.signal_type,
+                distance=h.distance,
+                variant=h.variant,
+            )
+            for h in hits
+        ],
+        ignore_conflicts=True,
+    )
+    banks = list(HashBank.objects.filter(entries__pk__in=[h.entry_id for h in hits]).distinct())
+    done = case_apply_matches(case=case, banks=banks)
+    case_refresh_priority(case=case)
+    audit_record(
+        verb="media.matched",
+        obj=media,
+        case=case,
+        after={
+            "matches": [
+                {
+                    "entry": h.entry_id,
+                    "signal": h.signal_type,
+                    "distance": h.distance,
+                    "variant": h.variant,
+                }
+                for h in hits
+            ],
+            "banks": [b.slug for b in banks],
+            "actions": done,
+        },
+    )
