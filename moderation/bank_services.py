@@ -121,6 +121,12 @@ def bank_import(
             if progress:
                 progress(added, len(fresh))
         BankVersion.bump()
+        if added:
+            from lib.jobs import enqueue
+            from moderation.jobs import rematch_media
+
+            # Media already received may be copies of what was just listed.
+            enqueue(rematch_media, bank.pk, now.isoformat())
         audit_record(
             verb="bank.imported",
             obj=bank,

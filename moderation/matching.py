@@ -361,14 +361,14 @@ class SignalIndex:
         return [(int(self.entry_ids[i]), int(distances[i])) for i in hits]
 
 
-def build_index(signal_type: str) -> SignalIndex:
-    rows = list(
-        BankEntry.objects.filter(
-            signal_type=signal_type, removed_at__isnull=True, bank__is_active=True
-        )
-        .order_by("pk")
-        .values_list("pk", "value", "bank_id")
+def build_index(signal_type: str, entry_ids: list[int] | None = None) -> SignalIndex:
+    """The index of the live entries of active banks (or of just `entry_ids` among them)."""
+    entries = BankEntry.objects.filter(
+        signal_type=signal_type, removed_at__isnull=True, bank__is_active=True
     )
+    if entry_ids is not None:
+        entries = entries.filter(pk__in=entry_ids)
+    rows = list(entries.order_by("pk").values_list("pk", "value", "bank_id"))
     thresholds = {b.pk: b.threshold(signal_type) for b in HashBank.objects.filter(is_active=True)}
     if not rows:
         width = HEX_LENGTH[signal_type] // 16

@@ -470,3 +470,56 @@ def _record_matches(*, media: Media, case, hits) -> None:
             "actions": done,
         },
     )
+
+
+def media_rematch(*, entry_ids: list[int]) -> int:
+    """Match media already received against bank entries added since: material listed today may
+    have arrived last week. Returns how many media gained matches.
+
+    Compares the stored hashes (the media as received; its rotations were checked against the
+    banks of the day it arrived) with the new entries only, and acts on the banks' policies as
+    the hashing job would. Idempotent: matches already recorded are skipped.
+    """
+    from moderation.banks import MIN_PDQ_QUALITY, PERCEPTUAL, BankEntry, Match
+    from moderation.matching import Hit, build_index
+    from moderation.models import Case
+
+    entries = BankEntry.objects.filter(pk__in=entry_ids, removed_at__isnull=True)
+    by_type: dict[str, list[int]] = {}
+    for pk, signal_type in entries.values_list("pk", "signal_type"):
+        by_type.setdefault(signal_type, []).append(pk)
+    found: dict[int, list[Hit]] = {}
+    for signal_type in PERCEPTUAL:
+        if signal_type not in by_type:
+            continue
+        index = build_index(signal_type, entry_ids=by_type[signal_type])
+        media = Media.objects.filter(hashed_at__isnull=False).exclude(**{signal_type: ""})
+        if signal_type == "pdq":
+            media = media.filter(pdq_quality__gte=MIN_PDQ_QUALITY)
+        for pk, value in media.values_list("pk", signal_type).iterator(chunk_size=2000):
+            for entry_id, distance in index.query(value, signal_type):
+                found.setdefault(pk, []).append(
+                    Hit(entry_id, signal_type, distance, 0 if signal_type == "pdq" else None)
+                )
+    for signal_type in ("md5", "sha256"):
+        if signal_type not in by_type:
+            continue
+        values = dict(entries.filter(signal_type=signal_type).values_list("value", "pk"))
+        for pk, value in Media.objects.filter(**{f"{signal_type}__in": list(values)}).values_list(
+            "pk", signal_type
+        ):
+            found.setdefault(pk, []).append(Hit(values[value], signal_type, 0))
+
+    gained = 0
+    for media_id, hits in found.items():
+        with transaction.atomic():
+            media = Media.objects.select_for_update().get(pk=media_id)
+            known = set(Match.objects.filter(media=media).values_list("entry_id", flat=True))
+            new = [h for h in hits if h.entry_id not in known]
+            if not new:
+                continue
+            owner = media.report if media.report_id else media.flag
+            case = Case.objects.select_for_update().get(pk=owner.case_id)
+            _record_matches(media=media, case=case, hits=new)
+            gained += 1
+    return gained
