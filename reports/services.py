@@ -125,6 +125,36 @@ def _store_media(images: Sequence[IncomingImage], **owner) -> list[Media]:
     ]
 
 
+def _item_and_case(
+    *,
+    platform_id: str,
+    content_url: str,
+    content_type: str,
+    owner_id: str,
+    owner_handle: str,
+    category: str,
+    involves_child: bool,
+    images: Sequence[IncomingImage],
+    actor_label: str,
+):
+    """The content item a report or flag is about and the case it rolls up into."""
+    item = content_item_get_or_create(
+        platform_id=platform_id,
+        url=content_url,
+        type=content_type,
+        owner_id=owner_id,
+        owner_handle=owner_handle,
+    )
+    case, outcome = case_attach(
+        content_item=item,
+        category=category,
+        involves_child=involves_child,
+        media_sha256s=frozenset(i.sha256 for i in images),
+        actor_label=actor_label,
+    )
+    return item, case, outcome
+
+
 def report_submit(
     *,
     category: str,
@@ -147,18 +177,15 @@ def report_submit(
     """Accept a report: store it and its reporter's identity (apart), roll it up into its case,
     and queue hashing of its images."""
     with transaction.atomic():
-        item = content_item_get_or_create(
+        item, case, outcome = _item_and_case(
             platform_id=platform_id,
-            url=content_url,
-            type=content_type,
+            content_url=content_url,
+            content_type=content_type,
             owner_id=owner_id,
             owner_handle=owner_handle,
-        )
-        case, outcome = case_attach(
-            content_item=item,
             category=category,
             involves_child=involves_child,
-            media_sha256s=frozenset(i.sha256 for i in images),
+            images=images,
             actor_label=actor_label,
         )
         report = Report.objects.create(
@@ -232,18 +259,15 @@ def flag_submit(
         return existing, False
     try:
         with transaction.atomic():
-            item = content_item_get_or_create(
+            item, case, outcome = _item_and_case(
                 platform_id=platform_id,
-                url=content_url,
-                type=content_type,
+                content_url=content_url,
+                content_type=content_type,
                 owner_id=owner_id,
                 owner_handle=owner_handle,
-            )
-            case, outcome = case_attach(
-                content_item=item,
                 category=category,
                 involves_child=involves_child,
-                media_sha256s=frozenset(i.sha256 for i in images),
+                images=images,
                 actor_label=actor_label,
             )
             flag = Flag.objects.create(

@@ -32,31 +32,44 @@ def home(request):
     return redirect("report")
 
 
-@public
-@require_http_methods(["GET", "POST"])
-def report_form(request):
-    form = ReportForm(request.POST or None, request.FILES or None)
+def _public_report(request, form, template: str, context: dict, **fixed):
+    """The public forms' shared handling: rate limit, validate, submit, POST-redirect-GET.
+    `fixed` holds what the form itself decides (a self-report's category, say)."""
     if request.method == "POST":
-        if wait := hit(
-            f"form:{rate_limit_key(client_ip(request))}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE
-        ):
+        key = f"form:{rate_limit_key(client_ip(request))}"
+        if wait := hit(key, limit=settings.PUBLIC_FORM_RATE_PER_MINUTE):
             return _too_many(request, wait)
         if form.is_valid():
             data = form.cleaned_data
             report = report_submit(
-                category=data["category"],
+                **{
+                    "category": data.get("category"),
+                    "involves_child": data.get("involves_child", False),
+                    **fixed,
+                },
                 content_url=data["content_url"],
                 description=data["description"],
-                involves_child=data["involves_child"],
                 images=data["images"],
-                reporter_kind=Report.ReporterKind.PUBLIC,
                 reporter_email=data["email"],
                 reporter_ip=client_ip(request),
                 source=Report.Source.FORM,
             )
             return redirect("report_received", reference=report.reference)
+    return render(request, template, {"form": form, **context})
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def report_form(request):
+    form = ReportForm(request.POST or None, request.FILES or None)
     other_fields = [f for f in form if f.name != "category"]
-    return render(request, "reports/report_form.html", {"form": form, "other_fields": other_fields})
+    return _public_report(
+        request,
+        form,
+        "reports/report_form.html",
+        {"other_fields": other_fields},
+        reporter_kind=Report.ReporterKind.PUBLIC,
+    )
 
 
 @public
@@ -64,26 +77,15 @@ def report_form(request):
 def self_report_form(request):
     """The "take it down" path for a young person reporting an image of themselves."""
     form = SelfReportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST":
-        if wait := hit(
-            f"form:{rate_limit_key(client_ip(request))}", limit=settings.PUBLIC_FORM_RATE_PER_MINUTE
-        ):
-            return _too_many(request, wait)
-        if form.is_valid():
-            data = form.cleaned_data
-            report = report_submit(
-                category=Category.SELF_GENERATED,
-                content_url=data["content_url"],
-                description=data["description"],
-                involves_child=True,
-                images=data["images"],
-                reporter_kind=Report.ReporterKind.SELF,
-                reporter_email=data["email"],
-                reporter_ip=client_ip(request),
-                source=Report.Source.FORM,
-            )
-            return redirect("report_received", reference=report.reference)
-    return render(request, "reports/self_report_form.html", {"form": form})
+    return _public_report(
+        request,
+        form,
+        "reports/self_report_form.html",
+        {},
+        category=Category.SELF_GENERATED,
+        involves_child=True,
+        reporter_kind=Report.ReporterKind.SELF,
+    )
 
 
 @public

@@ -154,6 +154,15 @@ def supervisor(make_user):
 
 
 @pytest.fixture
+def admin_user(make_user):
+    """A member of the admin role with access to the Django admin (not a superuser)."""
+    user = make_user("ada", Role.ADMIN)
+    user.is_staff = True
+    user.save()
+    return user
+
+
+@pytest.fixture
 def submit_report(db):
     """Submit a report through the intake service, with sensible defaults."""
     from reports.models import Report

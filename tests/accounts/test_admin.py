@@ -4,14 +4,6 @@ from accounts.roles import Role
 from moderation.models import AuditEvent, Queue
 
 
-@pytest.fixture
-def admin_user(make_user):
-    user = make_user("ada", Role.ADMIN)
-    user.is_staff = True
-    user.save()
-    return user
-
-
 @pytest.mark.django_db
 class TestAdmin:
     def test_the_admin_role_can_manage_users_and_queues(self, client, admin_user):
@@ -68,12 +60,9 @@ class TestAdmin:
 
 
 @pytest.mark.django_db
-def test_password_changes_are_audited_without_the_hash(client, make_user):
+def test_password_changes_are_audited_without_the_hash(client, make_user, admin_user):
     from accounts.models import User
 
-    admin_user = make_user("ada", Role.ADMIN)
-    admin_user.is_staff = True
-    admin_user.save()
     client.force_login(admin_user)
     r = client.post(
         "/admin/accounts/user/add/",
@@ -96,12 +85,11 @@ def test_password_changes_are_audited_without_the_hash(client, make_user):
 
 
 @pytest.mark.django_db
-def test_certifications_granted_in_the_admin_are_audited_with_the_grantor(client, make_user):
+def test_certifications_granted_in_the_admin_are_audited_with_the_grantor(
+    client, make_user, admin_user
+):
     from accounts.models import QueueCertification
 
-    admin_user = make_user("ada", Role.ADMIN)
-    admin_user.is_staff = True
-    admin_user.save()
     trainee = make_user("trainee", Role.REVIEWER, queues=[])
     queue = Queue.objects.get(slug="child-safety")
     client.force_login(admin_user)
@@ -124,12 +112,9 @@ def test_certifications_granted_in_the_admin_are_audited_with_the_grantor(client
 
 
 @pytest.mark.django_db
-def test_role_changes_and_deletions_are_audited(client, make_user):
+def test_role_changes_and_deletions_are_audited(client, make_user, admin_user):
     from django.contrib.auth.models import Group
 
-    admin_user = make_user("ada", Role.ADMIN)
-    admin_user.is_staff = True
-    admin_user.save()
     reviewer = make_user("rev", Role.REVIEWER, queues=[])
     supervisor_group = Group.objects.get(name="supervisor")
     client.force_login(admin_user)
@@ -160,10 +145,7 @@ def test_role_changes_and_deletions_are_audited(client, make_user):
 
 
 @pytest.mark.django_db
-def test_an_admin_who_is_not_superuser_cannot_grant_superuser(client, make_user):
-    admin_user = make_user("ada", Role.ADMIN)
-    admin_user.is_staff = True
-    admin_user.save()
+def test_an_admin_who_is_not_superuser_cannot_grant_superuser(client, admin_user):
     client.force_login(admin_user)
     r = client.get(f"/admin/accounts/user/{admin_user.pk}/change/")
     assert b'name="is_superuser"' not in r.content
@@ -171,14 +153,11 @@ def test_an_admin_who_is_not_superuser_cannot_grant_superuser(client, make_user)
 
 
 @pytest.mark.django_db
-def test_an_admin_creates_a_token_in_the_console_and_sees_it_once(client, make_user):
+def test_an_admin_creates_a_token_in_the_console_and_sees_it_once(client, make_user, admin_user):
     import re
 
     from accounts.models import ApiToken
 
-    admin_user = make_user("ada", Role.ADMIN)
-    admin_user.is_staff = True
-    admin_user.save()
     platform = make_user("platform", Role.PLATFORM, queues=[])
     client.force_login(admin_user)
     r = client.post(
@@ -202,12 +181,9 @@ def test_an_admin_creates_a_token_in_the_console_and_sees_it_once(client, make_u
 
 
 @pytest.mark.django_db
-def test_the_console_refuses_a_token_beyond_the_users_role(client, make_user):
+def test_the_console_refuses_a_token_beyond_the_users_role(client, make_user, admin_user):
     from accounts.models import ApiToken
 
-    admin_user = make_user("ada", Role.ADMIN)
-    admin_user.is_staff = True
-    admin_user.save()
     reviewer = make_user("rev", Role.REVIEWER, queues=[])
     client.force_login(admin_user)
     r = client.post(

@@ -119,22 +119,33 @@ def test_cluster_decisions_leave_out_cases_the_reviewer_skipped(reviewer, submit
 
 @pytest.mark.django_db
 class TestRetroactiveMatching:
-    def test_media_received_before_its_hash_was_listed_is_matched_when_it_is(self, submit_report, run_jobs):
+    def test_media_received_before_its_hash_was_listed_is_matched_when_it_is(
+        self, submit_report, run_jobs
+    ):
         from pathlib import Path
 
         from moderation.banks import Match
         from moderation.enforcement import Escalation
         from moderation.models import Case
 
-        data = (Path(__file__).resolve().parents[3] / "shared/testdata/pdq/dih/bridge-1-original.jpg").read_bytes()
+        data = (
+            Path(__file__).resolve().parents[3] / "shared/testdata/pdq/dih/bridge-1-original.jpg"
+        ).read_bytes()
         with run_jobs():
-            report = submit_report(images=[inspect_image(data, filename="a.jpg")], owner_id="acct-1", platform_id="p-1")
+            report = submit_report(
+                images=[inspect_image(data, filename="a.jpg")], owner_id="acct-1", platform_id="p-1"
+            )
         assert Match.objects.count() == 0
         bank = HashBank.objects.create(
-            name="Known", slug="known", signal_types=["pdq", "md5"], policy=HashBank.Policy.ACT_AND_ESCALATE
+            name="Known",
+            slug="known",
+            signal_types=["pdq", "md5"],
+            policy=HashBank.Policy.ACT_AND_ESCALATE,
         )
         with run_jobs():
-            bank_import(bank=bank, text=f"pdq {hash_bytes(data)['pdq']}\nmd5 {hash_bytes(data)['md5']}")
+            bank_import(
+                bank=bank, text=f"pdq {hash_bytes(data)['pdq']}\nmd5 {hash_bytes(data)['md5']}"
+            )
         assert Match.objects.filter(media__report=report).count() == 2
         case = Case.objects.get(pk=report.case_id)
         assert case.bank_match_points == 5000

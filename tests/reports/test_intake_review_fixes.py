@@ -202,12 +202,9 @@ def test_a_job_that_cannot_be_enqueued_does_not_block_the_rest(settings, submit_
 
 
 @pytest.mark.django_db
-def test_a_new_token_is_not_kept_in_a_cookie(client, make_user):
+def test_a_new_token_is_not_kept_in_a_cookie(client, make_user, admin_user):
     import re
 
-    admin_user = make_user("ada", Role.ADMIN)
-    admin_user.is_staff = True
-    admin_user.save()
     platform = make_user("platform", Role.PLATFORM, queues=[])
     client.force_login(admin_user)
     r = client.post(
