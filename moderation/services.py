@@ -214,6 +214,7 @@ def record_decision(
         case.status = Case.Status.DECIDED
         case.decided_at = now
     case.save()
+    _request_actions(case=case, decision=decision, user=user)
     audit_record(
         verb="case.decided",
         obj=case,
@@ -287,3 +288,31 @@ def lock_held_case(*, case_id: int, user) -> Case:
 def media_record_view(*, media, case: Case, user, ip: str | None = None) -> None:
     """Log that a person looked at a media file (feeds "who saw this file" and fileViewedByEsp)."""
     audit_record(verb="media.viewed", obj=media, case=case, actor=user, ip=ip)
+
+
+# What each decision asks of the platform: (action kind, whether it targets the owner's account).
+DECISION_ACTIONS = {
+    Decision.Action.REMOVE: [("remove_content", False)],
+    Decision.Action.AGE_RESTRICT: [("age_restrict", False)],
+    Decision.Action.WARN: [("warn", True)],
+    Decision.Action.SAFETY_NOTICE: [("safety_notice", True)],
+    Decision.Action.SUSPEND: [("remove_content", False), ("suspend_account", True)],
+    Decision.Action.ESCALATE: [("remove_content", False), ("suspend_account", True)],
+}
+
+
+def _request_actions(*, case: Case, decision: Decision, user) -> None:
+    """Record what the decision asks the platform to do, and open the escalation it calls for.
+    Delivery to the platform is separate (pending until delivered)."""
+    from moderation.actions import action_request, escalation_open
+
+    item = case.content_item
+    reason = f"decision {decision.pk}: {decision.get_action_display()} under {decision.policy}"
+    for kind, on_owner in DECISION_ACTIONS.get(decision.action, []):
+        target = item.owner_id if on_owner else (item.platform_id or item.url)
+        if target:
+            action_request(
+                case=case, kind=kind, target=target, reason=reason, decision=decision, user=user
+            )
+    if decision.action == Decision.Action.ESCALATE:
+        escalation_open(case=case, reason=reason, user=user)

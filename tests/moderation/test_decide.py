@@ -84,3 +84,41 @@ class TestDecide:
         assert (
             case.status == "open" and case.queue.slug == "senior-review" and case.assignee is None
         )
+
+
+@pytest.mark.django_db
+class TestDecisionsRequestActions:
+    def decide(self, reviewer, submit_report, action, **kwargs):
+        submit_report(category="harassment", platform_id="post-5", owner_id="acct-5")
+        case = case_claim_next(user=reviewer)
+        case_decide(case_id=case.pk, user=reviewer, action=action, policy="harassment", **kwargs)
+        return case
+
+    @pytest.mark.parametrize(
+        "action, expected",
+        [
+            ("no_violation", set()),
+            ("remove", {("remove_content", "post-5")}),
+            ("age_restrict", {("age_restrict", "post-5")}),
+            ("warn", {("warn", "acct-5")}),
+            ("safety_notice", {("safety_notice", "acct-5")}),
+            ("suspend", {("remove_content", "post-5"), ("suspend_account", "acct-5")}),
+            ("senior_review", set()),
+        ],
+    )
+    def test_each_decision_asks_for_its_actions(self, reviewer, submit_report, action, expected):
+        from moderation.enforcement import EnforcementAction
+
+        case = self.decide(reviewer, submit_report, action)
+        actions = EnforcementAction.objects.filter(case=case)
+        assert set(actions.values_list("kind", "target")) == expected
+        assert all(a.status == "pending" and a.decision.reviewer == reviewer for a in actions)
+
+    def test_escalating_opens_the_owners_escalation(self, reviewer, submit_report):
+        from moderation.enforcement import Escalation
+
+        case = self.decide(reviewer, submit_report, "escalate")
+        escalation = Escalation.objects.get()
+        assert escalation.owner_id == "acct-5" and escalation.opened_by == reviewer
+        assert list(escalation.cases.all()) == [case]
+        assert AuditEvent.objects.filter(verb="escalation.opened", actor=reviewer).exists()
