@@ -294,3 +294,20 @@ def _act_on_known_material(case: Case, bank) -> list[str]:
     escalation = escalation_open(case=case, reason=reason, actor_label=label)
     done.append(f"escalation {escalation.pk} ({escalation.status})")
     return done
+
+
+def cases_refresh_waiting(*, stale_after, limit: int = 1000) -> int:
+    """Recompute the priority of open cases not recomputed for `stale_after`, so the time they
+    have waited keeps counting and nothing starves at the bottom of a queue. Returns how many."""
+    now = timezone.now()
+    ids = list(
+        Case.objects.filter(status=Case.Status.OPEN, updated_at__lt=now - stale_after)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for case_id in ids:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case_id)
+            if case.status == Case.Status.OPEN:
+                case_refresh_priority(case=case, now=now)
+    return len(ids)

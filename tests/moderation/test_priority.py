@@ -56,3 +56,27 @@ class TestComputePriority:
         score, breakdown = compute_priority(inputs(max_flag_score=0.93), now=NOW)
         assert {"label": "classifier score 0.93", "points": 93} in breakdown
         assert score == 100 + 93
+
+
+def test_waiting_cases_climb_when_priorities_are_refreshed(db, submit_report):
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from moderation.models import Case
+
+    case = submit_report(category="spam").case
+    before = Case.objects.get(pk=case.pk).priority
+    five_hours_ago = timezone.now() - timedelta(hours=5)
+    Case.objects.filter(pk=case.pk).update(waiting_since=five_hours_ago, updated_at=five_hours_ago)
+    out = io.StringIO()
+    call_command("refresh_priorities", stdout=out)
+    case.refresh_from_db()
+    assert "refreshed 1 case" in out.getvalue()
+    assert case.priority == before + 25
+    assert {"label": "waiting 5 h", "points": 25} in case.priority_breakdown
+    # Fresh cases are left alone.
+    call_command("refresh_priorities", stdout=io.StringIO())
+    assert Case.objects.get(pk=case.pk).priority == before + 25

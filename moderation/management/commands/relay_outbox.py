@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from lib.jobs import outbox_prune, relay
+from moderation.rollup import cases_refresh_waiting
 from reports.services import media_requeue_unhashed
 
 # Media unhashed this long after arrival have lost their job.
@@ -15,6 +16,7 @@ SWEEP_AGE = timedelta(minutes=10)
 SWEEP_INTERVAL_SECONDS = 60
 # Relayed outbox rows are kept this long (for looking into incidents), then deleted.
 KEEP_RELAYED = timedelta(days=7)
+PRIORITY_STALE_AFTER = timedelta(minutes=10)
 
 
 class Command(BaseCommand):
@@ -47,6 +49,8 @@ class Command(BaseCommand):
                 if requeued or once:
                     self.stdout.write(f"queued hashing again for {requeued} media")
                 outbox_prune(older_than=KEEP_RELAYED)
+                # Waiting time counts towards priority: keep it current for every open case.
+                cases_refresh_waiting(stale_after=PRIORITY_STALE_AFTER)
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_SECONDS
             if once:
                 return
