@@ -21,8 +21,11 @@ PDQ_THRESHOLD = DEFAULT_THRESHOLDS["pdq"]
 
 @dataclass
 class _MediaHashes:
-    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    words: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.uint64))
+    """Growable arrays (capacity doubles, so adding one hash does not copy all the others)."""
+
+    _ids: np.ndarray = field(default_factory=lambda: np.zeros(1024, np.int64))
+    _words: np.ndarray = field(default_factory=lambda: np.zeros((1024, 4), np.uint64))
+    size: int = 0
     loaded_until: datetime | None = None
     known: set = field(default_factory=set)
 
@@ -31,18 +34,25 @@ class _MediaHashes:
         if not rows:
             return
         ids, hexes = zip(*rows, strict=True)
-        self.ids = np.concatenate([self.ids, np.fromiter(ids, np.int64, len(ids))])
-        self.words = np.concatenate([self.words, to_words(list(hexes), "pdq")])
+        needed = self.size + len(ids)
+        if needed > len(self._ids):
+            capacity = max(needed, 2 * len(self._ids))
+            self._ids = np.resize(self._ids, capacity)
+            self._words = np.resize(self._words, (capacity, 4))
+        self._ids[self.size : needed] = ids
+        self._words[self.size : needed] = to_words(list(hexes), "pdq")
+        self.size = needed
         self.known.update(ids)
 
     def near(self, variants: list[str], threshold: int) -> set[int]:
-        if not len(self.ids):
+        if not self.size:
             return set()
+        ids, words = self._ids[: self.size], self._words[: self.size]
         hits = set()
         for variant in variants:
             q = to_words([variant], "pdq")[0]
-            distances = np.bitwise_count(self.words ^ q).sum(axis=1)
-            hits.update(int(i) for i in self.ids[distances <= threshold])
+            distances = np.bitwise_count(words ^ q).sum(axis=1)
+            hits.update(int(i) for i in ids[distances <= threshold])
         return hits
 
 

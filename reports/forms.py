@@ -53,57 +53,51 @@ class ImagesField(forms.FileField):
         return images
 
 
+def content_url_field(label: str) -> forms.URLField:
+    return forms.URLField(label=label, max_length=2000, assume_scheme="https")
+
+
+def description_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+def email_field(label: str, help_text: str) -> forms.EmailField:
+    # 254: what the reporter-identity column (and RFC 5321's path limit) holds.
+    return forms.EmailField(label=label, required=False, max_length=254, help_text=help_text)
+
+
 class ReportForm(forms.Form):
     category = CategoryChoiceField(label="What is wrong with it?")
-    content_url = forms.URLField(
-        label="Where is it? (link to the post, image or account)",
-        max_length=2000,
-        assume_scheme="https",
-    )
-    description = forms.CharField(
-        label="Anything else we should know (optional)",
-        required=False,
-        max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-    )
+    content_url = content_url_field("Where is it? (link to the post, image or account)")
+    description = description_field("Anything else we should know (optional)")
     involves_child = forms.BooleanField(label="This involves someone under 18", required=False)
     images = ImagesField(
         label="Screenshots or images (optional)",
         help_text="JPEG, PNG, GIF or WebP, up to 10. They are stored privately and seen only by "
         "trained reviewers.",
     )
-    email = forms.EmailField(
-        label="Your email (optional)",
-        required=False,
-        max_length=254,
-        help_text="Only if you want us to be able to contact you. It is never shared with the "
-        "person you report.",
+    email = email_field(
+        "Your email (optional)",
+        "Only if you want us to be able to contact you. It is never shared with the person you "
+        "report.",
     )
 
 
 class SelfReportForm(forms.Form):
-    """A young person asking for an image of themselves to be taken down."""
+    """A young person asking for an image of themselves to be taken down. The same fields as the
+    report form, in words for them, and no category to choose: it is theirs."""
 
-    content_url = forms.URLField(
-        label="Where is it? Paste the link to the post, image or account",
-        max_length=2000,
-        assume_scheme="https",
-    )
-    description = forms.CharField(
-        label="Anything you want to tell us (optional)",
-        required=False,
-        max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-    )
+    content_url = content_url_field("Where is it? Paste the link to the post, image or account")
+    description = description_field("Anything you want to tell us (optional)")
     images = ImagesField(
         label="A screenshot, if you have one (optional)",
         help_text="You do not have to send the image. If you do, only trained reviewers see it.",
     )
-    email = forms.EmailField(
-        label="An email address we can reach you at (optional)",
-        required=False,
-        max_length=254,
-        help_text="Only if you want updates. We never share it with anyone who posted or shared the image.",
+    email = email_field(
+        "An email address we can reach you at (optional)",
+        "Only if you want updates. We never share it with anyone who posted or shared the image.",
     )
 
 

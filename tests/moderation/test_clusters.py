@@ -173,3 +173,15 @@ class TestClusterDecision:
         r = client.post(f"/cases/{held.pk}/decide-cluster/", {"action": "remove", "policy": "spam"})
         assert taken.pk not in [o.pk for o in r.context["others"]]
         assert len(r.context["others"]) == 1
+
+
+def test_the_in_memory_hashes_grow_without_losing_any():
+    from moderation.clusters import _MediaHashes
+
+    hashes = _MediaHashes()
+    rows = [(i, f"{i:064x}") for i in range(1, 3001)]
+    for start in range(0, 3000, 700):
+        hashes.add(rows[start : start + 700])
+    hashes.add(rows[:10])  # already known: ignored
+    assert hashes.size == 3000
+    assert hashes.near([f"{2500:064x}"], 0) == {2500}
