@@ -186,6 +186,8 @@ HASH_LOOKUPS_PER_MINUTE = env_int("VIGIL_HASH_LOOKUPS_PER_MINUTE", 120)
 
 # How long a claimed case stays with a reviewer without activity.
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)
+# Queue open counts on the dashboards are shared and recomputed at most this often (seconds).
+QUEUE_COUNTS_MAX_AGE = env_int("VIGIL_QUEUE_COUNTS_MAX_AGE", 10)
 
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

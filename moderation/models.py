@@ -115,6 +115,12 @@ class Case(models.Model):
                 condition=Q(status="open"),
                 name="case_claim_order",
             ),
+            # Cases under review right now: few whatever the backlog, counted live on dashboards.
+            models.Index(
+                fields=["queue"],
+                condition=Q(assignee__isnull=False),
+                name="case_assigned",
+            ),
         ]
 
     def __str__(self):

@@ -37,17 +37,90 @@ class TestDashboard:
         assert b"not certified for any queue" in r.content
 
     def test_its_query_count_does_not_grow_with_cases(self, client, reviewer, submit_report):
+        from django.core.cache import cache
+
         client.force_login(reviewer)
         for _ in range(3):
             submit_report(category="spam")
+        cache.clear()  # both loads count afresh
         with CaptureQueriesContext(connection) as few:
             client.get("/review/")
         for i in range(30):
             submit_report(category=["spam", "csam", "harassment"][i % 3])
+        cache.clear()
         with CaptureQueriesContext(connection) as many:
             client.get("/review/")
         assert len(many) == len(few)
         assert len(many) <= 10
+
+
+@pytest.mark.django_db
+class TestSharedCounts:
+    def test_it_shares_counts_between_loads_for_a_few_seconds(
+        self, client, reviewer, submit_report, settings
+    ):
+        settings.QUEUE_COUNTS_MAX_AGE = 60
+        submit_report(category="spam")
+        client.force_login(reviewer)
+        first = client.get("/review/")
+        submit_report(category="spam")
+        with CaptureQueriesContext(connection) as queries:
+            again = client.get("/review/")
+        general = {q.slug: q for q in again.context["queues"]}["general"]
+        assert general.open_count == 1  # the shared copy, not yet refreshed
+        assert not any("GROUP BY" in q["sql"] and "waiting_since" in q["sql"] for q in queries)
+        assert b"Open counts as of" in first.content
+
+    def test_it_recounts_once_the_copy_is_older_than_the_limit(
+        self, client, reviewer, submit_report, settings
+    ):
+        from datetime import timedelta
+        from unittest import mock
+
+        from django.utils import timezone
+
+        settings.QUEUE_COUNTS_MAX_AGE = 10
+        submit_report(category="spam")
+        client.force_login(reviewer)
+        client.get("/review/")
+        submit_report(category="spam")
+        later = timezone.now() + timedelta(seconds=11)
+        with mock.patch("moderation.queue_stats.timezone.now", return_value=later):
+            r = client.get("/review/")
+        assert {q.slug: q for q in r.context["queues"]}["general"].open_count == 2
+
+    def test_only_one_caller_recounts_while_others_serve_the_stale_copy(
+        self, reviewer, submit_report, settings
+    ):
+        from datetime import timedelta
+        from unittest import mock
+
+        from django.core.cache import cache
+        from django.utils import timezone
+
+        from moderation import queue_stats
+
+        settings.QUEUE_COUNTS_MAX_AGE = 10
+        submit_report(category="spam")
+        stale = queue_stats.queue_counts()
+        submit_report(category="spam")
+        cache.add(queue_stats.LOCK_KEY, 1, timeout=30)  # another process is recounting
+        later = timezone.now() + timedelta(seconds=11)
+        with mock.patch("moderation.queue_stats.timezone.now", return_value=later):
+            assert queue_stats.queue_counts() == stale
+        cache.delete(queue_stats.LOCK_KEY)
+        with mock.patch("moderation.queue_stats.timezone.now", return_value=later):
+            general = Queue.objects.get(slug="general").pk
+            assert queue_stats.queue_counts().open_count(general) == 2
+
+    def test_claims_are_counted_live(self, client, reviewer, make_user, submit_report, settings):
+        settings.QUEUE_COUNTS_MAX_AGE = 60
+        submit_report(category="spam")
+        client.force_login(reviewer)
+        client.get("/review/")
+        case_claim_next(user=make_user("other"))
+        r = client.get("/review/")
+        assert {q.slug: q for q in r.context["queues"]}["general"].claimed_count == 1
 
 
 @pytest.mark.django_db
