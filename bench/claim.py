@@ -1,20 +1,26 @@
-"""How "review next" and the dashboard scale with the number of open cases.
+"""Review next, the dashboard and the review screen at a million open cases, eight reviewers at once.
 
-Builds a throwaway database (test_<name> of DATABASE_URL, dropped afterwards), fills it with open
-cases at two sizes and times claim-and-release cycles and dashboard loads at each. Prints figures
-side by side; the ratio is what matters (flat means the claim order index does its job).
+Builds a throwaway PostgreSQL database (test_<name> of DATABASE_URL, dropped afterwards), fills it
+with open cases spread over ten queues, first `--small` then `--large` of them, and at each size
+runs eight reviewer processes that each claim, open the review screen, decide and come back to
+the dashboard, as reviewers do. Prints p50/p95 per size side by side with the ratio (flat means
+the indexes do their job) and checks that no case was handed to two reviewers.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigil bench/claim.py [--small 1000 --large 100000]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigil_bench bench/claim.py \
+        [--small 10000 --large 1000000 --reviewers 8 --rounds 150]
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 
 import django  # noqa: E402
@@ -22,59 +28,145 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-ROUNDS = 200
+QUEUES = 10
+FILL_BATCH = 100_000
 
 
-def fill(total: int) -> None:
+def _insert_rows(model, count: int, start: int, varying: dict[str, str], source: str) -> None:
+    """INSERT ... SELECT `count` rows of `model`: `varying` columns as SQL over `g` (and `ci`),
+    every other column at the model field's default, so new fields need no change here."""
+    proto = model()
+    columns, values, params = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        if field.column in varying:
+            values.append(varying[field.column])
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(getattr(proto, field.attname), connection))
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} {source}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, start, start + count - 1])
+
+
+def fill(total: int, queue_ids: list[int]) -> None:
     """Bring the number of open cases up to `total`, spread over the queues and priorities."""
-    from moderation.models import Case, Queue
+    from moderation.models import Case
     from reports.models import ContentItem
 
-    queues = list(Queue.objects.exclude(slug="senior-review"))
     have = Case.objects.count()
-    now = timezone.now()
-    batch = 5000
-    for start in range(have, total, batch):
-        n = min(batch, total - start)
-        items = ContentItem.objects.bulk_create(
-            ContentItem(key=f"bench:{start + i}", platform_id=f"bench-{start + i}")
-            for i in range(n)
+    for start in range(have, total, FILL_BATCH):
+        n = min(FILL_BATCH, total - start)
+        _insert_rows(
+            ContentItem,
+            n,
+            start,
+            {"key": "'bench:' || g", "platform_id": "'bench-' || g"},
+            "FROM generate_series(%s, %s) AS g",
         )
-        Case.objects.bulk_create(
-            Case(
-                content_item=item,
-                queue=queues[i % len(queues)],
-                category="harassment",
-                priority=(start + i) * 7919 % 1000,
-                created_at=now,
-            )
-            for i, item in enumerate(items)
+        ids = "ARRAY[" + ",".join(map(str, queue_ids)) + "]"
+        _insert_rows(
+            Case,
+            n,
+            start,
+            {
+                "content_item_id": "ci.id",
+                "queue_id": f"({ids})[1 + mod(g, {len(queue_ids)})]",
+                "category": "'harassment'",
+                "priority": "mod(g * 7919, 1000)",
+                "waiting_since": "now() - mod(g, 1440) * interval '1 minute'",
+            },
+            "FROM generate_series(%s, %s) AS g "
+            "JOIN reports_contentitem ci ON ci.key = 'bench:' || g",
         )
+        print(f"  {start + n:,} open cases", file=sys.stderr)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
 
 
-def measure(user, client) -> dict:
-    from moderation.services import case_claim_next, case_release
+def reviewer_process(username: str, rounds: int, out: str) -> None:
+    """One reviewer: review next, look at the case, decide, back to the dashboard; `rounds` times."""
+    from django.test import Client
 
-    claims = []
-    for _ in range(ROUNDS):
+    from accounts.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    timings = {"claim": [], "review screen": [], "dashboard": []}
+    claimed = []
+    for _ in range(rounds):
         t = time.perf_counter()
-        case = case_claim_next(user=user)
-        claims.append(time.perf_counter() - t)
-        case_release(case_id=case.pk, user=user)
-    pages = []
-    for _ in range(ROUNDS // 4):
+        response = client.post("/review/next/")
+        timings["claim"].append(time.perf_counter() - t)
+        assert response.status_code == 302 and response.url.startswith("/cases/"), response
+        case_id = int(response.url.strip("/").split("/")[-1])
+        claimed.append(case_id)
         t = time.perf_counter()
-        response = client.get("/review/")
-        pages.append(time.perf_counter() - t)
-        assert response.status_code == 200
-    return {"claim": claims, "dashboard": pages}
+        page = client.get(response.url)
+        timings["review screen"].append(time.perf_counter() - t)
+        assert page.status_code == 200
+        decided = client.post(
+            f"/cases/{case_id}/decide/", {"action": "no_violation", "policy": "harassment"}
+        )
+        assert decided.status_code == 302, decided.content[:500]
+        t = time.perf_counter()
+        assert client.get("/review/").status_code == 200
+        timings["dashboard"].append(time.perf_counter() - t)
+    Path(out).write_text(json.dumps({"timings": timings, "claimed": claimed}))
+
+
+def run_reviewers(usernames: list[str], rounds: int, workdir: Path) -> dict:
+    env = {**os.environ, "DATABASE_URL": _database_url()}
+    outs = [workdir / f"{u}.json" for u in usernames]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--reviewer", u, "--rounds", str(rounds), "--out", str(o)],
+            env=env,
+        )
+        for u, o in zip(usernames, outs, strict=True)
+    ]
+    for proc in procs:
+        if proc.wait() != 0:
+            raise SystemExit("a reviewer process failed")
+    merged = {"timings": {}, "claimed": []}
+    for out in outs:
+        data = json.loads(out.read_text())
+        merged["claimed"] += data["claimed"]
+        for what, values in data["timings"].items():
+            merged["timings"].setdefault(what, []).extend(values)
+    return merged
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def double_assignments() -> int:
+    """Cases that more than one reviewer claimed or decided (each case here is decided once)."""
+    from django.db.models import Count
+
+    from moderation.models import AuditEvent, Decision
+
+    claimed_twice = (
+        AuditEvent.objects.filter(verb="case.claimed")
+        .values("case_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    decided_twice = (
+        Decision.objects.values("case_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    )
+    return claimed_twice + decided_twice
 
 
 def p(values, q):
@@ -83,44 +175,73 @@ def p(values, q):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=int, default=1_000)
-    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--reviewers", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=150, help="cases per reviewer per size")
+    parser.add_argument("--reviewer", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reviewer:
+        return reviewer_process(args.reviewer, args.rounds, args.out)
+    if connection.vendor != "postgresql":
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL server: this measures its row locking.")
 
-    setup_test_environment()
+    import tempfile
+    from datetime import timedelta
+
+    from django.contrib.auth.models import Group
+
+    from accounts.models import QueueCertification, User
+    from moderation.models import Queue
+
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        from datetime import timedelta
-
-        from django.contrib.auth.models import Group
-
-        from accounts.models import QueueCertification, User
-        from moderation.models import Queue
-
-        user = User.objects.create_user("bench")  # force_login below: no password needed
-        user.groups.add(Group.objects.get(name="reviewer"))
-        for q in Queue.objects.all():
-            QueueCertification.objects.create(
-                user=user, queue=q, expires_at=timezone.now() + timedelta(days=1)
-            )
-        client = Client()
-        client.force_login(user)
+        for i in range(QUEUES - Queue.objects.filter(senior_only=False).count()):
+            Queue.objects.create(slug=f"bench-{i}", name=f"Bench {i}", categories=["__none__"])
+        queues = list(Queue.objects.filter(senior_only=False))[:QUEUES]
+        names = [f"bench{i}" for i in range(args.reviewers)]
+        for name in names:
+            user = User.objects.create_user(name)
+            user.groups.add(Group.objects.get(name="reviewer"))
+            for q in queues:
+                QueueCertification.objects.create(
+                    user=user, queue=q, expires_at=timezone.now() + timedelta(days=1)
+                )
 
         results = {}
-        for size in (args.small, args.large):
-            fill(size)
-            measure(user, client)  # warm up caches and plans
-            results[size] = measure(user, client)
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in (args.small, args.large):
+                print(f"filling to {size:,} open cases ...", file=sys.stderr)
+                # Decided cases leave the queue: top up to the size before each run.
+                from moderation.models import Case
 
-        print(f"database: {connection.vendor}; {ROUNDS} claim+release cycles per size")
-        print(f"{'':24}{args.small:>12,}{args.large:>12,}{'ratio':>8}")
-        for what in ("claim", "dashboard"):
+                missing = size - Case.objects.filter(status="open").count()
+                fill(Case.objects.count() + missing, [q.pk for q in queues])
+                run_reviewers(names, 5, Path(tmp))  # warm up plans and caches
+                t = time.perf_counter()
+                results[size] = run_reviewers(names, args.rounds, Path(tmp))
+                results[size]["seconds"] = time.perf_counter() - t
+
+        print(
+            f"database: postgresql; {len(queues)} queues; {args.reviewers} reviewer processes at "
+            f"once, {args.rounds} cases each per size; {os.cpu_count()} CPU cores"
+        )
+        print(f"{'':26}{args.small:>12,}{args.large:>12,}{'ratio':>8}")
+        for what in ("claim", "review screen", "dashboard"):
             for q in (50, 95):
-                small, large = p(results[args.small][what], q), p(results[args.large][what], q)
+                small = p(results[args.small]["timings"][what], q)
+                large = p(results[args.large]["timings"][what], q)
                 label = f"{what} p{q} (ms)"
-                print(f"{label:24}{small:12.2f}{large:12.2f}{large / small:8.2f}")
+                print(f"{label:26}{small:12.2f}{large:12.2f}{large / small:8.2f}")
+        for size in (args.small, args.large):
+            claimed = results[size]["claimed"]
+            rate = len(claimed) / results[size]["seconds"]
+            print(f"{size:>12,} open: {len(claimed)} cases decided, {rate:.0f} cases/s overall")
+        print(f"double assignments: {double_assignments()}")
     finally:
+        connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
