@@ -224,12 +224,14 @@ def on_http_error(request, exc: HttpError):
 def _routes():
     # Imported here: the routers import require_scope and ApiError from this module.
     from moderation.api import router as moderation_router
+    from moderation.appeal_api import router as appeal_router
     from moderation.bank_api import router as bank_router
     from reports.api import router as reports_router
 
     api.add_router("/", reports_router)
     api.add_router("/", moderation_router)
     api.add_router("/", bank_router)
+    api.add_router("/", appeal_router)
 
 
 _routes()

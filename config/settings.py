@@ -188,6 +188,9 @@ HASH_LOOKUPS_PER_MINUTE = env_int("VIGIL_HASH_LOOKUPS_PER_MINUTE", 120)
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)
 # Queue open counts on the dashboards are shared and recomputed at most this often (seconds).
 QUEUE_COUNTS_MAX_AGE = env_int("VIGIL_QUEUE_COUNTS_MAX_AGE", 10)
+# Blind re-review samples the share of decisions set in the admin (Quality settings). This switch
+# turns sampling off for a whole deployment (load tests, bulk replays) without touching that share.
+REREVIEW_SAMPLING = env_bool("VIGIL_REREVIEW_SAMPLING", True)
 
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -20,3 +20,5 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Sampling is random by nature: tests of re-review switch it on and pass their own draw.
+REREVIEW_SAMPLING = False

@@ -8,7 +8,7 @@ from django.urls import path
 from lib.admin import AuditedAdmin
 from moderation.bank_services import ImportFailed, bank_entry_remove, bank_import
 from moderation.banks import BankEntry, BankVersion, HashBank
-from moderation.models import AuditEvent, Queue
+from moderation.models import AuditEvent, QualitySettings, Queue
 
 
 @admin.register(Queue)
@@ -144,3 +144,16 @@ class BankEntryAdmin(admin.ModelAdmin):
             raise PermissionDenied
         for entry in queryset.select_related("bank"):
             bank_entry_remove(entry=entry, user=request.user)
+
+
+@admin.register(QualitySettings)
+class QualitySettingsAdmin(AuditedAdmin):
+    """One row: the share of decisions sampled for blind re-review (edits are audited)."""
+
+    list_display = ["__str__", "rereview_share"]
+
+    def has_add_permission(self, request):
+        return not QualitySettings.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False

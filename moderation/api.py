@@ -239,6 +239,8 @@ def decide(request, case_id: int, payload: DecisionIn):
             ip=client_ip(request),
             **payload.dict(),
         )
+    except services.OwnDecisionAppealed as e:
+        raise ApiError(403, "own_decision_appealed", str(e)) from None
     except services.CaseNotHeld as e:
         raise ApiError(409, "case_not_held", str(e)) from None
     except ValidationError as e:

@@ -1,6 +1,6 @@
 from django import forms
 
-from moderation.models import Decision
+from moderation.models import Decision, ReReview
 from moderation.rules import POLICIES
 
 
@@ -20,3 +20,20 @@ class DecisionForm(forms.Form):
     notes = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class ReReviewForm(DecisionForm):
+    """The reviewer's own decision on a sampled case: anything but a referral."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [
+            (value, label)
+            for value, label in Decision.Action.choices
+            if value != Decision.Action.SENIOR_REVIEW
+        ]
+
+
+class ResolveForm(forms.Form):
+    stands = forms.ChoiceField(choices=ReReview.Stands.choices, widget=forms.RadioSelect)
+    note = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -23,6 +23,8 @@ class Queue(models.Model):
     is_active = models.BooleanField(default=True)
     # Worked only by senior reviewers; routing never moves a case out of it.
     senior_only = models.BooleanField(default=False)
+    # The appeals queue: reached only by an owner's appeal; routing never moves a case in or out.
+    for_appeals = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["order", "slug"]
@@ -271,3 +273,4 @@ class ClusterLock(models.Model):
 
 
 from moderation.enforcement import EnforcementAction, Escalation  # noqa: E402,F401
+from moderation.quality import Appeal, QualitySettings, ReReview  # noqa: E402,F401

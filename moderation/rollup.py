@@ -21,8 +21,9 @@ class Outcome:
 
 
 def queue_route(*, category: str, involves_child: bool) -> Queue:
-    """The first active queue, in rule order, whose rules match."""
-    for queue in Queue.objects.filter(is_active=True).order_by("order", "slug"):
+    """The first active queue, in rule order, whose rules match. The appeals queue is only ever
+    reached by an appeal, whatever its rules say."""
+    for queue in Queue.objects.filter(is_active=True, for_appeals=False).order_by("order", "slug"):
         if queue.matches(category=category, involves_child=involves_child):
             return queue
     raise Queue.DoesNotExist(
@@ -147,13 +148,14 @@ def _absorb(case: Case, *, category: str, involves_child: bool, reroute: bool = 
     """Take on a more severe category or a child's involvement, and move the case to the queue
     that now fits it. Moving is safe under a live lease (the holder keeps the case), and needed:
     a case that became child-safety must reach people certified for child safety. A case a
-    reviewer sent to senior review stays there: that was a person's decision."""
+    reviewer sent to senior review stays there: that was a person's decision; so does an appeal,
+    which must reach someone other than its original reviewer."""
     changed = reroute
     if SEVERITY[category] > SEVERITY[case.category]:
         case.category, changed = category, True
     if involves_child and not case.involves_child:
         case.involves_child, changed = True, True
-    if not changed or case.queue.senior_only:
+    if not changed or case.queue.senior_only or case.queue.for_appeals:
         return
     queue = queue_route(category=case.category, involves_child=case.involves_child)
     if queue.pk != case.queue_id:
@@ -248,6 +250,7 @@ def case_apply_matches(*, case: Case, banks) -> list[str]:
             bank.policy == HashBank.Policy.ROUTE
             and bank.route_to_id != case.queue_id
             and not case.queue.senior_only
+            and not case.queue.for_appeals
         )
         if reroute:
             audit_record(

@@ -4,7 +4,7 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from accounts import roles
-from moderation.models import AuditEvent, Case, Decision, Match, Queue
+from moderation.models import Appeal, AuditEvent, Case, Decision, Match, Queue, ReReview
 from moderation.queue_stats import queue_counts
 from moderation.services import claimable_queue_ids
 from reports.models import Media, Report
@@ -127,3 +127,49 @@ def cluster_cases(case: Case, limit: int = 20) -> tuple[int, list[Case]]:
         .order_by("-created_at")[:limit]
     )
     return total, shown
+
+
+def case_open_appeal(case: Case, user) -> tuple[Appeal | None, bool]:
+    """The case's open appeal, and whether `user` took part in the decision it contests (then
+    they may not decide it). Uses the case's prefetched decisions."""
+    appeal = (
+        Appeal.objects.filter(case=case, status=Appeal.Status.OPEN)
+        .select_related("decision__reviewer")
+        .first()
+    )
+    if appeal is None:
+        return None, False
+    involved = any(
+        d.reviewer_id == user.pk and d.created_at <= appeal.decision.created_at
+        for d in case.decisions.all()
+    )
+    return appeal, involved
+
+
+def rereviews_waiting(user, queues) -> int:
+    """How many re-reviews the user could take now, among the dashboard's queues (one query)."""
+    from moderation.rereview_services import rereviews_claimable
+
+    return rereviews_claimable(user, queue_ids=[q.pk for q in queues]).count()
+
+
+def rereviews_disagreed():
+    """Disagreements waiting for a supervisor, oldest first, with both decisions."""
+    return (
+        ReReview.objects.filter(status=ReReview.Status.DISAGREED)
+        .select_related("decision__reviewer", "reviewed_by", "case", "queue")
+        .order_by("reviewed_at", "pk")
+    )
+
+
+def rereviews_resolved(limit: int = 20):
+    return list(
+        ReReview.objects.filter(status=ReReview.Status.RESOLVED)
+        .select_related("decision__reviewer", "reviewed_by", "resolved_by", "case")
+        .order_by("-resolved_at", "-pk")[:limit]
+    )
+
+
+def held_rereview(user, case: Case) -> ReReview | None:
+    """The open re-review of `case` that `user` holds, if any."""
+    return ReReview.objects.filter(case=case, assignee=user, status=ReReview.Status.OPEN).first()

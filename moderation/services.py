@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from accounts import roles
@@ -19,6 +20,10 @@ SKIP_MEMORY = timedelta(minutes=30)
 
 class CaseNotHeld(Exception):
     """The reviewer no longer holds the case (someone else claimed it, or it was decided)."""
+
+
+class OwnDecisionAppealed(CaseNotHeld):
+    """The case is an appeal of a decision this reviewer took part in: someone else decides it."""
 
 
 def _lease_until(now):
@@ -48,8 +53,13 @@ def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
     that queue. Under contention the lock may land on that queue's next case rather than another
     queue's head: a momentary, bounded inversion, never a double claim.
     """
-    claimable = Case.objects.claimable(now).exclude(
-        skips__user=user, skips__skipped_at__gt=now - SKIP_MEMORY
+    from moderation.appeal_services import appeals_involving
+
+    claimable = (
+        Case.objects.claimable(now)
+        .exclude(skips__user=user, skips__skipped_at__gt=now - SKIP_MEMORY)
+        # An appeal never goes to a reviewer behind the decision it contests.
+        .exclude(Exists(appeals_involving(user)))
     )
     heads = []
     for queue_id in queue_ids:
@@ -214,7 +224,17 @@ def record_decision(
         case.status = Case.Status.DECIDED
         case.decided_at = now
     case.save()
-    _request_actions(case=case, decision=decision, user=user)
+    from moderation.appeal_services import appeal_settle
+    from moderation.rereview_services import rereview_sample
+
+    appeal = appeal_settle(case=case, decision=decision, user=user, now=now)
+    if appeal is None:
+        _request_actions(case=case, decision=decision, user=user)
+    elif appeal.status == appeal.Status.OVERTURNED:
+        supersede_actions(case=case, old=appeal.decision, new=decision, user=user)
+    # Upheld: the appealed decision's actions stand as they are; nothing new is asked.
+    if action != Decision.Action.SENIOR_REVIEW:
+        rereview_sample(decision=decision)
     audit_record(
         verb="case.decided",
         obj=case,
@@ -230,6 +250,7 @@ def record_decision(
             "intent": intent,
             "classification": classification,
             **({"applied_from_cluster_of": via_case} if via_case else {}),
+            **({"appeal": appeal.pk, "appeal_status": appeal.status} if appeal else {}),
         },
         ip=ip,
     )
@@ -282,6 +303,13 @@ def lock_held_case(*, case_id: int, user) -> Case:
             "This case is no longer yours: your hold on it lapsed and it went back to the "
             "queue. Nothing was recorded."
         )
+    from moderation.appeal_services import appeals_involving
+
+    if Case.objects.filter(pk=case.pk).filter(Exists(appeals_involving(user))).exists():
+        raise OwnDecisionAppealed(
+            "This case is an appeal against a decision you took part in, so another reviewer "
+            "must decide it. Nothing was recorded; skip it to hand it back."
+        )
     return case
 
 
@@ -301,18 +329,50 @@ DECISION_ACTIONS = {
 }
 
 
-def _request_actions(*, case: Case, decision: Decision, user) -> None:
-    """Record what the decision asks the platform to do, and open the escalation it calls for.
-    Delivery to the platform is separate (pending until delivered)."""
-    from moderation.actions import action_request, escalation_open
-
+def _planned_actions(*, case: Case, action: str) -> list[tuple[str, str]]:
+    """(kind, target) of each action a decision of this kind asks the platform for."""
     item = case.content_item
-    reason = f"decision {decision.pk}: {decision.get_action_display()} under {decision.policy}"
-    for kind, on_owner in DECISION_ACTIONS.get(decision.action, []):
+    planned = []
+    for kind, on_owner in DECISION_ACTIONS.get(action, []):
         target = item.owner_id if on_owner else (item.platform_id or item.url)
         if target:
+            planned.append((kind, target))
+    return planned
+
+
+def _request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -> None:
+    """Record what the decision asks the platform to do, and open the escalation it calls for.
+    Delivery to the platform is separate (pending until delivered). `skip`: (kind, target) pairs
+    already in force from a decision this one replaces."""
+    from moderation.actions import action_request, escalation_open
+
+    reason = f"decision {decision.pk}: {decision.get_action_display()} under {decision.policy}"
+    for kind, target in _planned_actions(case=case, action=decision.action):
+        if (kind, target) not in skip:
             action_request(
                 case=case, kind=kind, target=target, reason=reason, decision=decision, user=user
             )
     if decision.action == Decision.Action.ESCALATE:
         escalation_open(case=case, reason=reason, user=user)
+
+
+def supersede_actions(*, case: Case, old: Decision, new: Decision, user) -> None:
+    """`new` replaces `old` (an appeal overturned it, or a supervisor sided with a re-review):
+    reverse what `old` asked of the platform that `new` does not ask too, keep what both ask
+    (asking the platform to undo and redo it would be noise), and request the rest of `new`'s.
+    An escalation already opened stays: a report to an authority is withdrawn by people."""
+    from moderation.appeal_services import action_reverse_for
+    from moderation.enforcement import EnforcementAction
+
+    wanted = set(_planned_actions(case=case, action=new.action))
+    kept = set()
+    live = old.actions.select_for_update().exclude(status=EnforcementAction.Status.REVERSED)
+    for enforcement in live.order_by("pk"):
+        failed = enforcement.status == EnforcementAction.Status.FAILED
+        if (enforcement.kind, enforcement.target) in wanted and not failed:
+            kept.add((enforcement.kind, enforcement.target))
+        else:
+            action_reverse_for(
+                action=enforcement, user=user, reason=f"superseded by decision {new.pk}"
+            )
+    _request_actions(case=case, decision=new, user=user, skip=kept)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import views
+from moderation import quality_views, views
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
@@ -14,4 +14,13 @@ urlpatterns = [
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
     path("cases/<int:case_id>/media/<int:media_id>/", views.case_media, name="case_media"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
+    path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),
+    path("rereview/<int:task_id>/record/", quality_views.rereview_record, name="rereview_record"),
+    path("supervise/rereviews/", quality_views.supervise_rereviews, name="supervise_rereviews"),
+    path(
+        "supervise/rereviews/<int:task_id>/resolve/",
+        quality_views.supervise_rereview_resolve,
+        name="supervise_rereview_resolve",
+    ),
 ]

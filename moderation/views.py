@@ -34,7 +34,15 @@ def dashboard(request):
     held = Case.objects.filter(assignee=request.user, status=Case.Status.OPEN).select_related(
         "queue"
     )
-    return render(request, "moderation/dashboard.html", {"queues": queues, "held": held})
+    return render(
+        request,
+        "moderation/dashboard.html",
+        {
+            "queues": queues,
+            "held": held,
+            "rereviews_waiting": selectors.rereviews_waiting(request.user, queues),
+        },
+    )
 
 
 @reviewer_required
@@ -57,6 +65,10 @@ def review_next(request):
 @require_GET
 def case_detail(request, case_id: int):
     case = _get_case(request, case_id)
+    task = selectors.held_rereview(request.user, case)
+    if task is not None:
+        # A blind re-review must not be unblinded by opening the case's own page.
+        return redirect("rereview_detail", task_id=task.pk)
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
     if holding:
         services.case_renew_lease(case_id=case.pk, user=request.user)
@@ -66,7 +78,10 @@ def case_detail(request, case_id: int):
 
 def _case_context(request, case, form):
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
+    appeal, own_appeal = selectors.case_open_appeal(case, request.user)
     return {
+        "appeal": appeal,
+        "own_appeal": own_appeal,
         "case": case,
         "media": selectors.case_media(case),
         "form": form,

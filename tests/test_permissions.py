@@ -6,8 +6,10 @@
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from accounts.roles import Role
+from moderation.models import Case, Decision, ReReview
 from moderation.services import case_claim_next
 
 CONSOLE = [
@@ -21,6 +23,12 @@ CONSOLE = [
     ("post", "/cases/{case}/lease/", "login", "ok", "ok"),
     ("get", "/cases/{case}/media/{media}/", "login", "ok", "ok"),
     ("get", "/audit/", "login", "forbidden", "ok"),
+    ("post", "/rereview/next/", "login", "ok", "ok"),
+    # Only the reviewer holding a re-review (or a supervisor) may open it.
+    ("get", "/rereview/{rereview}/", "login", "forbidden", "ok"),
+    ("post", "/rereview/{rereview}/record/", "login", "forbidden", "ok"),
+    ("get", "/supervise/rereviews/", "login", "forbidden", "ok"),
+    ("post", "/supervise/rereviews/{rereview}/resolve/", "login", "forbidden", "ok"),
     ("get", "/admin/", "login", "login", "login"),
 ]
 
@@ -50,7 +58,14 @@ def world(make_user, submit_report, png_upload):
         "supervisor": make_user("sup", Role.SUPERVISOR),
     }
     report = submit_report(category="harassment", images=[png_upload()])
-    return users, {"case": report.case_id, "media": report.media.get().pk}
+    # A decided case sampled for re-review, decided by someone else.
+    decided = submit_report(category="spam")
+    decision = Decision.objects.create(
+        case=decided.case, reviewer=make_user("orig"), action="remove", policy="spam"
+    )
+    Case.objects.filter(pk=decided.case_id).update(status="decided", decided_at=timezone.now())
+    task = ReReview.objects.create(decision=decision, case=decided.case, queue=decided.case.queue)
+    return users, {"case": report.case_id, "media": report.media.get().pk, "rereview": task.pk}
 
 
 ROLES = ["anonymous", "reviewer", "supervisor"]

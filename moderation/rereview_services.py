@@ -1,0 +1,230 @@
+"""Blind re-review: a share of decisions is decided again by another certified reviewer who does
+not see the first decision; a supervisor settles disagreements."""
+
+import random
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from accounts.models import User
+from moderation.audit import audit_record
+from moderation.models import Case, Decision, QualitySettings, ReReview
+from moderation.rules import decision_requirements
+
+
+class ReReviewNotHeld(Exception):
+    """The reviewer does not hold this re-review (it lapsed, or was already recorded)."""
+
+
+def rereview_sample(*, decision: Decision, draw: Callable[[], float] = random.random):
+    """Put the decision up for blind re-review with the configured probability. `draw` returns a
+    number in [0, 1); tests pass a seeded or fixed one. Call inside the decision's transaction."""
+    if not settings.REREVIEW_SAMPLING:
+        return None
+    share = QualitySettings.current().rereview_share
+    if share <= 0 or draw() >= float(share):
+        return None
+    task = ReReview.objects.create(decision=decision, case=decision.case, queue=decision.case.queue)
+    audit_record(
+        verb="rereview.sampled",
+        obj=task,
+        case=decision.case,
+        actor_label="sampling",
+        after={"decision": decision.pk, "share": str(share)},
+    )
+    return task
+
+
+def rereviews_claimable(user, now=None, queue_ids: list[int] | None = None):
+    """Re-reviews the user may take: in a queue they are certified for (`queue_ids` when the
+    caller already knows them), nobody holding them, on cases the user never decided (so never
+    their own decision)."""
+    from moderation.services import claimable_queue_ids
+
+    now = now or timezone.now()
+    if queue_ids is None:
+        queue_ids = claimable_queue_ids(user, now)
+    return (
+        ReReview.objects.filter(status=ReReview.Status.OPEN, queue_id__in=queue_ids)
+        .filter(Q(assignee__isnull=True) | Q(lease_expires_at__lte=now))
+        .exclude(Exists(Decision.objects.filter(case=OuterRef("case"), reviewer=user)))
+    )
+
+
+def rereview_claim_next(*, user, ip: str | None = None) -> ReReview | None:
+    """Hand the reviewer the oldest re-review they may take, under a lease like a case's. SKIP
+    LOCKED lets concurrent reviewers pass over a task another is taking: never one task to two."""
+    from moderation.services import _lease_until
+
+    now = timezone.now()
+    with transaction.atomic():
+        # One claim at a time per reviewer, as for cases.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        held = ReReview.objects.filter(
+            assignee=user, status=ReReview.Status.OPEN, lease_expires_at__gt=now
+        ).first()
+        if held is not None:
+            return held
+        task = (
+            rereviews_claimable(user, now)
+            .order_by("created_at", "pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if task is None:
+            return None
+        task.assignee = user
+        task.lease_expires_at = _lease_until(now)
+        task.save(update_fields=["assignee", "lease_expires_at"])
+        audit_record(
+            verb="rereview.claimed",
+            obj=task,
+            case=task.case,
+            actor=user,
+            after={"assignee": user.get_username()},
+            ip=ip,
+        )
+    return task
+
+
+def rereview_record(
+    *,
+    task_id: int,
+    user,
+    action: str,
+    policy: str,
+    intent: str = "",
+    classification: str = "",
+    notes: str = "",
+    ip: str | None = None,
+) -> ReReview:
+    """Record the re-reviewer's own decision and compare it with the original's action; a
+    disagreement waits for a supervisor. Nothing reaches the platform from a re-review."""
+    with transaction.atomic():
+        task = (
+            ReReview.objects.select_for_update().select_related("decision", "case").get(pk=task_id)
+        )
+        if task.status != ReReview.Status.OPEN:
+            raise ReReviewNotHeld("This re-review was already recorded. Nothing was changed.")
+        if task.assignee_id != user.pk:
+            raise ReReviewNotHeld(
+                "This re-review is no longer yours: your hold on it lapsed. Nothing was recorded."
+            )
+        errors = _errors(
+            category=task.case.category, action=action, intent=intent, classification=classification
+        )
+        if errors:
+            raise ValidationError(errors)
+        now = timezone.now()
+        task.action, task.policy, task.notes = action, policy, notes
+        task.intent, task.classification = intent, classification
+        task.reviewed_at = now
+        task.reviewed_by = user
+        agrees = action == task.decision.action
+        task.status = ReReview.Status.AGREED if agrees else ReReview.Status.DISAGREED
+        task.assignee = None
+        task.lease_expires_at = None
+        task.save()
+        audit_record(
+            verb="rereview.recorded",
+            obj=task,
+            case=task.case,
+            actor=user,
+            after={
+                "status": task.status,
+                "action": action,
+                "policy": policy,
+                "original_action": task.decision.action,
+            },
+            ip=ip,
+        )
+    return task
+
+
+def _errors(*, category: str, action: str, intent: str, classification: str) -> dict:
+    errors = {}
+    if action == Decision.Action.SENIOR_REVIEW:
+        errors["action"] = "A re-review records a decision of its own, not a referral."
+    required = decision_requirements(category=category, action=action)
+    if "intent" in required and not intent:
+        errors["intent"] = "Record the sharer's apparent intent for child-safety content."
+    if "classification" in required and not classification:
+        errors["classification"] = "Choose the industry classification (A1, A2, B1 or B2)."
+    return errors
+
+
+def rereview_resolve(
+    *, task_id: int, user, stands: str, note: str, ip: str | None = None
+) -> ReReview:
+    """A supervisor settles a disagreement. When the re-review's decision stands, it replaces
+    the original on the case: recorded as the supervisor's decision, the original's actions
+    reversed and the new ones requested. Refused (ValidationError) if the case has moved on
+    since (reopened or decided again): then it is corrected through the case itself."""
+    from moderation.services import supersede_actions
+
+    if stands not in ReReview.Stands.values:
+        raise ValidationError({"stands": "Say which decision stands."})
+    if not note.strip():
+        raise ValidationError({"note": "Say why, for the reviewers and the audit log."})
+    with transaction.atomic():
+        task = ReReview.objects.select_for_update().select_related("decision").get(pk=task_id)
+        if task.status != ReReview.Status.DISAGREED:
+            raise ValidationError(
+                {"stands": "This re-review is not waiting for a supervisor (already resolved?)."}
+            )
+        case = Case.objects.select_for_update().select_related("content_item").get(pk=task.case_id)
+        now = timezone.now()
+        correction = None
+        if stands == ReReview.Stands.REREVIEW:
+            latest = (
+                case.decisions.exclude(action=Decision.Action.SENIOR_REVIEW)
+                .order_by("-created_at", "-pk")
+                .first()
+            )
+            if case.status != Case.Status.DECIDED or latest != task.decision:
+                raise ValidationError(
+                    {
+                        "stands": "The case has moved on since this decision (it was reopened "
+                        "or decided again): correct it through the case itself."
+                    }
+                )
+            correction = Decision.objects.create(
+                case=case,
+                reviewer=user,
+                action=task.action,
+                policy=task.policy,
+                intent=task.intent,
+                classification=task.classification,
+                notes=f"Re-review {task.pk} stands: {note}"[:5000],
+                created_at=now,
+            )
+            supersede_actions(case=case, old=task.decision, new=correction, user=user)
+        task.status = ReReview.Status.RESOLVED
+        task.stands = stands
+        task.resolution_note = note
+        task.resolved_by = user
+        task.resolved_at = now
+        task.save()
+        audit_record(
+            verb="rereview.resolved",
+            obj=task,
+            case=case,
+            actor=user,
+            before={
+                "status": "disagreed",
+                "original_action": task.decision.action,
+                "rereview_action": task.action,
+            },
+            after={
+                "status": task.status,
+                "stands": stands,
+                "note": note[:500],
+                **({"decision": correction.pk} if correction else {}),
+            },
+            ip=ip,
+        )
+    return task
