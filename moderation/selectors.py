@@ -146,13 +146,6 @@ def case_open_appeal(case: Case, user) -> tuple[Appeal | None, bool]:
     return appeal, involved
 
 
-def rereviews_waiting(user, queues) -> int:
-    """How many re-reviews the user could take now, among the dashboard's queues (one query)."""
-    from moderation.rereview_services import rereviews_claimable
-
-    return rereviews_claimable(user, queue_ids=[q.pk for q in queues]).count()
-
-
 def rereviews_disagreed():
     """Disagreements waiting for a supervisor, oldest first, with both decisions."""
     return (

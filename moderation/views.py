@@ -34,15 +34,7 @@ def dashboard(request):
     held = Case.objects.filter(assignee=request.user, status=Case.Status.OPEN).select_related(
         "queue"
     )
-    return render(
-        request,
-        "moderation/dashboard.html",
-        {
-            "queues": queues,
-            "held": held,
-            "rereviews_waiting": selectors.rereviews_waiting(request.user, queues),
-        },
-    )
+    return render(request, "moderation/dashboard.html", {"queues": queues, "held": held})
 
 
 @reviewer_required

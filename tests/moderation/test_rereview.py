@@ -1,8 +1,10 @@
 import random
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -235,3 +237,38 @@ class TestReReviewPages:
         decide(make_user("original"))
         client.force_login(make_user("senior", Role.SENIOR_REVIEWER))
         assert 'data-testid="rereviews"' in client.get("/review/").content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locking is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_rereview_claims_hand_out_distinct_tasks(make_user, submit_report, settings):
+    """Six reviewers take a re-review at the same moment: six different tasks."""
+    settings.REREVIEW_SAMPLING = True
+    QualitySettings.objects.update(rereview_share=1)
+    original = make_user("original")
+    for _ in range(6):
+        submit_report(category="spam")
+        case = case_claim_next(user=original)
+        case_decide(case_id=case.pk, user=original, action="remove", policy="spam")
+    reviewers = [make_user(f"r{i}") for i in range(6)]
+    barrier = threading.Barrier(len(reviewers))
+    claimed, errors = [], []
+
+    def claim(user):
+        try:
+            barrier.wait()
+            task = rereview_claim_next(user=user)
+            claimed.append(task.pk if task else None)
+        except Exception as e:  # surfaced below
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(u,)) for u in reviewers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert None not in claimed and len(set(claimed)) == 6
+    assert ReReview.objects.filter(assignee__isnull=False).count() == 6
