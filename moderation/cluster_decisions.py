@@ -40,6 +40,8 @@ def cluster_open_cases(*, case: Case, user) -> list[Case]:
         )
         .filter(queue_id__in=claimable_queue_ids(user, now))
         .exclude(pk=case.pk)
+        # An appeal is decided on its own, by someone other than its original reviewers.
+        .exclude(appeals__status="open")
         .exclude(skips__user=user, skips__skipped_at__gt=now - SKIP_MEMORY)
         .select_related("queue", "content_item")
         .distinct()

@@ -148,14 +148,15 @@ def _absorb(case: Case, *, category: str, involves_child: bool, reroute: bool = 
     """Take on a more severe category or a child's involvement, and move the case to the queue
     that now fits it. Moving is safe under a live lease (the holder keeps the case), and needed:
     a case that became child-safety must reach people certified for child safety. A case a
-    reviewer sent to senior review stays there: that was a person's decision; so does an appeal,
-    which must reach someone other than its original reviewer."""
+    reviewer sent to senior review stays there: that was a person's decision; so does an open
+    appeal, which must reach someone other than its original reviewer (a decided case reopened
+    from the appeals queue by a new report is routed afresh)."""
     changed = reroute
     if SEVERITY[category] > SEVERITY[case.category]:
         case.category, changed = category, True
     if involves_child and not case.involves_child:
         case.involves_child, changed = True, True
-    if not changed or case.queue.senior_only or case.queue.for_appeals:
+    if not changed or case.queue.senior_only or (case.queue.for_appeals and not reroute):
         return
     queue = queue_route(category=case.category, involves_child=case.involves_child)
     if queue.pk != case.queue_id:

@@ -179,13 +179,43 @@ class TestAppealReview:
         assert statuses == {EnforcementAction.Status.REVERSED}
         assert AuditEvent.objects.filter(verb="action.reversed").count() == 2
 
-    def test_an_appeal_case_is_not_swept_into_a_cluster_decision(self, make_user, decided):
+    def test_an_appeal_case_is_not_swept_into_a_cluster_decision(
+        self, make_user, decided, submit_report, png_upload
+    ):
         from moderation.cluster_decisions import cluster_open_cases
+        from moderation.models import Cluster
+        from reports.models import Media
 
+        original, other = make_user("original"), make_user("other")
+        submit_report(category="harassment", platform_id="post-7", images=[png_upload()])
+        case = case_claim_next(user=original)
+        case_decide(case_id=case.pk, user=original, action="remove", policy="harassment")
+        appeal()
+        sibling = submit_report(category="harassment", images=[png_upload("b.png", (1, 2, 3))])
+        Media.objects.update(cluster=Cluster.objects.create())
+        # From the sibling's side, the appeal is not offered for a cluster decision.
+        Case.objects.filter(pk=sibling.case_id).update(
+            assignee=other, lease_expires_at=timezone.now() + timedelta(minutes=5)
+        )
+        sibling_case = Case.objects.get(pk=sibling.case_id)
+        assert cluster_open_cases(case=sibling_case, user=other) == []
+        # Once decided, it would be: the exclusion is about the open appeal.
+        Appeal.objects.update(
+            status="upheld", decided_at=timezone.now(), outcome=Decision.objects.first()
+        )
+        assert [c.pk for c in cluster_open_cases(case=sibling_case, user=other)] == [case.pk]
+
+    def test_a_new_report_after_the_appeal_routes_the_case_afresh(
+        self, make_user, decided, submit_report
+    ):
         original, other = make_user("original"), make_user("other")
         case, _ = decided(original)
         appeal()
-        assert case not in cluster_open_cases(case=case, user=other)
+        case_claim_next(user=other)
+        case_decide(case_id=case.pk, user=other, action="suspend", policy="harassment")
+        submit_report(category="grooming", involves_child=True, platform_id="post-7")
+        case.refresh_from_db()
+        assert case.status == "open" and case.queue.slug == "child-safety"
 
     def test_a_lost_hold_is_still_refused_as_before(self, make_user, decided):
         original, other, third = make_user("original"), make_user("other"), make_user("third")
