@@ -205,6 +205,13 @@ def list_queues(request):
 @router.get("/cases/{case_id}", response={200: CaseOut, **ERRORS})
 def get_case(request, case_id: int):
     case = _visible_case(request, case_id)
+    if selectors.held_rereview(request.auth.user, case) is not None:
+        raise ApiError(
+            403,
+            "blind_rereview",
+            "You are re-reviewing this case blind: its decisions are hidden until you record "
+            "yours on the re-review page.",
+        )
     return Status(200, _case_out(case, staff=request.auth.user.has_perm(roles.REVIEW)))
 
 

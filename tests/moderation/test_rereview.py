@@ -272,3 +272,21 @@ def test_concurrent_rereview_claims_hand_out_distinct_tasks(make_user, submit_re
     assert errors == []
     assert None not in claimed and len(set(claimed)) == 6
     assert ReReview.objects.filter(assignee__isnull=False).count() == 6
+
+
+@pytest.mark.django_db
+def test_the_api_does_not_unblind_a_held_rereview(client, make_user, decide, settings):
+    from accounts.services import api_token_create
+
+    settings.REREVIEW_SAMPLING = True
+    QualitySettings.objects.update(rereview_share=1)
+    decision = decide(make_user("original"))
+    other = make_user("other")
+    token = api_token_create(user=other, name="cli")[1]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert client.get(f"/api/v1/cases/{decision.case_id}", **headers).status_code == 200
+    task = rereview_claim_next(user=other)
+    response = client.get(f"/api/v1/cases/{decision.case_id}", **headers)
+    assert response.status_code == 403 and response.json()["error"] == "blind_rereview"
+    rereview_record(task_id=task.pk, user=other, action="remove", policy="harassment")
+    assert client.get(f"/api/v1/cases/{decision.case_id}", **headers).status_code == 200
