@@ -35,6 +35,64 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be comma-separated whole numbers, not {value!r}"
+        ) from None
+
+
+# Loopback hosts may be reached over plain HTTP (a receiver on the same machine, in tests).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def check_webhook_settings(*, url: str, secret: str, timeout: int, intervals, debug: bool):
+    """Refuse to start with a webhook configuration that would fail, or leak, at delivery time."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        if secret:
+            raise ImproperlyConfigured(
+                "PLATFORM_WEBHOOK_SECRET is set but PLATFORM_WEBHOOK_URL is not: set both, or "
+                "neither to leave delivery off."
+            )
+        return
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise ImproperlyConfigured(f"PLATFORM_WEBHOOK_URL is not a URL: {url!r}") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ImproperlyConfigured("PLATFORM_WEBHOOK_URL must be an https:// URL with a host.")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS and not debug:
+        # Signed is not secret: the payload names accounts and content. Plain HTTP only locally.
+        raise ImproperlyConfigured(
+            "PLATFORM_WEBHOOK_URL must use https:// (http only for localhost)."
+        )
+    if parts.username or parts.password:
+        raise ImproperlyConfigured(
+            "PLATFORM_WEBHOOK_URL must not carry credentials: requests are authenticated by "
+            "their signature (PLATFORM_WEBHOOK_SECRET)."
+        )
+    if len(secret) < 32:
+        raise ImproperlyConfigured(
+            "PLATFORM_WEBHOOK_SECRET must be set, at least 32 characters, when "
+            "PLATFORM_WEBHOOK_URL is (generate one with "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))").'
+        )
+    if not 1 <= timeout <= 60:
+        raise ImproperlyConfigured("PLATFORM_WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60.")
+    if len(intervals) > 20 or any(not 1 <= i <= 86400 for i in intervals):
+        raise ImproperlyConfigured(
+            "PLATFORM_WEBHOOK_RETRY_INTERVALS must be at most 20 intervals of 1 to 86400 seconds."
+        )
+
+
 DEBUG = env_bool("DEBUG", False)
 
 _DEV_SECRET_KEY = "vigil-development-key-not-for-production"  # noqa: S105
@@ -191,6 +249,25 @@ QUEUE_COUNTS_MAX_AGE = env_int("VIGIL_QUEUE_COUNTS_MAX_AGE", 10)
 # Blind re-review samples the share of decisions set in the admin (Quality settings). This switch
 # turns sampling off for a whole deployment (load tests, bulk replays) without touching that share.
 REREVIEW_SAMPLING = env_bool("VIGIL_REREVIEW_SAMPLING", True)
+
+# Delivery of enforcement actions to the platform as signed webhooks (docs/webhooks.md). Without
+# a URL, actions stay pending (shown as "delivery not configured") and are sent once one is set.
+# The secret lives only in the environment, never in the database or the repository.
+PLATFORM_WEBHOOK_URL = os.environ.get("PLATFORM_WEBHOOK_URL", "").strip()
+PLATFORM_WEBHOOK_SECRET = os.environ.get("PLATFORM_WEBHOOK_SECRET", "")
+PLATFORM_WEBHOOK_TIMEOUT_SECONDS = env_int("PLATFORM_WEBHOOK_TIMEOUT_SECONDS", 10)
+# Seconds to wait before each retry of a delivery that failed for a passing reason (network, 5xx,
+# 408, 429); after the last one it is marked failed for a supervisor to re-send.
+PLATFORM_WEBHOOK_RETRY_INTERVALS = env_int_list(
+    "PLATFORM_WEBHOOK_RETRY_INTERVALS", [30, 120, 600, 1800, 7200]
+)
+check_webhook_settings(
+    url=PLATFORM_WEBHOOK_URL,
+    secret=PLATFORM_WEBHOOK_SECRET,
+    timeout=PLATFORM_WEBHOOK_TIMEOUT_SECONDS,
+    intervals=PLATFORM_WEBHOOK_RETRY_INTERVALS,
+    debug=DEBUG,
+)
 
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

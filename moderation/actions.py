@@ -3,14 +3,17 @@
 from django.db import IntegrityError, transaction
 
 from moderation.audit import audit_record
-from moderation.enforcement import EnforcementAction, Escalation
+from moderation.enforcement import EnforcementAction, Escalation, WebhookDelivery
 
 
 def action_request(
     *, case, kind: str, target: str, reason: str, decision=None, user=None, actor_label: str = ""
 ) -> EnforcementAction | None:
-    """Record an action for the platform to carry out. None when the same action on the same
-    target is already pending for this case (idempotent)."""
+    """Record an action for the platform to carry out, and queue its delivery to the platform
+    (after commit). None when the same action on the same target is already pending for this
+    case (idempotent)."""
+    from moderation.delivery import delivery_queue
+
     if EnforcementAction.objects.filter(
         case=case, kind=kind, target=target, status=EnforcementAction.Status.PENDING
     ).exists():
@@ -26,6 +29,7 @@ def action_request(
         actor_label=actor_label,
         after={"kind": kind, "target": target, "reason": reason[:300]},
     )
+    delivery_queue(action=action, event=WebhookDelivery.Event.REQUESTED)
     return action
 
 

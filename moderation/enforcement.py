@@ -1,9 +1,12 @@
 """What Vigil asks the platform to do, and what it reports to the authorities.
 
-Vigil records; the platform enforces. An EnforcementAction is created pending and is delivered
-to the platform by the reviewer-console work (signed webhooks); an Escalation gathers one reported
-account's escalated content for an authority and is assembled into a packet by the escalation work.
+Vigil records; the platform enforces. An EnforcementAction is created pending and is delivered to
+the platform as a signed webhook (a WebhookDelivery, each attempt logged as a DeliveryAttempt; see
+moderation/delivery.py); an Escalation gathers one reported account's escalated content for an
+authority and is assembled into a packet by the escalation work.
 """
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -43,18 +46,117 @@ class EnforcementAction(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Kept in Vigil (and its audit log); the platform is told only that it was reversed, and why
+    # in one word (`reversal_source`), never this free text.
+    reversal_reason = models.CharField(max_length=500, blank=True)
+    reversal_source = models.CharField(max_length=10, blank=True)
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="reversed") | Q(reversed_at__isnull=False),
+                name="reversed_action_has_reversed_at",
+            ),
             models.UniqueConstraint(
                 fields=["case", "kind", "target"],
                 condition=Q(status="pending"),
                 name="one_pending_action_per_kind_and_target",
-            )
+            ),
         ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.target} ({self.status})"
+
+
+class WebhookDelivery(models.Model):
+    """One message to the platform about an action: that it was requested, or later reversed.
+
+    `uuid` is the delivery id the platform deduplicates on: every attempt and every re-send of
+    this delivery carries it, so the platform acts on it once however often it arrives.
+    """
+
+    class Event(models.TextChoices):
+        REQUESTED = "action.requested", "Action requested"
+        REVERSED = "action.reversed", "Action reversed"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        # The action was reversed before the platform ever received this request.
+        CANCELLED = "cancelled", "Cancelled (reversed before delivery)"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    action = models.ForeignKey(
+        EnforcementAction, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    event = models.CharField(max_length=20, choices=Event)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    # Attempts since it was last (re)queued: the retry schedule counts these.
+    attempts = models.PositiveIntegerField(default=0)
+    # All attempts ever, across re-sends (numbers the log).
+    attempts_total = models.PositiveIntegerField(default=0)
+    # While pending: when the next attempt is due. A pending delivery long overdue has lost its
+    # job (Redis restarted, say) and the sweep queues it again.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["action", "event"], name="one_delivery_per_event"),
+            models.CheckConstraint(
+                condition=~Q(status="pending") | Q(next_attempt_at__isnull=False),
+                name="pending_delivery_has_next_attempt",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
+                name="delivered_delivery_has_delivered_at",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_due",
+            ),
+            models.Index(fields=["status", "-id"], name="delivery_by_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} for action {self.action_id} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP request to the platform and what came of it."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        RETRY = "retry", "Will retry"
+        FAILED = "failed", "Failed"
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.PROTECT, related_name="log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    # None when no HTTP answer came (connection refused, timeout, TLS error).
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_per_number")
+        ]
+
+    def __str__(self):
+        return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"
 
 
 class Escalation(models.Model):

@@ -272,5 +272,10 @@ class ClusterLock(models.Model):
         return "cluster lock"
 
 
-from moderation.enforcement import EnforcementAction, Escalation  # noqa: E402,F401
+from moderation.enforcement import (  # noqa: E402,F401
+    DeliveryAttempt,
+    EnforcementAction,
+    Escalation,
+    WebhookDelivery,
+)
 from moderation.quality import Appeal, QualitySettings, ReReview  # noqa: E402,F401

@@ -15,6 +15,9 @@ from accounts.models import QueueCertification, User
 from accounts.roles import Role
 from moderation.models import Queue
 
+# The platform's webhook endpoint as a local HTTP server, and helpers to decide and deliver.
+pytest_plugins = ["tests.moderation.webhook_receiver"]
+
 
 def pytest_sessionstart(session):
     # A configured service that does not answer is a failure, never a silent skip.

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from lib.jobs import outbox_prune, relay
+from moderation.delivery import deliveries_sweep
 from moderation.rollup import cases_refresh_waiting
 from reports.services import media_requeue_unhashed
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
                 requeued = media_requeue_unhashed(older_than=SWEEP_AGE)
                 if requeued or once:
                     self.stdout.write(f"queued hashing again for {requeued} media")
+                # Webhook deliveries whose job Redis lost are queued again, so none is forgotten.
+                deliveries_sweep()
                 outbox_prune(older_than=KEEP_RELAYED)
                 # Waiting time counts towards priority: keep it current for every open case.
                 cases_refresh_waiting(stale_after=PRIORITY_STALE_AFTER)
