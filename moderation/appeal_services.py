@@ -158,18 +158,9 @@ def appeal_settle(*, case: Case, decision: Decision, user, now) -> Appeal | None
     return appeal
 
 
-def action_reverse_for(*, action, user, reason: str) -> None:
-    """Mark an enforcement action reversed, with its audit row. Call inside a transaction."""
-    from moderation.enforcement import EnforcementAction
+def action_reverse_for(*, action, user, reason: str, source: str = "review") -> None:
+    """Reverse an enforcement action: recorded, audited, and the platform told to undo it
+    (moderation/delivery.py). Call inside a transaction."""
+    from moderation.delivery import reverse_in_transaction
 
-    before = action.status
-    action.status = EnforcementAction.Status.REVERSED
-    action.save(update_fields=["status"])
-    audit_record(
-        verb="action.reversed",
-        obj=action,
-        case=action.case,
-        actor=user,
-        before={"status": before},
-        after={"status": action.status, "kind": action.kind, "reason": reason[:300]},
-    )
+    reverse_in_transaction(action=action, user=user, reason=reason, source=source)

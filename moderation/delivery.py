@@ -231,11 +231,8 @@ def action_reverse(
     """
     from moderation.selectors import user_may_view_case
 
-    reason = reason.strip()
-    if not reason:
+    if not reason.strip():
         raise DeliveryError("Say why the action is reversed.")
-    if source not in REVERSAL_SOURCES:
-        raise ValueError(f"source must be one of {REVERSAL_SOURCES}")
     with transaction.atomic():
         action = (
             EnforcementAction.objects.select_for_update(of=("self",))
@@ -246,51 +243,56 @@ def action_reverse(
             raise PermissionDenied
         if action.status == EnforcementAction.Status.REVERSED:
             raise DeliveryError("This action has already been reversed.")
-        # Waits for an attempt in flight, so what it did is known before deciding what to send.
-        request = (
-            WebhookDelivery.objects.select_for_update()
-            .filter(action=action, event=WebhookDelivery.Event.REQUESTED)
-            .first()
-        )
-        # Sent at least once: the platform may have acted on it even if no answer came back.
-        may_have_reached = request is None or request.attempts_total > 0
-        if request is not None and request.status == WebhookDelivery.Status.PENDING:
-            # Never carry out what was reversed, even if a retry is still due.
-            request.status = WebhookDelivery.Status.CANCELLED
-            request.next_attempt_at = None
-            request.save(update_fields=["status", "next_attempt_at"])
-        before = {"status": action.status}
-        action.status = EnforcementAction.Status.REVERSED
-        action.reversed_at = timezone.now()
-        action.reversed_by = user
-        action.reversal_reason = reason[:500]
-        action.reversal_source = source
-        action.save(
-            update_fields=[
-                "status",
-                "reversed_at",
-                "reversed_by",
-                "reversal_reason",
-                "reversal_source",
-            ]
-        )
-        if may_have_reached:
-            delivery_queue(action=action, event=WebhookDelivery.Event.REVERSED)
-        audit_record(
-            verb="action.reversed",
-            obj=action,
-            case=action.case,
-            actor=user,
-            before=before,
-            after={
-                "status": action.status,
-                "reason": action.reversal_reason,
-                "source": source,
-                "platform_told": may_have_reached,
-            },
-            ip=ip,
-        )
+        reverse_in_transaction(action=action, user=user, reason=reason, source=source, ip=ip)
     return action
+
+
+def reverse_in_transaction(
+    *, action: EnforcementAction, user, reason: str, source: str, ip: str | None = None
+) -> None:
+    """The reversal itself, for services that already decided it may happen (an overturned
+    decision's actions, say). Call inside a transaction, with the action's row locked."""
+    if source not in REVERSAL_SOURCES:
+        raise ValueError(f"source must be one of {REVERSAL_SOURCES}")
+    # Waits for an attempt in flight, so what it did is known before deciding what to send.
+    request = (
+        WebhookDelivery.objects.select_for_update()
+        .filter(action=action, event=WebhookDelivery.Event.REQUESTED)
+        .first()
+    )
+    # Sent at least once: the platform may have acted on it even if no answer came back.
+    may_have_reached = request is None or request.attempts_total > 0
+    if request is not None and request.status == WebhookDelivery.Status.PENDING:
+        # Never carry out what was reversed, even if a retry is still due.
+        request.status = WebhookDelivery.Status.CANCELLED
+        request.next_attempt_at = None
+        request.save(update_fields=["status", "next_attempt_at"])
+    before = {"status": action.status}
+    action.status = EnforcementAction.Status.REVERSED
+    action.reversed_at = timezone.now()
+    action.reversed_by = user
+    action.reversal_reason = reason.strip()[:500]
+    action.reversal_source = source
+    action.save(
+        update_fields=["status", "reversed_at", "reversed_by", "reversal_reason", "reversal_source"]
+    )
+    if may_have_reached:
+        delivery_queue(action=action, event=WebhookDelivery.Event.REVERSED)
+    audit_record(
+        verb="action.reversed",
+        obj=action,
+        case=action.case,
+        actor=user,
+        before=before,
+        after={
+            "status": action.status,
+            "kind": action.kind,
+            "reason": action.reversal_reason,
+            "source": source,
+            "platform_told": may_have_reached,
+        },
+        ip=ip,
+    )
 
 
 def deliveries_sweep(*, limit: int = 200) -> int:

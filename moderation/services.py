@@ -231,7 +231,7 @@ def record_decision(
     if appeal is None:
         _request_actions(case=case, decision=decision, user=user)
     elif appeal.status == appeal.Status.OVERTURNED:
-        supersede_actions(case=case, old=appeal.decision, new=decision, user=user)
+        supersede_actions(case=case, old=appeal.decision, new=decision, user=user, source="appeal")
     # Upheld: the appealed decision's actions stand as they are; nothing new is asked.
     if action != Decision.Action.SENIOR_REVIEW:
         rereview_sample(decision=decision)
@@ -356,7 +356,9 @@ def _request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) 
         escalation_open(case=case, reason=reason, user=user)
 
 
-def supersede_actions(*, case: Case, old: Decision, new: Decision, user) -> None:
+def supersede_actions(
+    *, case: Case, old: Decision, new: Decision, user, source: str = "review"
+) -> None:
     """`new` replaces `old` (an appeal overturned it, or a supervisor sided with a re-review):
     reverse what `old` asked of the platform that `new` does not ask too, keep what both ask
     (asking the platform to undo and redo it would be noise), and request the rest of `new`'s.
@@ -373,6 +375,9 @@ def supersede_actions(*, case: Case, old: Decision, new: Decision, user) -> None
             kept.add((enforcement.kind, enforcement.target))
         else:
             action_reverse_for(
-                action=enforcement, user=user, reason=f"superseded by decision {new.pk}"
+                action=enforcement,
+                user=user,
+                reason=f"superseded by decision {new.pk}",
+                source=source,
             )
     _request_actions(case=case, decision=new, user=user, skip=kept)

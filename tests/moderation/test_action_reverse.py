@@ -119,3 +119,23 @@ class TestActionReverse:
         decide("remove")
         with pytest.raises(DeliveryError, match="Only a failed delivery"):
             delivery_resend(delivery_id=WebhookDelivery.objects.get().pk, user=supervisor)
+
+    def test_an_overturned_appeal_reverses_at_the_platform(
+        self, platform, decide, reviewer, make_user, run_jobs
+    ):
+        from moderation.appeal_services import appeal_open
+        from moderation.services import case_claim_next, case_decide
+
+        case = decide("suspend", platform_id="post-appealed")
+        appeal_open(content_id="post-appealed", statement="not mine", actor_label="api token t")
+        other = make_user("other")
+        assert case_claim_next(user=other).pk == case.pk
+        with run_jobs():
+            case_decide(case_id=case.pk, user=other, action="remove", policy="spam")
+        reversal = WebhookDelivery.objects.get(event="action.reversed")
+        assert reversal.action.kind == "suspend_account"
+        assert reversal.status == "delivered"
+        body = platform.received[-1].json
+        assert body["event"] == "action.reversed"
+        assert body["reversal"]["source"] == "appeal"
+        assert body["action"]["target"] == "acct-42"
