@@ -28,13 +28,18 @@ def rereview_sample(*, decision: Decision, draw: Callable[[], float] = random.ra
     share = QualitySettings.current().rereview_share
     if share <= 0 or draw() >= float(share):
         return None
+    return rereview_open(decision=decision, why=f"sampled at {share}")
+
+
+def rereview_open(*, decision: Decision, why: str, actor_label: str = "sampling") -> ReReview:
+    """Put a decision up for blind re-review. Call inside a transaction."""
     task = ReReview.objects.create(decision=decision, case=decision.case, queue=decision.case.queue)
     audit_record(
         verb="rereview.sampled",
         obj=task,
         case=decision.case,
-        actor_label="sampling",
-        after={"decision": decision.pk, "share": str(share)},
+        actor_label=actor_label,
+        after={"decision": decision.pk, "why": why},
     )
     return task
 

@@ -56,3 +56,15 @@ class TestSeedDemo:
         second = seed("--cases", "2")
         assert "passwords unchanged" in second
         assert authenticate(username="admin1", password=password) is not None
+
+
+@pytest.mark.django_db
+def test_it_shows_an_appeal_and_a_disagreement():
+    from moderation.models import Appeal, ReReview
+
+    seed("--cases", "60", "--password", "demo-pass-3")
+    appeal = Appeal.objects.get()
+    assert appeal.case.queue.slug == "appeals" and appeal.case.status == "open"
+    assert sorted(ReReview.objects.values_list("status", flat=True)) == ["agreed", "disagreed"]
+    seed("--cases", "60", "--password", "demo-pass-3")
+    assert Appeal.objects.count() == 1 and ReReview.objects.count() == 2

@@ -120,6 +120,7 @@ class Command(BaseCommand):
         users, new_password = self.create_team(password, queues)
         created = self.create_cases(rng, cases)
         decided = self.decide_some(rng, users)
+        self.second_looks(users)
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -288,3 +289,49 @@ class Command(BaseCommand):
             )
             decided += 1
         return decided
+
+    def second_looks(self, users) -> None:
+        """An owner's appeal against one of reviewer2's decisions, and two of them re-reviewed
+        blind by reviewer3, one in disagreement, so the appeals queue and the supervisor's
+        disagreements page have something to show."""
+        from moderation.appeal_services import appeal_open
+        from moderation.models import Appeal, ReReview
+        from moderation.rereview_services import (
+            rereview_claim_next,
+            rereview_open,
+            rereview_record,
+        )
+
+        if Appeal.objects.exists() or ReReview.objects.exists():
+            return
+        by_name = {u.username: u for u in users}
+        findings = list(
+            Decision.objects.filter(reviewer=by_name["reviewer2"], case__status="decided")
+            .exclude(action=Decision.Action.NO_VIOLATION)
+            .select_related("case__content_item")
+            .order_by("pk")[:3]
+        )
+        with transaction.atomic():
+            for decision in findings[:2]:
+                rereview_open(decision=decision, why="demo", actor_label="seed_demo")
+        for agree in (True, False):
+            task = rereview_claim_next(user=by_name["reviewer3"])
+            if task is None:
+                break
+            original = task.decision
+            action = original.action if agree else Decision.Action.NO_VIOLATION
+            rereview_record(
+                task_id=task.pk,
+                user=by_name["reviewer3"],
+                action=action,
+                policy=original.policy,
+                intent=original.intent if agree else "",
+                classification=original.classification if agree else "",
+                notes="Demo re-review.",
+            )
+        if len(findings) == 3:
+            appeal_open(
+                content_id=findings[2].case.content_item.platform_id,
+                statement="Demo appeal: the owner says the post was satire.",
+                actor_label="seed_demo",
+            )
