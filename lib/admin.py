@@ -17,7 +17,9 @@ def snapshot(obj) -> dict:
     for key, value in model_to_dict(obj).items():
         if key in SECRET_FIELDS:
             continue
-        if isinstance(value, list | tuple | set) or hasattr(value, "all"):
+        if isinstance(value, dict):
+            pass  # a JSON field's object: JSON-safe already, and more readable as one
+        elif isinstance(value, list | tuple | set) or hasattr(value, "all"):
             value = sorted(v.pk if isinstance(v, models.Model) else v for v in value)
         elif not isinstance(value, str | int | float | bool | type(None)):
             value = str(value)

@@ -31,3 +31,24 @@ def deliver_action(action_id: int, event: str = "action.requested"):
     if attempted is None or attempted.retry_in is None or get_current_job() is None:
         return None
     return Retry(max=max_attempts(), interval=attempted.retry_in)
+
+
+def recompute_priorities(version: int, after_id: int) -> None:
+    """Recompute one batch of open cases with new priority weights (queues the next batch)."""
+    from moderation.reprioritise import cases_recompute_priorities
+
+    cases_recompute_priorities(version=version, after_id=after_id)
+
+
+def refresh_reporters_cases(record_ids: list[int]) -> None:
+    """Reporters' track records changed: recompute their open cases."""
+    from moderation.reprioritise import cases_refresh_reliability
+
+    cases_refresh_reliability(record_ids=record_ids)
+
+
+def refresh_waiting_priorities() -> None:
+    """The periodic run (moderation/periodic.py): schedules the next, then recomputes."""
+    from moderation.periodic import waiting_refresh_run
+
+    waiting_refresh_run()

@@ -1,30 +1,78 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from reports.categories import Category
 
+# Queue flags that mean "reached only by a person's action, never by routing". Routing skips these
+# queues and never moves a case out of one. Add a flag here and routing honours it everywhere.
+PEOPLE_ONLY_FLAGS = ("senior_only", "for_appeals")
+
+
+class QueueQuerySet(models.QuerySet):
+    def routable(self):
+        """Active queues routing may put a case in, in rule order."""
+        return self.filter(is_active=True, **{flag: False for flag in PEOPLE_ONLY_FLAGS}).order_by(
+            "order", "slug"
+        )
+
 
 class Queue(models.Model):
     """A queue of cases, filled by routing rules and worked by reviewers certified for it.
 
-    Rules are tried in `order` (lowest first); the first queue whose rules match a case takes it.
-    An empty category list matches every category; `involves_child` None matches either answer.
+    Rules are tried in `order` (lowest first); the first routable queue all of whose rules match a
+    case takes it. An empty rule matches everything (moderation/routing.py).
     """
+
+    class BankRule(models.TextChoices):
+        ANY_OR_NONE = "", "Any case, matched or not"
+        ANY_BANK = "any", "Cases with a match in any bank"
+        KNOWN_MATERIAL = "known_material", "Cases with a match in a known-material bank"
+        LISTED = "listed", "Cases with a match in one of the banks listed below"
 
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
-    order = models.PositiveIntegerField(default=100)
-    categories = models.JSONField(default=list, blank=True)
-    involves_child = models.BooleanField(null=True, blank=True)
+    order = models.PositiveIntegerField(
+        default=100,
+        help_text="Routing tries queues lowest order first; the first whose rules all match "
+        "takes the case.",
+    )
+    categories = models.JSONField(
+        default=list, blank=True, help_text="Only these categories; none ticked: every category."
+    )
+    involves_child = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Only cases reported as involving a child (yes), only those not (no), or either.",
+    )
+    sources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Only cases with a report or flag from one of these sources; empty: any source.",
+    )
+    languages = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Only content in these languages (BCP 47); empty: any language, or none known.",
+    )
+    bank_rule = models.CharField(max_length=20, choices=BankRule, blank=True, default="")
+    banks = models.ManyToManyField(
+        "moderation.HashBank",
+        blank=True,
+        related_name="routed_queues",
+        help_text="For the rule 'a match in one of the banks listed'.",
+    )
     sla_minutes = models.PositiveIntegerField(default=24 * 60)
     is_active = models.BooleanField(default=True)
-    # Worked only by senior reviewers; routing never moves a case out of it.
+    # Worked only by senior reviewers; routing never moves a case into or out of it.
     senior_only = models.BooleanField(default=False)
     # The appeals queue: reached only by an owner's appeal; routing never moves a case in or out.
     for_appeals = models.BooleanField(default=False)
+
+    objects = QueueQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "slug"]
@@ -32,10 +80,65 @@ class Queue(models.Model):
     def __str__(self):
         return self.name
 
-    def matches(self, *, category: str, involves_child: bool) -> bool:
-        if self.categories and category not in self.categories:
+    def clean(self):
+        from moderation.routing import normalise_language, source_rule_error
+
+        errors = {}
+        if not isinstance(self.categories, list) or any(
+            c not in Category.values for c in self.categories
+        ):
+            errors["categories"] = f"A list of categories from: {', '.join(Category.values)}."
+        if not isinstance(self.sources, list) or not all(isinstance(s, str) for s in self.sources):
+            errors["sources"] = "A list of sources."
+        else:
+            bad = [e for e in map(source_rule_error, self.sources) if e]
+            if bad:
+                errors["sources"] = bad
+        if not isinstance(self.languages, list) or not all(
+            isinstance(t, str) for t in self.languages
+        ):
+            errors["languages"] = "A list of BCP 47 language tags."
+        else:
+            try:
+                self.languages = [normalise_language(t) for t in self.languages]
+            except ValueError as e:
+                errors["languages"] = str(e)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def routable(self) -> bool:
+        """Routing may move cases into and out of this queue."""
+        return not any(getattr(self, flag) for flag in PEOPLE_ONLY_FLAGS)
+
+    def holds_cases(self, *, reopened: bool = False) -> bool:
+        """Whether routing must leave a case in this queue. People-only queues hold their cases,
+        except that an appeal ends with its decision: a decided case reopened from the appeals
+        queue by a new report is routed afresh."""
+        if self.for_appeals and reopened:
             return False
-        return self.involves_child is None or self.involves_child == involves_child
+        return not self.routable
+
+    def matches(self, route, bank_ids=None) -> bool:
+        """Whether a case with these routing inputs (moderation.routing.RouteInput) belongs here.
+        `bank_ids`: the ids of the banks this queue lists (for the 'listed' rule)."""
+        from moderation.routing import language_matches, source_matches
+
+        if self.categories and route.category not in self.categories:
+            return False
+        if self.involves_child is not None and self.involves_child != route.involves_child:
+            return False
+        if self.sources and not source_matches(self.sources, route.sources):
+            return False
+        if self.languages and not language_matches(self.languages, route.language):
+            return False
+        if self.bank_rule == self.BankRule.ANY_BANK:
+            return bool(route.bank_ids)
+        if self.bank_rule == self.BankRule.KNOWN_MATERIAL:
+            return route.known_material
+        if self.bank_rule == self.BankRule.LISTED:
+            return bool(set(bank_ids or ()) & set(route.bank_ids))
+        return True
 
 
 class CaseQuerySet(models.QuerySet):
@@ -68,9 +171,15 @@ class Case(models.Model):
     reporters_count = models.PositiveIntegerField(default=0)
     flags_count = models.PositiveIntegerField(default=0)
     max_flag_score = models.FloatField(null=True, blank=True)
-    # The strongest bank match among the case's media, for the priority breakdown.
+    # The strongest bank match among the case's media, for the priority breakdown
+    # (moderation.priority.BankMatch: 0 none, 1 a bank, 2 a known-material bank).
     bank_match_label = models.CharField(max_length=150, blank=True)
-    bank_match_points = models.PositiveIntegerField(default=0)
+    bank_match_level = models.PositiveSmallIntegerField(default=0)
+    # Best share of past reports upheld among this case's reporters who have a long enough record
+    # (reports.models.ReporterRecord); None when none has. Only the figure: never who.
+    reporter_reliability = models.FloatField(null=True, blank=True)
+    # Where its reports and flags came from: "form", "api", "flag:<source>" (for routing rules).
+    sources = models.JSONField(default=list, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -279,3 +388,4 @@ from moderation.enforcement import (  # noqa: E402,F401
     WebhookDelivery,
 )
 from moderation.quality import Appeal, QualitySettings, ReReview  # noqa: E402,F401
+from moderation.scoring import PriorityWeights  # noqa: E402,F401

@@ -8,8 +8,10 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from moderation.audit import audit_record
-from moderation.models import Case, Queue
-from moderation.priority import PriorityInputs, compute_priority
+from moderation.models import Case
+from moderation.priority import BankMatch, PriorityInputs, Weights, compute_priority
+from moderation.routing import RouteInput, case_reroute, queue_route
+from moderation.scoring import current_weights
 from reports.categories import SEVERITY
 
 
@@ -18,17 +20,6 @@ class Outcome:
     JOINED = "joined"  # the item's open case
     REOPENED = "reopened"  # a decided case, back in a queue because the report brings something new
     COUNTED = "counted"  # a decided case, counted but not requeued: nothing new to decide
-
-
-def queue_route(*, category: str, involves_child: bool) -> Queue:
-    """The first active queue, in rule order, whose rules match. The appeals queue is only ever
-    reached by an appeal, whatever its rules say."""
-    for queue in Queue.objects.filter(is_active=True, for_appeals=False).order_by("order", "slug"):
-        if queue.matches(category=category, involves_child=involves_child):
-            return queue
-    raise Queue.DoesNotExist(
-        "No active queue accepts this case: add a catch-all queue (no categories) in the admin."
-    )
 
 
 def case_novelty(
@@ -61,7 +52,9 @@ def case_attach(
     content_item,
     category: str,
     involves_child: bool,
+    source: str,
     media_sha256s: frozenset[str] = frozenset(),
+    language_is_new: bool = False,
     actor_label: str,
 ) -> tuple[Case, str]:
     """The case a new report or flag about `content_item` belongs to. Call inside a transaction.
@@ -70,10 +63,16 @@ def case_attach(
     new (a category or media not seen before), or counts it there without requeueing; else opens a
     new case. All cases of the item are locked first, so concurrent reports about one item queue
     up behind each other instead of opening two cases.
+
+    `source` is where this report or flag came from (routing.FORM, API or source_of_flag(...));
+    `language_is_new` says this intake told us the content's language for the first time: both
+    are routing inputs, so the case is routed again when they change.
     """
     cases = list(
         Case.objects.select_for_update().filter(content_item=content_item).order_by("-created_at")
     )
+    for c in cases:
+        c.content_item = content_item  # routing and priority read it: no query for it again
     current = next((c for c in cases if c.status == Case.Status.OPEN), None)
     if current is None and cases:
         latest = cases[0]
@@ -85,7 +84,14 @@ def case_attach(
         latest.status = Case.Status.OPEN
         latest.decided_at = None
         latest.waiting_since = timezone.now()
-        _absorb(latest, category=category, involves_child=involves_child, reroute=True)
+        _absorb(
+            latest,
+            category=category,
+            involves_child=involves_child,
+            source=source,
+            reopened=True,
+            reroute=True,
+        )
         latest.save()
         audit_record(
             verb="case.reopened",
@@ -116,23 +122,36 @@ def case_attach(
                 )
                 current.assignee = None
                 current.lease_expires_at = None
-        _absorb(current, category=category, involves_child=involves_child)
+        _absorb(
+            current,
+            category=category,
+            involves_child=involves_child,
+            source=source,
+            reroute=language_is_new,
+        )
         return current, Outcome.JOINED
 
+    route = RouteInput(
+        category=category,
+        involves_child=involves_child,
+        sources=frozenset([source]),
+        language=content_item.language,
+    )
     try:
         with transaction.atomic():
             case = Case.objects.create(
                 content_item=content_item,
                 category=category,
                 involves_child=involves_child,
-                queue=queue_route(category=category, involves_child=involves_child),
+                sources=[source],
+                queue=queue_route(route),
             )
     except IntegrityError:
         # Another request opened the item's first case between our read and our insert: join it.
         case = Case.objects.select_for_update().get(
             content_item=content_item, status=Case.Status.OPEN
         )
-        _absorb(case, category=category, involves_child=involves_child)
+        _absorb(case, category=category, involves_child=involves_child, source=source)
         return case, Outcome.JOINED
     audit_record(
         verb="case.opened",
@@ -144,31 +163,33 @@ def case_attach(
     return case, Outcome.OPENED
 
 
-def _absorb(case: Case, *, category: str, involves_child: bool, reroute: bool = False) -> None:
-    """Take on a more severe category or a child's involvement, and move the case to the queue
-    that now fits it. Moving is safe under a live lease (the holder keeps the case), and needed:
-    a case that became child-safety must reach people certified for child safety. A case a
-    reviewer sent to senior review stays there: that was a person's decision; so does an open
-    appeal, which must reach someone other than its original reviewer (a decided case reopened
-    from the appeals queue by a new report is routed afresh)."""
+def _absorb(
+    case: Case,
+    *,
+    category: str,
+    involves_child: bool,
+    source: str,
+    reopened: bool = False,
+    reroute: bool = False,
+) -> None:
+    """Take on a more severe category, a child's involvement or a new source, and move the case
+    to the queue that now fits it (`reroute`: route it again anyway, e.g. its language became
+    known). Moving is safe under a live lease (the holder keeps the case), and needed: a case that
+    became child-safety must reach people certified for child safety. A case in a queue reached
+    only by people stays there (Queue.holds_cases): senior review, and an open appeal, which must
+    reach someone other than its original reviewer; a decided case `reopened` from the appeals
+    queue by a new report is routed afresh."""
     changed = reroute
+    # Severity here is the fixed scale, not the admin's priority weights: which category a case
+    # is must not change with how urgent an admin makes it.
     if SEVERITY[category] > SEVERITY[case.category]:
         case.category, changed = category, True
     if involves_child and not case.involves_child:
         case.involves_child, changed = True, True
-    if not changed or case.queue.senior_only or (case.queue.for_appeals and not reroute):
-        return
-    queue = queue_route(category=case.category, involves_child=case.involves_child)
-    if queue.pk != case.queue_id:
-        audit_record(
-            verb="case.rerouted",
-            obj=case,
-            case=case,
-            actor_label="routing",
-            before={"queue": case.queue.slug},
-            after={"queue": queue.slug, "category": case.category},
-        )
-        case.queue = queue
+    if source not in case.sources:
+        case.sources, changed = [*case.sources, source], True
+    if changed:
+        case_reroute(case, reopened=reopened)
 
 
 def case_count_report(case: Case, *, fingerprint: str) -> None:
@@ -211,59 +232,66 @@ def case_recount(case: Case) -> None:
     case.max_flag_score = case.flags.aggregate(m=Max("score"))["m"]
 
 
-def case_refresh_priority(*, case: Case, now=None) -> None:
+def case_priority_inputs(case: Case) -> PriorityInputs:
+    return PriorityInputs(
+        category=case.category,
+        involves_child=case.involves_child,
+        reporters_count=case.reporters_count,
+        max_flag_score=case.max_flag_score,
+        waiting_since=case.waiting_since,
+        bank_match_label=case.bank_match_label,
+        bank_match_level=case.bank_match_level,
+        reporter_reliability=case.reporter_reliability,
+        reach=case.content_item.reach,
+    )
+
+
+def case_refresh_priority(*, case: Case, now=None, weights: Weights | None = None) -> None:
     """Recompute a case's priority from its counters and save it. Call inside a transaction."""
     now = now or timezone.now()
     case.priority, case.priority_breakdown = compute_priority(
-        PriorityInputs(
-            category=case.category,
-            involves_child=case.involves_child,
-            reporters_count=case.reporters_count,
-            max_flag_score=case.max_flag_score,
-            waiting_since=case.waiting_since,
-            bank_match_label=case.bank_match_label,
-            bank_match_points=case.bank_match_points,
-        ),
-        now=now,
+        case_priority_inputs(case), now=now, weights=weights or current_weights()
     )
     case.updated_at = now
     case.save()
 
 
 def case_apply_matches(*, case: Case, banks) -> list[str]:
-    """Act on bank matches of a case's media, by each bank's policy. Call inside a transaction
-    with the case locked. Returns what was done, for the audit record."""
+    """Act on bank matches of a case's media, by each bank's policy, and route the case again
+    (queues may have bank rules). Call inside a transaction with the case locked. Returns what
+    was done, for the audit record."""
     from moderation.banks import HashBank
-    from moderation.priority import BANK_MATCH, KNOWN_MATERIAL_MATCH
 
     done = []
+    routed_by_bank = False
     for bank in banks:
         known = bank.policy == HashBank.Policy.ACT_AND_ESCALATE
-        points = KNOWN_MATERIAL_MATCH if known else BANK_MATCH
-        if points > case.bank_match_points:
+        level = BankMatch.KNOWN_MATERIAL if known else BankMatch.BANK
+        if level > case.bank_match_level:
             label = "known-material" if known else "bank"
             case.bank_match_label = f"{label} match: {bank.name}"[:150]
-            case.bank_match_points = points
-            done.append(f"priority +{points} ({bank.name})")
+            case.bank_match_level = level
+            done.append(f"priority raised: {label} match ({bank.name})")
         if known:
             done.extend(_act_on_known_material(case, bank))
-        reroute = (
-            bank.policy == HashBank.Policy.ROUTE
-            and bank.route_to_id != case.queue_id
-            and not case.queue.senior_only
-            and not case.queue.for_appeals
-        )
-        if reroute:
-            audit_record(
-                verb="case.rerouted",
-                obj=case,
-                case=case,
-                actor_label=f"bank {bank.slug}",
-                before={"queue": case.queue.slug},
-                after={"queue": bank.route_to.slug},
-            )
-            case.queue = bank.route_to
-            done.append(f"routed to {bank.route_to.slug} ({bank.name})")
+        if bank.policy == HashBank.Policy.ROUTE and case.queue.routable:
+            # The bank names its queue: that wins over the queues' own rules.
+            routed_by_bank = True
+            if bank.route_to_id != case.queue_id:
+                audit_record(
+                    verb="case.rerouted",
+                    obj=case,
+                    case=case,
+                    actor_label=f"bank {bank.slug}",
+                    before={"queue": case.queue.slug},
+                    after={"queue": bank.route_to.slug},
+                )
+                case.queue = bank.route_to
+                done.append(f"routed to {bank.route_to.slug} ({bank.name})")
+    if not routed_by_bank:
+        queue = case_reroute(case, actor_label="routing: bank match")
+        if queue is not None:
+            done.append(f"routed to {queue.slug} (queue rules)")
     return done
 
 
@@ -309,9 +337,14 @@ def cases_refresh_waiting(*, stale_after, limit: int = 1000) -> int:
         .order_by("updated_at")
         .values_list("pk", flat=True)[:limit]
     )
+    weights = current_weights()
     for case_id in ids:
         with transaction.atomic():
-            case = Case.objects.select_for_update().get(pk=case_id)
+            case = (
+                Case.objects.select_for_update(of=("self",))
+                .select_related("content_item")
+                .get(pk=case_id)
+            )
             if case.status == Case.Status.OPEN:
-                case_refresh_priority(case=case, now=now)
+                case_refresh_priority(case=case, now=now, weights=weights)
     return len(ids)

@@ -12,7 +12,8 @@ from accounts import roles
 from accounts.models import QueueCertification, User
 from moderation.audit import audit_record
 from moderation.models import Case, CaseSkip, Decision, Queue
-from moderation.rules import decision_requirements
+from moderation.reprioritise import reporters_record_outcome, reporters_revise_outcome
+from moderation.rules import NON_FINDINGS, decision_requirements
 
 # A skipped case is not offered to the same reviewer again for this long.
 SKIP_MEMORY = timedelta(minutes=30)
@@ -235,6 +236,14 @@ def record_decision(
     # Upheld: the appealed decision's actions stand as they are; nothing new is asked.
     if action != Decision.Action.SENIOR_REVIEW:
         rereview_sample(decision=decision)
+        upheld = action not in NON_FINDINGS
+        if appeal is not None and appeal.status == appeal.Status.OVERTURNED:
+            # The reporters counted with the appealed decision are judged by its outcome now.
+            reporters_revise_outcome(
+                case=case, was_upheld=appeal.decision.action not in NON_FINDINGS, upheld=upheld
+            )
+        # Sending a case up is not a finding: the reporters' records wait for the senior's.
+        reporters_record_outcome(case=case, upheld=upheld)
     audit_record(
         verb="case.decided",
         obj=case,

@@ -13,6 +13,7 @@ from lib.text import is_storable
 from moderation import cluster_decisions, selectors, services
 from moderation.forms import DecisionForm
 from moderation.models import Case, Queue
+from moderation.periodic import waiting_refresh_if_due
 from moderation.rules import DEFAULT_POLICY, decision_requirements
 
 
@@ -40,6 +41,9 @@ def dashboard(request):
 @reviewer_required
 @require_POST
 def review_next(request):
+    # Embedded mode has no scheduler: waiting time is brought up to date (throttled) just before
+    # it decides which case comes next.
+    waiting_refresh_if_due()
     queue = None
     if slug := request.POST.get("queue"):
         if not is_storable(slug):

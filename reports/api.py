@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
 
 from config.api import ERRORS, ApiError, require_scope
 from lib.text import storable_text
+from moderation.routing import BCP47_PATTERN, normalise_language
 from reports.categories import Category
 from reports.media import ImageRejected, IncomingImage, inspect_image
 from reports.models import ContentItem, Report
@@ -20,6 +21,8 @@ from reports.services import flag_submit, report_submit
 router = Router(tags=["intake"])
 
 MAX_FLAGS_PER_BATCH = 500
+# More than anyone's audience: larger is a bug on the sender's side.
+MAX_REACH = 10**12
 CategoryName = Literal[tuple(Category.values)]  # type: ignore[valid-type]
 ContentType = Literal[tuple(ContentItem.Type.values)]  # type: ignore[valid-type]
 ReporterKind = Literal[tuple(Report.ReporterKind.values)]  # type: ignore[valid-type]
@@ -37,6 +40,16 @@ def _strict_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a number")
     return value
+
+
+def _strict_int(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _language(value: str) -> str:
+    return normalise_language(value)
 
 
 def _http_url(value: str) -> str:
@@ -71,6 +84,23 @@ class ContentIn(Schema):
     type: ContentType = "other"
     owner_id: Text(255) = ""
     owner_handle: Text(255) = ""
+    language: Annotated[
+        Text(
+            35,
+            description="The content's language as a BCP 47 tag, e.g. en, pt-BR, zh-Hant.",
+            # Documented for callers and the fuzzer; _language is what checks it.
+            json_schema_extra={"pattern": f"^$|{BCP47_PATTERN}"},
+        ),
+        AfterValidator(_language),
+    ] = ""
+    reach: (
+        Annotated[
+            int,
+            BeforeValidator(_strict_int),
+            Field(ge=0, le=MAX_REACH, description="Views or audience size, if known."),
+        ]
+        | None
+    ) = None
 
 
 class MediaIn(Schema):
@@ -164,6 +194,8 @@ def _content_kwargs(content: ContentIn) -> dict:
         "content_type": content.type,
         "owner_id": content.owner_id,
         "owner_handle": content.owner_handle,
+        "language": content.language,
+        "reach": content.reach,
     }
 
 

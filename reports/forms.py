@@ -68,11 +68,34 @@ def email_field(label: str, help_text: str) -> forms.EmailField:
     return forms.EmailField(label=label, required=False, max_length=254, help_text=help_text)
 
 
+def _language_choices() -> list[tuple[str, str]]:
+    from django.conf import global_settings
+
+    from moderation.routing import normalise_language
+
+    named = sorted(
+        ((normalise_language(code), name) for code, name in global_settings.LANGUAGES),
+        key=lambda choice: choice[1],
+    )
+    return [("", "Not sure")] + named
+
+
+def language_field(label: str) -> forms.ChoiceField:
+    # A list to choose from, not a code to type: the public does not know BCP 47.
+    return forms.ChoiceField(
+        label=label,
+        required=False,
+        choices=_language_choices,
+        help_text="Helps us send it to reviewers who read that language.",
+    )
+
+
 class ReportForm(forms.Form):
     category = CategoryChoiceField(label="What is wrong with it?")
     content_url = content_url_field("Where is it? (link to the post, image or account)")
     description = description_field("Anything else we should know (optional)")
     involves_child = forms.BooleanField(label="This involves someone under 18", required=False)
+    language = language_field("What language is it in? (optional)")
     images = ImagesField(
         label="Screenshots or images (optional)",
         help_text="JPEG, PNG, GIF or WebP, up to 10. They are stored privately and seen only by "

@@ -36,6 +36,10 @@ class ContentItem(models.Model):
     type = models.CharField(max_length=16, choices=Type, default=Type.OTHER)
     owner_id = models.CharField(max_length=255, blank=True)
     owner_handle = models.CharField(max_length=255, blank=True)
+    # The content's language as a BCP 47 tag ("pt-BR"), when the platform knows it (routing).
+    language = models.CharField(max_length=35, blank=True)
+    # Views or audience size, as last reported by the platform (priority).
+    reach = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
@@ -86,6 +90,9 @@ class ReporterIdentity(models.Model):
     # A keyed hash of the strongest identifier above, so reporters can be counted (and, later,
     # their reliability measured) without reading who they are. Empty when nothing identifies them.
     fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    # Set once the report's case was decided and counted in the reporter's ReporterRecord, so a
+    # reopened and decided-again case does not count the same report twice.
+    outcome_counted = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -93,6 +100,33 @@ class ReporterIdentity(models.Model):
 
     def __str__(self):
         return f"reporter of {self.report_id}"
+
+
+class ReporterRecord(models.Model):
+    """How often a reporter (by fingerprint, never by who they are) was right: kept as counters
+    updated when their cases are decided, so intake reads one row instead of their history."""
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    # Decided cases this reporter reported (each case counted once per decision it got).
+    decided = models.PositiveIntegerField(default=0)
+    # Of those, decided as a violation.
+    upheld = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(upheld__lte=models.F("decided")),
+                name="reporter_upheld_within_decided",
+            )
+        ]
+
+    def __str__(self):
+        return f"reporter record {self.pk}"
+
+    def share(self, min_reports: int) -> float | None:
+        """Share of decided reports upheld; None below `min_reports` decided."""
+        return self.upheld / self.decided if self.decided >= min_reports else None
 
 
 class Flag(models.Model):

@@ -12,12 +12,14 @@ from django.utils.crypto import salted_hmac
 
 from lib.jobs import enqueue, job_path
 from moderation.audit import audit_record
+from moderation.reprioritise import reporter_share
 from moderation.rollup import (
     case_attach,
     case_count_flag,
     case_count_report,
     case_refresh_priority,
 )
+from moderation.routing import source_of_flag
 from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
 from reports.media import IncomingImage, store_image
 from reports.models import ContentItem, Flag, Media, Report, ReporterIdentity
@@ -50,9 +52,12 @@ def content_item_get_or_create(
     type: str = "",
     owner_id: str = "",
     owner_handle: str = "",
-) -> ContentItem:
-    """The item a report is about. The platform's id wins; failing that, the URL — so a report
-    through the form (URL only) and one from the platform (id and URL) meet on one item."""
+    language: str = "",
+    reach: int | None = None,
+) -> tuple[ContentItem, set[str]]:
+    """The item a report is about, and which of its fields this intake filled in or changed. The
+    platform's id wins; failing that, the URL — so a report through the form (URL only) and one
+    from the platform (id and URL) meet on one item."""
     item = None
     if platform_id:
         item = ContentItem.objects.filter(platform_id=platform_id).order_by("pk").first()
@@ -73,10 +78,12 @@ def content_item_get_or_create(
                 "type": type or ContentItem.Type.OTHER,
                 "owner_id": owner_id,
                 "owner_handle": owner_handle,
+                "language": language,
+                "reach": reach,
             },
         )
         if created:
-            return item
+            return item, {"created"}
     # Later reports may know more about the item than the first one did.
     updates = {
         field: value
@@ -86,14 +93,18 @@ def content_item_get_or_create(
             ("url_key", url_key(url)),
             ("owner_id", owner_id),
             ("owner_handle", owner_handle),
+            ("language", language),
         )
         if value and not getattr(item, field)
     }
+    # Audiences grow: the largest figure reported is the latest that matters.
+    if reach is not None and (item.reach is None or reach > item.reach):
+        updates["reach"] = reach
     if updates:
         ContentItem.objects.filter(pk=item.pk).update(**updates)
         for field, value in updates.items():
             setattr(item, field, value)
-    return item
+    return item, set(updates)
 
 
 def reporter_fingerprint(*, account_id: str = "", email: str = "", ip: str | None = None) -> str:
@@ -136,20 +147,27 @@ def _item_and_case(
     involves_child: bool,
     images: Sequence[IncomingImage],
     actor_label: str,
+    source: str,
+    language: str = "",
+    reach: int | None = None,
 ):
     """The content item a report or flag is about and the case it rolls up into."""
-    item = content_item_get_or_create(
+    item, changed = content_item_get_or_create(
         platform_id=platform_id,
         url=content_url,
         type=content_type,
         owner_id=owner_id,
         owner_handle=owner_handle,
+        language=language,
+        reach=reach,
     )
     case, outcome = case_attach(
         content_item=item,
         category=category,
         involves_child=involves_child,
+        source=source,
         media_sha256s=frozenset(i.sha256 for i in images),
+        language_is_new="language" in changed,
         actor_label=actor_label,
     )
     return item, case, outcome
@@ -165,6 +183,8 @@ def report_submit(
     content_type: str = "",
     owner_id: str = "",
     owner_handle: str = "",
+    language: str = "",
+    reach: int | None = None,
     description: str = "",
     involves_child: bool = False,
     images: Sequence[IncomingImage] = (),
@@ -187,6 +207,9 @@ def report_submit(
             involves_child=involves_child,
             images=images,
             actor_label=actor_label,
+            source=source,
+            language=language,
+            reach=reach,
         )
         report = Report.objects.create(
             content_item=item,
@@ -202,6 +225,11 @@ def report_submit(
             account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
         )
         case_count_report(case, fingerprint=fingerprint)
+        share = reporter_share(fingerprint)
+        if share is not None and (
+            case.reporter_reliability is None or share > case.reporter_reliability
+        ):
+            case.reporter_reliability = share
         if reporter_account_id or reporter_email or reporter_ip:
             ReporterIdentity.objects.create(
                 report=report,
@@ -243,6 +271,8 @@ def flag_submit(
     content_type: str = "",
     owner_id: str = "",
     owner_handle: str = "",
+    language: str = "",
+    reach: int | None = None,
     model_version: str = "",
     description: str = "",
     involves_child: bool = False,
@@ -269,6 +299,9 @@ def flag_submit(
                 involves_child=involves_child,
                 images=images,
                 actor_label=actor_label,
+                source=source_of_flag(source),
+                language=language,
+                reach=reach,
             )
             flag = Flag.objects.create(
                 content_item=item,

@@ -48,6 +48,7 @@ def _public_report(request, form, template: str, context: dict, **fixed):
                     **fixed,
                 },
                 content_url=data["content_url"],
+                language=data.get("language", ""),
                 description=data["description"],
                 images=data["images"],
                 reporter_email=data["email"],

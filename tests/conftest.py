@@ -65,12 +65,14 @@ def empty_cache():
     from config.api import forget_principals
     from moderation.clusters import forget_media_hashes
     from moderation.matching import forget_indexes
+    from moderation.scoring import forget_weights
 
     cache.clear()
     forget_principals()
     # In-memory indexes hold ids from earlier tests' rolled-back rows.
     forget_indexes()
     forget_media_hashes()
+    forget_weights()
 
 
 @pytest.fixture(autouse=True)

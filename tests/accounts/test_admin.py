@@ -21,7 +21,7 @@ class TestAdmin:
                 "name": "General",
                 "description": queue.description,
                 "order": 1000,
-                "categories": "[]",
+                # No category ticked: every category.
                 "involves_child": "unknown",
                 "sla_minutes": 720,
                 "is_active": "on",

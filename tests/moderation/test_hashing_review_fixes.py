@@ -148,7 +148,7 @@ class TestRetroactiveMatching:
             )
         assert Match.objects.filter(media__report=report).count() == 2
         case = Case.objects.get(pk=report.case_id)
-        assert case.bank_match_points == 5000
+        assert case.bank_match_level == 2  # known material
         assert Escalation.objects.get().owner_id == "acct-1"
         # Importing again adds nothing and matches nothing twice.
         with run_jobs():

@@ -37,6 +37,17 @@ class TestReportForm:
         assert report.source == "form"
         assert report.reporter_kind == "public"
 
+    def test_the_content_language_is_optional_and_chosen_from_a_list(self, client):
+        assert (
+            b'<option value="pt-BR">Brazilian Portuguese</option>' in client.get("/report/").content
+        )
+        client.post("/report/", form_data(language="pt-BR"))
+        assert Report.objects.get().content_item.language == "pt-BR"
+        client.post("/report/", form_data(content_url="https://social.example/p/9"))
+        assert Report.objects.latest("pk").content_item.language == ""
+        r = client.post("/report/", form_data(language="klingon"))
+        assert "Select a valid choice" in r.content.decode()
+
     def test_it_rolls_the_report_into_the_case_for_that_content(self, client):
         client.post("/report/", form_data())
         client.post("/report/", form_data(category="harassment", involves_child=""))

@@ -1,5 +1,6 @@
-"""Hand jobs that could not reach Redis at commit time over to RQ once it answers again, and queue
-again the hashing of media whose job Redis lost. Run one or more of these beside the workers."""
+"""Hand jobs that could not reach Redis at commit time over to RQ once it answers again, queue
+again the hashing of media whose job Redis lost, and keep the periodic priority refresh scheduled.
+Run one or more of these beside the workers."""
 
 import time
 from datetime import timedelta
@@ -9,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from lib.jobs import outbox_prune, relay
 from moderation.delivery import deliveries_sweep
-from moderation.rollup import cases_refresh_waiting
+from moderation.periodic import waiting_refresh_schedule
 from reports.services import media_requeue_unhashed
 
 # Media unhashed this long after arrival have lost their job.
@@ -17,7 +18,6 @@ SWEEP_AGE = timedelta(minutes=10)
 SWEEP_INTERVAL_SECONDS = 60
 # Relayed outbox rows are kept this long (for looking into incidents), then deleted.
 KEEP_RELAYED = timedelta(days=7)
-PRIORITY_STALE_AFTER = timedelta(minutes=10)
 
 
 class Command(BaseCommand):
@@ -52,8 +52,9 @@ class Command(BaseCommand):
                 # Webhook deliveries whose job Redis lost are queued again, so none is forgotten.
                 deliveries_sweep()
                 outbox_prune(older_than=KEEP_RELAYED)
-                # Waiting time counts towards priority: keep it current for every open case.
-                cases_refresh_waiting(stale_after=PRIORITY_STALE_AFTER)
+                # Waiting time counts towards priority: make sure the periodic job's chain is
+                # scheduled (idempotent: one job per time slot), e.g. after Redis lost it.
+                waiting_refresh_schedule()
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_SECONDS
             if once:
                 return

@@ -1,0 +1,81 @@
+"""Waiting time counts towards priority, so open cases are recomputed periodically.
+
+With Redis: one chain of RQ scheduled jobs (run by workers started `--with-scheduler`). Each run
+first schedules the next, then recomputes. The next run's job id is its time slot
+(`vigil-refresh-waiting-<slot>`), scheduled with `unique=True`: however many processes try to
+(re)start the chain — each run, every relay_outbox pass, a restart — one job exists per slot, so
+there is never more than one chain, and a chain Redis lost is restarted by the next relay pass.
+
+Without Redis (embedded mode) there is no scheduler: "review next" refreshes stale cases before it
+picks one, at most once a minute per process.
+"""
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+
+from moderation.rollup import cases_refresh_waiting
+
+PERIOD_SECONDS = 300
+JOB_PREFIX = "vigil-refresh-waiting-"
+# Cases whose priority is older than this get it again (priority counts whole waiting hours).
+STALE_AFTER = timedelta(minutes=10)
+# One run does at most MAX_BATCHES batches of BATCH cases; the rest wait for the next run.
+BATCH = 1000
+MAX_BATCHES = 20
+EMBEDDED_THROTTLE_SECONDS = 60
+EMBEDDED_LIMIT = 500
+
+
+def next_slot(now: datetime) -> int:
+    return int(now.timestamp() // PERIOD_SECONDS) + 1
+
+
+def waiting_refresh_schedule(*, now: datetime | None = None) -> str | None:
+    """Make sure the next periodic run is scheduled. Idempotent; returns its job id (None in the
+    embedded mode, which has no scheduler)."""
+    if settings.JOBS_EAGER:
+        return None
+    from rq.exceptions import DuplicateJobError
+
+    from lib.jobs import get_queue
+    from moderation.jobs import refresh_waiting_priorities
+
+    slot = next_slot(now or datetime.now(UTC))
+    job_id = f"{JOB_PREFIX}{slot}"
+    # Another process scheduled this slot already: that is the one chain.
+    with contextlib.suppress(DuplicateJobError):
+        get_queue().enqueue_at(
+            datetime.fromtimestamp(slot * PERIOD_SECONDS, UTC),
+            refresh_waiting_priorities,
+            job_id=job_id,
+            unique=True,
+            # Kept past its slot, so a process whose clock lags cannot schedule the slot again.
+            result_ttl=PERIOD_SECONDS * 2,
+            description="recompute waiting open cases' priorities",
+        )
+    return job_id
+
+
+def waiting_refresh_run() -> int:
+    """One periodic run: schedule the next one first (a failure below must not end the chain),
+    then recompute stale open cases. Returns how many were recomputed."""
+    waiting_refresh_schedule()
+    total = 0
+    for _ in range(MAX_BATCHES):
+        done = cases_refresh_waiting(stale_after=STALE_AFTER, limit=BATCH)
+        total += done
+        if done < BATCH:
+            break
+    return total
+
+
+def waiting_refresh_if_due() -> int:
+    """Embedded mode only: recompute some stale cases, at most once a minute per process."""
+    if not settings.JOBS_EAGER:
+        return 0
+    if not cache.add("vigil:waiting-refresh", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
+        return 0
+    return cases_refresh_waiting(stale_after=STALE_AFTER, limit=EMBEDDED_LIMIT)
