@@ -117,8 +117,11 @@ class TestReporterReliability:
         assert parts(waiting)["reporter usually right (100% upheld)"] == 50
 
     def test_intake_queries_do_not_grow_with_the_reporters_history(
-        self, report_by, reviewer, run_jobs
+        self, report_by, reviewer, run_jobs, monkeypatch
     ):
+        # The weights' version check every 2 s would add a query at a random moment.
+        monkeypatch.setattr("moderation.scoring.REFRESH_SECONDS", 3600.0)
+
         def queries_for_one_report() -> int:
             with CaptureQueriesContext(connection) as ctx:
                 case = report_by("busy").case
@@ -136,3 +139,34 @@ class TestReporterReliability:
             with run_jobs():
                 decide(reviewer, case.pk, "remove")
         assert queries_for_one_report() == baseline
+
+
+@pytest.mark.django_db
+class TestAppeals:
+    def test_an_overturned_decision_no_longer_counts_as_upheld(
+        self, report_by, make_user, run_jobs
+    ):
+        from moderation.appeal_services import appeal_open
+
+        original, other = make_user("original"), make_user("other")
+        case = report_by("u-5", platform_id="post-7", owner_id="owner-1").case
+        with run_jobs():
+            decide(original, case.pk, "suspend")
+        assert (record_of("u-5").decided, record_of("u-5").upheld) == (1, 1)
+        appeal_open(content_id="post-7", statement="A joke.", actor_label="api token t")
+        with run_jobs():
+            decide(other, case.pk, "no_violation")
+        # Still one decided case for this reporter, now not upheld.
+        assert (record_of("u-5").decided, record_of("u-5").upheld) == (1, 0)
+
+    def test_an_upheld_appeal_changes_nothing(self, report_by, make_user, run_jobs):
+        from moderation.appeal_services import appeal_open
+
+        original, other = make_user("original"), make_user("other")
+        case = report_by("u-6", platform_id="post-8", owner_id="owner-1").case
+        with run_jobs():
+            decide(original, case.pk, "suspend")
+        appeal_open(content_id="post-8", statement="No.", actor_label="api token t")
+        with run_jobs():
+            decide(other, case.pk, "suspend")
+        assert (record_of("u-6").decided, record_of("u-6").upheld) == (1, 1)
