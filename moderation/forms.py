@@ -20,6 +20,9 @@ class DecisionForm(forms.Form):
     notes = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )
+    # The case as the reviewer saw it (services.case_version): a decision on a case that has
+    # changed since is refused. Optional so API clients and older pages still decide.
+    seen = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
 
 class ReReviewForm(DecisionForm):

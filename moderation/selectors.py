@@ -45,6 +45,11 @@ def user_may_view_case(user, case: Case) -> bool:
         return True
     if case.assignee_id == user.pk:
         return True
+    # The reviewer who made the latest decision may look back at it (and a resent form meets a
+    # clear "already recorded", not a 403). Decisions come prefetched, newest first.
+    latest = next(iter(case.decisions.all()), None)
+    if latest is not None and latest.reviewer_id == user.pk:
+        return True
     return case.queue_id in claimable_queue_ids(user)
 
 
@@ -166,3 +171,38 @@ def rereviews_resolved(limit: int = 20):
 def held_rereview(user, case: Case) -> ReReview | None:
     """The open re-review of `case` that `user` holds, if any."""
     return ReReview.objects.filter(case=case, assignee=user, status=ReReview.Status.OPEN).first()
+
+
+def owner_history(case: Case, limit: int = 10) -> tuple[int, list[Decision]]:
+    """Decisions on the owner's other content, newest first: how many, and the latest `limit`.
+    Two queries whatever the owner's history; none when the owner is unknown."""
+    owner_id = case.content_item.owner_id
+    if not owner_id:
+        return 0, []
+    decisions = Decision.objects.filter(case__content_item__owner_id=owner_id).exclude(
+        case_id=case.pk
+    )
+    total = decisions.count()
+    if not total:
+        return 0, []
+    shown = list(
+        decisions.select_related("case", "case__content_item", "reviewer").order_by(
+            "-created_at", "-pk"
+        )[:limit]
+    )
+    return total, shown
+
+
+def no_queue_reason(user) -> str:
+    """Why a reviewer may claim from no queue, in words they can act on."""
+    from accounts.models import QueueCertification
+
+    lapsed = list(
+        QueueCertification.objects.filter(user=user, expires_at__lte=timezone.now())
+        .select_related("queue")
+        .order_by("-expires_at")[:5]
+    )
+    if lapsed:
+        names = ", ".join(f"{c.queue.name} (expired {c.expires_at:%Y-%m-%d})" for c in lapsed)
+        return f"Your certifications have expired: {names}. A supervisor can renew them."
+    return "You are not certified for any queue yet, so there is nothing you may claim."

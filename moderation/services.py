@@ -27,6 +27,20 @@ class OwnDecisionAppealed(CaseNotHeld):
     """The case is an appeal of a decision this reviewer took part in: someone else decides it."""
 
 
+class CaseChanged(Exception):
+    """The case changed since the reviewer's form was drawn (a report joined, a flag or a bank
+    match arrived): the decision would be on something they have not seen."""
+
+
+def case_version(case: Case) -> str:
+    """What the reviewer saw, as the decision form carries it back. Priority is left out on
+    purpose: waiting time moves it every few minutes without anything new to look at."""
+    return (
+        f"{case.reports_count}r.{case.flags_count}f.{case.bank_match_points}b."
+        f"{case.category}.{case.queue_id}q"
+    )
+
+
 def _lease_until(now):
     return now + timedelta(seconds=settings.CASE_LEASE_SECONDS)
 
@@ -276,14 +290,21 @@ def case_decide(
     classification: str = "",
     notes: str = "",
     ip: str | None = None,
+    seen: str = "",
 ) -> Decision:
     """Record a reviewer's decision on a case they hold.
 
-    Raises CaseNotHeld when the case is no longer the reviewer's (nothing is recorded), and
+    Raises CaseNotHeld when the case is no longer the reviewer's (nothing is recorded),
+    CaseChanged when `seen` (the case_version the form was drawn from) is stale, and
     ValidationError when a field the decision needs is missing.
     """
     with transaction.atomic():
         case = lock_held_case(case_id=case_id, user=user)
+        if seen and seen != case_version(case):
+            raise CaseChanged(
+                "This case changed while you had it open (a new report, flag or match arrived). "
+                "Nothing was recorded: look at it again, then decide."
+            )
         errors = decision_errors(
             case=case, action=action, intent=intent, classification=classification
         )
@@ -303,14 +324,34 @@ def case_decide(
 
 
 def lock_held_case(*, case_id: int, user) -> Case:
-    """The open case the user holds, locked; CaseNotHeld otherwise."""
+    """The open case the user holds under a live lease and a current certification, locked;
+    CaseNotHeld otherwise."""
+    now = timezone.now()
     case = Case.objects.select_for_update().get(pk=case_id)
+    if (
+        case.assignee_id != user.pk
+        and case.decisions.filter(reviewer=user, created_at__gte=case.waiting_since).exists()
+    ):
+        # The same form sent twice (a double click, a resent POST): the first one counted.
+        raise CaseNotHeld("You already recorded a decision on this case; it was counted once.")
     if case.status != Case.Status.OPEN:
         raise CaseNotHeld("This case has already been decided. Nothing was recorded.")
     if case.assignee_id != user.pk:
         raise CaseNotHeld(
             "This case is no longer yours: your hold on it lapsed and it went back to the "
             "queue. Nothing was recorded."
+        )
+    if not case.lease_is_live(now):
+        # Nobody has taken it yet, but it was free to take: the hold is gone either way.
+        raise CaseNotHeld(
+            "Your hold on this case ran out while you were away, so it went back to the queue. "
+            "Nothing was recorded: take it again with Review next."
+        )
+    if case.queue_id not in claimable_queue_ids(user, now):
+        raise CaseNotHeld(
+            f"You are no longer certified to work the {case.queue.name} queue (your "
+            "certification expired or was withdrawn, or your access was paused). Nothing was "
+            "recorded; a supervisor can renew it."
         )
     from moderation.appeal_services import appeals_involving
 

@@ -51,7 +51,10 @@ def review_next(request):
         queue = get_object_or_404(Queue, slug=slug)
     case = services.case_claim_next(user=request.user, queue=queue, ip=client_ip(request))
     if case is None:
-        messages.info(request, "Nothing is waiting in your queues right now.")
+        if services.claimable_queue_ids(request.user):
+            messages.info(request, "Nothing is waiting in your queues right now.")
+        else:
+            messages.error(request, selectors.no_queue_reason(request.user))
         return redirect("dashboard")
     return redirect("case_detail", case_id=case.pk)
 
@@ -68,7 +71,9 @@ def case_detail(request, case_id: int):
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
     if holding:
         services.case_renew_lease(case_id=case.pk, user=request.user)
-    form = DecisionForm(initial={"policy": DEFAULT_POLICY.get(case.category)})
+    form = DecisionForm(
+        initial={"policy": DEFAULT_POLICY.get(case.category), "seen": services.case_version(case)}
+    )
     return render(request, "moderation/case_detail.html", _case_context(request, case, form))
 
 
@@ -83,6 +88,7 @@ def _case_context(request, case, form):
         "form": form,
         "holding": holding,
         "cluster": selectors.cluster_cases(case),
+        "owner_history": selectors.owner_history(case),
         # Who reported is for supervisors only (reporter privacy).
         "show_reporters": request.user.has_perm(roles.SUPERVISE),
         "requires": {
@@ -102,6 +108,8 @@ def case_decide(request, case_id: int):
             services.case_decide(
                 case_id=case.pk, user=request.user, ip=client_ip(request), **form.cleaned_data
             )
+        except services.CaseChanged as e:
+            return _look_again(request, case_id, str(e))
         except services.CaseNotHeld as e:
             messages.error(request, str(e))
             return redirect("dashboard")
@@ -114,6 +122,19 @@ def case_decide(request, case_id: int):
             return redirect("dashboard")
     return render(
         request, "moderation/case_detail.html", _case_context(request, case, form), status=400
+    )
+
+
+def _look_again(request, case_id: int, message: str):
+    """The case page as it is now, keeping the reviewer's choices, with what changed said."""
+    case = _get_case(request, case_id)
+    data = request.POST.copy()
+    data["seen"] = services.case_version(case)
+    form = DecisionForm(data)
+    form.is_valid()
+    form.add_error(None, message)
+    return render(
+        request, "moderation/case_detail.html", _case_context(request, case, form), status=409
     )
 
 
@@ -135,13 +156,15 @@ def case_decide_cluster(request, case_id: int):
             {"case": case, "others": others, "form": form, "data": form.cleaned_data},
         )
     confirmed = {int(x) for x in request.POST.getlist("cases") if x.isascii() and x.isdecimal()}
+    # The confirmation step lists the cluster as it is now; cluster_decide checks it again.
+    fields = {k: v for k, v in form.cleaned_data.items() if k != "seen"}
     try:
         decided = cluster_decisions.cluster_decide(
             case_id=case.pk,
             user=request.user,
             confirmed_case_ids=confirmed,
             ip=client_ip(request),
-            **form.cleaned_data,
+            **fields,
         )
     except (services.CaseNotHeld, cluster_decisions.ClusterChanged) as e:
         messages.error(request, str(e))

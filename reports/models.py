@@ -34,7 +34,8 @@ class ContentItem(models.Model):
     url_key = models.CharField(max_length=64, blank=True, db_index=True)
     url = models.URLField(max_length=2000, blank=True)
     type = models.CharField(max_length=16, choices=Type, default=Type.OTHER)
-    owner_id = models.CharField(max_length=255, blank=True)
+    # Indexed: the review screen shows the decisions on the owner's other content.
+    owner_id = models.CharField(max_length=255, blank=True, db_index=True)
     owner_handle = models.CharField(max_length=255, blank=True)
     # The content's language as a BCP 47 tag ("pt-BR"), when the platform knows it (routing).
     language = models.CharField(max_length=35, blank=True)

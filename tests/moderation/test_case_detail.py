@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.models import AuditEvent, Case, Decision, Queue
-from moderation.services import case_claim_next
+from moderation.services import case_claim_next, case_decide
 
 
 @pytest.mark.django_db
@@ -201,3 +201,62 @@ class TestReporterPrivacy:
         client.force_login(supervisor)
         page = client.get(f"/cases/{report.case_id}/").content
         assert b"witness@example.org" in page and b"192.0.2.44" in page
+
+
+@pytest.mark.django_db
+def test_the_review_screen_makes_a_fixed_number_of_queries_however_much_context(
+    client, reviewer, submit_report, run_jobs, django_assert_max_num_queries
+):
+    """Reports, flags, media, bank matches, cluster members with their decisions, the owner's
+    history and earlier decisions all grow; the number of queries the page makes does not."""
+    from moderation.bank_services import bank_import
+    from moderation.banks import HashBank
+    from reports.hashing import hash_bytes
+    from reports.media import inspect_image
+    from reports.services import flag_submit
+    from tests.moderation.test_clusters import picture
+
+    def image(seed, mark=0):
+        return inspect_image(picture(seed, mark), filename="x.png")
+
+    bank = HashBank.objects.create(name="Watch", slug="watch", signal_types=["pdq", "md5"])
+    bank_import(bank=bank, text="\n".join(f"md5 {hash_bytes(picture(s))['md5']}" for s in (1, 2)))
+
+    def decide_next():
+        held = case_claim_next(user=reviewer)
+        case_decide(case_id=held.pk, user=reviewer, action="warn", policy="harassment")
+
+    def build(n, owner, seed):
+        with run_jobs():
+            for i in range(n):
+                # The owner's earlier content, decided; and near-copies elsewhere, decided too.
+                submit_report(platform_id=f"{owner}-old{i}", owner_id=owner)
+                decide_next()
+                submit_report(platform_id=f"{owner}-copy{i}", images=[image(seed, i + 1)])
+                decide_next()
+            first = submit_report(platform_id=f"{owner}-now", owner_id=owner, images=[image(seed)])
+            for i in range(n):
+                submit_report(platform_id=f"{owner}-now", images=[image(seed, i + 1)])
+                flag_submit(
+                    source="classifier",
+                    external_id=f"{owner}-{i}",
+                    category="harassment",
+                    score=0.5,
+                    platform_id=f"{owner}-now",
+                    images=[image(seed, i + 1)],
+                )
+        return first.case_id
+
+    small, large = build(1, "acct-small", seed=1), build(6, "acct-large", seed=2)
+    client.force_login(reviewer)
+    with CaptureQueriesContext(connection) as few:
+        r = client.get(f"/cases/{small}/")
+    assert r.context["cluster"][0] == 1 and r.context["owner_history"][0] == 1
+    with django_assert_max_num_queries(len(few)):
+        r = client.get(f"/cases/{large}/")
+    assert r.context["owner_history"][0] == 6
+    assert r.context["cluster"][0] == 6
+    assert len(r.context["media"]) == 13
+    assert r.context["case"].reports_count == 7 and r.context["case"].flags_count == 6
+    assert any(m.matches.all() for m in r.context["media"])
+    assert b"Watch" in r.content
