@@ -131,3 +131,91 @@ class ApiToken(models.Model):
 
     def matches(self, token: str) -> bool:
         return hmac.compare_digest(self.token_hash, hash_token(token))
+
+
+class ReviewerPreferences(models.Model):
+    """How a reviewer wants sensitive media shown once revealed. No row means the defaults."""
+
+    MAX_BLUR_PX = 40
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="review_preferences",
+    )
+    # Blur applied to a revealed image until the reviewer clears it (0: none).
+    blur_px = models.PositiveSmallIntegerField(default=16)
+    greyscale = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(blur_px__lte=40), name="preferences_blur_at_most_40px"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user}: blur {self.blur_px}px, greyscale {self.greyscale}"
+
+
+class ExposureEvent(models.Model):
+    """One exposure of a reviewer to reported material: a media reveal, or a decision (with
+    whether its queue holds sensitive material). Compact and indexed by (user, time) so the
+    per-shift counts stay cheap however long the history."""
+
+    class Kind(models.TextChoices):
+        REVEAL = "reveal", "Media revealed"
+        DECISION = "decision", "Case decided"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind)
+    case = models.ForeignKey("moderation.Case", on_delete=models.CASCADE, related_name="+")
+    # The queue at the time: a case can move on (senior review), the exposure happened here.
+    queue = models.ForeignKey("moderation.Queue", on_delete=models.CASCADE, related_name="+")
+    sensitive = models.BooleanField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "at"], name="exposure_user_time"),
+            models.Index(fields=["at"], name="exposure_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.kind} case {self.case_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class SensitivePause(models.Model):
+    """A supervisor keeps a reviewer away from sensitive queues until a time (or until lifted)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sensitive_pauses"
+    )
+    until = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(until__gt=models.F("created_at")),
+                name="pause_ends_after_it_starts",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "until"], name="pause_user_until")]
+
+    def __str__(self):
+        return f"{self.user} paused from sensitive queues until {self.until:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def active_q(cls, now):
+        return models.Q(lifted_at__isnull=True, until__gt=now)

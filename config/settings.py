@@ -269,6 +269,12 @@ check_webhook_settings(
     debug=DEBUG,
 )
 
+# Wellness: a shift is the rolling window of the last WELLNESS_SHIFT_HOURS hours; at
+# WELLNESS_EXPOSURE_CAP exposures in it (media reveals + decisions in sensitive queues) the
+# console suggests a break (0 turns the suggestion off).
+WELLNESS_SHIFT_HOURS = env_int("VIGIL_SHIFT_HOURS", 8)
+WELLNESS_EXPOSURE_CAP = env_int("VIGIL_EXPOSURE_CAP", 60)
+
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True

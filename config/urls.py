@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("reports.urls")),
     path("", include("moderation.urls")),
+    path("", include("accounts.urls")),
 ]

@@ -30,6 +30,8 @@ class ReReviewForm(DecisionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A re-review is of a decided case, which no longer changes under the reviewer.
+        del self.fields["seen"]
         self.fields["action"].choices = [
             (value, label)
             for value, label in Decision.Action.choices

@@ -71,6 +71,9 @@ class Queue(models.Model):
     senior_only = models.BooleanField(default=False)
     # The appeals queue: reached only by an owner's appeal; routing never moves a case in or out.
     for_appeals = models.BooleanField(default=False)
+    # Holds material that weighs on reviewers (child safety, self-reports): decisions here count
+    # towards a reviewer's exposure, and a supervisor can pause a reviewer's access to it.
+    sensitive = models.BooleanField(default=False)
 
     objects = QueueQuerySet.as_manager()
 

@@ -9,7 +9,8 @@ from django.db.models import Exists
 from django.utils import timezone
 
 from accounts import roles
-from accounts.models import QueueCertification, User
+from accounts.models import QueueCertification, SensitivePause, User
+from accounts.wellness import exposure_record
 from moderation.audit import audit_record
 from moderation.models import Case, CaseSkip, Decision, Queue
 from moderation.reprioritise import reporters_record_outcome, reporters_revise_outcome
@@ -47,13 +48,16 @@ def _lease_until(now):
 
 def claimable_queue_ids(user, now=None) -> list[int]:
     """Queues the user holds a current certification for (senior-only ones need the senior
-    reviewer's permission as well)."""
+    reviewer's permission as well; sensitive ones no wellness pause)."""
     now = now or timezone.now()
     certified = QueueCertification.objects.filter(
         user=user, expires_at__gt=now, queue__is_active=True
     )
     if not user.has_perm(roles.SENIOR_REVIEW):
         certified = certified.exclude(queue__senior_only=True)
+    # A supervisor's wellness pause keeps the reviewer out of sensitive queues (same query).
+    paused = SensitivePause.objects.filter(SensitivePause.active_q(now), user=user)
+    certified = certified.exclude(Exists(paused), queue__sensitive=True)
     return list(certified.values_list("queue_id", flat=True))
 
 
@@ -223,6 +227,7 @@ def record_decision(
         notes=notes,
         created_at=now,
     )
+    exposure_record(user=user, kind="decision", case=case)  # in the queue it was decided in
     before = {
         "status": case.status,
         "queue": case.queue.slug,
@@ -365,7 +370,9 @@ def lock_held_case(*, case_id: int, user) -> Case:
 
 def media_record_view(*, media, case: Case, user, ip: str | None = None) -> None:
     """Log that a person looked at a media file (feeds "who saw this file" and fileViewedByEsp)."""
-    audit_record(verb="media.viewed", obj=media, case=case, actor=user, ip=ip)
+    with transaction.atomic():
+        audit_record(verb="media.viewed", obj=media, case=case, actor=user, ip=ip)
+        exposure_record(user=user, kind="reveal", case=case)
 
 
 # What each decision asks of the platform: (action kind, whether it targets the owner's account).

@@ -11,6 +11,7 @@ urlpatterns = [
         "cases/<int:case_id>/decide-cluster/", views.case_decide_cluster, name="case_decide_cluster"
     ),
     path("cases/<int:case_id>/skip/", views.case_skip, name="case_skip"),
+    path("cases/<int:case_id>/reassign/", views.case_reassign, name="case_reassign"),
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
     path("cases/<int:case_id>/media/<int:media_id>/", views.case_media, name="case_media"),
     path("audit/", views.audit_log, name="audit_log"),

@@ -6,11 +6,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import roles
+from accounts import roles, wellness
+from accounts.models import User
 from lib.access import reviewer_required, supervisor_required
 from lib.http import client_ip
 from lib.text import is_storable
-from moderation import cluster_decisions, selectors, services
+from moderation import assignment, cluster_decisions, selectors, services
 from moderation.forms import DecisionForm
 from moderation.models import Case, Queue
 from moderation.periodic import waiting_refresh_if_due
@@ -35,7 +36,16 @@ def dashboard(request):
     held = Case.objects.filter(assignee=request.user, status=Case.Status.OPEN).select_related(
         "queue"
     )
-    return render(request, "moderation/dashboard.html", {"queues": queues, "held": held})
+    return render(
+        request,
+        "moderation/dashboard.html",
+        {
+            "queues": queues,
+            "held": held,
+            "exposure": wellness.exposure_this_shift(request.user),
+            "pause": wellness.current_pause(request.user),
+        },
+    )
 
 
 @reviewer_required
@@ -89,6 +99,11 @@ def _case_context(request, case, form):
         "holding": holding,
         "cluster": selectors.cluster_cases(case),
         "owner_history": selectors.owner_history(case),
+        "prefs": wellness.preferences_for(request.user),
+        "exposure": wellness.exposure_this_shift(request.user),
+        "reassign_candidates": assignment.reassign_candidates(case)
+        if request.user.has_perm(roles.SUPERVISE) and case.status == Case.Status.OPEN
+        else None,
         # Who reported is for supervisors only (reporter privacy).
         "show_reporters": request.user.has_perm(roles.SUPERVISE),
         "requires": {
@@ -180,6 +195,27 @@ def case_decide_cluster(request, case_id: int):
         request, f"Decision recorded on {len(decided)} cases: {', '.join(map(str, decided))}."
     )
     return redirect("dashboard")
+
+
+@supervisor_required
+@require_POST
+def case_reassign(request, case_id: int):
+    """A supervisor gives an open case to a certified reviewer, or back to its queue."""
+    case = _get_case(request, case_id)
+    to_id = request.POST.get("to", "")
+    to = None
+    if to_id:
+        if not (to_id.isascii() and to_id.isdecimal()):
+            raise Http404("No such reviewer")
+        to = get_object_or_404(User, pk=int(to_id))
+    try:
+        assignment.case_reassign(case_id=case.pk, by=request.user, to=to, ip=client_ip(request))
+    except assignment.ReassignRefused as e:
+        messages.error(request, str(e))
+    else:
+        where = f"to {to.get_username()}" if to else f"back to the {case.queue.name} queue"
+        messages.success(request, f"Case {case.pk} went {where}.")
+    return redirect("case_detail", case_id=case.pk)
 
 
 @reviewer_required

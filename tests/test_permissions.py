@@ -22,6 +22,7 @@ CONSOLE = [
     ("post", "/cases/{case}/skip/", "login", "ok", "ok"),
     ("post", "/cases/{case}/lease/", "login", "ok", "ok"),
     ("get", "/cases/{case}/media/{media}/", "login", "ok", "ok"),
+    ("post", "/cases/{case}/reassign/", "login", "forbidden", "ok"),
     ("get", "/audit/", "login", "forbidden", "ok"),
     ("post", "/rereview/next/", "login", "ok", "ok"),
     # Only the reviewer holding a re-review (or a supervisor) may open it.
@@ -29,6 +30,11 @@ CONSOLE = [
     ("post", "/rereview/{rereview}/record/", "login", "forbidden", "ok"),
     ("get", "/supervise/rereviews/", "login", "forbidden", "ok"),
     ("post", "/supervise/rereviews/{rereview}/resolve/", "login", "forbidden", "ok"),
+    ("get", "/account/preferences/", "login", "ok", "ok"),
+    ("post", "/account/preferences/", "login", "ok", "ok"),
+    ("get", "/supervise/team/", "login", "forbidden", "ok"),
+    ("post", "/supervise/team/{user}/pause/", "login", "forbidden", "ok"),
+    ("post", "/supervise/team/{user}/resume/", "login", "forbidden", "ok"),
     ("get", "/admin/", "login", "login", "login"),
 ]
 
@@ -65,7 +71,8 @@ def world(make_user, submit_report, png_upload):
     )
     Case.objects.filter(pk=decided.case_id).update(status="decided", decided_at=timezone.now())
     task = ReReview.objects.create(decision=decision, case=decided.case, queue=decided.case.queue)
-    return users, {"case": report.case_id, "media": report.media.get().pk, "rereview": task.pk}
+    ids = {"case": report.case_id, "media": report.media.get().pk, "rereview": task.pk}
+    return users, {**ids, "user": users["reviewer"].pk}
 
 
 ROLES = ["anonymous", "reviewer", "supervisor"]

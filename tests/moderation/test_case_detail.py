@@ -226,14 +226,17 @@ def test_the_review_screen_makes_a_fixed_number_of_queries_however_much_context(
         held = case_claim_next(user=reviewer)
         case_decide(case_id=held.pk, user=reviewer, action="warn", policy="harassment")
 
-    def build(n, owner, seed):
+    def history(n, owner, seed):
+        # The owner's earlier content, decided; and near-copies elsewhere, decided too.
         with run_jobs():
             for i in range(n):
-                # The owner's earlier content, decided; and near-copies elsewhere, decided too.
                 submit_report(platform_id=f"{owner}-old{i}", owner_id=owner)
                 decide_next()
                 submit_report(platform_id=f"{owner}-copy{i}", images=[image(seed, i + 1)])
                 decide_next()
+
+    def build(n, owner, seed):
+        with run_jobs():
             first = submit_report(platform_id=f"{owner}-now", owner_id=owner, images=[image(seed)])
             for i in range(n):
                 submit_report(platform_id=f"{owner}-now", images=[image(seed, i + 1)])
@@ -247,6 +250,8 @@ def test_the_review_screen_makes_a_fixed_number_of_queries_however_much_context(
                 )
         return first.case_id
 
+    history(1, "acct-small", seed=1)
+    history(6, "acct-large", seed=2)
     small, large = build(1, "acct-small", seed=1), build(6, "acct-large", seed=2)
     client.force_login(reviewer)
     with CaptureQueriesContext(connection) as few:

@@ -73,7 +73,7 @@ class TestDecide:
         submit_report()
         case = case_claim_next(user=reviewer)
         case_decide(case_id=case.pk, user=reviewer, action="warn", policy="harassment")
-        with pytest.raises(CaseNotHeld, match="already been decided"):
+        with pytest.raises(CaseNotHeld, match="already recorded a decision"):
             case_decide(case_id=case.pk, user=reviewer, action="remove", policy="harassment")
 
     def test_senior_review_moves_the_case_to_the_senior_queue_open(self, reviewer, submit_report):
