@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0006_admin_manages_api_tokens'),
-        ('moderation', '0019_queue_sensitive'),
+        ('moderation', '0020_queue_sensitive'),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ def mark_sensitive(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("moderation", "0018_webhook_deliveries")]
+    dependencies = [("moderation", "0019_priority_and_routing")]
 
     operations = [
         migrations.AddField(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0005_clusters'),
+        ('reports', '0006_language_reach_reporter_records'),
     ]
 
     operations = [
