@@ -37,7 +37,7 @@ def case_version(case: Case) -> str:
     """What the reviewer saw, as the decision form carries it back. Priority is left out on
     purpose: waiting time moves it every few minutes without anything new to look at."""
     return (
-        f"{case.reports_count}r.{case.flags_count}f.{case.bank_match_points}b."
+        f"{case.reports_count}r.{case.flags_count}f.{case.bank_match_level}b."
         f"{case.category}.{case.queue_id}q"
     )
 
