@@ -4,6 +4,7 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from accounts import roles
+from moderation.delivery_selectors import case_actions_prefetch
 from moderation.models import Appeal, AuditEvent, Case, Decision, Match, Queue, ReReview
 from moderation.queue_stats import queue_counts
 from moderation.services import claimable_queue_ids
@@ -63,7 +64,7 @@ def case_for_review(case_id: int) -> Case:
             ),
             Prefetch("flags"),
             Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
-            "actions",
+            case_actions_prefetch(),
             "escalations",
         )
         .get(pk=case_id)

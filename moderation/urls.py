@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import quality_views, views
+from moderation import delivery_views, quality_views, views
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
@@ -23,5 +23,21 @@ urlpatterns = [
         "supervise/rereviews/<int:task_id>/resolve/",
         quality_views.supervise_rereview_resolve,
         name="supervise_rereview_resolve",
+    ),
+    path("supervise/deliveries/", delivery_views.deliveries, name="deliveries"),
+    path(
+        "supervise/deliveries/<int:delivery_id>/",
+        delivery_views.delivery_detail,
+        name="delivery_detail",
+    ),
+    path(
+        "supervise/deliveries/<int:delivery_id>/resend/",
+        delivery_views.delivery_resend,
+        name="delivery_resend",
+    ),
+    path(
+        "cases/<int:case_id>/actions/<int:action_id>/reverse/",
+        delivery_views.action_reverse,
+        name="action_reverse",
     ),
 ]

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.roles import Role
+from moderation.actions import action_request
 from moderation.models import Case, Decision, ReReview
 from moderation.services import case_claim_next
 
@@ -35,6 +36,10 @@ CONSOLE = [
     ("get", "/supervise/team/", "login", "forbidden", "ok"),
     ("post", "/supervise/team/{user}/pause/", "login", "forbidden", "ok"),
     ("post", "/supervise/team/{user}/resume/", "login", "forbidden", "ok"),
+    ("post", "/cases/{case}/actions/{action}/reverse/", "login", "ok", "ok"),
+    ("get", "/supervise/deliveries/", "login", "forbidden", "ok"),
+    ("get", "/supervise/deliveries/{delivery}/", "login", "forbidden", "ok"),
+    ("post", "/supervise/deliveries/{delivery}/resend/", "login", "forbidden", "ok"),
     ("get", "/admin/", "login", "login", "login"),
 ]
 
@@ -71,7 +76,14 @@ def world(make_user, submit_report, png_upload):
     )
     Case.objects.filter(pk=decided.case_id).update(status="decided", decided_at=timezone.now())
     task = ReReview.objects.create(decision=decision, case=decided.case, queue=decided.case.queue)
-    ids = {"case": report.case_id, "media": report.media.get().pk, "rereview": task.pk}
+    action = action_request(case=report.case, kind="remove_content", target="p-1", reason="test")
+    ids = {
+        "case": report.case_id,
+        "media": report.media.get().pk,
+        "rereview": task.pk,
+        "action": action.pk,
+        "delivery": action.deliveries.get().pk,
+    }
     return users, {**ids, "user": users["reviewer"].pk}
 
 
