@@ -232,3 +232,21 @@ class TestDelivery:
         settings.PLATFORM_WEBHOOK_URL = ""
         call_command("deliver_actions", "--once")
         assert "not configured" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_documented_verification_recipe_accepts_vigils_requests(platform, decide):
+    """docs/webhooks.md's Python recipe, run as written, against a real request."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    recipe = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    namespace = {}
+    exec(recipe, namespace)  # noqa: S102 (our own documentation)
+    verify = namespace["verify"]
+    decide("remove")
+    got = platform.received[0]
+    assert verify(SECRET, got.headers["Vigil-Signature"], got.body)
+    assert not verify(SECRET, got.headers["Vigil-Signature"], got.body + b" ")
+    assert not verify("x" * 40, got.headers["Vigil-Signature"], got.body)
