@@ -250,3 +250,14 @@ def test_the_documented_verification_recipe_accepts_vigils_requests(platform, de
     assert verify(SECRET, got.headers["Vigil-Signature"], got.body)
     assert not verify(SECRET, got.headers["Vigil-Signature"], got.body + b" ")
     assert not verify("x" * 40, got.headers["Vigil-Signature"], got.body)
+
+
+@pytest.mark.django_db
+def test_a_redirect_is_not_followed_and_fails_the_delivery(platform, decide):
+    """A signed payload is never sent anywhere but the configured endpoint."""
+    platform.statuses = [307]
+    decide("remove")
+    delivery = only_delivery()
+    assert delivery.status == "failed"
+    assert "HTTP 307" in delivery.last_result and "not followed" in delivery.last_result
+    assert len(platform.received) == 1
