@@ -39,6 +39,8 @@ ACTOR = "webhook delivery"
 # With Redis, RQ owns the retry schedule; a pending delivery this far past its due time has lost
 # its job and is queued again by the sweep.
 LOST_AFTER = timedelta(minutes=5)
+# A retry may run this much before its time (clocks of workers and database differ a little).
+EARLY_SLACK = timedelta(seconds=5)
 
 
 class DeliveryError(Exception):
@@ -92,6 +94,9 @@ def delivery_attempt(*, action_id: int, event: str) -> Attempted | None:
             .first()
         )
         if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+            return None
+        if delivery.next_attempt_at > timezone.now() + EARLY_SLACK:
+            # A copy of the job (handed over twice) ahead of the schedule: the job due then runs it.
             return None
         body = json.dumps(build_payload(delivery), separators=(",", ":"), sort_keys=True).encode()
         started_at = timezone.now()

@@ -261,3 +261,14 @@ def test_a_redirect_is_not_followed_and_fails_the_delivery(platform, decide):
     assert delivery.status == "failed"
     assert "HTTP 307" in delivery.last_result and "not followed" in delivery.last_result
     assert len(platform.received) == 1
+
+
+@pytest.mark.django_db
+def test_a_copy_of_the_job_ahead_of_the_schedule_sends_nothing(platform, decide):
+    platform.statuses = [503, 200]
+    decide("remove")
+    delivery = only_delivery()
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now() + timedelta(minutes=2))
+    deliver_action(delivery.action_id)
+    assert len(platform.received) == 1
+    assert only_delivery().attempts == 1
