@@ -234,11 +234,15 @@ def case_skip(request, case_id: int):
 @reviewer_required
 @require_POST
 def case_lease(request, case_id: int):
-    """Polled by the open case page (htmx): keeps the case while the reviewer has it open."""
+    """Polled by the open case page (htmx): keeps the case while the reviewer has it open, and
+    says so at once when something new arrived on it since the page was drawn (the form's
+    `seen`), rather than only when a decision is refused."""
     case = _get_case(request, case_id)
     services.case_renew_lease(case_id=case.pk, user=request.user)
+    seen = request.POST.get("seen", "")
+    changed = bool(seen) and seen != services.case_version(case)
     case.refresh_from_db(fields=["assignee", "lease_expires_at", "status"])
-    return render(request, "moderation/_lease.html", {"case": case})
+    return render(request, "moderation/_lease.html", {"case": case, "changed": changed})
 
 
 @reviewer_required

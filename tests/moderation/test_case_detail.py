@@ -167,6 +167,19 @@ class TestLeaseView:
         case.refresh_from_db()
         assert case.lease_expires_at > timezone.now() + timedelta(minutes=10)
 
+    def test_it_tells_the_holder_when_something_new_arrived(self, client, reviewer, submit_report):
+        from moderation.services import case_version
+
+        submit_report(platform_id="p1")
+        case = case_claim_next(user=reviewer)
+        seen = case_version(case)
+        client.force_login(reviewer)
+        r = client.post(f"/cases/{case.pk}/lease/", {"seen": seen})
+        assert b"Yours until" in r.content and b"Something new arrived" not in r.content
+        submit_report(platform_id="p1", description="more")
+        r = client.post(f"/cases/{case.pk}/lease/", {"seen": seen})
+        assert b"Yours until" in r.content and b"Something new arrived" in r.content
+
     def test_it_tells_a_reviewer_who_lost_the_case(self, client, make_user, submit_report):
         a, b = make_user("a"), make_user("b")
         submit_report()
