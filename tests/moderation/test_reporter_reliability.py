@@ -59,6 +59,20 @@ class TestReporterReliability:
         text = str(case.priority_breakdown)
         assert "u-7" not in text and record.fingerprint not in text
 
+    def test_the_case_page_shows_the_figure_and_never_the_reporter(
+        self, report_by, reviewer, run_jobs, client
+    ):
+        for _ in range(5):
+            case = report_by("u-42", reporter_email="someone@example.org").case
+            with run_jobs():
+                decide(reviewer, case.pk, "remove")
+        case = report_by("u-42").case
+        case_claim_next(user=reviewer)
+        client.force_login(reviewer)
+        page = client.get(f"/cases/{case.pk}/").content.decode()
+        assert "reporter usually right (100% upheld)</span><span>+50" in page
+        assert "u-42" not in page and "someone@example.org" not in page
+
     def test_it_needs_five_decided_reports_before_it_counts(self, report_by, reviewer, run_jobs):
         for _ in range(4):
             case = report_by("new").case
