@@ -52,6 +52,7 @@ class QueueForm(forms.ModelForm):
             "description",
             "is_active",
             "sla_minutes",
+            "sensitive",
             "order",
             "categories",
             "involves_child",
@@ -128,7 +129,10 @@ class QueueAdmin(AuditedAdmin):
     ordering = ["order", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
-        (None, {"fields": ["name", "slug", "description", "is_active", "sla_minutes"]}),
+        (
+            None,
+            {"fields": ["name", "slug", "description", "is_active", "sla_minutes", "sensitive"]},
+        ),
         (
             "Routing rules",
             {

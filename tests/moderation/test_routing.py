@@ -237,6 +237,11 @@ class TestQueueAdmin:
         event = AuditEvent.objects.get(verb="queue.created")
         assert sorted(event.after["languages"]) == ["pt", "pt-BR"]
 
+    def test_the_sensitive_flag_is_edited_with_the_rest(self, admin_client):
+        r = admin_client.post("/admin/moderation/queue/add/", queue_form(sensitive="on"))
+        assert r.status_code == 302, r.content.decode()[:3000]
+        assert Queue.objects.get(slug="portuguese").sensitive
+
     def test_the_change_page_explains_the_rules(self, admin_client):
         page = admin_client.get("/admin/moderation/queue/add/").content.decode()
         assert "first active queue, lowest order first" in page
