@@ -114,6 +114,12 @@ class ReReview(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The last reviewer who handed it back unrecorded, so "re-review one" does not hand it
+    # straight back to them.
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
     action = models.CharField(max_length=16, blank=True)
     policy = models.CharField(max_length=100, blank=True)
     intent = models.CharField(max_length=16, blank=True)

@@ -85,6 +85,21 @@ def rereview_record(request, task_id: int):
     return _render(request, _held_task(request, task.pk), form, status=400)
 
 
+@reviewer_required
+@require_POST
+def rereview_release(request, task_id: int):
+    task = get_object_or_404(ReReview, pk=task_id)
+    try:
+        rereview_services.rereview_release(
+            task_id=task.pk, user=request.user, ip=client_ip(request)
+        )
+    except rereview_services.ReReviewNotHeld as e:
+        messages.error(request, str(e))
+    else:
+        messages.info(request, "Re-review handed back for another reviewer.")
+    return redirect("dashboard")
+
+
 @supervisor_required
 @require_GET
 def supervise_rereviews(request):

@@ -14,6 +14,7 @@ from accounts.models import User
 from moderation.audit import audit_record
 from moderation.models import Case, Decision, QualitySettings, ReReview
 from moderation.rules import decision_requirements
+from moderation.services import SKIP_MEMORY
 
 
 class ReReviewNotHeld(Exception):
@@ -56,6 +57,7 @@ def rereviews_claimable(user, now=None, queue_ids: list[int] | None = None):
     return (
         ReReview.objects.filter(status=ReReview.Status.OPEN, queue_id__in=queue_ids)
         .filter(Q(assignee__isnull=True) | Q(lease_expires_at__lte=now))
+        .exclude(released_by=user, released_at__gt=now - SKIP_MEMORY)
         .exclude(Exists(Decision.objects.filter(case=OuterRef("case"), reviewer=user)))
     )
 
@@ -94,6 +96,28 @@ def rereview_claim_next(*, user, ip: str | None = None) -> ReReview | None:
             ip=ip,
         )
     return task
+
+
+def rereview_release(*, task_id: int, user, ip: str | None = None) -> None:
+    """Hand a held re-review back unrecorded; another reviewer takes it."""
+    with transaction.atomic():
+        task = ReReview.objects.select_for_update().get(pk=task_id)
+        if task.status != ReReview.Status.OPEN or task.assignee_id != user.pk:
+            raise ReReviewNotHeld("You are not holding this re-review: nothing to hand back.")
+        task.assignee = None
+        task.lease_expires_at = None
+        task.released_by = user
+        task.released_at = timezone.now()
+        task.save(update_fields=["assignee", "lease_expires_at", "released_by", "released_at"])
+        audit_record(
+            verb="rereview.released",
+            obj=task,
+            case=task.case,
+            actor=user,
+            before={"assignee": user.get_username()},
+            after={"assignee": None},
+            ip=ip,
+        )
 
 
 def rereview_record(

@@ -29,6 +29,8 @@ CONSOLE = [
     # Only the reviewer holding a re-review (or a supervisor) may open it.
     ("get", "/rereview/{rereview}/", "login", "forbidden", "ok"),
     ("post", "/rereview/{rereview}/record/", "login", "forbidden", "ok"),
+    # Handing back what one does not hold is refused with a message, not an error page.
+    ("post", "/rereview/{rereview}/release/", "login", "ok", "ok"),
     ("get", "/supervise/rereviews/", "login", "forbidden", "ok"),
     ("post", "/supervise/rereviews/{rereview}/resolve/", "login", "forbidden", "ok"),
     ("get", "/account/preferences/", "login", "ok", "ok"),

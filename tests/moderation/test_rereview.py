@@ -13,6 +13,7 @@ from moderation.rereview_services import (
     ReReviewNotHeld,
     rereview_claim_next,
     rereview_record,
+    rereview_release,
     rereview_sample,
 )
 from moderation.services import case_claim_next, case_decide
@@ -122,6 +123,20 @@ class TestClaimAndRecord:
         assert rereview_claim_next(user=b).pk == task.pk
         with pytest.raises(ReReviewNotHeld, match="no longer yours"):
             rereview_record(task_id=task.pk, user=a, action="remove", policy="harassment")
+
+    def test_a_handed_back_task_goes_to_someone_else(self, make_user, decide, sampling):
+        sampling(1)
+        decide(make_user("original"))
+        a, b = make_user("a"), make_user("b")
+        task = rereview_claim_next(user=a)
+        rereview_release(task_id=task.pk, user=a)
+        task.refresh_from_db()
+        assert task.assignee is None and task.released_by == a
+        assert AuditEvent.objects.filter(verb="rereview.released", actor=a).exists()
+        assert rereview_claim_next(user=a) is None
+        assert rereview_claim_next(user=b).pk == task.pk
+        with pytest.raises(ReReviewNotHeld):
+            rereview_release(task_id=task.pk, user=a)
 
     def test_agreement_is_recorded_and_nothing_reaches_a_supervisor(
         self, make_user, decide, sampling
