@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('moderation', '0018_webhook_deliveries'),
+        ('moderation', '0020_queue_sensitive'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
