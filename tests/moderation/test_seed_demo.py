@@ -31,6 +31,9 @@ class TestSeedDemo:
         assert Media.objects.count() > 50
         assert Decision.objects.count() > 0
         assert "Password for all of them: demo-pass-1" in output
+        # Every priority input the demo can show: reach, and languages for routing rules.
+        assert Case.objects.filter(priority_breakdown__icontains="views").exists()
+        assert ContentItem.objects.filter(language="pt-BR").exists()
         # Running again adds nothing.
         before = counts()
         seed("--password", "demo-pass-1")

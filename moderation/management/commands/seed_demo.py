@@ -80,6 +80,10 @@ CERTIFICATION_DAYS = 365
 DEMO_BANK_FAMILIES = (3, 11, 27)
 
 
+# Content languages of the demo items (BCP 47), for routing rules by language.
+DEMO_LANGUAGES = ["en", "en", "de", "es", "pt-BR", "fr", "", "en"]
+
+
 def demo_image(rng: random.Random, family: int, variant: int) -> bytes:
     """An abstract picture. Images of one family differ slightly, like re-encoded copies."""
     family_rng = random.Random(family)
@@ -241,6 +245,9 @@ class Command(BaseCommand):
                     else rng.choice(["post", "message", "account"]),
                     owner_id=f"user-{rng.randrange(1000, 9999)}",
                     owner_handle=f"@demo_user_{rng.randrange(100, 999)}",
+                    # From the index, not the generator, so earlier demo data stays as it was.
+                    language=DEMO_LANGUAGES[i % len(DEMO_LANGUAGES)],
+                    reach=(i * 7919) % 250_000 if i % 3 == 0 else None,
                     description=rng.choice(DESCRIPTIONS),
                     involves_child=involves_child,
                     images=images,
