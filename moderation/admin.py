@@ -123,6 +123,7 @@ class QueueAdmin(AuditedAdmin):
         "sla_minutes",
         "senior_only",
         "for_appeals",
+        "sensitive",
         "is_active",
     ]
     list_editable = []

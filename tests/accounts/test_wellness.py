@@ -164,3 +164,16 @@ class TestPause:
                 by=make_user("boss", Role.SUPERVISOR),
             )
         assert not SensitivePause.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_admin_marks_a_queue_sensitive(admin_client):
+    from tests.moderation.test_routing import queue_form
+
+    page = admin_client.get(
+        f"/admin/moderation/queue/{Queue.objects.get(slug='child-safety').pk}/change/"
+    )
+    assert page.context["adminform"].form["sensitive"].value() is True
+    r = admin_client.post("/admin/moderation/queue/add/", queue_form(sensitive="on"))
+    assert r.status_code == 302
+    assert Queue.objects.get(slug="portuguese").sensitive is True
