@@ -1,10 +1,13 @@
 """Appeals API: the platform forwards its user's appeal against a decision on their content."""
 
+from datetime import datetime
+
 from django.conf import settings
 from ninja import Router, Schema, Status
 
 from config.api import ERRORS, ApiError, require_scope
 from moderation.appeal_services import AppealRefused, appeal_open
+from moderation.models import Appeal
 from reports.api import Text
 
 router = Router(tags=["appeals"])
@@ -21,6 +24,7 @@ class AppealOut(Schema):
     appeal_id: int
     case_id: int
     status: str
+    decided_at: datetime | None = None
 
 
 @router.post(
@@ -44,5 +48,29 @@ def post_appeal(request, payload: AppealIn):
         )
     except AppealRefused as e:
         raise ApiError(e.status, e.code, e.detail) from None
-    body = {"appeal_id": appeal.pk, "case_id": appeal.case_id, "status": appeal.status}
-    return Status(201 if created else 200, body)
+    return Status(201 if created else 200, _appeal_out(appeal))
+
+
+def _appeal_out(appeal: Appeal) -> dict:
+    return {
+        "appeal_id": appeal.pk,
+        "case_id": appeal.case_id,
+        "status": appeal.status,
+        "decided_at": appeal.decided_at,
+    }
+
+
+@router.get(
+    "/appeals/{appeal_id}",
+    response={200: AppealOut, **ERRORS},
+    summary="How an appeal the caller filed stands",
+)
+def get_appeal(request, appeal_id: int):
+    """Needs the `report` scope. `status` is open, upheld (the decision stands) or overturned
+    (its actions are reversed at the platform through the usual webhooks). Only the account that
+    filed an appeal sees it: any other id answers 404."""
+    principal = require_scope(request, "report")
+    appeal = Appeal.objects.filter(pk=appeal_id, submitted_by=principal.user).first()
+    if appeal is None:
+        raise ApiError(404, "not_found", f"No appeal {appeal_id}.")
+    return Status(200, _appeal_out(appeal))

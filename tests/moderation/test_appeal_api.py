@@ -42,7 +42,12 @@ class TestAppealApi:
         assert response.status_code == 201
         body = response.json()
         appeal = Appeal.objects.get()
-        assert body == {"appeal_id": appeal.pk, "case_id": decided_case.pk, "status": "open"}
+        assert body == {
+            "appeal_id": appeal.pk,
+            "case_id": decided_case.pk,
+            "status": "open",
+            "decided_at": None,
+        }
         assert appeal.statement == BODY["statement"]
         decided_case.refresh_from_db()
         assert decided_case.status == Case.Status.OPEN and decided_case.queue.slug == "appeals"
@@ -91,6 +96,24 @@ class TestAppealApi:
         response = post(client, reviewer_token, BODY)
         assert response.status_code == 403 and "report" in response.json()["detail"]
         assert client.post("/api/v1/appeals", data=BODY).status_code == 401
+
+    def test_the_platform_reads_how_its_appeal_stands(
+        self, client, make_user, platform_token, decided_case
+    ):
+        filed = post(client, platform_token, BODY).json()
+        url = f"/api/v1/appeals/{filed['appeal_id']}"
+        response = client.get(url, **auth(platform_token))
+        assert response.status_code == 200
+        assert response.json() == {**filed, "decided_at": None}
+        other = make_user("other")
+        case_claim_next(user=other)
+        case_decide(case_id=decided_case.pk, user=other, action="no_violation", policy="harassment")
+        body = client.get(url, **auth(platform_token)).json()
+        assert body["status"] == "overturned" and body["decided_at"]
+        # Another platform account does not see it, nor does anyone see an unknown id.
+        stranger = token_for(make_user, "platform2")
+        assert client.get(url, **auth(stranger)).status_code == 404
+        assert client.get("/api/v1/appeals/99999", **auth(platform_token)).status_code == 404
 
     def test_it_is_documented_in_the_openapi_schema(self, client):
         doc = client.get("/api/v1/openapi.json").json()
