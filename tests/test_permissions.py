@@ -13,36 +13,42 @@ from moderation.actions import action_request
 from moderation.models import Case, Decision, ReReview
 from moderation.services import case_claim_next
 
+# Who may do what, by role: (anonymous, reviewer, senior reviewer, supervisor, admin, platform
+# account). The platform's machine account uses the API only and never reaches the console.
+REVIEWERS = ("login", "ok", "ok", "ok", "ok", "forbidden")
+SUPERVISORS = ("login", "forbidden", "forbidden", "ok", "ok", "forbidden")
+# The Django admin: staff only (the admin role's members are staff); it sends others to log in.
+STAFF = ("login", "login", "login", "login", "ok", "login")
+
 CONSOLE = [
-    # (method, url, anonymous, reviewer, supervisor)
-    ("get", "/review/", "login", "ok", "ok"),
-    ("post", "/review/next/", "login", "ok", "ok"),
-    ("get", "/cases/{case}/", "login", "ok", "ok"),
-    ("post", "/cases/{case}/decide/", "login", "ok", "ok"),
-    ("post", "/cases/{case}/decide-cluster/", "login", "ok", "ok"),
-    ("post", "/cases/{case}/skip/", "login", "ok", "ok"),
-    ("post", "/cases/{case}/lease/", "login", "ok", "ok"),
-    ("get", "/cases/{case}/media/{media}/", "login", "ok", "ok"),
-    ("post", "/cases/{case}/reassign/", "login", "forbidden", "ok"),
-    ("get", "/audit/", "login", "forbidden", "ok"),
-    ("post", "/rereview/next/", "login", "ok", "ok"),
+    ("get", "/review/", *REVIEWERS),
+    ("post", "/review/next/", *REVIEWERS),
+    ("get", "/cases/{case}/", *REVIEWERS),
+    ("post", "/cases/{case}/decide/", *REVIEWERS),
+    ("post", "/cases/{case}/decide-cluster/", *REVIEWERS),
+    ("post", "/cases/{case}/skip/", *REVIEWERS),
+    ("post", "/cases/{case}/lease/", *REVIEWERS),
+    ("get", "/cases/{case}/media/{media}/", *REVIEWERS),
+    ("post", "/cases/{case}/reassign/", *SUPERVISORS),
+    ("get", "/audit/", *SUPERVISORS),
+    ("post", "/rereview/next/", *REVIEWERS),
     # Only the reviewer holding a re-review (or a supervisor) may open it.
-    ("get", "/rereview/{rereview}/", "login", "forbidden", "ok"),
-    ("post", "/rereview/{rereview}/record/", "login", "forbidden", "ok"),
+    ("get", "/rereview/{rereview}/", *SUPERVISORS),
+    ("post", "/rereview/{rereview}/record/", *SUPERVISORS),
     # Handing back what one does not hold is refused with a message, not an error page.
-    ("post", "/rereview/{rereview}/release/", "login", "ok", "ok"),
-    ("get", "/supervise/rereviews/", "login", "forbidden", "ok"),
-    ("post", "/supervise/rereviews/{rereview}/resolve/", "login", "forbidden", "ok"),
-    ("get", "/account/preferences/", "login", "ok", "ok"),
-    ("post", "/account/preferences/", "login", "ok", "ok"),
-    ("get", "/supervise/team/", "login", "forbidden", "ok"),
-    ("post", "/supervise/team/{user}/pause/", "login", "forbidden", "ok"),
-    ("post", "/supervise/team/{user}/resume/", "login", "forbidden", "ok"),
-    ("post", "/cases/{case}/actions/{action}/reverse/", "login", "ok", "ok"),
-    ("get", "/supervise/deliveries/", "login", "forbidden", "ok"),
-    ("get", "/supervise/deliveries/{delivery}/", "login", "forbidden", "ok"),
-    ("post", "/supervise/deliveries/{delivery}/resend/", "login", "forbidden", "ok"),
-    ("get", "/admin/", "login", "login", "login"),
+    ("post", "/rereview/{rereview}/release/", *REVIEWERS),
+    ("get", "/supervise/rereviews/", *SUPERVISORS),
+    ("post", "/supervise/rereviews/{rereview}/resolve/", *SUPERVISORS),
+    ("get", "/account/preferences/", *REVIEWERS),
+    ("post", "/account/preferences/", *REVIEWERS),
+    ("get", "/supervise/team/", *SUPERVISORS),
+    ("post", "/supervise/team/{user}/pause/", *SUPERVISORS),
+    ("post", "/supervise/team/{user}/resume/", *SUPERVISORS),
+    ("post", "/cases/{case}/actions/{action}/reverse/", *REVIEWERS),
+    ("get", "/supervise/deliveries/", *SUPERVISORS),
+    ("get", "/supervise/deliveries/{delivery}/", *SUPERVISORS),
+    ("post", "/supervise/deliveries/{delivery}/resend/", *SUPERVISORS),
+    ("get", "/admin/", *STAFF),
 ]
 
 PUBLIC = [
@@ -68,8 +74,14 @@ def world(make_user, submit_report, png_upload):
     users = {
         "anonymous": None,
         "reviewer": make_user("rev", Role.REVIEWER),
+        "senior": make_user("sen", Role.SENIOR_REVIEWER),
         "supervisor": make_user("sup", Role.SUPERVISOR),
+        "admin": make_user("adm", Role.ADMIN),
+        # The platform's machine account: API only, never the console.
+        "platform": make_user("plat", Role.PLATFORM, queues=[]),
     }
+    users["admin"].is_staff = True
+    users["admin"].save()
     report = submit_report(category="harassment", images=[png_upload()])
     # A decided case sampled for re-review, decided by someone else.
     decided = submit_report(category="spam")
@@ -89,7 +101,7 @@ def world(make_user, submit_report, png_upload):
     return users, {**ids, "user": users["reviewer"].pk}
 
 
-ROLES = ["anonymous", "reviewer", "supervisor"]
+ROLES = ["anonymous", "reviewer", "senior", "supervisor", "admin", "platform"]
 CASES = [
     (method, url, role, expected[i])
     for method, url, *expected in CONSOLE
