@@ -80,7 +80,7 @@ def fill(total: int, queue_ids: list[int]) -> None:
                 "content_item_id": "ci.id",
                 "queue_id": f"({ids})[1 + mod(g, {len(queue_ids)})]",
                 "category": "'harassment'",
-                "priority": "mod(g * 7919, 1000)",
+                "priority": "mod(g::bigint * 7919, 1000)",
                 "waiting_since": "now() - mod(g, 1440) * interval '1 minute'",
             },
             "FROM generate_series(%s, %s) AS g "

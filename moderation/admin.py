@@ -11,6 +11,7 @@ from moderation.banks import BankEntry, BankVersion, HashBank
 from moderation.models import AuditEvent, QualitySettings, Queue
 from moderation.priority import Weights
 from moderation.reprioritise import priority_weights_changed
+from moderation.rules import QUEUE_REQUIREMENTS
 from moderation.scoring import MAX_POINTS, PriorityWeights
 from reports.categories import Category
 
@@ -37,6 +38,15 @@ class QueueForm(forms.ModelForm):
         "<code>flag:nudity-classifier</code>). A case matches if any of its reports or flags "
         "came from one of these. Empty: any source.",
     )
+    required_fields = forms.MultipleChoiceField(
+        choices=QUEUE_REQUIREMENTS,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Every decision here must record",
+        help_text="On top of what the category needs (intent and classification on child-safety "
+        "findings). Intent and classification apply to findings only; a written reason to every "
+        "decision except sending the case to senior review.",
+    )
     languages = forms.CharField(
         required=False,
         help_text="Comma-separated BCP 47 tags, e.g. <code>de, pt-BR</code>. <code>pt</code> also "
@@ -53,6 +63,7 @@ class QueueForm(forms.ModelForm):
             "is_active",
             "sla_minutes",
             "sensitive",
+            "required_fields",
             "order",
             "categories",
             "involves_child",
@@ -134,6 +145,7 @@ class QueueAdmin(AuditedAdmin):
             None,
             {"fields": ["name", "slug", "description", "is_active", "sla_minutes", "sensitive"]},
         ),
+        ("Decisions", {"fields": ["required_fields"]}),
         (
             "Routing rules",
             {

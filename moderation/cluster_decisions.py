@@ -75,7 +75,11 @@ def cluster_decide(
         locked = list(Case.objects.select_for_update().filter(pk__in=[c.pk for c in others]))
         for target in [case, *locked]:
             errors = decision_errors(
-                case=target, action=action, intent=intent, classification=classification
+                case=target,
+                action=action,
+                intent=intent,
+                classification=classification,
+                notes=notes,
             )
             if errors:
                 raise ValidationError({k: f"Case {target.pk}: {v}" for k, v in errors.items()})

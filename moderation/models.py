@@ -74,6 +74,9 @@ class Queue(models.Model):
     # Holds material that weighs on reviewers (child safety, self-reports): decisions here count
     # towards a reviewer's exposure, and a supervisor can pause a reviewer's access to it.
     sensitive = models.BooleanField(default=False)
+    # What every decision made in this queue must carry beyond its category's needs
+    # (moderation/rules.py: "notes", "intent", "classification").
+    required_fields = models.JSONField(default=list, blank=True)
 
     objects = QueueQuerySet.as_manager()
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from moderation.audit import audit_record
 from moderation.models import Case, Decision, QualitySettings, ReReview
-from moderation.rules import decision_requirements
+from moderation.rules import decision_requirements, missing_fields
 from moderation.services import SKIP_MEMORY
 
 
@@ -144,7 +144,7 @@ def rereview_record(
                 "This re-review is no longer yours: your hold on it lapsed. Nothing was recorded."
             )
         errors = _errors(
-            category=task.case.category, action=action, intent=intent, classification=classification
+            task=task, action=action, intent=intent, classification=classification, notes=notes
         )
         if errors:
             raise ValidationError(errors)
@@ -174,16 +174,14 @@ def rereview_record(
     return task
 
 
-def _errors(*, category: str, action: str, intent: str, classification: str) -> dict:
+def _errors(*, task, action: str, intent: str, classification: str, notes: str) -> dict:
     errors = {}
     if action == Decision.Action.SENIOR_REVIEW:
         errors["action"] = "A re-review records a decision of its own, not a referral."
-    required = decision_requirements(category=category, action=action)
-    if "intent" in required and not intent:
-        errors["intent"] = "Record the sharer's apparent intent for child-safety content."
-    if "classification" in required and not classification:
-        errors["classification"] = "Choose the industry classification (A1, A2, B1 or B2)."
-    return errors
+    # The same requirements as the decision it second-guesses: its category and its queue.
+    required = decision_requirements(category=task.case.category, action=action, queue=task.queue)
+    missing = missing_fields(required, intent=intent, classification=classification, notes=notes)
+    return {**missing, **errors}
 
 
 def rereview_resolve(

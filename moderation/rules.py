@@ -35,11 +35,53 @@ DEFAULT_POLICY = {
 }
 
 
-def decision_requirements(*, category: str, action: str) -> set[str]:
-    """Fields beyond action and policy that this decision must carry."""
-    if action in NON_FINDINGS or category not in CHILD_SAFETY:
-        return set()
-    required = {"intent"}
-    if category in CLASSIFIED_IMAGERY:
-        required.add("classification")
+# What a queue can require of every decision made in it, beyond what the category requires.
+QUEUE_REQUIREMENTS = [
+    ("notes", "A written reason (notes)"),
+    ("intent", "The sharer's apparent intent, on findings"),
+    ("classification", "The industry classification (A1–B2), on findings"),
+]
+
+MISSING = {
+    "intent": "Record the sharer's apparent intent for child-safety content.",
+    "classification": "Choose the industry classification (A1, A2, B1 or B2).",
+    "notes": "This queue asks for a written reason: add notes saying why.",
+}
+
+
+def decision_requirements(*, category: str, action: str, queue=None) -> set[str]:
+    """Fields beyond action and policy that this decision must carry: what the category needs
+    (intent and classification on child-safety findings) and what the queue asks of every
+    decision made in it (a sent-up case's decider writes why, say). Sending a case to senior
+    review is a referral, not a decision, and needs none of them."""
+    required = set()
+    if action not in NON_FINDINGS and category in CHILD_SAFETY:
+        required.add("intent")
+        if category in CLASSIFIED_IMAGERY:
+            required.add("classification")
+    if queue is not None and action != "senior_review":
+        for field in queue.required_fields:
+            if field == "notes" or action not in NON_FINDINGS:
+                required.add(field)
     return required
+
+
+def missing_fields(required: set[str], **given: str) -> dict[str, str]:
+    """An error for each required field left empty."""
+    return {field: MISSING[field] for field in sorted(required) if not given.get(field)}
+
+
+def requirement_notes(case) -> list[str]:
+    """What the decision form must carry on this case, in words, for the reviewer."""
+    notes = []
+    if case.category in CHILD_SAFETY:
+        if case.category in CLASSIFIED_IMAGERY:
+            notes.append("Findings here need the sharer's intent and the industry classification.")
+        else:
+            notes.append("Findings here need the sharer's apparent intent.")
+    queue_needs = [f for f in ("intent", "classification") if f in case.queue.required_fields]
+    if queue_needs:
+        notes.append(f"This queue asks every finding for: {' and '.join(queue_needs)}.")
+    if "notes" in case.queue.required_fields:
+        notes.append("This queue asks for a written reason (notes) with every decision.")
+    return notes

@@ -14,7 +14,7 @@ from accounts.wellness import exposure_record
 from moderation.audit import audit_record
 from moderation.models import Case, CaseSkip, Decision, Queue
 from moderation.reprioritise import reporters_record_outcome, reporters_revise_outcome
-from moderation.rules import NON_FINDINGS, decision_requirements
+from moderation.rules import NON_FINDINGS, decision_requirements, missing_fields
 
 # A skipped case is not offered to the same reviewer again for this long.
 SKIP_MEMORY = timedelta(minutes=30)
@@ -183,7 +183,9 @@ def case_release(*, case_id: int, user, ip: str | None = None) -> None:
         )
 
 
-def decision_errors(*, case: Case, action: str, intent: str, classification: str) -> dict:
+def decision_errors(
+    *, case: Case, action: str, intent: str, classification: str, notes: str = ""
+) -> dict:
     """What is missing or not allowed for this decision on this case ({} when it may be made)."""
     errors = {}
     if action == Decision.Action.SENIOR_REVIEW:
@@ -191,12 +193,9 @@ def decision_errors(*, case: Case, action: str, intent: str, classification: str
             errors["action"] = "This case is already in senior review: decide it here."
         elif _senior_queue() is None:
             errors["action"] = "No senior-review queue is active; ask an administrator."
-    required = decision_requirements(category=case.category, action=action)
-    if "intent" in required and not intent:
-        errors["intent"] = "Record the sharer's apparent intent for child-safety content."
-    if "classification" in required and not classification:
-        errors["classification"] = "Choose the industry classification (A1, A2, B1 or B2)."
-    return errors
+    required = decision_requirements(category=case.category, action=action, queue=case.queue)
+    missing = missing_fields(required, intent=intent, classification=classification, notes=notes)
+    return {**missing, **errors}
 
 
 def _senior_queue() -> Queue | None:
@@ -311,7 +310,7 @@ def case_decide(
                 "Nothing was recorded: look at it again, then decide."
             )
         errors = decision_errors(
-            case=case, action=action, intent=intent, classification=classification
+            case=case, action=action, intent=intent, classification=classification, notes=notes
         )
         if errors:
             raise ValidationError(errors)

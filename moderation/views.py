@@ -15,7 +15,7 @@ from moderation import assignment, cluster_decisions, selectors, services
 from moderation.forms import DecisionForm
 from moderation.models import Case, Queue
 from moderation.periodic import waiting_refresh_if_due
-from moderation.rules import DEFAULT_POLICY, decision_requirements
+from moderation.rules import DEFAULT_POLICY, requirement_notes
 
 
 def _get_case(request, case_id: int) -> Case:
@@ -106,10 +106,7 @@ def _case_context(request, case, form):
         else None,
         # Who reported is for supervisors only (reporter privacy).
         "show_reporters": request.user.has_perm(roles.SUPERVISE),
-        "requires": {
-            action: sorted(decision_requirements(category=case.category, action=action))
-            for action, _ in form.fields["action"].choices
-        },
+        "requirements": requirement_notes(case),
     }
 
 

@@ -284,7 +284,9 @@ class Command(BaseCommand):
             action = rng.choice(
                 [Decision.Action.REMOVE, Decision.Action.NO_VIOLATION, Decision.Action.WARN]
             )
-            required = decision_requirements(category=case.category, action=action)
+            required = decision_requirements(
+                category=case.category, action=action, queue=case.queue
+            )
             case_decide(
                 case_id=case.pk,
                 user=reviewer,
