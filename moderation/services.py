@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts import roles
@@ -76,20 +76,33 @@ def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
 
     claimable = (
         Case.objects.claimable(now)
-        .exclude(skips__user=user, skips__skipped_at__gt=now - SKIP_MEMORY)
+        .exclude(
+            Exists(
+                CaseSkip.objects.filter(
+                    case=OuterRef("pk"), user=user, skipped_at__gt=now - SKIP_MEMORY
+                )
+            )
+        )
         # An appeal never goes to a reviewer behind the decision it contests.
         .exclude(Exists(appeals_involving(user)))
     )
-    heads = []
-    for queue_id in queue_ids:
-        head = (
-            claimable.filter(queue_id=queue_id)
-            .order_by(*CLAIM_ORDER)
-            .values_list("priority", "waiting_since", "pk")
-            .first()
+    # Every queue's head in one query (one index probe per queue), then their sort keys.
+    head_ids = (
+        Queue.objects.filter(pk__in=queue_ids)
+        .annotate(
+            head=Subquery(
+                claimable.filter(queue_id=OuterRef("pk")).order_by(*CLAIM_ORDER).values("pk")[:1]
+            )
         )
-        if head is not None:
-            heads.append(((-head[0], head[1], head[2]), queue_id))
+        .exclude(head=None)
+        .values_list("head", flat=True)
+    )
+    heads = [
+        ((-priority, waiting_since, pk), queue_id)
+        for priority, waiting_since, pk, queue_id in Case.objects.filter(
+            pk__in=list(head_ids)
+        ).values_list("priority", "waiting_since", "pk", "queue_id")
+    ]
     for _, queue_id in sorted(heads):
         case = (
             claimable.filter(queue_id=queue_id)

@@ -202,3 +202,16 @@ def test_one_reviewer_clicking_twice_at_once_holds_one_case(make_user, submit_re
     assert errors == []
     assert len(set(claimed)) == 1
     assert Case.objects.filter(assignee=reviewer).count() == 1
+
+
+@pytest.mark.django_db
+def test_only_the_reviewers_own_recent_skip_keeps_a_case_from_them(make_user, submit_report):
+    """An old skip of mine and a fresh skip by someone else do not add up to hiding the case."""
+    from moderation.models import CaseSkip
+
+    me, other = make_user("me"), make_user("other")
+    case = submit_report(category="spam").case
+    long_ago = timezone.now() - timedelta(hours=2)
+    CaseSkip.objects.create(case=case, user=me, skipped_at=long_ago)
+    CaseSkip.objects.create(case=case, user=other, skipped_at=timezone.now())
+    assert case_claim_next(user=me).pk == case.pk
