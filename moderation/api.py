@@ -91,6 +91,9 @@ class CaseOut(Schema):
     decisions: list[DecisionOut]
     # Other cases sharing near-duplicate media (staff only).
     cluster: ClusterOut | None
+    # What the case looks like now; send it back as `seen` with a decision so that a decision on
+    # a case that changed since (a report, flag or bank match arrived) is refused, not recorded.
+    version: str
 
 
 class ClaimOut(Schema):
@@ -104,6 +107,14 @@ class DecisionIn(Schema):
     intent: IntentName = ""
     classification: ClassificationName = ""
     notes: Annotated[str, AfterValidator(storable_text)] = Field("", max_length=5000)
+    # The case's `version` when the caller looked at it (optional): refused with 409
+    # case_changed if the case has changed since.
+    seen: str = Field(
+        "",
+        max_length=200,
+        description="The case's `version` when you looked at it; a decision on a case that has "
+        "changed since is refused with 409 case_changed.",
+    )
 
 
 def _reviewer(request):
@@ -148,6 +159,7 @@ def _case_out(case: Case, *, staff: bool = True) -> dict:
         "assignee": case.assignee.get_username() if staff and case.assignee else None,
         "lease_expires_at": case.lease_expires_at,
         "created_at": case.created_at,
+        "version": services.case_version(case),
         "media": [
             {
                 "id": m.pk,
@@ -250,6 +262,8 @@ def decide(request, case_id: int, payload: DecisionIn):
         raise ApiError(403, "own_decision_appealed", str(e)) from None
     except services.CaseNotHeld as e:
         raise ApiError(409, "case_not_held", str(e)) from None
+    except services.CaseChanged as e:
+        raise ApiError(409, "case_changed", str(e)) from None
     except ValidationError as e:
         raise ApiError(422, "invalid_decision", e.message_dict) from None
     return Status(

@@ -62,6 +62,31 @@ class TestReviewApi:
         case = client.get(f"/api/v1/cases/{report.case_id}", **h(reviewer_token)).json()
         assert case["status"] == "decided" and case["decisions"][0]["reviewer"] == "rita"
 
+    def test_a_decision_on_a_case_that_changed_since_it_was_seen_is_409(
+        self, client, reviewer_token, submit_report
+    ):
+        first = submit_report(category="spam", content_url="https://social.example/p/seen")
+        r = client.post("/api/v1/queues/general/claim", **h(reviewer_token))
+        seen = r.json()["case"]["version"]
+        # Another person reports the same content while the reviewer decides.
+        submit_report(category="spam", content_url="https://social.example/p/seen")
+
+        def decide(version):
+            return client.post(
+                f"/api/v1/cases/{first.case_id}/decision",
+                data=json.dumps({"action": "remove", "policy": "spam", "seen": version}),
+                content_type="application/json",
+                **h(reviewer_token),
+            )
+
+        r = decide(seen)
+        assert r.status_code == 409
+        assert r.json()["error"] == "case_changed"
+        assert not Decision.objects.filter(case_id=first.case_id).exists()
+        now = client.get(f"/api/v1/cases/{first.case_id}", **h(reviewer_token)).json()["version"]
+        assert now != seen
+        assert decide(now).status_code == 201
+
     def test_claim_returns_204_when_nothing_waits(self, client, reviewer_token):
         assert client.post("/api/v1/queues/general/claim", **h(reviewer_token)).status_code == 204
 
