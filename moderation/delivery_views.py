@@ -4,7 +4,6 @@ import json
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,9 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 from lib.access import reviewer_required, supervisor_required
 from lib.http import client_ip
 from lib.text import is_storable
-from moderation import delivery, delivery_selectors, selectors
+from moderation import delivery, delivery_selectors
 from moderation.enforcement import EnforcementAction, WebhookDelivery
-from moderation.models import Case
+from moderation.views import get_visible_case
 from moderation.webhook_payload import build_payload
 
 PAGE_SIZE = 50
@@ -86,12 +85,7 @@ def delivery_resend(request, delivery_id: int):
 @require_POST
 def action_reverse(request, case_id: int, action_id: int):
     """Anyone who may see the case may reverse its actions (the service checks it too)."""
-    try:
-        case = selectors.case_for_review(case_id)
-    except Case.DoesNotExist:
-        raise Http404("No such case") from None
-    if not selectors.user_may_view_case(request.user, case):
-        raise PermissionDenied
+    case = get_visible_case(request, case_id)
     if not EnforcementAction.objects.filter(pk=action_id, case=case).exists():
         raise Http404("No such action on this case")
     reason = request.POST.get("reason", "")

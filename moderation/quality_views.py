@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
 from lib.access import reviewer_required, supervisor_required
+from lib.forms import add_service_errors
 from lib.http import client_ip
 from moderation import rereview_services, selectors
 from moderation.forms import ReReviewForm, ResolveForm
@@ -76,9 +77,7 @@ def rereview_record(request, task_id: int):
             messages.error(request, str(e))
             return redirect("dashboard")
         except ValidationError as e:
-            for field, errors in e.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            add_service_errors(form, e)
         else:
             messages.success(request, f"Re-review of case {task.case_id} recorded. Thank you.")
             return redirect("dashboard")

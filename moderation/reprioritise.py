@@ -8,7 +8,7 @@ from django.utils import timezone
 from lib.jobs import enqueue
 from moderation.models import Case
 from moderation.priority import RELIABILITY_MIN_REPORTS, compute_priority
-from moderation.rollup import case_priority_inputs, case_refresh_priority
+from moderation.rollup import case_priority_inputs, cases_refresh
 from moderation.scoring import PriorityWeights, forget_weights
 from reports.models import ReporterIdentity, ReporterRecord
 
@@ -150,15 +150,9 @@ def cases_refresh_reliability(*, record_ids: list[int]) -> int:
         .values_list("pk", flat=True)
         .distinct()
     )
-    for case_id in ids:
-        with transaction.atomic():
-            case = (
-                Case.objects.select_for_update(of=("self",))
-                .select_related("content_item")
-                .get(pk=case_id)
-            )
-            if case.status != Case.Status.OPEN:
-                continue
-            case.reporter_reliability = case_reporter_reliability(case)
-            case_refresh_priority(case=case)
+
+    def reread_reliability(case):
+        case.reporter_reliability = case_reporter_reliability(case)
+
+    cases_refresh(ids, before=reread_reliability)
     return len(ids)

@@ -337,7 +337,13 @@ def cases_refresh_waiting(*, stale_after, limit: int = 1000) -> int:
         .order_by("updated_at")
         .values_list("pk", flat=True)[:limit]
     )
-    weights = current_weights()
+    cases_refresh(ids, now=now, weights=current_weights())
+    return len(ids)
+
+
+def cases_refresh(ids, *, now=None, weights=None, before=None) -> None:
+    """Recompute the priority of each case still open, one locked case per transaction (a long
+    batch never holds many rows). `before(case)` updates an input first."""
     for case_id in ids:
         with transaction.atomic():
             case = (
@@ -345,6 +351,8 @@ def cases_refresh_waiting(*, stale_after, limit: int = 1000) -> int:
                 .select_related("content_item")
                 .get(pk=case_id)
             )
-            if case.status == Case.Status.OPEN:
-                case_refresh_priority(case=case, now=now, weights=weights)
-    return len(ids)
+            if case.status != Case.Status.OPEN:
+                continue
+            if before is not None:
+                before(case)
+            case_refresh_priority(case=case, now=now, weights=weights)

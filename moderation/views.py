@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import roles, wellness
 from accounts.models import User
 from lib.access import reviewer_required, supervisor_required
+from lib.forms import add_service_errors
 from lib.http import client_ip
 from lib.text import is_storable
 from moderation import assignment, cluster_decisions, selectors, services
@@ -18,7 +19,7 @@ from moderation.periodic import waiting_refresh_if_due
 from moderation.rules import DEFAULT_POLICY, requirement_notes
 
 
-def _get_case(request, case_id: int) -> Case:
+def get_visible_case(request, case_id: int) -> Case:
     """The case, or 404 if it does not exist, or 403 if this user may not see it."""
     try:
         case = selectors.case_for_review(case_id)
@@ -73,7 +74,7 @@ def review_next(request):
 @never_cache
 @require_GET
 def case_detail(request, case_id: int):
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     task = selectors.held_rereview(request.user, case)
     if task is not None:
         # A blind re-review must not be unblinded by opening the case's own page.
@@ -113,7 +114,7 @@ def _case_context(request, case, form):
 @reviewer_required
 @require_POST
 def case_decide(request, case_id: int):
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
@@ -126,9 +127,7 @@ def case_decide(request, case_id: int):
             messages.error(request, str(e))
             return redirect("dashboard")
         except ValidationError as e:
-            for field, errors in e.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            add_service_errors(form, e)
         else:
             messages.success(request, f"Decision recorded on case {case.pk}.")
             return redirect("dashboard")
@@ -139,7 +138,7 @@ def case_decide(request, case_id: int):
 
 def _look_again(request, case_id: int, message: str):
     """The case page as it is now, keeping the reviewer's choices, with what changed said."""
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     data = request.POST.copy()
     data["seen"] = services.case_version(case)
     form = DecisionForm(data)
@@ -154,7 +153,7 @@ def _look_again(request, case_id: int, message: str):
 @require_POST
 def case_decide_cluster(request, case_id: int):
     """Step one shows the cases the decision would cover; step two (confirmed) decides them."""
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return render(
@@ -182,9 +181,7 @@ def case_decide_cluster(request, case_id: int):
         messages.error(request, str(e))
         return redirect("case_detail", case_id=case.pk)
     except ValidationError as e:
-        for field, errors in e.message_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
+        add_service_errors(form, e)
         return render(
             request, "moderation/case_detail.html", _case_context(request, case, form), status=400
         )
@@ -198,7 +195,7 @@ def case_decide_cluster(request, case_id: int):
 @require_POST
 def case_reassign(request, case_id: int):
     """A supervisor gives an open case to a certified reviewer, or back to its queue."""
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     to_id = request.POST.get("to", "")
     to = None
     if to_id:
@@ -218,7 +215,7 @@ def case_reassign(request, case_id: int):
 @reviewer_required
 @require_POST
 def case_skip(request, case_id: int):
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     try:
         services.case_release(case_id=case.pk, user=request.user, ip=client_ip(request))
     except services.CaseNotHeld as e:
@@ -234,7 +231,7 @@ def case_lease(request, case_id: int):
     """Polled by the open case page (htmx): keeps the case while the reviewer has it open, and
     says so at once when something new arrived on it since the page was drawn (the form's
     `seen`), rather than only when a decision is refused."""
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     services.case_renew_lease(case_id=case.pk, user=request.user)
     seen = request.POST.get("seen", "")
     changed = bool(seen) and seen != services.case_version(case)
@@ -247,7 +244,7 @@ def case_lease(request, case_id: int):
 @require_GET
 def case_media(request, case_id: int, media_id: int):
     """Serve a case's media to a reviewer who may see the case. Every fetch is audited."""
-    case = _get_case(request, case_id)
+    case = get_visible_case(request, case_id)
     media = selectors.case_media(case).filter(pk=media_id).first()
     if media is None:
         raise Http404("No such media on this case")
