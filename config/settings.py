@@ -174,8 +174,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Jobs. Without REDIS_URL they run in-process right after the transaction commits ("eager").
 REDIS_URL = os.environ.get("REDIS_URL", "")
 JOBS_EAGER = not REDIS_URL
+# "high" carries work for a child in immediate danger (urgent escalations): workers listen on it
+# first (`rqworker high default`).
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300},
+    name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300}
+    for name in ("high", "default")
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 
@@ -276,6 +279,10 @@ WELLNESS_SHIFT_HOURS = env_int("VIGIL_SHIFT_HOURS", 8)
 WELLNESS_EXPOSURE_CAP = env_int("VIGIL_EXPOSURE_CAP", 60)
 
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
+# Evidence behind a report to an authority is kept at least a year after submission
+# (18 U.S.C. 2258A(h) as amended in 2024); a longer period may be set, never a shorter one.
+EVIDENCE_PRESERVATION_DAYS = max(365, env_int("VIGIL_EVIDENCE_PRESERVATION_DAYS", 365))
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

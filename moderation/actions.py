@@ -1,9 +1,7 @@
-"""Writes for enforcement actions and escalations. Call inside the caller's transaction."""
-
-from django.db import IntegrityError, transaction
+"""Writes for enforcement actions. Call inside the caller's transaction."""
 
 from moderation.audit import audit_record
-from moderation.enforcement import EnforcementAction, Escalation, WebhookDelivery
+from moderation.enforcement import EnforcementAction, WebhookDelivery
 
 
 def action_request(
@@ -31,40 +29,3 @@ def action_request(
     )
     delivery_queue(action=action, event=WebhookDelivery.Event.REQUESTED)
     return action
-
-
-def escalation_open(
-    *, case, reason: str, user=None, actor_label: str = "", urgent: bool = False
-) -> Escalation:
-    """Add the case to the open escalation for its owner's account, or open one."""
-    owner = case.content_item.owner_id
-    open_for_owner = Escalation.objects.select_for_update().filter(
-        authority=Escalation.Authority.NCMEC, owner_id=owner, status__in=Escalation.OPEN
-    )
-    escalation = open_for_owner.first() if owner else None
-    created = False
-    if escalation is None:
-        try:
-            with transaction.atomic():
-                escalation = Escalation.objects.create(
-                    owner_id=owner, opened_by=user, opened_reason=reason[:300], urgent=urgent
-                )
-                created = True
-        except IntegrityError:
-            # Another worker opened it a moment ago: join it.
-            escalation = open_for_owner.get()
-    escalation.cases.add(case)
-    audit_record(
-        verb="escalation.opened" if created else "escalation.case_added",
-        obj=escalation,
-        case=case,
-        actor=user,
-        actor_label=actor_label,
-        after={
-            "owner_id": owner,
-            "case": case.pk,
-            "reason": reason[:300],
-            "status": escalation.status,
-        },
-    )
-    return escalation

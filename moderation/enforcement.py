@@ -2,8 +2,7 @@
 
 Vigil records; the platform enforces. An EnforcementAction is created pending and is delivered to
 the platform as a signed webhook (a WebhookDelivery, each attempt logged as a DeliveryAttempt; see
-moderation/delivery.py); an Escalation gathers one reported account's escalated content for an
-authority and is assembled into a packet by the escalation work.
+moderation/delivery.py). Reports to the authorities are in moderation/escalation_models.py.
 """
 
 import uuid
@@ -157,47 +156,3 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"
-
-
-class Escalation(models.Model):
-    """A report to an authority about one reported account, gathering all its escalated content."""
-
-    class Authority(models.TextChoices):
-        NCMEC = "ncmec", "NCMEC CyberTipline"
-
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-        ASSEMBLING = "assembling", "Assembling"
-        READY = "ready", "Ready"
-        SUBMITTED = "submitted", "Submitted"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        FAILED = "failed", "Failed"
-
-    OPEN = ("draft", "awaiting_approval", "assembling", "ready")
-
-    authority = models.CharField(max_length=10, choices=Authority, default=Authority.NCMEC)
-    # The reported account on the platform ("" when the content's owner is unknown).
-    owner_id = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=20, choices=Status, default=Status.DRAFT)
-    cases = models.ManyToManyField("moderation.Case", related_name="escalations")
-    opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    opened_reason = models.CharField(max_length=300)
-    urgent = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            # One open escalation per reported account and authority, as the reporting API expects.
-            models.UniqueConstraint(
-                fields=["authority", "owner_id"],
-                condition=Q(status__in=["draft", "awaiting_approval", "assembling", "ready"])
-                & ~Q(owner_id=""),
-                name="one_open_escalation_per_account",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.get_authority_display()} escalation {self.pk} ({self.status})"

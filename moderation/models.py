@@ -390,8 +390,12 @@ class ClusterLock(models.Model):
 from moderation.enforcement import (  # noqa: E402,F401
     DeliveryAttempt,
     EnforcementAction,
-    Escalation,
     WebhookDelivery,
+)
+from moderation.escalation_models import (  # noqa: E402,F401
+    Escalation,
+    EscalationFile,
+    SubmissionAttempt,
 )
 from moderation.quality import Appeal, QualitySettings, ReReview  # noqa: E402,F401
 from moderation.scoring import PriorityWeights  # noqa: E402,F401

@@ -299,8 +299,9 @@ def _act_on_known_material(case: Case, bank) -> list[str]:
     """What platforms do at once for known CSAM: ask for the content's removal and the owner's
     suspension, and open an escalation. A reviewer still sees the case at the top of the queue
     and can reverse any of it."""
-    from moderation.actions import action_request, escalation_open
+    from moderation.actions import action_request
     from moderation.enforcement import EnforcementAction
+    from moderation.escalations import escalation_open
 
     item = case.content_item
     reason = f"match to known-material bank {bank.slug}"

@@ -413,7 +413,8 @@ def _request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) 
     """Record what the decision asks the platform to do, and open the escalation it calls for.
     Delivery to the platform is separate (pending until delivered). `skip`: (kind, target) pairs
     already in force from a decision this one replaces."""
-    from moderation.actions import action_request, escalation_open
+    from moderation.actions import action_request
+    from moderation.escalations import escalation_open
 
     reason = f"decision {decision.pk}: {decision.get_action_display()} under {decision.policy}"
     for kind, target in _planned_actions(case=case, action=decision.action):

@@ -115,7 +115,7 @@ class TestDecisionsRequestActions:
         assert all(a.status == "pending" and a.decision.reviewer == reviewer for a in actions)
 
     def test_escalating_opens_the_owners_escalation(self, reviewer, submit_report):
-        from moderation.enforcement import Escalation
+        from moderation.escalation_models import Escalation
 
         case = self.decide(reviewer, submit_report, "escalate")
         escalation = Escalation.objects.get()

@@ -125,7 +125,7 @@ class TestRetroactiveMatching:
         from pathlib import Path
 
         from moderation.banks import Match
-        from moderation.enforcement import Escalation
+        from moderation.escalation_models import Escalation
         from moderation.models import Case
 
         data = (

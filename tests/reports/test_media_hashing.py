@@ -227,7 +227,8 @@ class TestKnownMaterialPolicy:
     def test_it_requests_removal_and_suspension_and_opens_one_escalation_per_account(
         self, client, supervisor, submit_report
     ):
-        from moderation.enforcement import EnforcementAction, Escalation
+        from moderation.enforcement import EnforcementAction
+        from moderation.escalation_models import Escalation
 
         data = (PDQ / "dih/bridge-1-original.jpg").read_bytes()
         bank = HashBank.objects.create(
