@@ -226,12 +226,14 @@ def _routes():
     from moderation.api import router as moderation_router
     from moderation.appeal_api import router as appeal_router
     from moderation.bank_api import router as bank_router
+    from moderation.escalation_api import router as escalation_router
     from reports.api import router as reports_router
 
     api.add_router("/", reports_router)
     api.add_router("/", moderation_router)
     api.add_router("/", bank_router)
     api.add_router("/", appeal_router)
+    api.add_router("/", escalation_router)
 
 
 _routes()

@@ -26,6 +26,7 @@ def permission_required(perm: str):
 
 
 reviewer_required = permission_required(roles.REVIEW)
+senior_required = permission_required(roles.SENIOR_REVIEW)
 supervisor_required = permission_required(roles.SUPERVISE)
 
 

@@ -19,6 +19,10 @@ from moderation.escalation_models import REPORT_ANNOTATIONS, Escalation
 from moderation.models import Decision
 
 S = Escalation.Status
+# The report can be edited until it is approved.
+GATHERING_STATES = (S.DRAFT, S.AWAITING_APPROVAL)
+# Not yet in the authority's hands: a supervisor may still stop it.
+WITHDRAWABLE = (S.DRAFT, S.AWAITING_APPROVAL, S.READY, S.FAILED)
 
 
 class EscalationStateError(ValidationError):
@@ -142,7 +146,7 @@ def escalation_update_details(
         )
     with transaction.atomic():
         escalation = _locked(escalation_id)
-        _expect(escalation, S.DRAFT, S.AWAITING_APPROVAL, doing="edited")
+        _expect(escalation, *GATHERING_STATES, doing="edited")
         before = {f: getattr(escalation, f) for f in DETAIL_FIELDS}
         escalation.incident_type = incident_type
         escalation.incident_summary = incident_summary.strip()
@@ -259,7 +263,7 @@ def escalation_withdraw(*, escalation_id: int, user, note: str) -> Escalation:
         raise ValidationError({"note": "Say why this escalation is withdrawn."})
     with transaction.atomic():
         escalation = _locked(escalation_id)
-        _expect(escalation, S.DRAFT, S.AWAITING_APPROVAL, S.READY, S.FAILED, doing="withdrawn")
+        _expect(escalation, *WITHDRAWABLE, doing="withdrawn")
         before = escalation.status
         escalation.status, escalation.review_note = S.WITHDRAWN, note[:500]
         _save(escalation, "status", "review_note")

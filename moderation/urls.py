@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import delivery_views, quality_views, views
+from moderation import delivery_views, escalation_views, quality_views, views
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
@@ -15,6 +15,42 @@ urlpatterns = [
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
     path("cases/<int:case_id>/media/<int:media_id>/", views.case_media, name="case_media"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("escalations/", escalation_views.escalation_list, name="escalations"),
+    path(
+        "escalations/<int:escalation_id>/",
+        escalation_views.escalation_detail,
+        name="escalation_detail",
+    ),
+    path(
+        "escalations/<int:escalation_id>/progress/",
+        escalation_views.escalation_progress,
+        name="escalation_progress",
+    ),
+    path(
+        "escalations/<int:escalation_id>/details/",
+        escalation_views.escalation_details,
+        name="escalation_details",
+    ),
+    path(
+        "escalations/<int:escalation_id>/request-approval/",
+        escalation_views.escalation_request_approval,
+        name="escalation_request_approval",
+    ),
+    path(
+        "escalations/<int:escalation_id>/approve/",
+        escalation_views.escalation_approve,
+        name="escalation_approve",
+    ),
+    path(
+        "escalations/<int:escalation_id>/return/",
+        escalation_views.escalation_return,
+        name="escalation_return",
+    ),
+    path(
+        "escalations/<int:escalation_id>/withdraw/",
+        escalation_views.escalation_withdraw,
+        name="escalation_withdraw",
+    ),
     path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
     path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),
     path("rereview/<int:task_id>/record/", quality_views.rereview_record, name="rereview_record"),

@@ -1,7 +1,7 @@
 """Who may reach which console URL: one table, every role.
 
 "login" means redirected to the login page, "forbidden" a 403, "ok" the view did its work
-(a page, a redirect onwards, or a form error), "notfound" a 404.
+(a page, a redirect onwards, a form error, or 204 for a poll with nothing to draw), "notfound" a 404.
 """
 
 import pytest
@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.actions import action_request
+from moderation.escalations import escalation_open
 from moderation.models import Case, Decision, ReReview
 from moderation.services import case_claim_next
 
@@ -17,6 +18,9 @@ from moderation.services import case_claim_next
 # account). The platform's machine account uses the API only and never reaches the console.
 REVIEWERS = ("login", "ok", "ok", "ok", "ok", "forbidden")
 SUPERVISORS = ("login", "forbidden", "forbidden", "ok", "ok", "forbidden")
+SENIORS = ("login", "forbidden", "ok", "ok", "ok", "forbidden")
+# An escalation the reviewer had no part in: seniors and up see it, the reviewer gets a 404.
+ESCALATION_SEERS = ("login", "notfound", "ok", "ok", "ok", "forbidden")
 # The Django admin: staff only (the admin role's members are staff); it sends others to log in.
 STAFF = ("login", "login", "login", "login", "ok", "login")
 
@@ -48,6 +52,14 @@ CONSOLE = [
     ("get", "/supervise/deliveries/", *SUPERVISORS),
     ("get", "/supervise/deliveries/{delivery}/", *SUPERVISORS),
     ("post", "/supervise/deliveries/{delivery}/resend/", *SUPERVISORS),
+    ("get", "/escalations/", *REVIEWERS),
+    ("get", "/escalations/{escalation}/", *ESCALATION_SEERS),
+    ("get", "/escalations/{escalation}/progress/", *ESCALATION_SEERS),
+    ("post", "/escalations/{escalation}/details/", *ESCALATION_SEERS),
+    ("post", "/escalations/{escalation}/request-approval/", *ESCALATION_SEERS),
+    ("post", "/escalations/{escalation}/approve/", *SENIORS),
+    ("post", "/escalations/{escalation}/return/", *SENIORS),
+    ("post", "/escalations/{escalation}/withdraw/", *SUPERVISORS),
     ("get", "/admin/", *STAFF),
 ]
 
@@ -65,7 +77,7 @@ def outcome(response) -> str:
         return "forbidden"
     if response.status_code == 404:
         return "notfound"
-    assert response.status_code in (200, 302, 400), response.status_code
+    assert response.status_code in (200, 204, 302, 400), response.status_code
     return "ok"
 
 
@@ -91,12 +103,14 @@ def world(make_user, submit_report, png_upload):
     Case.objects.filter(pk=decided.case_id).update(status="decided", decided_at=timezone.now())
     task = ReReview.objects.create(decision=decision, case=decided.case, queue=decided.case.queue)
     action = action_request(case=report.case, kind="remove_content", target="p-1", reason="test")
+    escalation = escalation_open(case=decided.case, reason="test", user=decision.reviewer)
     ids = {
         "case": report.case_id,
         "media": report.media.get().pk,
         "rereview": task.pk,
         "action": action.pk,
         "delivery": action.deliveries.get().pk,
+        "escalation": escalation.pk,
     }
     return users, {**ids, "user": users["reviewer"].pk}
 
