@@ -8,14 +8,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from ninja import Field, Router, Schema, Status
-from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, IPvAnyAddress, StrictBool
 
 from config.api import ERRORS, ApiError, require_scope
 from lib.text import storable_text
 from moderation.routing import BCP47_PATTERN, normalise_language
 from reports.categories import Category
 from reports.media import ImageRejected, IncomingImage, inspect_image
-from reports.models import ContentItem, Report
+from reports.models import IP_CAPTURE_EVENTS, ContentItem, Report
+from reports.services import IpCaptureIn as IpCaptureData
 from reports.services import flag_submit, report_submit
 
 router = Router(tags=["intake"])
@@ -26,6 +27,8 @@ MAX_REACH = 10**12
 CategoryName = Literal[tuple(Category.values)]  # type: ignore[valid-type]
 ContentType = Literal[tuple(ContentItem.Type.values)]  # type: ignore[valid-type]
 ReporterKind = Literal[tuple(Report.ReporterKind.values)]  # type: ignore[valid-type]
+IpCaptureEvent = Literal[tuple(IP_CAPTURE_EVENTS)]  # type: ignore[valid-type]
+MAX_IP_CAPTURES = 100
 
 
 def _strict_str(value: Any) -> Any:
@@ -46,6 +49,18 @@ def _strict_int(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("must be a whole number")
     return value
+
+
+def _iso_string(value: Any) -> Any:
+    # Pydantic would also take a Unix timestamp; a number is ambiguous (seconds? milliseconds?)
+    # where the authority needs an exact time, so only ISO 8601 text with a time zone is accepted.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with a time zone, as a string")
+    return value
+
+
+# ISO 8601 with an explicit offset or Z, e.g. 2026-11-20T14:03:00Z.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
 
 
 def _language(value: str) -> str:
@@ -78,6 +93,18 @@ def Text(max_length: int, min_length: int = 0, **kwargs):  # noqa: N802 - a type
     ]
 
 
+class IpCaptureIn(Schema):
+    ip: Annotated[
+        IPvAnyAddress,
+        BeforeValidator(_strict_str),
+        Field(description="An IPv4 or IPv6 address the content's owner used."),
+    ]
+    event: IpCaptureEvent = Field(
+        "Unknown", description="What the owner did from it (the CyberTipline's ipCaptureType)."
+    )
+    time: Timestamp = Field(description="When, in ISO 8601 with a time zone.")
+
+
 class ContentIn(Schema):
     id: Text(255, 1, description="The platform's id for the content.")
     url: Annotated[Text(2000), AfterValidator(_http_url)] = ""
@@ -101,6 +128,20 @@ class ContentIn(Schema):
         ]
         | None
     ) = None
+    posted_at: Timestamp | None = Field(
+        None,
+        description="When the owner posted or uploaded it to the platform (ISO 8601 with a time "
+        "zone).",
+    )
+    publicly_available: StrictBool | None = Field(
+        None, description="Whether anyone online could see it, if known."
+    )
+    ip_captures: list[IpCaptureIn] = Field(
+        default_factory=list,
+        max_length=MAX_IP_CAPTURES,
+        description="IP addresses the content's owner used (login, upload, ...) and when: "
+        "reported to child-protection authorities with the owner. Never the reporter's.",
+    )
 
 
 class MediaIn(Schema):
@@ -196,6 +237,12 @@ def _content_kwargs(content: ContentIn) -> dict:
         "owner_handle": content.owner_handle,
         "language": content.language,
         "reach": content.reach,
+        "posted_at": content.posted_at,
+        "publicly_available": content.publicly_available,
+        "ip_captures": [
+            IpCaptureData(ip=str(c.ip), event=c.event, captured_at=c.time)
+            for c in content.ip_captures
+        ],
     }
 
 

@@ -41,10 +41,46 @@ class ContentItem(models.Model):
     language = models.CharField(max_length=35, blank=True)
     # Views or audience size, as last reported by the platform (priority).
     reach = models.PositiveBigIntegerField(null=True, blank=True)
+    # When the owner posted or uploaded it to the platform, as the platform says (CyberTipline
+    # incidentDateTime and uploadedToEspTimestamp); unknown for the public form.
+    posted_at = models.DateTimeField(null=True, blank=True)
+    # Could anyone online see it (CyberTipline publiclyAvailable)? None = the platform did not say.
+    publicly_available = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
         return self.platform_id or self.url or self.key
+
+
+# The CyberTipline's ipCaptureType values, verbatim from the schema.
+IP_CAPTURE_EVENTS = ["Login", "Registration", "Purchase", "Upload", "Other", "Unknown"]
+
+
+class IpCapture(models.Model):
+    """An IP address the content's owner used, for what and when, as the platform recorded it.
+    Reported to the authority with the owner (CyberTipline ipCaptureEvent). Never the reporter's:
+    their IP is in ReporterIdentity and goes nowhere near the reported user's details."""
+
+    Event = models.TextChoices("Event", [(e, e) for e in IP_CAPTURE_EVENTS])
+
+    content_item = models.ForeignKey(
+        ContentItem, on_delete=models.PROTECT, related_name="ip_captures"
+    )
+    ip = models.GenericIPAddressField()
+    event = models.CharField(max_length=12, choices=Event, default="Unknown")
+    captured_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # A later report repeating an event adds nothing.
+            models.UniqueConstraint(
+                fields=["content_item", "ip", "event", "captured_at"], name="one_ip_capture"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.ip} ({self.event}, {self.captured_at:%Y-%m-%d %H:%M})"
 
 
 class Report(models.Model):

@@ -2,7 +2,8 @@
 
 import hashlib
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
@@ -22,7 +23,37 @@ from moderation.rollup import (
 from moderation.routing import source_of_flag
 from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
 from reports.media import IncomingImage, store_image
-from reports.models import ContentItem, Flag, Media, Report, ReporterIdentity
+from reports.models import ContentItem, Flag, IpCapture, Media, Report, ReporterIdentity
+
+
+@dataclass(frozen=True)
+class IpCaptureIn:
+    """An IP address the content's owner used: for what (a CyberTipline ipCaptureType) and when."""
+
+    ip: str
+    event: str
+    captured_at: datetime
+
+
+def content_add_ip_captures(item: ContentItem, captures: Sequence[IpCaptureIn]) -> int:
+    """Add the owner's IP capture events the item does not have yet; never removes any.
+    Returns how many were new."""
+    if not captures:
+        return 0
+    have = set(
+        IpCapture.objects.filter(content_item=item).values_list("ip", "event", "captured_at")
+    )
+    new = {
+        (c.ip, c.event, c.captured_at)
+        for c in captures
+        if (c.ip, c.event, c.captured_at) not in have
+    }
+    # ignore_conflicts: a concurrent report of the same content may add the same event.
+    IpCapture.objects.bulk_create(
+        [IpCapture(content_item=item, ip=ip, event=e, captured_at=at) for ip, e, at in new],
+        ignore_conflicts=True,
+    )
+    return len(new)
 
 
 def normalise_url(url: str) -> str:
@@ -54,6 +85,8 @@ def content_item_get_or_create(
     owner_handle: str = "",
     language: str = "",
     reach: int | None = None,
+    posted_at: datetime | None = None,
+    publicly_available: bool | None = None,
 ) -> tuple[ContentItem, set[str]]:
     """The item a report is about, and which of its fields this intake filled in or changed. The
     platform's id wins; failing that, the URL — so a report through the form (URL only) and one
@@ -80,6 +113,8 @@ def content_item_get_or_create(
                 "owner_handle": owner_handle,
                 "language": language,
                 "reach": reach,
+                "posted_at": posted_at,
+                "publicly_available": publicly_available,
             },
         )
         if created:
@@ -97,6 +132,10 @@ def content_item_get_or_create(
         )
         if value and not getattr(item, field)
     }
+    # Facts about the content the first report did not know; a later one never overwrites them.
+    for field, value in (("posted_at", posted_at), ("publicly_available", publicly_available)):
+        if value is not None and getattr(item, field) is None:
+            updates[field] = value
     # Audiences grow: the largest figure reported is the latest that matters.
     if reach is not None and (item.reach is None or reach > item.reach):
         updates["reach"] = reach
@@ -150,6 +189,9 @@ def _item_and_case(
     source: str,
     language: str = "",
     reach: int | None = None,
+    posted_at: datetime | None = None,
+    publicly_available: bool | None = None,
+    ip_captures: Sequence[IpCaptureIn] = (),
 ):
     """The content item a report or flag is about and the case it rolls up into."""
     item, changed = content_item_get_or_create(
@@ -160,7 +202,10 @@ def _item_and_case(
         owner_handle=owner_handle,
         language=language,
         reach=reach,
+        posted_at=posted_at,
+        publicly_available=publicly_available,
     )
+    content_add_ip_captures(item, ip_captures)
     case, outcome = case_attach(
         content_item=item,
         category=category,
@@ -185,6 +230,9 @@ def report_submit(
     owner_handle: str = "",
     language: str = "",
     reach: int | None = None,
+    posted_at: datetime | None = None,
+    publicly_available: bool | None = None,
+    ip_captures: Sequence[IpCaptureIn] = (),
     description: str = "",
     involves_child: bool = False,
     images: Sequence[IncomingImage] = (),
@@ -210,6 +258,9 @@ def report_submit(
             source=source,
             language=language,
             reach=reach,
+            posted_at=posted_at,
+            publicly_available=publicly_available,
+            ip_captures=ip_captures,
         )
         report = Report.objects.create(
             content_item=item,
@@ -273,6 +324,9 @@ def flag_submit(
     owner_handle: str = "",
     language: str = "",
     reach: int | None = None,
+    posted_at: datetime | None = None,
+    publicly_available: bool | None = None,
+    ip_captures: Sequence[IpCaptureIn] = (),
     model_version: str = "",
     description: str = "",
     involves_child: bool = False,
@@ -302,6 +356,9 @@ def flag_submit(
                 source=source_of_flag(source),
                 language=language,
                 reach=reach,
+                posted_at=posted_at,
+                publicly_available=publicly_available,
+                ip_captures=ip_captures,
             )
             flag = Flag.objects.create(
                 content_item=item,
