@@ -283,6 +283,23 @@ WELLNESS_EXPOSURE_CAP = env_int("VIGIL_EXPOSURE_CAP", 60)
 # (18 U.S.C. 2258A(h) as amended in 2024); a longer period may be set, never a shorter one.
 EVIDENCE_PRESERVATION_DAYS = max(365, env_int("VIGIL_EVIDENCE_PRESERVATION_DAYS", 365))
 
+# Who Vigil reports as, to the CyberTipline (docs/cybertipline.md): the platform's name and the
+# person at the platform the authority may contact (never an end user who reported content).
+VIGIL_PLATFORM_NAME = os.environ.get("VIGIL_PLATFORM_NAME", "").strip() or "Vigil demo platform"
+VIGIL_REPORTER_FIRST_NAME = os.environ.get("VIGIL_REPORTER_FIRST_NAME", "").strip() or "Trust"
+VIGIL_REPORTER_LAST_NAME = os.environ.get("VIGIL_REPORTER_LAST_NAME", "").strip() or "and Safety"
+VIGIL_REPORTER_EMAIL = (
+    os.environ.get("VIGIL_REPORTER_EMAIL", "").strip() or "trust-and-safety@example.com"
+)
+# Submission through the CyberTipline's API. With the URL or credentials unset, submission is by
+# download: a supervisor submits the packet by hand and records the report id.
+CYBERTIP_API_URL = os.environ.get("CYBERTIP_API_URL", "").strip().rstrip("/")
+CYBERTIP_USERNAME = os.environ.get("CYBERTIP_USERNAME", "")
+CYBERTIP_PASSWORD = os.environ.get("CYBERTIP_PASSWORD", "")
+CYBERTIP_TIMEOUT_SECONDS = env_int("CYBERTIP_TIMEOUT_SECONDS", 60)
+# Seconds before each retry of a step that failed for a passing reason (5xx, timeout, refused).
+CYBERTIP_RETRY_INTERVALS = env_int_list("CYBERTIP_RETRY_INTERVALS", [30, 120, 600, 1800])
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
