@@ -22,6 +22,10 @@ class User(AbstractUser):
             ("submit_reports", "API: can forward user reports (scope report)"),
             ("submit_flags", "API: can send automated flags (scope flag)"),
             ("api_read", "API: can read queues, cases, banks and hash matches (scope read)"),
+            (
+                "access_preserved_evidence",
+                "Can view evidence preserved for a report to the authorities",
+            ),
         ]
 
     @property

@@ -24,11 +24,13 @@ ADMINISTER = "accounts.administer"
 SUBMIT_REPORTS = "accounts.submit_reports"
 SUBMIT_FLAGS = "accounts.submit_flags"
 API_READ = "accounts.api_read"
+# Evidence preserved for a report to the authorities (18 U.S.C. 2258A): seen only by named roles.
+PRESERVED_EVIDENCE = "accounts.access_preserved_evidence"
 
 ROLE_PERMISSIONS = {
     Role.REVIEWER: [REVIEW, API_READ],
     Role.SENIOR_REVIEWER: [REVIEW, SENIOR_REVIEW, API_READ],
-    Role.SUPERVISOR: [REVIEW, SENIOR_REVIEW, SUPERVISE, API_READ],
+    Role.SUPERVISOR: [REVIEW, SENIOR_REVIEW, SUPERVISE, API_READ, PRESERVED_EVIDENCE],
     Role.ADMIN: [
         REVIEW,
         SENIOR_REVIEW,
@@ -37,6 +39,7 @@ ROLE_PERMISSIONS = {
         SUBMIT_REPORTS,
         SUBMIT_FLAGS,
         API_READ,
+        PRESERVED_EVIDENCE,
     ],
     Role.PLATFORM: [SUBMIT_REPORTS, SUBMIT_FLAGS, API_READ],
 }

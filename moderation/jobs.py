@@ -52,3 +52,10 @@ def refresh_waiting_priorities() -> None:
     from moderation.periodic import waiting_refresh_run
 
     waiting_refresh_run()
+
+
+def purge_expired_evidence() -> None:
+    """The daily purge of evidence whose preservation has ended (moderation/custody.py)."""
+    from moderation.custody import evidence_purge_expired
+
+    evidence_purge_expired()

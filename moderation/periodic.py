@@ -8,9 +8,14 @@ there is never more than one chain, and a chain Redis lost is restarted by the n
 
 Without Redis (embedded mode) there is no scheduler: "review next" refreshes stale cases before it
 picks one, at most once a minute per process.
+
+The same chain keeps the daily purge of expired evidence scheduled (moderation/custody.py): each
+run makes sure tomorrow's purge job exists, one per day by the same unique-job-id rule. In the
+embedded mode, run `manage.py purge_expired_evidence` from cron instead.
 """
 
 import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -27,6 +32,13 @@ BATCH = 1000
 MAX_BATCHES = 20
 EMBEDDED_THROTTLE_SECONDS = 60
 EMBEDDED_LIMIT = 500
+
+PURGE_JOB_PREFIX = "vigil-purge-evidence-"
+DAY_SECONDS = 86400
+# The purge runs daily at this hour (UTC), a quiet time for the workers.
+PURGE_HOUR_UTC = 3
+
+logger = logging.getLogger(__name__)
 
 
 def next_slot(now: datetime) -> int:
@@ -59,10 +71,40 @@ def waiting_refresh_schedule(*, now: datetime | None = None) -> str | None:
     return job_id
 
 
+def evidence_purge_schedule(*, now: datetime | None = None) -> str | None:
+    """Make sure the next daily purge of expired evidence is scheduled. Idempotent; returns its
+    job id (None in the embedded mode)."""
+    if settings.JOBS_EAGER:
+        return None
+    from rq.exceptions import DuplicateJobError
+
+    from lib.jobs import get_queue
+    from moderation.jobs import purge_expired_evidence
+
+    now = now or datetime.now(UTC)
+    day = int((now.timestamp() - PURGE_HOUR_UTC * 3600) // DAY_SECONDS) + 1
+    job_id = f"{PURGE_JOB_PREFIX}{day}"
+    with contextlib.suppress(DuplicateJobError):
+        get_queue().enqueue_at(
+            datetime.fromtimestamp(day * DAY_SECONDS + PURGE_HOUR_UTC * 3600, UTC),
+            purge_expired_evidence,
+            job_id=job_id,
+            unique=True,
+            result_ttl=DAY_SECONDS * 2,
+            description="delete evidence whose preservation has ended",
+        )
+    return job_id
+
+
 def waiting_refresh_run() -> int:
     """One periodic run: schedule the next one first (a failure below must not end the chain),
     then recompute stale open cases. Returns how many were recomputed."""
     waiting_refresh_schedule()
+    try:
+        evidence_purge_schedule()
+    except Exception:
+        # The purge is retried by the next run (five minutes on); the recompute must go on.
+        logger.exception("Could not schedule the evidence purge")
     total = 0
     for _ in range(MAX_BATCHES):
         done = cases_refresh_waiting(stale_after=STALE_AFTER, limit=BATCH)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import delivery_views, escalation_views, quality_views, views
+from moderation import custody_views, delivery_views, escalation_views, quality_views, views
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
@@ -78,5 +78,30 @@ urlpatterns = [
         "cases/<int:case_id>/actions/<int:action_id>/reverse/",
         delivery_views.action_reverse,
         name="action_reverse",
+    ),
+    path(
+        "escalations/<int:escalation_id>/packet/",
+        custody_views.escalation_packet,
+        name="escalation_packet",
+    ),
+    path(
+        "escalations/<int:escalation_id>/mark-submitted/",
+        custody_views.escalation_mark_submitted,
+        name="escalation_mark_submitted",
+    ),
+    path(
+        "escalations/<int:escalation_id>/mark-acknowledged/",
+        custody_views.escalation_mark_acknowledged,
+        name="escalation_mark_acknowledged",
+    ),
+    path(
+        "escalations/<int:escalation_id>/legal-hold/",
+        custody_views.escalation_legal_hold,
+        name="escalation_legal_hold",
+    ),
+    path(
+        "escalations/<int:escalation_id>/legal-hold/lift/",
+        custody_views.escalation_lift_hold,
+        name="escalation_lift_hold",
     ),
 ]

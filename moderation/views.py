@@ -12,7 +12,7 @@ from lib.access import reviewer_required, supervisor_required
 from lib.forms import add_service_errors
 from lib.http import client_ip
 from lib.text import is_storable
-from moderation import assignment, cluster_decisions, selectors, services
+from moderation import assignment, cluster_decisions, custody, selectors, services
 from moderation.forms import DecisionForm
 from moderation.models import Case, Queue
 from moderation.periodic import waiting_refresh_if_due
@@ -248,6 +248,10 @@ def case_media(request, case_id: int, media_id: int):
     media = selectors.case_media(case).filter(pk=media_id).first()
     if media is None:
         raise Http404("No such media on this case")
+    # Evidence kept for a report to the authorities: only named roles (refusals are logged).
+    custody.media_check_preserved_access(
+        media=media, case=case, user=request.user, ip=client_ip(request)
+    )
     try:
         handle = media.file.open("rb")
     except FileNotFoundError:

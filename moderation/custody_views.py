@@ -1,0 +1,233 @@
+"""Chain of custody on the escalation page: packet download, manual submission, legal holds.
+
+Supervisors only. The download streams the stored zip (never read into memory) and is audited;
+the forms post here and come back to the escalation page (POST-redirect-GET), or show their
+errors on a small page of their own.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from lib.access import supervisor_required
+from lib.forms import add_service_errors
+from lib.http import client_ip
+from moderation import custody, escalations
+from moderation.escalation_models import Escalation
+
+# The largest report id the database column holds (PositiveBigIntegerField).
+MAX_REPORT_ID = 2**63 - 1
+
+
+class MarkSubmittedForm(forms.Form):
+    report_id = forms.CharField(
+        label="CyberTipline report id",
+        max_length=19,
+        help_text="The number the authority gave you when you submitted the packet.",
+    )
+
+    def clean_report_id(self) -> int:
+        value = self.cleaned_data["report_id"].strip()
+        # isdecimal() alone admits non-ASCII digits.
+        if not (value.isascii() and value.isdecimal()):
+            raise ValidationError("Enter the report id as a whole number, e.g. 123456789.")
+        number = int(value)
+        if not 0 < number <= MAX_REPORT_ID:
+            raise ValidationError("A report id is a positive number.")
+        return number
+
+
+class LegalHoldForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    until = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty to hold the evidence until someone lifts the hold.",
+    )
+
+    def clean_until(self):
+        until = self.cleaned_data["until"]
+        if until is not None and until <= timezone.localdate():
+            raise ValidationError("A hold must end after today.")
+        return until
+
+
+class LiftHoldForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _escalation_or_404(escalation_id: int) -> Escalation:
+    try:
+        return Escalation.objects.get(pk=escalation_id)
+    except Escalation.DoesNotExist:
+        raise Http404("No such escalation") from None
+
+
+def escalation_url(escalation_id: int) -> str:
+    try:
+        return reverse("escalation_detail", args=[escalation_id])
+    except NoReverseMatch:  # the escalation pages are not installed (yet)
+        return f"/escalations/{escalation_id}/"
+
+
+def _show_errors(form, error: ValidationError) -> None:
+    # A state error (someone moved the escalation meanwhile) names no field: show it on top.
+    if hasattr(error, "error_dict"):
+        add_service_errors(form, error)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)
+
+
+def _form_page(request, escalation, form, *, title: str, action: str, button: str):
+    return render(
+        request,
+        "moderation/escalations/custody_form.html",
+        {
+            "escalation": escalation,
+            "form": form,
+            "title": title,
+            "action": action,
+            "button": button,
+            "back": escalation_url(escalation.pk),
+        },
+        status=400,
+    )
+
+
+@supervisor_required
+@never_cache
+@require_GET
+def escalation_packet(request, escalation_id: int):
+    """The packet zip, streamed from private storage; each download is audited."""
+    try:
+        escalation, handle = custody.escalation_packet_download(
+            escalation_id=escalation_id, user=request.user, ip=client_ip(request)
+        )
+    except Escalation.DoesNotExist:
+        raise Http404("No such escalation") from None
+    except custody.PacketUnavailable as e:
+        messages.error(request, e.detail)
+        return redirect(escalation_url(escalation_id))
+    return packet_response(escalation, handle)
+
+
+def packet_response(escalation: Escalation, handle) -> FileResponse:
+    """Stream the open packet as an attachment (FileResponse reads it in blocks)."""
+    response = FileResponse(
+        handle,
+        content_type="application/zip",
+        as_attachment=True,
+        filename=custody.packet_filename(escalation),
+    )
+    response["Content-Length"] = str(escalation.packet_size)
+    response["Cache-Control"] = "private, no-store"
+    # For the receiver to verify the bytes they got (the same hash is on the page).
+    response["X-Packet-SHA256"] = escalation.packet_sha256
+    return response
+
+
+@supervisor_required
+@require_POST
+def escalation_mark_submitted(request, escalation_id: int):
+    """A supervisor submitted the downloaded packet by hand and records the report id."""
+    escalation = _escalation_or_404(escalation_id)
+    form = MarkSubmittedForm(request.POST)
+    if form.is_valid():
+        try:
+            escalations.escalation_mark_submitted(
+                escalation_id=escalation.pk,
+                report_id=form.cleaned_data["report_id"],
+                via=Escalation.SubmittedVia.MANUAL,
+                user=request.user,
+            )
+        except ValidationError as e:
+            _show_errors(form, e)
+        else:
+            messages.success(
+                request,
+                f"Marked submitted as report {form.cleaned_data['report_id']}. The evidence is "
+                "now preserved.",
+            )
+            return redirect(escalation_url(escalation.pk))
+    return _form_page(
+        request,
+        escalation,
+        form,
+        title="Mark submitted",
+        action=reverse("escalation_mark_submitted", args=[escalation.pk]),
+        button="Mark submitted",
+    )
+
+
+@supervisor_required
+@require_POST
+def escalation_mark_acknowledged(request, escalation_id: int):
+    escalation = _escalation_or_404(escalation_id)
+    try:
+        escalations.escalation_mark_acknowledged(escalation_id=escalation.pk, user=request.user)
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+    else:
+        messages.success(request, "Marked acknowledged by the authority.")
+    return redirect(escalation_url(escalation.pk))
+
+
+@supervisor_required
+@require_POST
+def escalation_legal_hold(request, escalation_id: int):
+    """Set or extend a legal hold (a new date and reason replace the old ones)."""
+    escalation = _escalation_or_404(escalation_id)
+    form = LegalHoldForm(request.POST)
+    if form.is_valid():
+        try:
+            custody.escalation_set_legal_hold(
+                escalation_id=escalation.pk,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                until=form.cleaned_data["until"],
+            )
+        except ValidationError as e:
+            _show_errors(form, e)
+        else:
+            messages.success(request, "Legal hold recorded.")
+            return redirect(escalation_url(escalation.pk))
+    return _form_page(
+        request,
+        escalation,
+        form,
+        title="Legal hold",
+        action=reverse("escalation_legal_hold", args=[escalation.pk]),
+        button="Hold the evidence",
+    )
+
+
+@supervisor_required
+@require_POST
+def escalation_lift_hold(request, escalation_id: int):
+    escalation = _escalation_or_404(escalation_id)
+    form = LiftHoldForm(request.POST)
+    if form.is_valid():
+        try:
+            custody.escalation_lift_legal_hold(
+                escalation_id=escalation.pk, user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as e:
+            _show_errors(form, e)
+        else:
+            messages.success(request, "Legal hold lifted.")
+            return redirect(escalation_url(escalation.pk))
+    return _form_page(
+        request,
+        escalation,
+        form,
+        title="Lift the legal hold",
+        action=reverse("escalation_lift_hold", args=[escalation.pk]),
+        button="Lift the hold",
+    )
