@@ -165,9 +165,9 @@ def preserved_escalations():
 
 def media_is_preserved(*, case: Case, media: Media) -> bool:
     """Is this file evidence kept for a submitted report (so only named roles may see it)?"""
-    # The same bytes reached Vigil in another case too: they are the same evidence.
-    same_file = Q(files__media__sha256=media.sha256) if media.sha256 else Q(files__media=media)
-    return preserved_escalations().filter(Q(cases=case) | same_file).exists()
+    # By case, not by bytes: the same file reported again in a new case must stay reviewable by
+    # the reviewers who decide that case (the hash banks flag it for them).
+    return preserved_escalations().filter(Q(cases=case) | Q(files__media=media)).exists()
 
 
 def media_check_preserved_access(*, media: Media, case: Case, user, ip: str | None) -> None:
@@ -352,25 +352,27 @@ def _still_needed_by(file_name: str, now: datetime) -> str:
     ).first()
     if rereview:
         return f"case {rereview.case_id} is being re-reviewed"
-    released = Escalation.objects.filter(_released(now))
-    covered = set(
-        Case.objects.filter(pk__in=case_ids, escalations__in=released).values_list("pk", flat=True)
-    )
-    if uncovered := sorted(case_ids - covered):
-        return (
-            f"case {uncovered[0]} holds the same file outside any expired report (normal retention)"
-        )
     needing = (
         Escalation.objects.filter(Q(cases__in=case_ids) | Q(files__media__in=media_ids))
         .exclude(status=S.WITHDRAWN)
         .exclude(_released(now))
-        # Locked so that a hold set on it meanwhile waits for this decision (and sees it).
-        .select_for_update()
-        .distinct()
+        .order_by("pk")
         .first()
     )
     if needing:
         return f"escalation {needing.pk} ({needing.get_status_display().lower()}) still needs it"
+    # Locked: a hold set meanwhile on one of these waits for this decision, and a hold that got
+    # in first takes it out of the released set (the row is re-read once the lock is ours).
+    covering = (
+        Escalation.objects.filter(_released(now), cases__in=case_ids)
+        .select_for_update(of=("self",))
+        .values_list("pk", "cases")
+    )
+    covered = {case_id for _, case_id in covering} & case_ids
+    if uncovered := sorted(case_ids - covered):
+        return (
+            f"case {uncovered[0]} holds the same file outside any expired report (normal retention)"
+        )
     return ""
 
 

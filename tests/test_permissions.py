@@ -60,6 +60,11 @@ CONSOLE = [
     ("post", "/escalations/{escalation}/approve/", *SENIORS),
     ("post", "/escalations/{escalation}/return/", *SENIORS),
     ("post", "/escalations/{escalation}/withdraw/", *SUPERVISORS),
+    ("get", "/escalations/{escalation}/packet/", *SUPERVISORS),
+    ("post", "/escalations/{escalation}/mark-submitted/", *SUPERVISORS),
+    ("post", "/escalations/{escalation}/mark-acknowledged/", *SUPERVISORS),
+    ("post", "/escalations/{escalation}/legal-hold/", *SUPERVISORS),
+    ("post", "/escalations/{escalation}/legal-hold/lift/", *SUPERVISORS),
     ("get", "/admin/", *STAFF),
 ]
 
