@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.http import FileResponse
 from django.utils import timezone
 
 from accounts import roles
@@ -100,6 +101,22 @@ def packet_open(escalation: Escalation):
             "assembled (its size differs). Nothing was sent; tell an administrator.",
         )
     return default_storage.open(name, "rb")
+
+
+def packet_response(escalation: Escalation, handle) -> FileResponse:
+    """Stream the open packet as an attachment (FileResponse reads it in blocks), for the page
+    and the API alike."""
+    response = FileResponse(
+        handle,
+        content_type="application/zip",
+        as_attachment=True,
+        filename=packet_filename(escalation),
+    )
+    response["Content-Length"] = str(escalation.packet_size)
+    response["Cache-Control"] = "private, no-store"
+    # For the receiver to verify the bytes they got (the same hash is on the page).
+    response["X-Packet-SHA256"] = escalation.packet_sha256
+    return response
 
 
 def escalation_packet_download(

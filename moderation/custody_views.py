@@ -8,9 +8,9 @@ errors on a small page of their own.
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -70,10 +70,7 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
 
 
 def escalation_url(escalation_id: int) -> str:
-    try:
-        return reverse("escalation_detail", args=[escalation_id])
-    except NoReverseMatch:  # the escalation pages are not installed (yet)
-        return f"/escalations/{escalation_id}/"
+    return reverse("escalation_detail", args=[escalation_id])
 
 
 def _show_errors(form, error: ValidationError) -> None:
@@ -115,22 +112,7 @@ def escalation_packet(request, escalation_id: int):
     except custody.PacketUnavailable as e:
         messages.error(request, e.detail)
         return redirect(escalation_url(escalation_id))
-    return packet_response(escalation, handle)
-
-
-def packet_response(escalation: Escalation, handle) -> FileResponse:
-    """Stream the open packet as an attachment (FileResponse reads it in blocks)."""
-    response = FileResponse(
-        handle,
-        content_type="application/zip",
-        as_attachment=True,
-        filename=custody.packet_filename(escalation),
-    )
-    response["Content-Length"] = str(escalation.packet_size)
-    response["Cache-Control"] = "private, no-store"
-    # For the receiver to verify the bytes they got (the same hash is on the page).
-    response["X-Packet-SHA256"] = escalation.packet_sha256
-    return response
+    return custody.packet_response(escalation, handle)
 
 
 @supervisor_required

@@ -12,6 +12,8 @@ from pydantic import Field
 
 from accounts import roles
 from config.api import ERRORS, ApiError, require_scope
+from lib.http import client_ip
+from moderation import custody
 from moderation.escalation_models import Escalation
 
 router = Router(tags=["escalations"])
@@ -192,3 +194,41 @@ def get_escalation(request, escalation_id: int):
     packet's chain-of-custody hash once it is ready; `failure` says why it failed."""
     escalation = get_api_escalation(request, escalation_id)
     return Status(200, escalation_out(escalation, _case_ids([escalation.pk])[escalation.pk]))
+
+
+PACKET_RESPONSE = {
+    200: {
+        "description": "The packet zip, streamed. `X-Packet-SHA256` carries the SHA-256 recorded "
+        "at assembly: check the bytes you received against it.",
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.get(
+    "/escalations/{escalation_id}/packet",
+    response=ERRORS,
+    summary="Download the assembled packet (zip); supervisors only, every download audited",
+    openapi_extra={"responses": PACKET_RESPONSE},
+)
+def get_packet(request, escalation_id: int):
+    """Needs the `read` scope on a supervisor's or admin's token. 409 when there is no packet
+    (not assembled yet: `no_packet`; deleted when its preservation ended: `evidence_deleted`; the
+    stored file is not the one assembled: `packet_damaged`). Each download is audited with the
+    token, the caller's address and the packet's SHA-256."""
+    principal = require_scope(request, "read")
+    if not principal.user.has_perm(roles.SUPERVISE):
+        raise ApiError(403, "forbidden", "Packets may be downloaded by supervisors only.")
+    try:
+        escalation, handle = custody.escalation_packet_download(
+            escalation_id=escalation_id,
+            user=principal.user,
+            ip=client_ip(request),
+            via="api",
+            actor_label=principal.label,
+        )
+    except Escalation.DoesNotExist:
+        raise ApiError(404, "not_found", f"No escalation {escalation_id}.") from None
+    except custody.PacketUnavailable as e:
+        raise ApiError(409, e.code, e.detail) from None
+    return custody.packet_response(escalation, handle)
