@@ -226,6 +226,7 @@ def _routes():
     from moderation.api import router as moderation_router
     from moderation.appeal_api import router as appeal_router
     from moderation.bank_api import router as bank_router
+    from moderation.dsa_api import router as dsa_router
     from moderation.escalation_api import router as escalation_router
     from reports.api import router as reports_router
 
@@ -234,6 +235,7 @@ def _routes():
     api.add_router("/", bank_router)
     api.add_router("/", appeal_router)
     api.add_router("/", escalation_router)
+    api.add_router("/", dsa_router)
 
 
 _routes()

@@ -278,6 +278,46 @@ check_webhook_settings(
 WELLNESS_SHIFT_HOURS = env_int("VIGIL_SHIFT_HOURS", 8)
 WELLNESS_EXPOSURE_CAP = env_int("VIGIL_EXPOSURE_CAP", 60)
 
+# EU DSA statements of reasons (moderation/dsa.py): the member states a restriction applies in
+# (ISO 3166 codes as the Transparency Database takes them; the EU's 27 by default), and the
+# public URL of the terms the platform's decisions rely on (optional).
+DSA_EU_MEMBER_STATES = [
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "ES",
+    "FI",
+    "FR",
+    "GR",
+    "HR",
+    "HU",
+    "IE",
+    "IT",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SE",
+    "SI",
+    "SK",
+]
+DSA_TERRITORIAL_SCOPE = [
+    code.strip().upper()
+    for code in os.environ.get("VIGIL_DSA_TERRITORIAL_SCOPE", " ".join(DSA_EU_MEMBER_STATES))
+    .replace(",", " ")
+    .split()
+]
+DSA_TERMS_URL = os.environ.get("VIGIL_DSA_TERMS_URL", "").strip()
+
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
 # Evidence behind a report to an authority is kept at least a year after submission
 # (18 U.S.C. 2258A(h) as amended in 2024); a longer period may be set, never a shorter one.

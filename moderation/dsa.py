@@ -1,0 +1,545 @@
+"""EU Digital Services Act statements of reasons (Article 17, Article 24(5)): read-only selectors.
+
+Every decision that restricts content becomes one statement of reasons in the fields of the EU
+DSA Transparency Database's "create statement" API (`POST /api/v1/statement`). Field names and
+allowed values are taken from the Commission's own code, github.com/digital-services-act/
+transparency-database: the validation rules in app/Http/Requests/StatementStoreRequest.php, the
+enumerations in app/Models/Statement.php, the API documentation page
+(resources/views/api-documentation: every attribute, its limits and formats) and the CSV export
+(app/Exports/StatementExportTrait.php: column names; list fields are written as the JSON arrays
+they are stored as). The Commission announced a second schema for 1 July 2025; everything that
+depends on the schema's values is in the tables below, so moving to it is a change here only.
+
+What counts as a statement (each has a `puid` unique within the platform, never reused, of
+[A-Za-z0-9_-] only, as the database requires):
+- A reviewer's decision that removes or restricts content: remove, age-restrict, suspend,
+  escalate. Warnings and safety notices restrict nothing (no statement); neither do "no
+  violation" and "send to senior review". puid `<content id>__vigil-decision-<id>`.
+- What a known-material bank did on its own (moderation/rollup.py: content removal, owner
+  suspension, with no reviewer): one fully automated statement, led by the removal (or the
+  suspension when no removal was asked). puid `<content id>__vigil-action-<id>`.
+  The puid carries the platform's content id (ContentItem.platform_id, with characters the
+  database refuses replaced by "_") so the platform finds the content; an item known only by
+  its URL gets the Vigil part alone.
+- A decision later overturned on appeal, or an automated action a reviewer reversed, is still
+  listed: the restriction was applied, and the database keeps statements for restrictions that
+  ended. The end shows as `end_date_visibility_restriction` / `end_date_account_restriction`
+  (the day the action was reversed at the platform), and the envelope's `overturned_on_appeal`.
+
+What never appears: reviewer notes, the sharer's judged intent, anything about who reported
+(the database forbids personal data, and reporters are never disclosed), owner ids or handles.
+`decision_facts` and the explanations are fixed texts per policy. `source_identity` is left out
+(it would name the notifier). `account_type` is left out: Vigil does not know it.
+
+Other choices: `content_date` is the day Vigil first learned of the content (the platform does
+not send its upload date); `territorial_scope` comes from settings.DSA_TERRITORIAL_SCOPE (the EU
+by default); `content_language` is the content's language's two-letter code when known.
+"""
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from moderation.banks import Match
+from moderation.enforcement import EnforcementAction
+from moderation.models import Decision
+from moderation.quality import Appeal
+from moderation.rules import POLICIES
+from reports.models import ContentItem, Flag, Media, Report
+
+# Decisions that restrict content, and what each restricts: (visibility, account suspended).
+RESTRICTING = {
+    Decision.Action.REMOVE: ("DECISION_VISIBILITY_CONTENT_REMOVED", False),
+    Decision.Action.AGE_RESTRICT: ("DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED", False),
+    Decision.Action.SUSPEND: ("DECISION_VISIBILITY_CONTENT_REMOVED", True),
+    Decision.Action.ESCALATE: ("DECISION_VISIBILITY_CONTENT_REMOVED", True),
+}
+
+ILLEGAL = "DECISION_GROUND_ILLEGAL_CONTENT"
+INCOMPATIBLE = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+CSAM_LAW = (
+    "Directive 2011/93/EU on combating the sexual abuse and sexual exploitation of children and "
+    "child pornography, Article 5, as transposed into national law"
+)
+GROOMING_LAW = (
+    "Directive 2011/93/EU on combating the sexual abuse and sexual exploitation of children and "
+    "child pornography, Article 6 (solicitation of children for sexual purposes), as transposed "
+    "into national law"
+)
+
+
+@dataclass(frozen=True)
+class Ground:
+    """How one Vigil policy is reported: DSA category, keywords, and illegal (with the law) or
+    incompatible with the terms (with the clause)."""
+
+    category: str
+    keywords: tuple[str, ...]
+    explanation: str
+    law: str = ""  # set: illegal content under this law; empty: incompatible with the terms
+
+
+# Vigil's policies (moderation/rules.py) to DSA categories and grounds: the one table.
+GROUNDS = {
+    "child-safety/sexual-exploitation": Ground(
+        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+        ("KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",),
+        "The content was found to be child sexual abuse material.",
+        CSAM_LAW,
+    ),
+    "child-safety/grooming": Ground(
+        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+        ("KEYWORD_GROOMING_SEXUAL_ENTICEMENT_MINORS",),
+        "The content was found to solicit a child for sexual purposes.",
+        GROOMING_LAW,
+    ),
+    "child-safety/nudity": Ground(
+        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+        (),
+        "The content was found to show the nudity of a minor, which the terms do not allow.",
+    ),
+    "child-safety/sextortion": Ground(
+        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+        (),
+        "The content was found to threaten the sharing of intimate images to extort.",
+    ),
+    "violent-extremism": Ground(
+        "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
+        (),
+        "The content was found to promote or glorify violent extremism.",
+    ),
+    "harassment": Ground(
+        "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
+        ("KEYWORD_ONLINE_BULLYING_INTIMIDATION",),
+        "The content was found to harass, threaten or bully a person.",
+    ),
+    "self-harm": Ground(
+        "STATEMENT_CATEGORY_SELF_HARM",
+        (),
+        "The content was found to encourage self-harm or suicide.",
+    ),
+    "spam": Ground(
+        "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
+        (),
+        "The content was found to be spam or a scam.",
+    ),
+    "community-standards": Ground(
+        "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE",
+        (),
+        "The content was found to break the platform's community standards.",
+    ),
+}
+# A policy no longer offered (older data): reported as against the terms, under its own name.
+OTHER_GROUND = GROUNDS["community-standards"]
+# What a known-material bank's match means: the material is known child sexual abuse material.
+BANK_POLICY = "child-safety/sexual-exploitation"
+POLICY_LABELS = dict(POLICIES)
+
+# ContentItem.type to content_type (with content_type_other where the list has no entry).
+CONTENT_TYPES = {
+    ContentItem.Type.IMAGE: (["CONTENT_TYPE_IMAGE"], None),
+    ContentItem.Type.VIDEO: (["CONTENT_TYPE_VIDEO"], None),
+    ContentItem.Type.POST: (["CONTENT_TYPE_TEXT"], None),
+    ContentItem.Type.MESSAGE: (["CONTENT_TYPE_TEXT"], None),
+    ContentItem.Type.ACCOUNT: (["CONTENT_TYPE_OTHER"], "Account profile"),
+    ContentItem.Type.OTHER: (["CONTENT_TYPE_OTHER"], "Other user content"),
+}
+
+# The Transparency Database's CSV columns (its export's names and order) for the fields Vigil
+# fills or may fill; `puid` last. Every statement has every key (None when not applicable).
+FIELDS = [
+    "decision_visibility",
+    "decision_visibility_other",
+    "end_date_visibility_restriction",
+    "decision_monetary",
+    "decision_monetary_other",
+    "end_date_monetary_restriction",
+    "decision_provision",
+    "end_date_service_restriction",
+    "decision_account",
+    "end_date_account_restriction",
+    "account_type",
+    "decision_ground",
+    "decision_ground_reference_url",
+    "illegal_content_legal_ground",
+    "illegal_content_explanation",
+    "incompatible_content_ground",
+    "incompatible_content_explanation",
+    "incompatible_content_illegal",
+    "category",
+    "category_addition",
+    "category_specification",
+    "category_specification_other",
+    "content_type",
+    "content_type_other",
+    "content_language",
+    "content_date",
+    "territorial_scope",
+    "application_date",
+    "decision_facts",
+    "source_type",
+    "source_identity",
+    "automated_detection",
+    "automated_decision",
+    "puid",
+]
+LIST_FIELDS = frozenset(
+    {
+        "decision_visibility",
+        "category_addition",
+        "category_specification",
+        "content_type",
+        "territorial_scope",
+    }
+)
+
+# A bank's suspension belongs with its removal when asked in the same go (same case and reason,
+# moments apart: one transaction).
+PAIRING_WINDOW = timedelta(seconds=60)
+PUID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+DECISION, AUTOMATED = 0, 1  # statement kinds, in this order among statements of the same instant
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _day(moment: datetime | None) -> str | None:
+    return timezone.localtime(moment, UTC).date().isoformat() if moment else None
+
+
+def _puid(item: ContentItem, suffix: str) -> str:
+    content = PUID_UNSAFE.sub("_", item.platform_id)
+    return f"{content}__{suffix}" if content else suffix
+
+
+def _language(tag: str) -> str | None:
+    primary = tag.split("-", 1)[0]
+    return primary.upper() if len(primary) == 2 and primary.isalpha() else None
+
+
+def _source(row) -> str:
+    if row.dsa_trusted:
+        return "SOURCE_TRUSTED_FLAGGER"
+    return "SOURCE_ARTICLE_16" if row.dsa_notice else "SOURCE_VOLUNTARY"
+
+
+def _ground_fields(policy: str, *, automated: bool) -> dict:
+    ground = GROUNDS.get(policy, OTHER_GROUND)
+    label = POLICY_LABELS.get(policy, policy)
+    how = (
+        "A match to a list of hashes of known child sexual abuse material; the platform acted "
+        "on it automatically. "
+        if automated
+        else f"A trained reviewer assessed the content against the policy '{label}'. "
+    )
+    fields = {
+        "category": ground.category,
+        "category_specification": list(ground.keywords),
+        "decision_facts": how + ground.explanation,
+    }
+    if ground.law:
+        fields |= {
+            "decision_ground": ILLEGAL,
+            "illegal_content_legal_ground": ground.law,
+            "illegal_content_explanation": ground.explanation,
+        }
+    else:
+        fields |= {
+            "decision_ground": INCOMPATIBLE,
+            "incompatible_content_ground": f"Terms of service: {label}",
+            "incompatible_content_explanation": ground.explanation,
+        }
+        if settings.DSA_TERMS_URL:
+            fields["decision_ground_reference_url"] = settings.DSA_TERMS_URL
+    return fields
+
+
+def _statement(row, item: ContentItem, *, policy: str, automated: bool, puid: str, when) -> dict:
+    types, type_other = CONTENT_TYPES.get(item.type, CONTENT_TYPES[ContentItem.Type.OTHER])
+    if row.dsa_has_media and "CONTENT_TYPE_TEXT" in types:
+        types = [*types, "CONTENT_TYPE_IMAGE"]
+    statement = dict.fromkeys(FIELDS)
+    statement |= {
+        "content_type": sorted(types),
+        "content_type_other": type_other,
+        "content_language": _language(item.language),
+        "content_date": _day(min(item.created_at, when)),
+        "territorial_scope": list(settings.DSA_TERRITORIAL_SCOPE),
+        "application_date": _day(when),
+        "source_type": _source(row),
+        "automated_detection": ("Yes" if automated or row.dsa_flagged or row.dsa_matched else "No"),
+        "automated_decision": (
+            "AUTOMATED_DECISION_FULLY" if automated else "AUTOMATED_DECISION_NOT_AUTOMATED"
+        ),
+        "puid": puid,
+    }
+    statement |= _ground_fields(policy, automated=automated)
+    return statement
+
+
+def _restriction(statement: dict, *, visibility: str | None, account: bool, ends) -> None:
+    """Fill in what was restricted, and when each restriction ended (None: still in force)."""
+    visibility_end, account_end = ends
+    if visibility:
+        statement["decision_visibility"] = [visibility]
+        statement["end_date_visibility_restriction"] = _day(visibility_end)
+    if account:
+        statement["decision_account"] = "DECISION_ACCOUNT_SUSPENDED"
+        statement["end_date_account_restriction"] = _day(account_end)
+
+
+def _inputs(queryset, *, case: str, when: str):
+    """Annotate what decides source_type, automated_detection and content_type, each as it
+    stood at the statement's time (a report that came after a decision is not its source)."""
+    at = {"created_at__lte": OuterRef(when)}
+    reports = Report.objects.filter(case=OuterRef(case), **at)
+    return queryset.annotate(
+        dsa_notice=Exists(reports),
+        dsa_trusted=Exists(reports.filter(reporter_kind=Report.ReporterKind.TRUSTED_FLAGGER)),
+        dsa_flagged=Exists(Flag.objects.filter(case=OuterRef(case), **at)),
+        dsa_matched=Exists(
+            Match.objects.filter(
+                media__content_item=OuterRef(f"{case}__content_item"),
+                matched_at__lte=OuterRef(when),
+            )
+        ),
+        dsa_has_media=Exists(Media.objects.filter(content_item=OuterRef(f"{case}__content_item"))),
+    )
+
+
+def _after(cursor, kind: int, *, time_field: str) -> Q:
+    """Rows of this kind strictly after the cursor in (time, kind, id) order."""
+    if cursor is None:
+        return Q()
+    moment, ckind, cid = cursor
+    later = Q(**{f"{time_field}__gt": moment})
+    if kind > ckind:
+        return later | Q(**{time_field: moment})
+    if kind == ckind:
+        return later | Q(**{time_field: moment, "pk__gt": cid})
+    return later
+
+
+def _restricting_decisions(since, until):
+    return Decision.objects.filter(
+        action__in=list(RESTRICTING), created_at__gte=since, created_at__lt=until
+    )
+
+
+def _decisions(decisions, cursor, limit: int) -> list[tuple]:
+    rows = (
+        _inputs(decisions, case="case", when="created_at")
+        .filter(_after(cursor, DECISION, time_field="created_at"))
+        .annotate(
+            dsa_overturned=Exists(
+                Appeal.objects.filter(decision=OuterRef("pk"), status=Appeal.Status.OVERTURNED)
+            )
+        )
+        .select_related("case__content_item")
+        .prefetch_related("actions")
+        .order_by("created_at", "pk")[: limit + 1]
+    )
+    out = []
+    for decision in rows:
+        item = decision.case.content_item
+        statement = _statement(
+            decision,
+            item,
+            policy=decision.policy,
+            automated=False,
+            puid=_puid(item, f"vigil-decision-{decision.pk}"),
+            when=decision.created_at,
+        )
+        visibility, suspends = RESTRICTING[decision.action]
+        _restriction(
+            statement,
+            visibility=visibility,
+            account=suspends and bool(item.owner_id),
+            ends=_ends(decision.actions.all()),
+        )
+        envelope = {
+            "id": f"decision-{decision.pk}",
+            "decision_id": decision.pk,
+            "action_id": None,
+            "case_id": decision.case_id,
+            "content_id": item.platform_id,
+            "decided_at": decision.created_at,
+            "overturned_on_appeal": decision.dsa_overturned,
+            "statement": statement,
+        }
+        out.append(((decision.created_at, DECISION, decision.pk), envelope))
+    return out
+
+
+def _ends(actions) -> tuple:
+    """When the content's and the account's restrictions ended: the latest reversal among the
+    actions of that kind, once all of them are reversed; None while any is in force (or none
+    was recorded, e.g. the same action was already in force from a bank match)."""
+    by_kind: dict[str, list] = {}
+    for action in actions:
+        by_kind.setdefault(action.kind, []).append(action.reversed_at)
+
+    def end(kind):
+        times = by_kind.get(kind)
+        return max(times) if times and all(times) else None
+
+    return end(EnforcementAction.Kind.REMOVE_CONTENT), end(EnforcementAction.Kind.SUSPEND_ACCOUNT)
+
+
+def _automated_leads(since, until):
+    """Automated actions that lead a statement: each bank removal, and each bank suspension
+    not asked together with a removal."""
+    automated = EnforcementAction.objects.filter(decision__isnull=True)
+    removal = automated.filter(
+        kind=EnforcementAction.Kind.REMOVE_CONTENT,
+        case=OuterRef("case"),
+        reason=OuterRef("reason"),
+    )
+    suspension = automated.filter(
+        kind=EnforcementAction.Kind.SUSPEND_ACCOUNT,
+        case=OuterRef("case"),
+        reason=OuterRef("reason"),
+        pk__gt=OuterRef("pk"),
+        created_at__lte=OuterRef("created_at") + PAIRING_WINDOW,
+    ).order_by("pk")
+    return (
+        automated.filter(created_at__gte=since, created_at__lt=until)
+        .filter(
+            Q(kind=EnforcementAction.Kind.REMOVE_CONTENT)
+            | Q(kind=EnforcementAction.Kind.SUSPEND_ACCOUNT)
+            # A suspension asked together with a removal is in the removal's statement.
+            & ~Exists(
+                removal.filter(
+                    pk__lt=OuterRef("pk"), created_at__gte=OuterRef("created_at") - PAIRING_WINDOW
+                )
+            )
+        )
+        .annotate(
+            dsa_suspension=Exists(suspension),
+            dsa_suspension_end=Subquery(suspension.values("reversed_at")[:1]),
+        )
+    )
+
+
+def _automated(since, until, cursor, limit: int) -> list[tuple]:
+    rows = (
+        _inputs(_automated_leads(since, until), case="case", when="created_at")
+        .filter(_after(cursor, AUTOMATED, time_field="created_at"))
+        .select_related("case__content_item")
+        .order_by("created_at", "pk")[: limit + 1]
+    )
+    out = []
+    for action in rows:
+        item = action.case.content_item
+        removes = action.kind == EnforcementAction.Kind.REMOVE_CONTENT
+        statement = _statement(
+            action,
+            item,
+            policy=BANK_POLICY,
+            automated=True,
+            puid=_puid(item, f"vigil-action-{action.pk}"),
+            when=action.created_at,
+        )
+        _restriction(
+            statement,
+            visibility="DECISION_VISIBILITY_CONTENT_REMOVED" if removes else None,
+            account=not removes or action.dsa_suspension,
+            ends=(
+                (action.reversed_at, action.dsa_suspension_end)
+                if removes
+                else (None, action.reversed_at)
+            ),
+        )
+        envelope = {
+            "id": f"action-{action.pk}",
+            "decision_id": None,
+            "action_id": action.pk,
+            "case_id": action.case_id,
+            "content_id": item.platform_id,
+            "decided_at": action.created_at,
+            "overturned_on_appeal": False,
+            "statement": statement,
+        }
+        out.append(((action.created_at, AUTOMATED, action.pk), envelope))
+    return out
+
+
+def encode_cursor(key: tuple) -> str:
+    moment, kind, pk = key
+    raw = f"{moment.isoformat()}|{kind}|{pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        moment, kind, pk = raw.split("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None or int(kind) not in (DECISION, AUTOMATED):
+            raise ValueError(raw)
+        return parsed, int(kind), int(pk)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadCursor("This cursor is not one Vigil gave out; start again without it.") from None
+
+
+def statements_page(
+    *, since: datetime, until: datetime, cursor: str = "", limit: int = 100
+) -> tuple[list[dict], str | None]:
+    """Statements whose decision falls in [since, until), oldest first, and the cursor for the
+    next page (None at the end). Three queries a page whatever its size. Stable under paging:
+    the order is (decision time, kind, id), and a cursor names the last row given out."""
+    after = decode_cursor(cursor) if cursor else None
+    rows = sorted(
+        _decisions(_restricting_decisions(since, until), after, limit)
+        + _automated(since, until, after, limit),
+        key=lambda row: row[0],
+    )
+    page = rows[:limit]
+    more = len(rows) > limit
+    return [envelope for _, envelope in page], (encode_cursor(page[-1][0]) if more else None)
+
+
+def statements_iter(*, since: datetime, until: datetime, chunk: int = 500) -> Iterator[dict]:
+    """Every statement in [since, until), a page at a time (memory stays bounded)."""
+    cursor = ""
+    while True:
+        page, cursor = statements_page(since=since, until=until, cursor=cursor, limit=chunk)
+        yield from page
+        if cursor is None:
+            return
+
+
+def statements_count(*, since: datetime, until: datetime) -> int:
+    """How many statements statements_iter gives for the period (two COUNT queries)."""
+    return _restricting_decisions(since, until).count() + _automated_leads(since, until).count()
+
+
+def statement_for_decision(decision_id: int) -> dict | None:
+    """The statement of one decision; None when it restricts nothing (or does not exist)."""
+    decisions = Decision.objects.filter(pk=decision_id, action__in=list(RESTRICTING))
+    rows = _decisions(decisions, None, 1)
+    return rows[0][1] if rows else None
+
+
+def csv_value(field: str, value) -> str:
+    """A field as the Transparency Database's CSV writes it: lists as JSON arrays, text on one
+    line, nothing for an absent field."""
+    if value is None:
+        return ""
+    if field in LIST_FIELDS:
+        return json.dumps(value, separators=(",", ":"))
+    return str(value).replace("\r", " ").replace("\n", " ")
+
+
+def api_statement(statement: dict) -> dict:
+    """The statement as the create API takes it: absent fields left out."""
+    return {k: v for k, v in statement.items() if v is not None and v != []}
