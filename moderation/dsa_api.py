@@ -4,6 +4,7 @@ fields, for the platform to submit (moderation/dsa.py says where every field com
 from datetime import UTC, datetime
 
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import model_serializer
 
 from accounts import roles
 from config.api import ERRORS, ApiError, require_scope
@@ -43,6 +44,11 @@ class StatementOut(Schema):
     automated_detection: str
     automated_decision: str
     puid: str
+
+    @model_serializer(mode="wrap")
+    def _leave_out_what_does_not_apply(self, handler):
+        # The database's API refuses some fields sent as null: they are left out instead.
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class StatementOfReasonsOut(Schema):
