@@ -1,6 +1,13 @@
 from django.urls import path
 
-from moderation import custody_views, delivery_views, escalation_views, quality_views, views
+from moderation import (
+    custody_views,
+    delivery_views,
+    dsa_views,
+    escalation_views,
+    quality_views,
+    views,
+)
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
@@ -73,6 +80,16 @@ urlpatterns = [
         "supervise/deliveries/<int:delivery_id>/resend/",
         delivery_views.delivery_resend,
         name="delivery_resend",
+    ),
+    path(
+        "supervise/statements-of-reasons/",
+        dsa_views.statements_of_reasons,
+        name="statements_of_reasons",
+    ),
+    path(
+        "supervise/statements-of-reasons.csv",
+        dsa_views.statements_of_reasons_csv,
+        name="statements_of_reasons_csv",
     ),
     path(
         "cases/<int:case_id>/actions/<int:action_id>/reverse/",

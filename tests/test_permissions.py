@@ -65,6 +65,8 @@ CONSOLE = [
     ("post", "/escalations/{escalation}/mark-acknowledged/", *SUPERVISORS),
     ("post", "/escalations/{escalation}/legal-hold/", *SUPERVISORS),
     ("post", "/escalations/{escalation}/legal-hold/lift/", *SUPERVISORS),
+    ("get", "/supervise/statements-of-reasons/", *SUPERVISORS),
+    ("get", "/supervise/statements-of-reasons.csv", *SUPERVISORS),
     ("get", "/admin/", *STAFF),
 ]
 

@@ -1,0 +1,93 @@
+"""Statements of reasons for supervisors: the export page and its streamed CSV."""
+
+import csv
+from datetime import UTC, datetime, time, timedelta
+
+from django import forms
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from lib.access import supervisor_required
+from lib.http import client_ip
+from moderation import dsa
+from moderation.dsa_services import statements_export_record
+
+# Rows fetched per query while streaming: memory stays bounded however long the period.
+CHUNK = 500
+
+
+class PeriodForm(forms.Form):
+    """A period of whole days (UTC), both ends included. `from` and `to` are the URL's names."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        widget = forms.DateInput(attrs={"type": "date"})
+        self.fields["from"] = forms.DateField(label="From", widget=widget)
+        self.fields["to"] = forms.DateField(label="To (included)", widget=widget)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("from"), data.get("to")
+        if start and end and start > end:
+            self.add_error("to", "The period ends before it starts.")
+        return data
+
+    def period(self) -> tuple[datetime, datetime]:
+        start = datetime.combine(self.cleaned_data["from"], time.min, tzinfo=UTC)
+        end = datetime.combine(self.cleaned_data["to"], time.min, tzinfo=UTC) + timedelta(days=1)
+        # A period running into the future ends now: the file then holds what the audit says.
+        return start, min(end, timezone.now())
+
+
+def _page(request, form, status=200):
+    return render(
+        request,
+        "moderation/statements_of_reasons.html",
+        {"form": form, "fields": dsa.FIELDS},
+        status=status,
+    )
+
+
+@supervisor_required
+@never_cache
+@require_GET
+def statements_of_reasons(request):
+    today = timezone.now().date()
+    form = PeriodForm(initial={"from": today.replace(day=1), "to": today})
+    return _page(request, form)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@supervisor_required
+@never_cache
+@require_GET
+def statements_of_reasons_csv(request):
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    since, until = form.period()
+    rows = dsa.statements_count(since=since, until=until) if since < until else 0
+    statements_export_record(
+        user=request.user, since=since, until=until, rows=rows, ip=client_ip(request)
+    )
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(dsa.FIELDS)
+        if since >= until:
+            return
+        for envelope in dsa.statements_iter(since=since, until=until, chunk=CHUNK):
+            statement = envelope["statement"]
+            yield writer.writerow([dsa.csv_value(f, statement[f]) for f in dsa.FIELDS])
+
+    name = f"statements-of-reasons-{form.cleaned_data['from']}-{form.cleaned_data['to']}.csv"
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
