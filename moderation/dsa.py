@@ -31,8 +31,8 @@ What never appears: reviewer notes, the sharer's judged intent, anything about w
 `decision_facts` and the explanations are fixed texts per policy. `source_identity` is left out
 (it would name the notifier). `account_type` is left out: Vigil does not know it.
 
-Other choices: `content_date` is the day Vigil first learned of the content (the platform does
-not send its upload date); `territorial_scope` comes from settings.DSA_TERRITORIAL_SCOPE (the EU
+Other choices: `content_date` is the day the content was posted when the platform said so
+(ContentItem.posted_at), else the day Vigil first learned of it; `territorial_scope` comes from settings.DSA_TERRITORIAL_SCOPE (the EU
 by default); `content_language` is the content's language's two-letter code when known.
 """
 
@@ -204,6 +204,7 @@ LIST_FIELDS = frozenset(
 # A bank's suspension belongs with its removal when asked in the same go (same case and reason,
 # moments apart: one transaction).
 PAIRING_WINDOW = timedelta(seconds=60)
+EARLIEST_CONTENT_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 PUID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 DECISION, AUTOMATED = 0, 1  # statement kinds, in this order among statements of the same instant
 
@@ -214,6 +215,13 @@ class BadCursor(ValueError):
 
 def _day(moment: datetime | None) -> str | None:
     return timezone.localtime(moment, UTC).date().isoformat() if moment else None
+
+
+def _content_date(item: ContentItem, when: datetime) -> str:
+    """When the content was posted, as the platform said; else when Vigil first heard of it. The
+    database takes nothing before 2000 or after the decision."""
+    posted = min(item.posted_at or item.created_at, when)
+    return _day(max(posted, EARLIEST_CONTENT_DATE))
 
 
 def _puid(item: ContentItem, suffix: str) -> str:
@@ -272,7 +280,7 @@ def _statement(row, item: ContentItem, *, policy: str, automated: bool, puid: st
         "content_type": sorted(types),
         "content_type_other": type_other,
         "content_language": _language(item.language),
-        "content_date": _day(min(item.created_at, when)),
+        "content_date": _content_date(item, when),
         "territorial_scope": list(settings.DSA_TERRITORIAL_SCOPE),
         "application_date": _day(when),
         "source_type": _source(row),

@@ -33,6 +33,7 @@ def decide(make_user, submit_report):
         platform_id=None,
         owner_id="owner-secret-77",
         language="",
+        posted_at=None,
         notes="",
         **extra,
     ):
@@ -44,6 +45,7 @@ def decide(make_user, submit_report):
             "content_type": content_type,
             "owner_id": owner_id,
             "language": language,
+            "posted_at": posted_at,
             "category": category,
         }
         if flagged:

@@ -53,6 +53,12 @@ class TestFieldMapping:
         assert s["puid"] == f"{envelope['content_id']}__vigil-decision-{decision.pk}"
         assert set(s) == set(dsa.FIELDS)
 
+    def test_the_content_date_is_when_it_was_posted_when_known(self, decide):
+        decide(posted_at=timezone.now() - timedelta(days=400))
+        decide(posted_at=timezone.now().replace(year=1999))
+        dates = [e["statement"]["content_date"] for e in everything()]
+        assert dates == [(timezone.now() - timedelta(days=400)).date().isoformat(), "2000-01-01"]
+
     def test_it_maps_child_sexual_abuse_material_as_illegal_under_the_directive(self, decide):
         decide("remove", "child-safety/sexual-exploitation", "csam")
         _, s = only()
