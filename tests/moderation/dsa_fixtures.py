@@ -18,7 +18,7 @@ _ids = itertools.count(1)
 
 
 @pytest.fixture
-def decide(make_user, submit_report):
+def dsa_decide(make_user, submit_report):
     """Report content (or flag it), have a reviewer decide it; returns the decision."""
     counter = itertools.count(1)
 
@@ -72,7 +72,7 @@ def decide(make_user, submit_report):
 
 
 @pytest.fixture
-def bank_acts(submit_report):
+def dsa_bank_acts(submit_report):
     """Known-material bank policy acting on a freshly reported case, with no reviewer."""
 
     def make(*, owner_id="owner-secret-77", platform_id=None):

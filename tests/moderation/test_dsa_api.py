@@ -17,8 +17,8 @@ def get(client, url, headers, **params):
 
 @pytest.mark.django_db
 class TestList:
-    def test_it_lists_statements_ready_to_submit(self, client, platform, decide):
-        decision = decide("remove", "harassment")
+    def test_it_lists_statements_ready_to_submit(self, client, platform, dsa_decide):
+        decision = dsa_decide("remove", "harassment")
         response = get(client, LIST, platform)
         assert response.status_code == 200
         body = response.json()
@@ -34,10 +34,10 @@ class TestList:
         )
         assert None not in statement.values()
 
-    def test_it_pages_with_the_next_cursor(self, client, platform, decide, bank_acts):
+    def test_it_pages_with_the_next_cursor(self, client, platform, dsa_decide, dsa_bank_acts):
         for _ in range(3):
-            decide()
-            bank_acts()
+            dsa_decide()
+            dsa_bank_acts()
         ids, cursor = [], None
         while True:
             params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
@@ -48,8 +48,8 @@ class TestList:
                 break
         assert len(ids) == len(set(ids)) == 6
 
-    def test_since_and_until_bound_the_decision_time(self, client, platform, decide):
-        decision = decide()
+    def test_since_and_until_bound_the_decision_time(self, client, platform, dsa_decide):
+        decision = dsa_decide()
         at = decision.created_at
         later = at.replace(year=at.year + 1).isoformat()
         assert len(get(client, LIST, platform, since=at.isoformat()).json()["items"]) == 1
@@ -57,26 +57,26 @@ class TestList:
         assert get(client, LIST, platform, until=at.isoformat()).json()["items"] == []
 
     def test_a_page_costs_a_bounded_number_of_queries(
-        self, client, platform, decide, bank_acts, django_assert_max_num_queries
+        self, client, platform, dsa_decide, dsa_bank_acts, django_assert_max_num_queries
     ):
         get(client, LIST, platform)  # the token is looked up once, then cached
         for _ in range(5):
-            decide()
-            bank_acts()
+            dsa_decide()
+            dsa_bank_acts()
         with django_assert_max_num_queries(6):
             assert len(get(client, LIST, platform).json()["items"]) == 10
 
 
 @pytest.mark.django_db
 class TestOneDecision:
-    def test_it_gives_the_statement_of_a_restricting_decision(self, client, platform, decide):
-        decision = decide("suspend", "spam", "spam")
+    def test_it_gives_the_statement_of_a_restricting_decision(self, client, platform, dsa_decide):
+        decision = dsa_decide("suspend", "spam", "spam")
         response = get(client, f"/api/v1/decisions/{decision.pk}/statement-of-reasons", platform)
         assert response.status_code == 200
         assert response.json()["statement"]["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
 
-    def test_a_decision_restricting_nothing_is_404_json(self, client, platform, decide):
-        decision = decide("no_violation", "harassment")
+    def test_a_decision_restricting_nothing_is_404_json(self, client, platform, dsa_decide):
+        decision = dsa_decide("no_violation", "harassment")
         for pk in (decision.pk, decision.pk + 1000):
             response = get(client, f"/api/v1/decisions/{pk}/statement-of-reasons", platform)
             assert response.status_code == 404
@@ -96,9 +96,9 @@ class TestWhoMayCall:
         ],
     )
     def test_the_platform_and_supervisors_read_statements_reviewers_do_not(
-        self, client, make_user, decide, role, status
+        self, client, make_user, dsa_decide, role, status
     ):
-        decision = decide()
+        decision = dsa_decide()
         headers = auth(token_for(make_user, username=f"caller-{role}", role=role))
         for url in (LIST, f"/api/v1/decisions/{decision.pk}/statement-of-reasons"):
             response = get(client, url, headers)

@@ -30,10 +30,10 @@ def download(client, **params):
 @pytest.mark.django_db
 class TestCsvExport:
     def test_it_streams_one_row_per_statement_in_the_databases_columns(
-        self, client, supervisor, decide, bank_acts
+        self, client, supervisor, dsa_decide, dsa_bank_acts
     ):
-        decision = decide("escalate", "child-safety/sexual-exploitation", "csam")
-        bank_acts()
+        decision = dsa_decide("escalate", "child-safety/sexual-exploitation", "csam")
+        dsa_bank_acts()
         client.force_login(supervisor)
         response, rows = download(client)
         assert response["Content-Type"].startswith("text/csv")
@@ -51,9 +51,11 @@ class TestCsvExport:
         second = dict(zip(header, data[1], strict=True))
         assert second["automated_decision"] == "AUTOMATED_DECISION_FULLY"
 
-    def test_the_export_is_audited_with_its_period_and_row_count(self, client, supervisor, decide):
-        decide()
-        decide()
+    def test_the_export_is_audited_with_its_period_and_row_count(
+        self, client, supervisor, dsa_decide
+    ):
+        dsa_decide()
+        dsa_decide()
         client.force_login(supervisor)
         _, rows = download(client)
         event = AuditEvent.objects.get(verb="dsa.exported")
@@ -62,8 +64,10 @@ class TestCsvExport:
         assert event.after["since"].startswith(today())
         assert event.after["until"] <= timezone.now().isoformat()
 
-    def test_the_period_is_whole_days_and_leaves_out_other_days(self, client, supervisor, decide):
-        decide()
+    def test_the_period_is_whole_days_and_leaves_out_other_days(
+        self, client, supervisor, dsa_decide
+    ):
+        dsa_decide()
         client.force_login(supervisor)
         yesterday = (timezone.now() - timedelta(days=1)).date().isoformat()
         _, rows = download(client, **{"from": yesterday, "to": yesterday})
@@ -71,14 +75,14 @@ class TestCsvExport:
         assert AuditEvent.objects.get(verb="dsa.exported").after["rows"] == 0
 
     def test_it_reads_in_chunks_with_queries_independent_of_rows(
-        self, client, supervisor, decide, monkeypatch
+        self, client, supervisor, dsa_decide, monkeypatch
     ):
         monkeypatch.setattr(dsa_views, "CHUNK", 2)
         client.force_login(supervisor)
         counts = []
         for _ in range(2):
             for _ in range(2):
-                decide()
+                dsa_decide()
             with CaptureQueriesContext(connection) as queries:
                 _, rows = download(client)
             counts.append((len(rows) - 1, len(queries)))

@@ -29,8 +29,8 @@ def only():
 
 @pytest.mark.django_db
 class TestFieldMapping:
-    def test_it_maps_a_removal_of_harassment_as_incompatible_with_the_terms(self, decide):
-        decision = decide("remove", "harassment", language="de-AT")
+    def test_it_maps_a_removal_of_harassment_as_incompatible_with_the_terms(self, dsa_decide):
+        decision = dsa_decide("remove", "harassment", language="de-AT")
         envelope, s = only()
         assert envelope["decision_id"] == decision.pk and envelope["action_id"] is None
         assert envelope["content_id"] == decision.case.content_item.platform_id
@@ -53,14 +53,14 @@ class TestFieldMapping:
         assert s["puid"] == f"{envelope['content_id']}__vigil-decision-{decision.pk}"
         assert set(s) == set(dsa.FIELDS)
 
-    def test_the_content_date_is_when_it_was_posted_when_known(self, decide):
-        decide(posted_at=timezone.now() - timedelta(days=400))
-        decide(posted_at=timezone.now().replace(year=1999))
+    def test_the_content_date_is_when_it_was_posted_when_known(self, dsa_decide):
+        dsa_decide(posted_at=timezone.now() - timedelta(days=400))
+        dsa_decide(posted_at=timezone.now().replace(year=1999))
         dates = [e["statement"]["content_date"] for e in everything()]
         assert dates == [(timezone.now() - timedelta(days=400)).date().isoformat(), "2000-01-01"]
 
-    def test_it_maps_child_sexual_abuse_material_as_illegal_under_the_directive(self, decide):
-        decide("remove", "child-safety/sexual-exploitation", "csam")
+    def test_it_maps_child_sexual_abuse_material_as_illegal_under_the_directive(self, dsa_decide):
+        dsa_decide("remove", "child-safety/sexual-exploitation", "csam")
         _, s = only()
         assert s["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT"
         assert "Directive 2011/93/EU" in s["illegal_content_legal_ground"]
@@ -69,8 +69,8 @@ class TestFieldMapping:
         assert s["category"] == "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"
         assert s["category_specification"] == ["KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL"]
 
-    def test_it_maps_an_age_restriction(self, decide):
-        decide("age_restrict", "self-harm", "self_harm", content_type="video")
+    def test_it_maps_an_age_restriction(self, dsa_decide):
+        dsa_decide("age_restrict", "self-harm", "self_harm", content_type="video")
         _, s = only()
         assert s["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED"]
         assert s["decision_account"] is None
@@ -78,8 +78,8 @@ class TestFieldMapping:
         assert s["content_type"] == ["CONTENT_TYPE_VIDEO"]
 
     @pytest.mark.parametrize("action", ["suspend", "escalate"])
-    def test_a_suspension_or_escalation_removes_and_suspends(self, decide, action):
-        decide(action, "child-safety/grooming", "grooming", content_type="message")
+    def test_a_suspension_or_escalation_removes_and_suspends(self, dsa_decide, action):
+        dsa_decide(action, "child-safety/grooming", "grooming", content_type="message")
         _, s = only()
         assert s["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
         assert s["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
@@ -88,20 +88,20 @@ class TestFieldMapping:
         assert s["category_specification"] == ["KEYWORD_GROOMING_SEXUAL_ENTICEMENT_MINORS"]
         assert s["content_type"] == ["CONTENT_TYPE_TEXT"]
 
-    def test_no_account_restriction_is_claimed_without_an_owner(self, decide):
-        decide("suspend", "spam", "spam", owner_id="")
+    def test_no_account_restriction_is_claimed_without_an_owner(self, dsa_decide):
+        dsa_decide("suspend", "spam", "spam", owner_id="")
         _, s = only()
         assert s["decision_account"] is None
         assert s["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
 
-    def test_an_account_or_other_item_is_content_type_other_with_its_kind(self, decide):
-        decide("remove", "spam", "spam", content_type="account")
+    def test_an_account_or_other_item_is_content_type_other_with_its_kind(self, dsa_decide):
+        dsa_decide("remove", "spam", "spam", content_type="account")
         _, s = only()
         assert s["content_type"] == ["CONTENT_TYPE_OTHER"]
         assert s["content_type_other"] == "Account profile"
 
-    def test_a_known_material_bank_action_is_one_fully_automated_statement(self, bank_acts):
-        case = bank_acts()
+    def test_a_known_material_bank_action_is_one_fully_automated_statement(self, dsa_bank_acts):
+        case = dsa_bank_acts()
         removal = EnforcementAction.objects.get(case=case, kind="remove_content")
         assert EnforcementAction.objects.filter(case=case, kind="suspend_account").exists()
         envelope, s = only()
@@ -128,23 +128,23 @@ class TestFieldMapping:
 
 @pytest.mark.django_db
 class TestSources:
-    def test_a_user_report_is_an_article_16_notice(self, decide):
-        decide(reporter_kind=Report.ReporterKind.PLATFORM_USER)
+    def test_a_user_report_is_an_article_16_notice(self, dsa_decide):
+        dsa_decide(reporter_kind=Report.ReporterKind.PLATFORM_USER)
         assert only()[1]["source_type"] == "SOURCE_ARTICLE_16"
 
-    def test_a_trusted_flaggers_report_is_a_trusted_flagger_notice(self, decide):
-        decide(reporter_kind=Report.ReporterKind.TRUSTED_FLAGGER)
+    def test_a_trusted_flaggers_report_is_a_trusted_flagger_notice(self, dsa_decide):
+        dsa_decide(reporter_kind=Report.ReporterKind.TRUSTED_FLAGGER)
         assert only()[1]["source_type"] == "SOURCE_TRUSTED_FLAGGER"
 
-    def test_an_automated_flag_is_own_initiative_and_automated_detection(self, decide):
-        decide(flagged=True)
+    def test_an_automated_flag_is_own_initiative_and_automated_detection(self, dsa_decide):
+        dsa_decide(flagged=True)
         _, s = only()
         assert s["source_type"] == "SOURCE_VOLUNTARY"
         assert s["automated_detection"] == "Yes"
         assert s["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
 
-    def test_a_report_after_the_decision_is_not_its_source(self, decide, submit_report):
-        decision = decide(flagged=True)
+    def test_a_report_after_the_decision_is_not_its_source(self, dsa_decide, submit_report):
+        decision = dsa_decide(flagged=True)
         item = decision.case.content_item
         submit_report(category="harassment", platform_id=item.platform_id)
         assert only()[1]["source_type"] == "SOURCE_VOLUNTARY"
@@ -153,13 +153,13 @@ class TestSources:
 @pytest.mark.django_db
 class TestWhatIsListed:
     @pytest.mark.parametrize("action", ["no_violation", "warn", "safety_notice", "senior_review"])
-    def test_decisions_that_restrict_nothing_are_left_out(self, decide, action):
-        decision = decide(action, "harassment")
+    def test_decisions_that_restrict_nothing_are_left_out(self, dsa_decide, action):
+        decision = dsa_decide(action, "harassment")
         assert everything() == []
         assert dsa.statement_for_decision(decision.pk) is None
 
-    def test_a_decision_overturned_on_appeal_stays_listed_with_its_end(self, decide, make_user):
-        decision = decide("remove", "harassment", platform_id="post-appealed")
+    def test_a_decision_overturned_on_appeal_stays_listed_with_its_end(self, dsa_decide, make_user):
+        decision = dsa_decide("remove", "harassment", platform_id="post-appealed")
         appeal_open(content_id="post-appealed", statement="Quoting the news.", actor_label="t")
         other = make_user("appeal-reviewer", Role.REVIEWER)
         case = case_claim_next(user=other)
@@ -169,8 +169,8 @@ class TestWhatIsListed:
         assert envelope["overturned_on_appeal"] is True
         assert s["end_date_visibility_restriction"] == timezone.now().date().isoformat()
 
-    def test_nothing_about_the_reporter_the_owner_or_the_notes_appears(self, decide):
-        decide(
+    def test_nothing_about_the_reporter_the_owner_or_the_notes_appears(self, dsa_decide):
+        dsa_decide(
             "escalate",
             "child-safety/sexual-exploitation",
             "csam",
@@ -181,25 +181,25 @@ class TestWhatIsListed:
         for secret in ("secret", "reporter@example.org", "malicious", "A2", "owner-secret-77"):
             assert secret not in text
 
-    def test_puids_are_unique_and_in_the_databases_alphabet(self, decide, bank_acts):
-        decide(platform_id="weird id/with:chars")
-        decide(platform_id="weird id/with:chars!")
-        bank_acts()
+    def test_puids_are_unique_and_in_the_databases_alphabet(self, dsa_decide, dsa_bank_acts):
+        dsa_decide(platform_id="weird id/with:chars")
+        dsa_decide(platform_id="weird id/with:chars!")
+        dsa_bank_acts()
         puids = [e["statement"]["puid"] for e in everything()]
         assert len(set(puids)) == 3
         assert all(PUID.match(p) for p in puids)
 
-    def test_one_decision_gives_the_same_statement_alone_as_in_the_list(self, decide):
-        decision = decide("suspend", "spam", "spam")
+    def test_one_decision_gives_the_same_statement_alone_as_in_the_list(self, dsa_decide):
+        decision = dsa_decide("suspend", "spam", "spam")
         assert dsa.statement_for_decision(decision.pk) == only()[0]
 
 
 @pytest.mark.django_db
 class TestPaging:
-    def test_pages_cover_every_statement_once_in_order(self, decide, bank_acts):
+    def test_pages_cover_every_statement_once_in_order(self, dsa_decide, dsa_bank_acts):
         for _ in range(4):
-            decide()
-            bank_acts()
+            dsa_decide()
+            dsa_bank_acts()
         now = timezone.now()
         seen, cursor = [], ""
         while True:
@@ -215,11 +215,11 @@ class TestPaging:
         assert times == sorted(times)
 
     def test_a_page_costs_the_same_queries_however_many_rows(
-        self, decide, bank_acts, django_assert_max_num_queries
+        self, dsa_decide, dsa_bank_acts, django_assert_max_num_queries
     ):
         for _ in range(6):
-            decide()
-            bank_acts()
+            dsa_decide()
+            dsa_bank_acts()
         now = timezone.now()
         with django_assert_max_num_queries(3):
             page, _ = dsa.statements_page(
@@ -227,8 +227,8 @@ class TestPaging:
             )
         assert len(page) == 12
 
-    def test_the_period_bounds_decision_time(self, decide):
-        decision = decide()
+    def test_the_period_bounds_decision_time(self, dsa_decide):
+        decision = dsa_decide()
         at = decision.created_at
         assert dsa.statements_page(since=at, until=at + timedelta(seconds=1))[0]
         assert not dsa.statements_page(since=at - timedelta(hours=1), until=at)[0]
