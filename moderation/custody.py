@@ -124,13 +124,19 @@ def escalation_packet_download(
 ):
     """Open the packet for `user` and audit the download. Returns (escalation, open file).
 
-    Raises Escalation.DoesNotExist, PermissionDenied (no SUPERVISE) or PacketUnavailable. The file
+    Raises Escalation.DoesNotExist, PermissionDenied (no SUPERVISE; or, once submitted, no
+    PRESERVED_EVIDENCE) or PacketUnavailable. The file
     is opened before the audit event is written: a download that cannot start is not recorded as
     one, and one that starts is recorded even if the client stops reading.
     """
     if not user.has_perm(roles.SUPERVISE):
         raise PermissionDenied
     escalation = Escalation.objects.get(pk=escalation_id)
+    if escalation.status in Escalation.SUBMITTED_STATES and not user.has_perm(
+        roles.PRESERVED_EVIDENCE
+    ):
+        # Once submitted, the packet is preserved evidence like the files in it.
+        raise PermissionDenied
     handle = packet_open(escalation)
     try:
         audit_record(

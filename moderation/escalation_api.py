@@ -7,6 +7,7 @@ integration account.
 
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -229,6 +230,10 @@ def get_packet(request, escalation_id: int):
         )
     except Escalation.DoesNotExist:
         raise ApiError(404, "not_found", f"No escalation {escalation_id}.") from None
+    except PermissionDenied:
+        raise ApiError(
+            403, "forbidden", "This packet is preserved evidence: your role may not access it."
+        ) from None
     except custody.PacketUnavailable as e:
         raise ApiError(409, e.code, e.detail) from None
     return custody.packet_response(escalation, handle)

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.roles import Role
+from accounts.services import api_token_create
 from moderation.escalation_models import Escalation
 from moderation.models import AuditEvent
 from tests.api_helpers import auth, token_for
@@ -97,3 +98,18 @@ class TestPacketApi:
         doc = client.get("/api/v1/openapi.json").json()
         operation = doc["paths"]["/api/v1/escalations/{escalation_id}/packet"]["get"]
         assert "application/zip" in operation["responses"]["200"]["content"]
+
+
+@pytest.mark.django_db
+def test_a_submitted_packet_needs_the_preserved_evidence_permission(client, make_user, escalation):
+    from django.contrib.auth.models import Permission
+
+    from tests.moderation.custody_helpers import submit
+
+    user = make_user("auditor", Role.SENIOR_REVIEWER)
+    user.user_permissions.add(Permission.objects.get(codename="supervise"))
+    token = token_for(make_user, "sup-api", Role.SUPERVISOR)
+    auditor_token = api_token_create(user=user, name="t")[1]
+    submit(escalation, report_id=32)
+    assert client.get(url(escalation.pk), **auth(auditor_token)).status_code == 403
+    assert client.get(url(escalation.pk), **auth(token)).status_code == 200

@@ -90,3 +90,22 @@ class TestPacketDownload:
         client.force_login(supervisor)
         assert client.get(url(escalation)).status_code == 302
         assert not AuditEvent.objects.filter(verb="escalation.packet_downloaded").exists()
+
+
+@pytest.mark.django_db
+def test_once_submitted_the_packet_needs_the_preserved_evidence_permission(
+    client, make_user, escalation
+):
+    from django.contrib.auth.models import Permission
+
+    from accounts.roles import Role
+    from tests.moderation.custody_helpers import submit
+
+    # A custom grant: supervision without access to preserved evidence.
+    user = make_user("auditor", Role.SENIOR_REVIEWER)
+    user.user_permissions.add(Permission.objects.get(codename="supervise"))
+    client.force_login(user)
+    assert client.get(url(escalation)).status_code == 200
+    submit(escalation, report_id=31)
+    assert client.get(url(escalation)).status_code == 403
+    assert AuditEvent.objects.filter(verb="escalation.packet_downloaded").count() == 1
