@@ -1,14 +1,8 @@
 """EU Digital Services Act statements of reasons (Article 17, Article 24(5)): read-only selectors.
 
 Every decision that restricts content becomes one statement of reasons in the fields of the EU
-DSA Transparency Database's "create statement" API (`POST /api/v1/statement`). Field names and
-allowed values are taken from the Commission's own code, github.com/digital-services-act/
-transparency-database: the validation rules in app/Http/Requests/StatementStoreRequest.php, the
-enumerations in app/Models/Statement.php, the API documentation page
-(resources/views/api-documentation: every attribute, its limits and formats) and the CSV export
-(app/Exports/StatementExportTrait.php: column names; list fields are written as the JSON arrays
-they are stored as). The Commission announced a second schema for 1 July 2025; everything that
-depends on the schema's values is in the tables below, so moving to it is a change here only.
+DSA Transparency Database's "create statement" API (`POST /api/v1/statement`); where those fields
+and values come from, and how Vigil's policies map onto them, is in moderation/dsa_schema.py.
 
 What counts as a statement (each has a `puid` unique within the platform, never reused, of
 [A-Za-z0-9_-] only, as the database requires):
@@ -21,6 +15,8 @@ What counts as a statement (each has a `puid` unique within the platform, never 
   The puid carries the platform's content id (ContentItem.platform_id, with characters the
   database refuses replaced by "_") so the platform finds the content; an item known only by
   its URL gets the Vigil part alone.
+- An appeal's outcome that upholds the decision appealed is no statement of its own: it imposes
+  nothing new (the appealed decision's actions stand, and its statement covers them).
 - A decision later overturned on appeal, or an automated action a reviewer reversed, is still
   listed: the restriction was applied, and the database keeps statements for restrictions that
   ended. The end shows as `end_date_visibility_restriction` / `end_date_account_restriction`
@@ -32,16 +28,15 @@ What never appears: reviewer notes, the sharer's judged intent, anything about w
 (it would name the notifier). `account_type` is left out: Vigil does not know it.
 
 Other choices: `content_date` is the day the content was posted when the platform said so
-(ContentItem.posted_at), else the day Vigil first learned of it; `territorial_scope` comes from settings.DSA_TERRITORIAL_SCOPE (the EU
-by default); `content_language` is the content's language's two-letter code when known.
+(ContentItem.posted_at), else the day Vigil first learned of it; `territorial_scope` comes from
+settings.DSA_TERRITORIAL_SCOPE (the EU by default); `content_language` is the content's
+language's two-letter code when known.
 """
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -49,157 +44,17 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from moderation.banks import Match
+from moderation.dsa_schema import (
+    BANK_POLICY,
+    CONTENT_TYPES,
+    FIELDS,
+    RESTRICTING,
+    ground_fields,
+)
 from moderation.enforcement import EnforcementAction
 from moderation.models import Decision
 from moderation.quality import Appeal
-from moderation.rules import POLICIES
 from reports.models import ContentItem, Flag, Media, Report
-
-# Decisions that restrict content, and what each restricts: (visibility, account suspended).
-RESTRICTING = {
-    Decision.Action.REMOVE: ("DECISION_VISIBILITY_CONTENT_REMOVED", False),
-    Decision.Action.AGE_RESTRICT: ("DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED", False),
-    Decision.Action.SUSPEND: ("DECISION_VISIBILITY_CONTENT_REMOVED", True),
-    Decision.Action.ESCALATE: ("DECISION_VISIBILITY_CONTENT_REMOVED", True),
-}
-
-ILLEGAL = "DECISION_GROUND_ILLEGAL_CONTENT"
-INCOMPATIBLE = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
-CSAM_LAW = (
-    "Directive 2011/93/EU on combating the sexual abuse and sexual exploitation of children and "
-    "child pornography, Article 5, as transposed into national law"
-)
-GROOMING_LAW = (
-    "Directive 2011/93/EU on combating the sexual abuse and sexual exploitation of children and "
-    "child pornography, Article 6 (solicitation of children for sexual purposes), as transposed "
-    "into national law"
-)
-
-
-@dataclass(frozen=True)
-class Ground:
-    """How one Vigil policy is reported: DSA category, keywords, and illegal (with the law) or
-    incompatible with the terms (with the clause)."""
-
-    category: str
-    keywords: tuple[str, ...]
-    explanation: str
-    law: str = ""  # set: illegal content under this law; empty: incompatible with the terms
-
-
-# Vigil's policies (moderation/rules.py) to DSA categories and grounds: the one table.
-GROUNDS = {
-    "child-safety/sexual-exploitation": Ground(
-        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
-        ("KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",),
-        "The content was found to be child sexual abuse material.",
-        CSAM_LAW,
-    ),
-    "child-safety/grooming": Ground(
-        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
-        ("KEYWORD_GROOMING_SEXUAL_ENTICEMENT_MINORS",),
-        "The content was found to solicit a child for sexual purposes.",
-        GROOMING_LAW,
-    ),
-    "child-safety/nudity": Ground(
-        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
-        (),
-        "The content was found to show the nudity of a minor, which the terms do not allow.",
-    ),
-    "child-safety/sextortion": Ground(
-        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
-        (),
-        "The content was found to threaten the sharing of intimate images to extort.",
-    ),
-    "violent-extremism": Ground(
-        "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
-        (),
-        "The content was found to promote or glorify violent extremism.",
-    ),
-    "harassment": Ground(
-        "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
-        ("KEYWORD_ONLINE_BULLYING_INTIMIDATION",),
-        "The content was found to harass, threaten or bully a person.",
-    ),
-    "self-harm": Ground(
-        "STATEMENT_CATEGORY_SELF_HARM",
-        (),
-        "The content was found to encourage self-harm or suicide.",
-    ),
-    "spam": Ground(
-        "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
-        (),
-        "The content was found to be spam or a scam.",
-    ),
-    "community-standards": Ground(
-        "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE",
-        (),
-        "The content was found to break the platform's community standards.",
-    ),
-}
-# A policy no longer offered (older data): reported as against the terms, under its own name.
-OTHER_GROUND = GROUNDS["community-standards"]
-# What a known-material bank's match means: the material is known child sexual abuse material.
-BANK_POLICY = "child-safety/sexual-exploitation"
-POLICY_LABELS = dict(POLICIES)
-
-# ContentItem.type to content_type (with content_type_other where the list has no entry).
-CONTENT_TYPES = {
-    ContentItem.Type.IMAGE: (["CONTENT_TYPE_IMAGE"], None),
-    ContentItem.Type.VIDEO: (["CONTENT_TYPE_VIDEO"], None),
-    ContentItem.Type.POST: (["CONTENT_TYPE_TEXT"], None),
-    ContentItem.Type.MESSAGE: (["CONTENT_TYPE_TEXT"], None),
-    ContentItem.Type.ACCOUNT: (["CONTENT_TYPE_OTHER"], "Account profile"),
-    ContentItem.Type.OTHER: (["CONTENT_TYPE_OTHER"], "Other user content"),
-}
-
-# The Transparency Database's CSV columns (its export's names and order) for the fields Vigil
-# fills or may fill; `puid` last. Every statement has every key (None when not applicable).
-FIELDS = [
-    "decision_visibility",
-    "decision_visibility_other",
-    "end_date_visibility_restriction",
-    "decision_monetary",
-    "decision_monetary_other",
-    "end_date_monetary_restriction",
-    "decision_provision",
-    "end_date_service_restriction",
-    "decision_account",
-    "end_date_account_restriction",
-    "account_type",
-    "decision_ground",
-    "decision_ground_reference_url",
-    "illegal_content_legal_ground",
-    "illegal_content_explanation",
-    "incompatible_content_ground",
-    "incompatible_content_explanation",
-    "incompatible_content_illegal",
-    "category",
-    "category_addition",
-    "category_specification",
-    "category_specification_other",
-    "content_type",
-    "content_type_other",
-    "content_language",
-    "content_date",
-    "territorial_scope",
-    "application_date",
-    "decision_facts",
-    "source_type",
-    "source_identity",
-    "automated_detection",
-    "automated_decision",
-    "puid",
-]
-LIST_FIELDS = frozenset(
-    {
-        "decision_visibility",
-        "category_addition",
-        "category_specification",
-        "content_type",
-        "territorial_scope",
-    }
-)
 
 # A bank's suspension belongs with its removal when asked in the same go (same case and reason,
 # moments apart: one transaction).
@@ -240,37 +95,6 @@ def _source(row) -> str:
     return "SOURCE_ARTICLE_16" if row.dsa_notice else "SOURCE_VOLUNTARY"
 
 
-def _ground_fields(policy: str, *, automated: bool) -> dict:
-    ground = GROUNDS.get(policy, OTHER_GROUND)
-    label = POLICY_LABELS.get(policy, policy)
-    how = (
-        "A match to a list of hashes of known child sexual abuse material; the platform acted "
-        "on it automatically. "
-        if automated
-        else f"A trained reviewer assessed the content against the policy '{label}'. "
-    )
-    fields = {
-        "category": ground.category,
-        "category_specification": list(ground.keywords),
-        "decision_facts": how + ground.explanation,
-    }
-    if ground.law:
-        fields |= {
-            "decision_ground": ILLEGAL,
-            "illegal_content_legal_ground": ground.law,
-            "illegal_content_explanation": ground.explanation,
-        }
-    else:
-        fields |= {
-            "decision_ground": INCOMPATIBLE,
-            "incompatible_content_ground": f"Terms of service: {label}",
-            "incompatible_content_explanation": ground.explanation,
-        }
-        if settings.DSA_TERMS_URL:
-            fields["decision_ground_reference_url"] = settings.DSA_TERMS_URL
-    return fields
-
-
 def _statement(row, item: ContentItem, *, policy: str, automated: bool, puid: str, when) -> dict:
     types, type_other = CONTENT_TYPES.get(item.type, CONTENT_TYPES[ContentItem.Type.OTHER])
     if row.dsa_has_media and "CONTENT_TYPE_TEXT" in types:
@@ -290,7 +114,7 @@ def _statement(row, item: ContentItem, *, policy: str, automated: bool, puid: st
         ),
         "puid": puid,
     }
-    statement |= _ground_fields(policy, automated=automated)
+    statement |= ground_fields(policy, automated=automated)
     return statement
 
 
@@ -337,10 +161,15 @@ def _after(cursor, kind: int, *, time_field: str) -> Q:
     return later
 
 
+def _restricting(decisions):
+    """Decisions that impose a restriction. An appeal's outcome that upholds the decision
+    appealed imposes nothing new (its actions stand): the upheld decision's statement covers it."""
+    upheld = Appeal.objects.filter(outcome=OuterRef("pk"), status=Appeal.Status.UPHELD)
+    return decisions.filter(action__in=list(RESTRICTING)).exclude(Exists(upheld))
+
+
 def _restricting_decisions(since, until):
-    return Decision.objects.filter(
-        action__in=list(RESTRICTING), created_at__gte=since, created_at__lt=until
-    )
+    return _restricting(Decision.objects.filter(created_at__gte=since, created_at__lt=until))
 
 
 def _decisions(decisions, cursor, limit: int) -> list[tuple]:
@@ -372,7 +201,7 @@ def _decisions(decisions, cursor, limit: int) -> list[tuple]:
             statement,
             visibility=visibility,
             account=suspends and bool(item.owner_id),
-            ends=_ends(decision.actions.all()),
+            ends=_ends(decision.actions.all(), decision.action),
         )
         envelope = {
             "id": f"decision-{decision.pk}",
@@ -388,7 +217,13 @@ def _decisions(decisions, cursor, limit: int) -> list[tuple]:
     return out
 
 
-def _ends(actions) -> tuple:
+# The action kind carrying each decision's visibility restriction (moderation/services.py).
+VISIBILITY_KIND = {
+    Decision.Action.AGE_RESTRICT: EnforcementAction.Kind.AGE_RESTRICT,
+}
+
+
+def _ends(actions, decision_action: str) -> tuple:
     """When the content's and the account's restrictions ended: the latest reversal among the
     actions of that kind, once all of them are reversed; None while any is in force (or none
     was recorded, e.g. the same action was already in force from a bank match)."""
@@ -400,7 +235,8 @@ def _ends(actions) -> tuple:
         times = by_kind.get(kind)
         return max(times) if times and all(times) else None
 
-    return end(EnforcementAction.Kind.REMOVE_CONTENT), end(EnforcementAction.Kind.SUSPEND_ACCOUNT)
+    visibility = VISIBILITY_KIND.get(decision_action, EnforcementAction.Kind.REMOVE_CONTENT)
+    return end(visibility), end(EnforcementAction.Kind.SUSPEND_ACCOUNT)
 
 
 def _automated_leads(since, until):
@@ -533,21 +369,6 @@ def statements_count(*, since: datetime, until: datetime) -> int:
 
 def statement_for_decision(decision_id: int) -> dict | None:
     """The statement of one decision; None when it restricts nothing (or does not exist)."""
-    decisions = Decision.objects.filter(pk=decision_id, action__in=list(RESTRICTING))
+    decisions = _restricting(Decision.objects.filter(pk=decision_id))
     rows = _decisions(decisions, None, 1)
     return rows[0][1] if rows else None
-
-
-def csv_value(field: str, value) -> str:
-    """A field as the Transparency Database's CSV writes it: lists as JSON arrays, text on one
-    line, nothing for an absent field."""
-    if value is None:
-        return ""
-    if field in LIST_FIELDS:
-        return json.dumps(value, separators=(",", ":"))
-    return str(value).replace("\r", " ").replace("\n", " ")
-
-
-def api_statement(statement: dict) -> dict:
-    """The statement as the create API takes it: absent fields left out."""
-    return {k: v for k, v in statement.items() if v is not None and v != []}

@@ -8,7 +8,7 @@ from pydantic import model_serializer
 
 from accounts import roles
 from config.api import ERRORS, ApiError, require_scope
-from moderation import dsa
+from moderation import dsa, dsa_schema
 
 router = Router(tags=["transparency"])
 
@@ -97,7 +97,7 @@ def _aware(moment: datetime, name: str) -> datetime:
 
 
 def _out(envelope: dict) -> dict:
-    return {**envelope, "statement": dsa.api_statement(envelope["statement"])}
+    return {**envelope, "statement": dsa_schema.api_statement(envelope["statement"])}
 
 
 @router.get(

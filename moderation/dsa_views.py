@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from lib.access import supervisor_required
 from lib.http import client_ip
-from moderation import dsa
+from moderation import dsa, dsa_schema
 from moderation.dsa_services import statements_export_record
 
 # Rows fetched per query while streaming: memory stays bounded however long the period.
@@ -46,7 +46,7 @@ def _page(request, form, status=200):
     return render(
         request,
         "moderation/statements_of_reasons.html",
-        {"form": form, "fields": dsa.FIELDS},
+        {"form": form, "fields": dsa_schema.FIELDS},
         status=status,
     )
 
@@ -80,12 +80,14 @@ def statements_of_reasons_csv(request):
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(dsa.FIELDS)
+        yield writer.writerow(dsa_schema.FIELDS)
         if since >= until:
             return
         for envelope in dsa.statements_iter(since=since, until=until, chunk=CHUNK):
             statement = envelope["statement"]
-            yield writer.writerow([dsa.csv_value(f, statement[f]) for f in dsa.FIELDS])
+            yield writer.writerow(
+                [dsa_schema.csv_value(f, statement[f]) for f in dsa_schema.FIELDS]
+            )
 
     name = f"statements-of-reasons-{form.cleaned_data['from']}-{form.cleaned_data['to']}.csv"
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

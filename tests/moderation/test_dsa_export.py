@@ -4,11 +4,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from moderation import dsa, dsa_views
+from moderation import dsa_schema, dsa_views
 from moderation.models import AuditEvent
 
 PAGE = "/supervise/statements-of-reasons/"
@@ -39,13 +40,13 @@ class TestCsvExport:
         assert response["Content-Type"].startswith("text/csv")
         assert f"statements-of-reasons-{today()}-{today()}.csv" in response["Content-Disposition"]
         header, *data = rows
-        assert header == dsa.FIELDS
+        assert header == dsa_schema.FIELDS
         assert len(data) == 2
         first = dict(zip(header, data[0], strict=True))
         assert first["puid"].endswith(f"vigil-decision-{decision.pk}")
         assert json.loads(first["decision_visibility"]) == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
         assert first["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
-        assert json.loads(first["territorial_scope"]) == dsa.settings.DSA_EU_MEMBER_STATES
+        assert json.loads(first["territorial_scope"]) == settings.DSA_EU_MEMBER_STATES
         assert first["content_type"] == '["CONTENT_TYPE_IMAGE"]'
         assert first["incompatible_content_ground"] == "" and first["source_identity"] == ""
         second = dict(zip(header, data[1], strict=True))
@@ -71,7 +72,7 @@ class TestCsvExport:
         client.force_login(supervisor)
         yesterday = (timezone.now() - timedelta(days=1)).date().isoformat()
         _, rows = download(client, **{"from": yesterday, "to": yesterday})
-        assert rows == [dsa.FIELDS]
+        assert rows == [dsa_schema.FIELDS]
         assert AuditEvent.objects.get(verb="dsa.exported").after["rows"] == 0
 
     def test_it_reads_in_chunks_with_queries_independent_of_rows(
@@ -92,9 +93,9 @@ class TestCsvExport:
         assert q_four - q_two == 3
 
     def test_text_stays_on_one_line(self):
-        assert dsa.csv_value("decision_facts", "a\nb\r\nc") == "a b  c"
-        assert dsa.csv_value("content_type", ["A", "B"]) == '["A","B"]'
-        assert dsa.csv_value("decision_account", None) == ""
+        assert dsa_schema.csv_value("decision_facts", "a\nb\r\nc") == "a b  c"
+        assert dsa_schema.csv_value("content_type", ["A", "B"]) == '["A","B"]'
+        assert dsa_schema.csv_value("decision_account", None) == ""
 
 
 @pytest.mark.django_db

@@ -3,17 +3,19 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation import dsa
+from moderation import dsa, dsa_schema
 from moderation.actions import action_request
 from moderation.appeal_services import appeal_open
+from moderation.delivery import action_reverse
 from moderation.enforcement import EnforcementAction
 from moderation.services import case_claim_next, case_decide
 from reports.models import Report
 
-EU = dsa.settings.DSA_EU_MEMBER_STATES
+EU = settings.DSA_EU_MEMBER_STATES
 PUID = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
 
 
@@ -51,7 +53,7 @@ class TestFieldMapping:
         assert s["automated_detection"] == "No"
         assert s["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
         assert s["puid"] == f"{envelope['content_id']}__vigil-decision-{decision.pk}"
-        assert set(s) == set(dsa.FIELDS)
+        assert set(s) == set(dsa_schema.FIELDS)
 
     def test_the_content_date_is_when_it_was_posted_when_known(self, dsa_decide):
         dsa_decide(posted_at=timezone.now() - timedelta(days=400))
@@ -99,6 +101,26 @@ class TestFieldMapping:
         _, s = only()
         assert s["content_type"] == ["CONTENT_TYPE_OTHER"]
         assert s["content_type_other"] == "Account profile"
+
+    def test_the_terms_url_is_cited_for_terms_grounds_only(self, dsa_decide, settings):
+        settings.DSA_TERMS_URL = "https://social.example/terms"
+        dsa_decide("remove", "spam", "spam")
+        dsa_decide("remove", "child-safety/sexual-exploitation", "csam")
+        grounds = {
+            e["statement"]["decision_ground"]: e["statement"]["decision_ground_reference_url"]
+            for e in everything()
+        }
+        assert grounds == {
+            "DECISION_GROUND_INCOMPATIBLE_CONTENT": "https://social.example/terms",
+            "DECISION_GROUND_ILLEGAL_CONTENT": None,
+        }
+
+    def test_a_policy_no_longer_offered_is_reported_under_its_own_name(self, dsa_decide):
+        decision = dsa_decide("remove", "spam", "spam")
+        decision.__class__.objects.filter(pk=decision.pk).update(policy="legacy-rule")
+        _, s = only()
+        assert s["category"] == "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
+        assert s["incompatible_content_ground"] == "Terms of service: legacy-rule"
 
     def test_a_known_material_bank_action_is_one_fully_automated_statement(self, dsa_bank_acts):
         case = dsa_bank_acts()
@@ -167,6 +189,25 @@ class TestWhatIsListed:
         envelope, s = only()
         assert envelope["decision_id"] == decision.pk
         assert envelope["overturned_on_appeal"] is True
+        assert s["end_date_visibility_restriction"] == timezone.now().date().isoformat()
+
+    def test_an_upheld_appeal_adds_no_statement_of_its_own(self, dsa_decide, make_user):
+        decision = dsa_decide("remove", "harassment", platform_id="post-upheld")
+        appeal_open(content_id="post-upheld", statement="Quoting the news.", actor_label="t")
+        other = make_user("appeal-reviewer", Role.REVIEWER)
+        case = case_claim_next(user=other)
+        outcome = case_decide(case_id=case.pk, user=other, action="remove", policy="harassment")
+        envelope, s = only()
+        assert envelope["decision_id"] == decision.pk
+        assert envelope["overturned_on_appeal"] is False
+        assert s["end_date_visibility_restriction"] is None
+        assert dsa.statement_for_decision(outcome.pk) is None
+
+    def test_a_reversed_age_restriction_shows_when_it_ended(self, dsa_decide, supervisor):
+        dsa_decide("age_restrict", "self-harm", "self_harm")
+        action = EnforcementAction.objects.get(kind="age_restrict")
+        action_reverse(action_id=action.pk, user=supervisor, reason="mistake")
+        _, s = only()
         assert s["end_date_visibility_restriction"] == timezone.now().date().isoformat()
 
     def test_nothing_about_the_reporter_the_owner_or_the_notes_appears(self, dsa_decide):
