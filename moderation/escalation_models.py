@@ -125,6 +125,13 @@ class Escalation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # An API submission (moderation/submission.py) is under way since this time: the report id is
+    # saved as soon as the authority issues it, so the escalation stays "ready" until `finish`
+    # succeeds. Meanwhile nobody may mark it submitted by hand. The lease is held by the one
+    # worker sending its requests, so a job run twice never opens a second report.
+    submission_started_at = models.DateTimeField(null=True, blank=True)
+    submission_lease = models.CharField(max_length=32, blank=True)
+    submission_lease_until = models.DateTimeField(null=True, blank=True)
 
     # Preservation: evidence is kept until preserve_until (set on submission), and while a legal
     # hold is in force (legal_hold_until None = until a supervisor lifts it).

@@ -264,6 +264,7 @@ def escalation_withdraw(*, escalation_id: int, user, note: str) -> Escalation:
     with transaction.atomic():
         escalation = _locked(escalation_id)
         _expect(escalation, *WITHDRAWABLE, doing="withdrawn")
+        check_no_submission_in_progress(escalation, doing="withdrawn")
         before = escalation.status
         escalation.status, escalation.review_note = S.WITHDRAWN, note[:500]
         _save(escalation, "status", "review_note")
@@ -275,6 +276,16 @@ def escalation_withdraw(*, escalation_id: int, user, note: str) -> Escalation:
             after={"status": S.WITHDRAWN, "note": note[:500]},
         )
     return escalation
+
+
+def check_no_submission_in_progress(escalation: Escalation, *, doing: str) -> None:
+    """While Vigil is sending the report through the authority's API, nobody may mark it
+    submitted by hand or withdraw it: the report would be handed over twice, or half."""
+    if escalation.submission_started_at is not None:
+        raise EscalationStateError(
+            f"Escalation {escalation.pk} is being submitted through the CyberTipline API, so it "
+            f"cannot be {doing} now. Wait for the submission to finish or fail."
+        )
 
 
 def preservation_deadline(submitted_at):
@@ -291,7 +302,11 @@ def escalation_mark_submitted(
     with transaction.atomic():
         escalation = _locked(escalation_id)
         _expect(escalation, S.READY, doing="marked submitted")
-        if Escalation.objects.filter(authority=escalation.authority, report_id=report_id).exists():
+        if via != Escalation.SubmittedVia.API:
+            check_no_submission_in_progress(escalation, doing="marked submitted by hand")
+        # The API saves the report id as soon as the authority issues it, before `finish`.
+        others = Escalation.objects.exclude(pk=escalation.pk)
+        if others.filter(authority=escalation.authority, report_id=report_id).exists():
             raise ValidationError(
                 {"report_id": f"Report id {report_id} is already recorded on another escalation."}
             )

@@ -6,6 +6,7 @@ from moderation import (
     dsa_views,
     escalation_views,
     quality_views,
+    submission_views,
     views,
 )
 
@@ -57,6 +58,16 @@ urlpatterns = [
         "escalations/<int:escalation_id>/withdraw/",
         escalation_views.escalation_withdraw,
         name="escalation_withdraw",
+    ),
+    path(
+        "escalations/<int:escalation_id>/submit/",
+        submission_views.escalation_submit,
+        name="escalation_submit",
+    ),
+    path(
+        "escalations/<int:escalation_id>/retract/",
+        submission_views.escalation_retract,
+        name="escalation_retract",
     ),
     path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
     path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),

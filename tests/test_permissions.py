@@ -67,6 +67,8 @@ CONSOLE = [
     ("post", "/escalations/{escalation}/legal-hold/lift/", *SUPERVISORS),
     ("get", "/supervise/statements-of-reasons/", *SUPERVISORS),
     ("get", "/supervise/statements-of-reasons.csv", *SUPERVISORS),
+    ("post", "/escalations/{escalation}/submit/", *SUPERVISORS),
+    ("post", "/escalations/{escalation}/retract/", *SUPERVISORS),
     ("get", "/admin/", *STAFF),
 ]
 

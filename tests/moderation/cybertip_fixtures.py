@@ -1,8 +1,10 @@
 """Realistic escalations for the CyberTipline tests: content with owners, posting times, IP
 capture events and images, escalated by a reviewer, with one EscalationFile per image."""
 
+import hashlib
 from datetime import UTC, datetime
 
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -74,7 +76,8 @@ def escalation_factory(make_user, submit_report, png_upload):
                 intent=intent,
             )
             media = report.media.get()
-            media.md5 = f"{n:02d}{i:02d}".ljust(32, "a")
+            with default_storage.open(media.file.name, "rb") as stored:
+                media.md5 = hashlib.md5(stored.read(), usedforsecurity=False).hexdigest()
             media.pdq = "f" * 64
             media.save(update_fields=["md5", "pdq"])
             EscalationFile.objects.create(

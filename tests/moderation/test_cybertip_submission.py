@@ -1,0 +1,305 @@
+"""Submitting an escalation through the CyberTipline API, against a local fake CyberTipline:
+the whole workflow, resuming, refusals, server errors and timeouts, and never twice."""
+
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from lxml import etree
+
+from accounts.roles import Role
+from moderation import submission
+from moderation.audit import AuditEvent
+from moderation.escalation_models import Escalation, SubmissionAttempt
+from moderation.escalations import (
+    EscalationStateError,
+    escalation_mark_submitted,
+    escalation_withdraw,
+)
+from tests.moderation import cybertip_server
+from tests.moderation.cybertip_fixtures import escalation_factory
+
+S = Escalation.Status
+
+
+@pytest.fixture
+def make_escalation(db, make_user, submit_report, png_upload):
+    return escalation_factory(make_user, submit_report, png_upload)
+
+
+@pytest.fixture
+def fake_cybertip(settings):
+    server = cybertip_server.FakeCyberTipline(slow_seconds=2.5)
+    httpd = cybertip_server.start(server)
+    settings.CYBERTIP_API_URL = server.url
+    settings.CYBERTIP_USERNAME = cybertip_server.USERNAME
+    settings.CYBERTIP_PASSWORD = cybertip_server.PASSWORD
+    settings.CYBERTIP_TIMEOUT_SECONDS = 1
+    settings.CYBERTIP_RETRY_INTERVALS = [0, 0]
+    yield server
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def boss(make_user):
+    return make_user("sue", Role.SUPERVISOR)
+
+
+def start(escalation, user) -> None:
+    """Start a submission without running its job (the test drives the runs)."""
+    submission.escalation_submit(escalation_id=escalation.pk, user=user)
+
+
+def steps(escalation) -> list[tuple[str, str]]:
+    return list(
+        SubmissionAttempt.objects.filter(escalation=escalation)
+        .order_by("number")
+        .values_list("step", "outcome")
+    )
+
+
+@pytest.mark.django_db
+class TestSubmission:
+    def test_it_submits_the_whole_report_and_marks_it_submitted(
+        self, make_escalation, fake_cybertip, boss, run_jobs
+    ):
+        escalation = make_escalation([{"platform_id": "a"}, {"platform_id": "b"}])
+        with run_jobs():
+            submission.escalation_submit(escalation_id=escalation.pk, user=boss)
+        escalation.refresh_from_db()
+        assert escalation.status == S.SUBMITTED, escalation.failure_reason
+        assert escalation.submitted_via == "api"
+        assert escalation.submission_started_at is None
+        [report_id] = fake_cybertip.finished_reports()
+        assert escalation.report_id == report_id
+        assert steps(escalation) == [
+            ("open", "ok"),
+            ("upload", "ok"),
+            ("file_details", "ok"),
+            ("upload", "ok"),
+            ("file_details", "ok"),
+            ("finish", "ok"),
+        ]
+        numbers = list(escalation.submission_attempts.values_list("number", flat=True))
+        assert sorted(numbers) == [1, 2, 3, 4, 5, 6]
+        remote = fake_cybertip.reports[report_id]
+        for f in escalation.files.all():
+            assert f.remote_file_id in remote.files and f.details_sent_at is not None
+            sent = remote.files[f.remote_file_id]
+            with default_storage.open(f.media.file.name, "rb") as stored:
+                assert sent["data"] == stored.read()
+            details = etree.fromstring(sent["details"])
+            assert details.findtext("reportId") == str(report_id)
+            assert details.findtext("fileId") == f.remote_file_id
+        verbs = list(
+            AuditEvent.objects.filter(object_id=str(escalation.pk))
+            .order_by("pk")
+            .values_list("verb", flat=True)
+        )
+        assert verbs[-3:] == [
+            "escalation.submission_started",
+            "escalation.report_opened",
+            "escalation.submitted",
+        ]
+
+    def test_a_second_run_after_submission_sends_nothing(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        escalation = make_escalation()
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "submitted"
+        before = len(fake_cybertip.requests)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "skipped"
+        assert len(fake_cybertip.requests) == before
+        assert fake_cybertip.calls("finish") == 1
+
+    def test_a_run_while_another_worker_holds_it_does_nothing(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        escalation = make_escalation()
+        start(escalation, boss)
+        assert submission._claim(escalation.pk) is not None  # another worker, mid-way
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "skipped"
+        assert fake_cybertip.requests == []
+
+    def test_a_refused_report_fails_with_the_authoritys_words_and_no_retry(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        fake_cybertip.script["submit"] = ["invalid"]
+        escalation = make_escalation()
+        start(escalation, boss)
+        result = submission.submission_run(escalation_id=escalation.pk)
+        assert result.outcome == "failed" and result.retry_in is None
+        escalation.refresh_from_db()
+        assert escalation.status == S.FAILED
+        assert "Validation failed: scripted by the test" in escalation.failure_reason
+        assert escalation.report_id is None and escalation.submission_started_at is None
+        assert steps(escalation) == [("open", "failed")]
+        assert fake_cybertip.calls("submit") == 1
+
+    def test_wrong_credentials_fail_without_retry(
+        self, make_escalation, fake_cybertip, boss, settings
+    ):
+        settings.CYBERTIP_PASSWORD = "wrong"
+        escalation = make_escalation()
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "failed"
+        attempt = escalation.submission_attempts.get()
+        assert attempt.http_status == 401 and attempt.outcome == "failed"
+
+    def test_a_server_error_is_retried_and_the_submission_resumes_where_it_stopped(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        fake_cybertip.script["upload"] = ["500"]
+        escalation = make_escalation()
+        start(escalation, boss)
+        first = submission.submission_run(escalation_id=escalation.pk)
+        assert first.outcome == "retry" and first.retry_in == 0
+        escalation.refresh_from_db()
+        assert escalation.status == S.READY and escalation.report_id is not None
+        assert steps(escalation) == [("open", "ok"), ("upload", "retry")]
+        assert escalation.submission_attempts.get(step="upload").http_status == 500
+        second = submission.submission_run(escalation_id=escalation.pk)
+        assert second.outcome == "submitted"
+        assert fake_cybertip.calls("submit") == 1  # the saved report was used, not a new one
+        assert fake_cybertip.finished_reports() == [escalation.report_id]
+        assert steps(escalation)[2:] == [("upload", "ok"), ("file_details", "ok"), ("finish", "ok")]
+
+    def test_a_timeout_is_retried(self, make_escalation, fake_cybertip, boss):
+        fake_cybertip.script["fileinfo"] = ["slow"]
+        escalation = make_escalation()
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "retry"
+        timed_out = escalation.submission_attempts.get(step="file_details", outcome="retry")
+        assert timed_out.http_status is None and "No answer within 1 seconds" in timed_out.error
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "submitted"
+
+    def test_after_the_last_retry_it_fails_with_the_reason(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        fake_cybertip.script["finish"] = ["503", "503", "503", "503"]
+        escalation = make_escalation()
+        start(escalation, boss)
+        outcomes = [
+            submission.submission_run(escalation_id=escalation.pk).outcome for _ in range(4)
+        ]
+        assert outcomes == ["retry", "retry", "failed", "skipped"]
+        escalation.refresh_from_db()
+        assert escalation.status == S.FAILED
+        assert "HTTP 503" in escalation.failure_reason
+        assert [s for s in steps(escalation) if s[0] == "finish"] == [
+            ("finish", "retry"),
+            ("finish", "retry"),
+            ("finish", "failed"),
+        ]
+        assert fake_cybertip.finished_reports() == []
+
+    def test_a_refused_connection_is_retried(self, make_escalation, fake_cybertip, boss, settings):
+        settings.CYBERTIP_API_URL = "http://127.0.0.1:9/ispws"  # discard port: nobody listens
+        escalation = make_escalation()
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "retry"
+        attempt = escalation.submission_attempts.get()
+        assert attempt.http_status is None and "Could not reach" in attempt.error
+
+    def test_without_a_worker_a_passing_failure_fails_and_a_supervisor_resumes_it(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        fake_cybertip.script["upload"] = ["500"]
+        escalation = make_escalation()
+        start(escalation, boss)
+        # Nothing can wait for a retry (embedded mode): it fails at once, for a person to resume.
+        result = submission.submission_run(escalation_id=escalation.pk, can_retry=False)
+        assert result.outcome == "failed"
+        escalation.refresh_from_db()
+        assert escalation.status == S.FAILED and "submit again" in escalation.failure_reason
+        report_id = escalation.report_id
+        assert submission.can_submit_again(escalation)
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "submitted"
+        escalation.refresh_from_db()
+        assert escalation.status == S.SUBMITTED and escalation.report_id == report_id
+        assert fake_cybertip.calls("submit") == 1
+        assert AuditEvent.objects.filter(verb="escalation.submission_failed").count() == 1
+
+    @pytest.mark.skipif(not settings.JOBS_EAGER, reason="the embedded mode's in-process job")
+    def test_in_process_the_job_fails_rather_than_waiting(
+        self, make_escalation, fake_cybertip, boss, run_jobs
+    ):
+        fake_cybertip.script["submit"] = ["500"]
+        escalation = make_escalation()
+        with run_jobs():
+            submission.escalation_submit(escalation_id=escalation.pk, user=boss)
+        escalation.refresh_from_db()
+        assert escalation.status == S.FAILED and "HTTP 500" in escalation.failure_reason
+
+    def test_our_own_invalid_xml_is_never_sent(self, make_escalation, fake_cybertip, boss):
+        escalation = make_escalation()
+        Escalation.objects.filter(pk=escalation.pk).update(incident_type="Not a CyberTipline type")
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "failed"
+        escalation.refresh_from_db()
+        assert "does not validate" in escalation.failure_reason
+        assert any("incidentType" in d for d in escalation.failure_details)
+        assert fake_cybertip.requests == []
+
+    def test_a_missing_evidence_file_fails_the_submission(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        escalation = make_escalation()
+        default_storage.delete(escalation.files.get().media.file.name)
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "failed"
+        escalation.refresh_from_db()
+        assert "cannot be read" in escalation.failure_reason
+        assert fake_cybertip.calls("upload") == 0 and fake_cybertip.finished_reports() == []
+
+
+@pytest.mark.django_db
+class TestWhoAndWhen:
+    def test_only_a_ready_escalation_can_be_submitted(self, make_escalation, fake_cybertip, boss):
+        escalation = make_escalation(status="assembling")
+        with pytest.raises(EscalationStateError):
+            start(escalation, boss)
+
+    def test_it_is_refused_when_not_configured(self, make_escalation, boss, settings):
+        settings.CYBERTIP_API_URL = ""
+        with pytest.raises(EscalationStateError, match="not configured"):
+            start(make_escalation(), boss)
+
+    def test_a_submission_in_progress_blocks_manual_marking_withdrawal_and_a_second_start(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        escalation = make_escalation()
+        start(escalation, boss)
+        with pytest.raises(EscalationStateError, match="being submitted"):
+            escalation_mark_submitted(
+                escalation_id=escalation.pk, report_id=555, via="manual", user=boss
+            )
+        with pytest.raises(EscalationStateError, match="being submitted"):
+            escalation_withdraw(escalation_id=escalation.pk, user=boss, note="changed our mind")
+        with pytest.raises(EscalationStateError):
+            start(escalation, boss)
+        escalation.refresh_from_db()
+        assert escalation.status == S.READY and escalation.report_id is None
+
+    def test_a_retracted_unfinished_report_makes_it_ready_again(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        fake_cybertip.script["fileinfo"] = ["invalid"]
+        escalation = make_escalation()
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "failed"
+        escalation.refresh_from_db()
+        report_id = escalation.report_id
+        assert submission.can_retract(escalation)
+        submission.escalation_retract_submission(escalation_id=escalation.pk, user=boss)
+        escalation.refresh_from_db()
+        assert fake_cybertip.reports[report_id].retracted
+        assert escalation.status == S.READY and escalation.report_id is None
+        assert not escalation.files.exclude(remote_file_id="").exists()
+        assert steps(escalation)[-1] == ("retract", "ok")
+        # Now it may be marked submitted by hand, with the id NCMEC gave for the manual report.
+        escalation_mark_submitted(
+            escalation_id=escalation.pk, report_id=777, via="manual", user=boss
+        )
