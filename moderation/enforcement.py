@@ -66,6 +66,14 @@ class EnforcementAction(models.Model):
                 name="one_pending_action_per_kind_and_target",
             ),
         ]
+        indexes = [
+            # What banks did on their own, by time: statements of reasons (moderation/dsa.py).
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(decision__isnull=True),
+                name="automated_action_by_time",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.target} ({self.status})"

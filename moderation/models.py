@@ -299,6 +299,10 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # Statements of reasons page through decisions by time (moderation/dsa.py).
+            models.Index(fields=["created_at", "id"], name="decision_by_time"),
+        ]
 
     def __str__(self):
         return f"{self.get_action_display()} on case {self.case_id}"
