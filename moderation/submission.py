@@ -31,6 +31,7 @@ retry opens another report; the first is never finished, so it is never processe
 only ever sent for the report id Vigil saved, so a report is never submitted twice.
 """
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -266,7 +267,12 @@ class _Run:
                 verb="escalation.report_opened",
                 obj=escalation,
                 actor_label=API_LABEL,
-                after={"report_id": reply.report_id},
+                # What was sent, for the chain of custody: built again now, it may say more than
+                # the packet's copy if the platform sent more about the content since assembly.
+                after={
+                    "report_id": reply.report_id,
+                    "report_xml_sha256": hashlib.sha256(xml).hexdigest(),
+                },
             )
         files = escalation.files.select_related("media__content_item").order_by("pk")
         for f in files:

@@ -1,6 +1,8 @@
 """Submitting an escalation through the CyberTipline API, against a local fake CyberTipline:
 the whole workflow, resuming, refusals, server errors and timeouts, and never twice."""
 
+import hashlib
+
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -91,6 +93,9 @@ class TestSubmission:
             details = etree.fromstring(sent["details"])
             assert details.findtext("reportId") == str(report_id)
             assert details.findtext("fileId") == f.remote_file_id
+        opened = AuditEvent.objects.get(verb="escalation.report_opened")
+        assert opened.after["report_id"] == report_id
+        assert opened.after["report_xml_sha256"] == hashlib.sha256(remote.report_xml).hexdigest()
         verbs = list(
             AuditEvent.objects.filter(object_id=str(escalation.pk))
             .order_by("pk")
