@@ -193,6 +193,10 @@ def media_is_preserved(*, case: Case, media: Media) -> bool:
     return preserved_escalations().filter(Q(cases=case) | Q(files__media=media)).exists()
 
 
+def case_is_preserved(case: Case) -> bool:
+    return preserved_escalations().filter(cases=case).exists()
+
+
 def media_check_preserved_access(*, media: Media, case: Case, user, ip: str | None) -> None:
     """Refuse (and log) a look at preserved evidence by someone without the named permission."""
     if user.has_perm(roles.PRESERVED_EVIDENCE) or not media_is_preserved(case=case, media=media):

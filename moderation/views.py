@@ -108,6 +108,9 @@ def _case_context(request, case, form):
         # Who reported is for supervisors only (reporter privacy).
         "show_reporters": request.user.has_perm(roles.SUPERVISE),
         "requirements": requirement_notes(case),
+        # Evidence kept for a report to the authorities: named roles only (custody.py).
+        "preserved_locked": not request.user.has_perm(roles.PRESERVED_EVIDENCE)
+        and custody.case_is_preserved(case),
     }
 
 

@@ -67,3 +67,16 @@ class TestPreservedMedia:
         client.force_login(reviewer)
         assert client.get(media_url(report)).status_code == 200
         assert AuditEvent.objects.filter(verb="media.viewed", actor=reviewer).exists()
+
+    def test_the_case_page_tells_a_reviewer_instead_of_offering_a_reveal(
+        self, client, reviewer, supervisor, make_user, report
+    ):
+        make_escalation(make_user, [report], status=Escalation.Status.SUBMITTED)
+        client.force_login(reviewer)
+        html = client.get(f"/cases/{report.case_id}/").content.decode()
+        assert 'data-testid="preserved-evidence"' in html
+        assert "media-frame" not in html
+        client.force_login(supervisor)
+        html = client.get(f"/cases/{report.case_id}/").content.decode()
+        assert 'data-testid="preserved-evidence"' not in html
+        assert "media-frame" in html
