@@ -129,3 +129,21 @@ class TestMarkAcknowledged:
         escalation.refresh_from_db()
         assert escalation.status == Escalation.Status.READY
         assert not AuditEvent.objects.filter(verb="escalation.acknowledged").exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_while_an_api_submission_is_in_progress(client, supervisor, escalation):
+    from django.utils import timezone
+
+    Escalation.objects.filter(pk=escalation.pk).update(submission_started_at=timezone.now())
+    client.force_login(supervisor)
+    html = client.get(f"/escalations/{escalation.pk}/").content.decode()
+    assert 'data-testid="mark-submitted"' not in html
+    assert 'data-testid="submission-in-progress"' in html
+    response = mark(client, escalation, "42")
+    assert response.status_code == 400
+    assert "being submitted through the CyberTipline API" in str(
+        response.context["form"].non_field_errors()
+    )
+    escalation.refresh_from_db()
+    assert escalation.status == Escalation.Status.READY and escalation.report_id is None
