@@ -5,6 +5,7 @@ from moderation import (
     delivery_views,
     dsa_views,
     escalation_views,
+    packet_views,
     quality_views,
     submission_views,
     views,
@@ -58,6 +59,11 @@ urlpatterns = [
         "escalations/<int:escalation_id>/withdraw/",
         escalation_views.escalation_withdraw,
         name="escalation_withdraw",
+    ),
+    path(
+        "escalations/<int:escalation_id>/retry-assembly/",
+        packet_views.escalation_retry_assembly_view,
+        name="escalation_retry_assembly",
     ),
     path(
         "escalations/<int:escalation_id>/submit/",

@@ -1,6 +1,6 @@
 """Hand jobs that could not reach Redis at commit time over to RQ once it answers again, queue
-again the hashing of media whose job Redis lost, and keep the periodic priority refresh scheduled.
-Run one or more of these beside the workers."""
+again the hashing of media and the assembly of escalation packets whose job Redis lost, and keep
+the periodic priority refresh scheduled. Run one or more of these beside the workers."""
 
 import time
 from datetime import timedelta
@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from lib.jobs import outbox_prune, relay
 from moderation.delivery import deliveries_sweep
+from moderation.packet import escalations_requeue_stale
 from moderation.periodic import waiting_refresh_schedule
 from reports.services import media_requeue_unhashed
 
@@ -51,6 +52,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"queued hashing again for {requeued} media")
                 # Webhook deliveries whose job Redis lost are queued again, so none is forgotten.
                 deliveries_sweep()
+                # So are packet assemblies left in ASSEMBLING with no progress for a while.
+                escalations_requeue_stale()
                 outbox_prune(older_than=KEEP_RELAYED)
                 # Waiting time counts towards priority: make sure the periodic job's chain is
                 # scheduled (idempotent: one job per time slot), e.g. after Redis lost it.
