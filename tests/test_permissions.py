@@ -60,6 +60,8 @@ CONSOLE = [
     ("post", "/escalations/{escalation}/approve/", *SENIORS),
     ("post", "/escalations/{escalation}/return/", *SENIORS),
     ("post", "/escalations/{escalation}/withdraw/", *SUPERVISORS),
+    # Refused with a message for an escalation whose assembly did not fail, not an error page.
+    ("post", "/escalations/{escalation}/retry-assembly/", *SUPERVISORS),
     ("get", "/escalations/{escalation}/packet/", *SUPERVISORS),
     ("post", "/escalations/{escalation}/mark-submitted/", *SUPERVISORS),
     ("post", "/escalations/{escalation}/mark-acknowledged/", *SUPERVISORS),
