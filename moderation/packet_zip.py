@@ -14,6 +14,8 @@ through the packet's SHA-256. Evidence is copied in chunks and its own SHA-256 c
 import contextlib
 import hashlib
 import json
+import queue
+import threading
 import zipfile
 from datetime import datetime
 
@@ -31,24 +33,46 @@ class EvidenceMismatch(Exception):
 
 
 class _HashingSink:
-    """Write-only and not seekable (no tell/seek): zipfile streams data descriptors through it."""
+    """Write-only and not seekable (no tell/seek): zipfile streams data descriptors through it.
+
+    The packet's SHA-256 is computed on a thread of its own, in write order, while this thread
+    reads, checks and writes the evidence (hashlib releases the GIL on large updates): hashing
+    every byte twice — once for the evidence check, once for the packet — would otherwise double
+    the time. The queue is bounded, so at most QUEUED chunks are held in memory.
+    """
+
+    QUEUED = 8
 
     def __init__(self, fp):
         self.fp = fp
-        self.sha256 = hashlib.sha256()
         self.size = 0
         self.discarding = False
+        self._sha256 = hashlib.sha256()
+        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUED)
+        self._thread = threading.Thread(target=self._hash, name="packet-sha256", daemon=True)
+        self._thread.start()
+
+    def _hash(self) -> None:
+        while (data := self._queue.get()) is not None:
+            self._sha256.update(data)
 
     def write(self, data) -> int:
         if self.discarding:
             return len(data)
         self.fp.write(data)
-        self.sha256.update(data)
+        # zipfile passes bytes (immutable): safe to hash after this returns.
+        self._queue.put(bytes(data) if not isinstance(data, bytes) else data)
         self.size += len(data)
         return len(data)
 
     def flush(self) -> None:
         self.fp.flush()
+
+    def finish(self) -> str:
+        """Stop the hashing thread; the packet's SHA-256 (meaningful unless discarding)."""
+        self._queue.put(None)
+        self._thread.join()
+        return self._sha256.hexdigest()
 
 
 def copy_chunks(source, target, hasher) -> int:
@@ -87,6 +111,7 @@ class PacketWriter:
             self._sink.discarding = True
             with contextlib.suppress(Exception):
                 self._zip.close()
+            self._sink.finish()
         return False
 
     def _info(self, name: str, size: int) -> zipfile.ZipInfo:
@@ -123,5 +148,5 @@ class PacketWriter:
     def close(self) -> None:
         self._zip.close()
         self._sink.flush()
-        self.sha256 = self._sink.sha256.hexdigest()
+        self.sha256 = self._sink.finish()
         self.size = self._sink.size
