@@ -1,4 +1,4 @@
-"""A real rqworker killed (SIGKILL, the whole process group) in the middle of an assembly, on
+"""A real rqworker and its work horse killed (SIGKILL) in the middle of an assembly, on
 PostgreSQL and Redis: nothing is marked ready, and the assembly queued again by the sweep produces
 the very same packet."""
 
@@ -35,6 +35,19 @@ def worker_env(private_media) -> dict:
     }
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def wait_for(condition, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -68,8 +81,10 @@ def test_a_worker_killed_mid_assembly_leaves_it_to_a_retry_that_makes_the_same_p
 
         wait_for(copying_the_second_file)
     finally:
-        # The worker and its work horse die at once, as when the machine goes away.
-        os.killpg(worker.pid, signal.SIGKILL)
+        # The worker and its work horse (RQ forks it into a session of its own) die at once, as
+        # when the machine goes away.
+        for pid in [*children(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
         worker.wait(10)
 
     escalation.refresh_from_db()
@@ -90,7 +105,7 @@ def test_a_worker_killed_mid_assembly_leaves_it_to_a_retry_that_makes_the_same_p
     )
     assert finished.returncode == 0, finished.stderr
     escalation.refresh_from_db()
-    assert escalation.status == "ready"
+    assert escalation.status == "ready", finished.stderr[-3000:]
     first = (escalation.packet_sha256, escalation.manifest)
     assert hashlib.sha256(packet_bytes(escalation)).hexdigest() == first[0]
     assert not list(Path(default_storage.path("packets")).glob("*.part"))
