@@ -222,6 +222,8 @@ class Preservation:
     hold_until: datetime | None
     deleted_at: datetime | None
     expired: bool
+    # A packet is there to download (assembled, evidence not deleted).
+    downloadable: bool
 
 
 def preservation(escalation: Escalation, now: datetime | None = None) -> Preservation:
@@ -244,6 +246,9 @@ def preservation(escalation: Escalation, now: datetime | None = None) -> Preserv
             and not hold
             and escalation.evidence_deleted_at is None
         ),
+        downloadable=escalation.status in DOWNLOADABLE
+        and bool(escalation.packet_sha256)
+        and escalation.evidence_deleted_at is None,
     )
 
 

@@ -74,6 +74,15 @@ class TestCustodyPanel:
         assert "/packet/" not in html
         assert 'data-testid="set-legal-hold"' not in html
 
+    @pytest.mark.parametrize("status", ["assembling", "withdrawn"])
+    def test_no_download_is_offered_without_a_packet_to_give(
+        self, client, supervisor, make_user, report, status
+    ):
+        escalation = make_escalation(make_user, [report])
+        Escalation.objects.filter(pk=escalation.pk).update(status=status)
+        client.force_login(supervisor)
+        assert "/packet/" not in page(client, escalation)
+
     def test_a_senior_reviewer_sees_the_hash_but_no_controls(self, client, make_user, report):
         from accounts.roles import Role
 
