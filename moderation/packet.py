@@ -156,7 +156,7 @@ def _snapshot(escalation: Escalation) -> list[EscalationFile]:
     """The evidence, fixed once: every image of the escalation's cases that Vigil had when it was
     approved (cases in id order, each case's media in id order; one file per distinct SHA-256).
     A retry reuses the rows of the first run, so the packet cannot change under it."""
-    existing = list(escalation.files.select_related("media").order_by("name"))
+    existing = list(escalation.files.select_related("media__content_item").order_by("name"))
     if existing:
         return existing
     media = _media_of(escalation)
@@ -193,7 +193,7 @@ def _snapshot(escalation: Escalation) -> list[EscalationFile]:
         # Two runs can race only if the lock failed us; the unique constraints then keep one set.
         if not escalation.files.exists():
             EscalationFile.objects.bulk_create(rows)
-    return list(escalation.files.select_related("media").order_by("name"))
+    return list(escalation.files.select_related("media__content_item").order_by("name"))
 
 
 def _media_of(escalation: Escalation) -> list[tuple[Media, int]]:

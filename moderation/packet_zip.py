@@ -32,47 +32,70 @@ class EvidenceMismatch(Exception):
         self.expected, self.found, self.size = expected, found, size
 
 
-class _HashingSink:
-    """Write-only and not seekable (no tell/seek): zipfile streams data descriptors through it.
-
-    The packet's SHA-256 is computed on a thread of its own, in write order, while this thread
-    reads, checks and writes the evidence (hashlib releases the GIL on large updates): hashing
-    every byte twice — once for the evidence check, once for the packet — would otherwise double
-    the time. The queue is bounded, so at most QUEUED chunks are held in memory.
-    """
+class _HashingThread:
+    """SHA-256 updates done on a thread of their own, in the order given, while the caller's
+    thread reads, CRCs and writes (hashlib releases the GIL on large updates). Every byte is
+    hashed twice — the evidence check and the packet's own hash — which would otherwise double
+    the time. The queue is bounded: at most QUEUED chunks are held in memory."""
 
     QUEUED = 8
 
-    def __init__(self, fp):
+    def __init__(self):
+        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUED)
+        self._thread = threading.Thread(target=self._run, name="packet-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            hasher, data = item
+            hasher.update(data)
+            self._queue.task_done()
+        self._queue.task_done()
+
+    def update(self, hasher, data) -> None:
+        # Only immutable bytes are queued: the caller may reuse its buffer once this returns.
+        self._queue.put((hasher, data if isinstance(data, bytes) else bytes(data)))
+
+    def wait(self) -> None:
+        """Until every update queued so far is done."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
+class _Deferred:
+    """A hasher whose updates run on the hashing thread (read it after `_HashingThread.wait`)."""
+
+    def __init__(self, hashing: _HashingThread, hasher):
+        self._hashing, self.hasher = hashing, hasher
+
+    def update(self, data) -> None:
+        self._hashing.update(self.hasher, data)
+
+
+class _HashingSink:
+    """Write-only and not seekable (no tell/seek): zipfile streams data descriptors through it,
+    and every byte goes, in order, through the packet's SHA-256 (on the hashing thread)."""
+
+    def __init__(self, fp, hashing: _HashingThread):
         self.fp = fp
         self.size = 0
         self.discarding = False
-        self._sha256 = hashlib.sha256()
-        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUED)
-        self._thread = threading.Thread(target=self._hash, name="packet-sha256", daemon=True)
-        self._thread.start()
-
-    def _hash(self) -> None:
-        while (data := self._queue.get()) is not None:
-            self._sha256.update(data)
+        self.sha256 = hashlib.sha256()
+        self._hashing = hashing
 
     def write(self, data) -> int:
         if self.discarding:
             return len(data)
         self.fp.write(data)
-        # zipfile passes bytes (immutable): safe to hash after this returns.
-        self._queue.put(bytes(data) if not isinstance(data, bytes) else data)
+        self._hashing.update(self.sha256, data)
         self.size += len(data)
         return len(data)
 
     def flush(self) -> None:
         self.fp.flush()
-
-    def finish(self) -> str:
-        """Stop the hashing thread; the packet's SHA-256 (meaningful unless discarding)."""
-        self._queue.put(None)
-        self._thread.join()
-        return self._sha256.hexdigest()
 
 
 def copy_chunks(source, target, hasher) -> int:
@@ -91,7 +114,8 @@ class PacketWriter:
     then `w.sha256`, `w.size`, `w.entries` ({name: (sha256, size)} of every entry written)."""
 
     def __init__(self, fp, *, when: datetime):
-        self._sink = _HashingSink(fp)
+        self._hashing = _HashingThread()
+        self._sink = _HashingSink(fp, self._hashing)
         # The zip format has no time zone and starts in 1980; the caller passes UTC.
         self._date_time = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))
         self._zip = zipfile.ZipFile(self._sink, "w", compression=zipfile.ZIP_STORED)
@@ -111,7 +135,7 @@ class PacketWriter:
             self._sink.discarding = True
             with contextlib.suppress(Exception):
                 self._zip.close()
-            self._sink.finish()
+            self._hashing.stop()
         return False
 
     def _info(self, name: str, size: int) -> zipfile.ZipInfo:
@@ -139,7 +163,8 @@ class PacketWriter:
         Raises EvidenceMismatch (the caller discards the whole packet)."""
         hasher = hashlib.sha256()
         with self._zip.open(self._info(name, size), "w") as entry:
-            copied = copy_chunks(source, entry, hasher)
+            copied = copy_chunks(source, entry, _Deferred(self._hashing, hasher))
+        self._hashing.wait()
         found = hasher.hexdigest()
         if found != sha256 or copied != size:
             raise EvidenceMismatch(sha256, found, copied)
@@ -148,5 +173,6 @@ class PacketWriter:
     def close(self) -> None:
         self._zip.close()
         self._sink.flush()
-        self.sha256 = self._sink.finish()
+        self._hashing.stop()
+        self.sha256 = self._sink.sha256.hexdigest()
         self.size = self._sink.size
