@@ -114,8 +114,10 @@ class PacketWriter:
     then `w.sha256`, `w.size`, `w.entries` ({name: (sha256, size)} of every entry written)."""
 
     def __init__(self, fp, *, when: datetime):
+        # One thread per hash, so that on two or more cores both run beside the copying.
         self._hashing = _HashingThread()
-        self._sink = _HashingSink(fp, self._hashing)
+        self._packet_hashing = _HashingThread()
+        self._sink = _HashingSink(fp, self._packet_hashing)
         # The zip format has no time zone and starts in 1980; the caller passes UTC.
         self._date_time = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))
         self._zip = zipfile.ZipFile(self._sink, "w", compression=zipfile.ZIP_STORED)
@@ -136,6 +138,7 @@ class PacketWriter:
             with contextlib.suppress(Exception):
                 self._zip.close()
             self._hashing.stop()
+            self._packet_hashing.stop()
         return False
 
     def _info(self, name: str, size: int) -> zipfile.ZipInfo:
@@ -174,5 +177,6 @@ class PacketWriter:
         self._zip.close()
         self._sink.flush()
         self._hashing.stop()
+        self._packet_hashing.stop()
         self.sha256 = self._sink.sha256.hexdigest()
         self.size = self._sink.size
