@@ -12,6 +12,9 @@ The zip is written to a temporary file beside its final place and moved there on
 the escalation becomes READY only after that. A missing or altered evidence file, or a report
 that does not validate against the CyberTipline schema, fails the escalation with the reason.
 
+The temporary file is moved into place with os.replace, so storage must have local paths
+(FileSystemStorage, as configured: private media on a local or network file system).
+
 Progress is written as it goes, each step its own short committed UPDATE (no row lock is held
 during assembly), so the page and the API that poll it see it live.
 """
@@ -31,6 +34,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts import roles
 from lib.jobs import enqueue
 from moderation.audit import audit_record
 from moderation.escalation_models import Escalation, EscalationFile
@@ -377,7 +381,7 @@ def escalation_retry_assembly(*, escalation_id: int, user, ip: str | None = None
                 f"Escalation {escalation.pk} is {escalation.get_status_display().lower()}: only "
                 "an escalation whose packet could not be assembled can be assembled again."
             )
-        if not user.has_perm("accounts.supervise"):
+        if not user.has_perm(roles.SUPERVISE):
             raise ValidationError("Only a supervisor can retry an assembly.")
         before = {"status": S.FAILED, "reason": escalation.failure_reason}
         escalation.status = S.ASSEMBLING
