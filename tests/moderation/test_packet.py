@@ -329,6 +329,22 @@ class TestFaults:
 
 
 @pytest.mark.django_db
+def test_evidence_not_hashed_yet_is_left_for_the_jobs_retry(approved):
+    from moderation.packet import EvidenceNotHashed
+    from reports.models import Media
+
+    escalation = approved()
+    Media.objects.filter(content_item__cases__escalations=escalation).update(
+        sha256="", hashed_at=None
+    )
+    with pytest.raises(EvidenceNotHashed):
+        escalation_assemble(escalation_id=escalation.pk)
+    escalation.refresh_from_db()
+    assert escalation.status == "assembling" and not escalation.files.exists()
+    assert escalation.progress_step == "Waiting for the evidence to be hashed"
+
+
+@pytest.mark.django_db
 class TestStaleSweep:
     def test_it_queues_again_an_assembly_whose_job_was_lost(self, approved, run_jobs):
         escalation = approved()
