@@ -16,7 +16,11 @@ from accounts.roles import Role
 from moderation.models import Queue
 
 # The platform's webhook endpoint as a local HTTP server, and helpers to decide and deliver.
-pytest_plugins = ["tests.moderation.webhook_receiver", "tests.moderation.dsa_fixtures"]
+pytest_plugins = [
+    "tests.moderation.webhook_receiver",
+    "tests.moderation.dsa_fixtures",
+    "tests.moderation.escalation_fixtures",
+]
 
 
 def pytest_sessionstart(session):

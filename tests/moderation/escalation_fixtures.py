@@ -1,0 +1,59 @@
+"""Escalation fixtures for tests: a reviewer escalates content; an escalation made ready."""
+
+import pytest
+
+from accounts.roles import Role
+from moderation.escalation_models import Escalation
+from moderation.escalations import (
+    escalation_approve,
+    escalation_request_approval,
+    escalation_update_details,
+)
+from moderation.models import Decision
+from moderation.services import case_claim_next, case_decide
+
+DETAILS = {
+    "incident_type": "Child Pornography (possession, manufacture, and distribution)",
+    "incident_summary": "Image shared publicly in a group.",
+    "annotations": ["sextortion"],
+    "urgent": False,
+    "urgent_reason": "",
+}
+
+
+@pytest.fixture
+def escalate(make_user, submit_report):
+    """`escalate(reviewer=None, owner="acct-1", **report_submit kwargs, e.g. images=[...])`: a
+    reviewer escalates a child-safety report on that account; returns (escalation, reviewer)."""
+
+    def run(reviewer=None, owner="acct-1", **report):
+        reviewer = reviewer or make_user(f"rev-{owner}-{Decision.objects.count()}")
+        submit_report(category="csam", involves_child=True, owner_id=owner, **report)
+        case = case_claim_next(user=reviewer)
+        case_decide(
+            case_id=case.pk,
+            user=reviewer,
+            action="escalate",
+            policy="csam",
+            intent="malicious",
+            classification="A1",
+        )
+        return Escalation.objects.get(cases=case), reviewer
+
+    return run
+
+
+def prepared(escalation, user, **overrides):
+    escalation_update_details(escalation_id=escalation.pk, user=user, **{**DETAILS, **overrides})
+    return escalation_request_approval(escalation_id=escalation.pk, user=user)
+
+
+@pytest.fixture
+def ready_escalation(escalate, make_user):
+    """Approved, with the state the assembly job leaves (a packet hash), without assembling."""
+    escalation, reviewer = escalate()
+    prepared(escalation, reviewer)
+    escalation_approve(escalation_id=escalation.pk, user=make_user("boss", Role.SUPERVISOR))
+    # What the assembly job leaves behind (it is tested in its own module).
+    Escalation.objects.filter(pk=escalation.pk).update(status="ready", packet_sha256="ab" * 32)
+    return escalation

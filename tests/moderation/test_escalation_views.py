@@ -1,0 +1,160 @@
+"""The escalation pages: who sees what, preparing, approving and the live progress."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.roles import Role
+from moderation.escalation_models import Escalation
+from moderation.escalations import escalation_open
+from moderation.models import AuditEvent
+from tests.moderation.escalation_fixtures import DETAILS, prepared
+
+
+def details_post(**overrides) -> dict:
+    data = {**DETAILS, **overrides}
+    post = {k: v for k, v in data.items() if k not in ("annotations", "urgent")}
+    post["annotations"] = data["annotations"]
+    if data["urgent"]:
+        post["urgent"] = "on"
+    return post
+
+
+@pytest.mark.django_db
+class TestList:
+    def test_a_reviewer_sees_only_the_escalations_they_took_part_in(
+        self, client, escalate, make_user
+    ):
+        mine, reviewer = escalate()
+        theirs, _ = escalate(owner="acct-2")
+        client.force_login(reviewer)
+        response = client.get(reverse("escalations"))
+        assert response.status_code == 200
+        shown = [e.pk for e in response.context["page"]]
+        assert shown == [mine.pk] and theirs.pk not in shown
+
+    def test_urgent_first_then_failed_then_oldest(self, client, escalate, make_user):
+        oldest, _ = escalate(owner="a")
+        failed, _ = escalate(owner="b")
+        urgent, _ = escalate(owner="c")
+        Escalation.objects.filter(pk=failed.pk).update(
+            status="failed", failure_reason="schema", approved_by=make_user("x", Role.SUPERVISOR)
+        )
+        Escalation.objects.filter(pk=urgent.pk).update(urgent=True, urgent_reason="danger")
+        client.force_login(make_user("boss", Role.SUPERVISOR))
+        response = client.get(reverse("escalations"))
+        assert [e.pk for e in response.context["page"]] == [urgent.pk, failed.pk, oldest.pk]
+        assert b"danger" in response.content
+
+    def test_it_takes_a_fixed_number_of_queries(
+        self, client, escalate, make_user, django_assert_max_num_queries
+    ):
+        for owner in "abcdefgh":
+            escalate(owner=owner)
+        client.force_login(make_user("boss", Role.SUPERVISOR))
+        with django_assert_max_num_queries(12):
+            response = client.get(reverse("escalations") + "?status=all")
+        assert len(response.context["page"]) == 8
+
+
+@pytest.mark.django_db
+class TestDetail:
+    def test_a_reviewer_prepares_their_escalation_and_sends_it_for_approval(self, client, escalate):
+        escalation, reviewer = escalate()
+        client.force_login(reviewer)
+        page = client.get(reverse("escalation_detail", args=[escalation.pk]))
+        assert page.status_code == 200 and b"details-form" in page.content
+        response = client.post(
+            reverse("escalation_details", args=[escalation.pk]),
+            {**details_post(), "request_approval": ""},
+        )
+        assert response.status_code == 302
+        escalation.refresh_from_db()
+        assert escalation.status == "awaiting_approval"
+        assert escalation.approval_requested_by == reviewer
+        assert escalation.incident_summary == DETAILS["incident_summary"]
+
+    def test_urgent_without_a_reason_is_a_form_error_and_nothing_changes(self, client, escalate):
+        escalation, reviewer = escalate()
+        client.force_login(reviewer)
+        response = client.post(
+            reverse("escalation_details", args=[escalation.pk]), details_post(urgent=True)
+        )
+        assert response.status_code == 400
+        assert "urgent_reason" in response.context["details_form"].errors
+        escalation.refresh_from_db()
+        assert not escalation.urgent and escalation.incident_summary == ""
+
+    def test_the_approver_sees_the_button_the_escalating_reviewer_does_not(
+        self, client, escalate, make_user
+    ):
+        senior = make_user("sen", Role.SENIOR_REVIEWER)
+        escalation, _ = escalate(reviewer=senior)
+        prepared(escalation, senior)
+        client.force_login(senior)
+        page = client.get(reverse("escalation_detail", args=[escalation.pk]))
+        assert b'data-testid="approve"' not in page.content
+        assert b"someone else must approve it" in page.content
+        # Trying anyway is refused with a message, nothing changes.
+        client.post(reverse("escalation_approve", args=[escalation.pk]))
+        escalation.refresh_from_db()
+        assert escalation.status == "awaiting_approval"
+
+        boss = make_user("boss", Role.SUPERVISOR)
+        client.force_login(boss)
+        page = client.get(reverse("escalation_detail", args=[escalation.pk]))
+        assert b'data-testid="approve"' in page.content
+
+    def test_sending_back_without_a_note_shows_the_error(self, client, escalate, make_user):
+        escalation, reviewer = escalate()
+        prepared(escalation, reviewer)
+        client.force_login(make_user("boss", Role.SUPERVISOR))
+        response = client.post(reverse("escalation_return", args=[escalation.pk]), {"note": " "})
+        assert response.status_code == 400
+        escalation.refresh_from_db()
+        assert escalation.status == "awaiting_approval"
+
+    def test_a_reviewer_cannot_edit_an_escalation_they_had_no_part_in(
+        self, client, escalate, make_user
+    ):
+        escalation, _ = escalate()
+        client.force_login(make_user("stranger"))
+        response = client.post(reverse("escalation_details", args=[escalation.pk]), details_post())
+        assert response.status_code == 404
+        assert not AuditEvent.objects.filter(verb="escalation.details_changed").exists()
+
+    def test_a_supervisor_withdraws_with_a_reason(self, client, escalate, make_user):
+        escalation, _ = escalate()
+        client.force_login(make_user("boss", Role.SUPERVISOR))
+        client.post(
+            reverse("escalation_withdraw", args=[escalation.pk]), {"note": "overturned on appeal"}
+        )
+        escalation.refresh_from_db()
+        assert escalation.status == "withdrawn"
+
+
+@pytest.mark.django_db
+class TestProgress:
+    def test_it_draws_the_bar_while_assembling_and_reloads_the_page_after(
+        self, client, submit_report, make_user
+    ):
+        boss = make_user("boss", Role.SUPERVISOR)
+        report = submit_report(category="csam", owner_id="acct-3")
+        escalation = escalation_open(case=report.case, reason="test")
+        Escalation.objects.filter(pk=escalation.pk).update(
+            status="assembling",
+            approved_by=boss,
+            progress_done=30,
+            progress_total=120,
+            progress_step="Copying evidence",
+        )
+        client.force_login(boss)
+        url = reverse("escalation_progress", args=[escalation.pk])
+        response = client.get(url)
+        assert response.status_code == 200
+        assert b'value="25"' in response.content and b"Copying evidence" in response.content
+        page = client.get(reverse("escalation_detail", args=[escalation.pk]))
+        assert b'hx-get="' + url.encode() in page.content
+
+        Escalation.objects.filter(pk=escalation.pk).update(status="ready", packet_sha256="ab" * 32)
+        done = client.get(url)
+        assert done.status_code == 204 and done["HX-Refresh"] == "true"
