@@ -14,7 +14,7 @@ from lib.http import client_ip
 from lib.text import is_storable
 from moderation import assignment, cluster_decisions, custody, selectors, services
 from moderation.forms import DecisionForm
-from moderation.models import Case, Queue
+from moderation.models import Case, Decision, Queue
 from moderation.periodic import waiting_refresh_if_due
 from moderation.rules import DEFAULT_POLICY, requirement_notes
 
@@ -133,10 +133,27 @@ def case_decide(request, case_id: int):
             add_service_errors(form, e)
         else:
             messages.success(request, f"Decision recorded on case {case.pk}.")
+            escalation = _escalation_to_prepare(case, form.cleaned_data["action"])
+            if escalation is not None:
+                # The report to the authority is best written by who just looked at the content.
+                messages.info(
+                    request,
+                    "Describe the incident for the report to the authority, then send it for "
+                    "approval.",
+                )
+                return redirect("escalation_detail", escalation.pk)
             return redirect("dashboard")
     return render(
         request, "moderation/case_detail.html", _case_context(request, case, form), status=400
     )
+
+
+def _escalation_to_prepare(case, action: str):
+    if action != Decision.Action.ESCALATE:
+        return None
+    from moderation.escalation_models import Escalation
+
+    return case.escalations.filter(status__in=Escalation.GATHERING).first()
 
 
 def _look_again(request, case_id: int, message: str):

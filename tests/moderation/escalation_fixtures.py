@@ -34,7 +34,7 @@ def escalate(make_user, submit_report):
             case_id=case.pk,
             user=reviewer,
             action="escalate",
-            policy="csam",
+            policy="child-safety/sexual-exploitation",
             intent="malicious",
             classification="A1",
         )

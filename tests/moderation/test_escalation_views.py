@@ -158,3 +158,22 @@ class TestProgress:
         Escalation.objects.filter(pk=escalation.pk).update(status="ready", packet_sha256="ab" * 32)
         done = client.get(url)
         assert done.status_code == 204 and done["HX-Refresh"] == "true"
+
+
+@pytest.mark.django_db
+def test_escalating_on_the_case_page_leads_to_the_report_to_prepare(
+    client, make_user, submit_report
+):
+    from moderation.services import case_claim_next
+
+    reviewer = make_user("rev")
+    submit_report(category="csam", involves_child=True, owner_id="acct-7")
+    case = case_claim_next(user=reviewer)
+    client.force_login(reviewer)
+    response = client.post(
+        reverse("case_decide", args=[case.pk]),
+        {"action": "escalate", "policy": "child-safety/sexual-exploitation", "intent": "malicious", "classification": "A2"},
+    )
+    escalation = Escalation.objects.get(cases=case)
+    assert response.status_code == 302
+    assert response.url == reverse("escalation_detail", args=[escalation.pk])
