@@ -111,8 +111,8 @@ def run_jobs(django_capture_on_commit_callbacks):
 
             from lib.jobs import get_queue
 
-            queue = get_queue()
-            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+            queues = [get_queue("high"), get_queue()]
+            SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
 
     return runner
 
