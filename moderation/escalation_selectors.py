@@ -86,6 +86,22 @@ def escalation_cases(escalation: Escalation) -> list[Case]:
     )
 
 
+def overturned_case_ids(escalation: Escalation) -> list[int]:
+    """Cases whose escalating decision was overturned on appeal since: the escalation stays until
+    a person withdraws it (or, if it was submitted, retracts it at the authority), so say so."""
+    from moderation.models import Appeal
+
+    return list(
+        Appeal.objects.filter(
+            case__escalations=escalation,
+            decision__action=Decision.Action.ESCALATE,
+            status=Appeal.Status.OVERTURNED,
+        )
+        .values_list("case_id", flat=True)
+        .distinct()
+    )
+
+
 def escalation_audit(escalation: Escalation, limit: int = 200):
     from moderation.models import AuditEvent
 

@@ -57,7 +57,7 @@ def escalation_list(request):
 
 def _render_detail(request, escalation, *, details_form=None, note_form=None, status=200):
     user = request.user
-    editable = escalation.status in escalations.GATHERING_STATES
+    editable = escalation.status in escalations.EDITABLE
     may_prepare = editable and escalations.can_prepare(user, escalation)
     if details_form is None and may_prepare:
         details_form = EscalationDetailsForm(
@@ -76,6 +76,7 @@ def _render_detail(request, escalation, *, details_form=None, note_form=None, st
         {
             "escalation": escalation,
             "cases": selectors.escalation_cases(escalation),
+            "overturned": selectors.overturned_case_ids(escalation),
             "events": selectors.escalation_audit(escalation),
             "annotation_labels": [REPORT_ANNOTATIONS[a] for a in escalation.annotations],
             "details_form": details_form if may_prepare else None,

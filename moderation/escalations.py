@@ -19,8 +19,9 @@ from moderation.escalation_models import REPORT_ANNOTATIONS, Escalation
 from moderation.models import Decision
 
 S = Escalation.Status
-# The report can be edited until it is approved.
-GATHERING_STATES = (S.DRAFT, S.AWAITING_APPROVAL)
+# The report is written in draft. Once sent for approval it is fixed: an approver who wants a
+# change sends it back, so the approver never approves words of their own (two-person rule).
+EDITABLE = (S.DRAFT,)
 # Not yet in the authority's hands: a supervisor may still stop it.
 WITHDRAWABLE = (S.DRAFT, S.AWAITING_APPROVAL, S.READY, S.FAILED)
 
@@ -133,7 +134,7 @@ def escalation_update_details(
     urgent: bool,
     urgent_reason: str,
 ) -> Escalation:
-    """What the report will say. Editable until it is approved."""
+    """What the report will say. Editable in draft only."""
     unknown = sorted(set(annotations) - set(REPORT_ANNOTATIONS))
     if unknown:
         raise ValidationError({"annotations": f"Unknown annotations: {', '.join(unknown)}."})
@@ -146,7 +147,7 @@ def escalation_update_details(
         )
     with transaction.atomic():
         escalation = _locked(escalation_id)
-        _expect(escalation, *GATHERING_STATES, doing="edited")
+        _expect(escalation, *EDITABLE, doing="edited")
         before = {f: getattr(escalation, f) for f in DETAIL_FIELDS}
         escalation.incident_type = incident_type
         escalation.incident_summary = incident_summary.strip()

@@ -85,12 +85,14 @@ class TestPreparing:
         with pytest.raises(ValidationError, match="Describe the incident"):
             escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
 
-    def test_details_are_fixed_once_approved(self, escalate, make_user):
+    def test_details_are_fixed_once_sent_for_approval(self, escalate, make_user):
         escalation, reviewer = escalate()
         prepared(escalation, reviewer)
-        escalation_approve(escalation_id=escalation.pk, user=make_user("boss", Role.SUPERVISOR))
-        with pytest.raises(EscalationStateError, match="cannot be edited"):
-            escalation_update_details(escalation_id=escalation.pk, user=reviewer, **DETAILS)
+        boss = make_user("boss", Role.SUPERVISOR)
+        # Not even the approver rewrites it: they send it back (the two-person rule).
+        for user in (reviewer, boss):
+            with pytest.raises(EscalationStateError, match="cannot be edited"):
+                escalation_update_details(escalation_id=escalation.pk, user=user, **DETAILS)
 
 
 @pytest.mark.django_db

@@ -172,8 +172,39 @@ def test_escalating_on_the_case_page_leads_to_the_report_to_prepare(
     client.force_login(reviewer)
     response = client.post(
         reverse("case_decide", args=[case.pk]),
-        {"action": "escalate", "policy": "child-safety/sexual-exploitation", "intent": "malicious", "classification": "A2"},
+        {
+            "action": "escalate",
+            "policy": "child-safety/sexual-exploitation",
+            "intent": "malicious",
+            "classification": "A2",
+        },
     )
     escalation = Escalation.objects.get(cases=case)
     assert response.status_code == 302
     assert response.url == reverse("escalation_detail", args=[escalation.pk])
+
+
+@pytest.mark.django_db
+def test_the_page_says_when_an_escalating_decision_was_overturned(client, escalate, make_user):
+    from moderation.models import Appeal, Decision
+
+    escalation, _ = escalate()
+    decision = Decision.objects.get(case__escalations=escalation)
+    boss = make_user("boss", Role.SUPERVISOR)
+    client.force_login(boss)
+    url = reverse("escalation_detail", args=[escalation.pk])
+    assert b'data-testid="overturned"' not in client.get(url).content
+    outcome = Decision.objects.create(
+        case=decision.case, reviewer=boss, action="no_violation", policy=decision.policy
+    )
+    Appeal.objects.create(
+        case=decision.case,
+        decision=decision,
+        statement="satire",
+        status="overturned",
+        outcome=outcome,
+        decided_at=outcome.created_at,
+    )
+    page = client.get(url)
+    assert b'data-testid="overturned"' in page.content
+    assert page.context["overturned"] == [decision.case_id]
