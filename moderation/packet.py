@@ -21,6 +21,7 @@ during assembly), so the page and the API that poll it see it live.
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -215,6 +216,26 @@ def _media_of(escalation: Escalation) -> list[tuple[Media, int]]:
                 seen.add(m.pk)
                 out.append((m, case_id))
     return out
+
+
+def packet_report_xml(escalation: Escalation) -> bytes:
+    """The report.xml of the assembled packet, checked against its manifest: what was approved
+    and assembled is what goes to the authority, byte for byte."""
+    import zipfile
+
+    try:
+        with escalation.packet.open("rb") as handle, zipfile.ZipFile(handle) as packet:
+            xml = packet.read("report.xml")
+    except (OSError, KeyError, zipfile.BadZipFile) as e:
+        raise AssemblyFailed(f"The packet's report.xml cannot be read: {e}") from None
+    expected = (escalation.manifest or {}).get("report.xml")
+    found = hashlib.sha256(xml).hexdigest()
+    if expected != found:
+        raise AssemblyFailed(
+            f"The packet's report.xml has SHA-256 {found}, its manifest says {expected}: the "
+            "packet changed since it was assembled."
+        )
+    return xml
 
 
 def _documents(escalation: Escalation, files: list[EscalationFile]) -> list[tuple[str, bytes]]:

@@ -54,6 +54,7 @@ from moderation.escalations import (
     escalation_mark_submitted,
     job_queue,
 )
+from moderation.packet import AssemblyFailed, packet_report_xml
 
 S = Escalation.Status
 Step = SubmissionAttempt.Step
@@ -257,7 +258,10 @@ class _Run:
     def run(self) -> None:
         escalation = self.escalation
         if escalation.report_id is None:
-            xml = cybertip.report_xml(escalation)
+            try:
+                xml = packet_report_xml(escalation)
+            except AssemblyFailed as e:
+                raise _Invalid(e.reason, e.details) from None
             self.check_xml(xml, "report XML")
             reply = self.call(Step.OPEN, lambda: self.client.open_report(xml))
             # Saved before anything else: a later run resumes with this report, never opens one.
@@ -267,8 +271,7 @@ class _Run:
                 verb="escalation.report_opened",
                 obj=escalation,
                 actor_label=API_LABEL,
-                # What was sent, for the chain of custody: built again now, it may say more than
-                # the packet's copy if the platform sent more about the content since assembly.
+                # What was sent, for the chain of custody: the approved packet's own report.xml.
                 after={
                     "report_id": reply.report_id,
                     "report_xml_sha256": hashlib.sha256(xml).hexdigest(),

@@ -1,5 +1,6 @@
 """Realistic escalations for the CyberTipline tests: content with owners, posting times, IP
-capture events and images, escalated by a reviewer, with one EscalationFile per image."""
+capture events and images, escalated by a reviewer, with one EscalationFile per image; a ready
+one has its packet assembled by the real assembler."""
 
 import hashlib
 from datetime import UTC, datetime
@@ -46,8 +47,8 @@ def escalation_factory(make_user, submit_report, png_upload):
             approval_requested_by=reviewer,
             approved_by=approver,
             approved_at=timezone.now(),
-            status=status,
-            packet_sha256="0" * 64 if status == "ready" else "",
+            # A ready one is assembled for real below: submission sends the packet's report.xml.
+            status="assembling" if status == "ready" else status,
             **{"incident_summary": "The account posted abuse material.", **fields},
         )
         for i, content in enumerate(contents):
@@ -90,6 +91,11 @@ def escalation_factory(make_user, submit_report, png_upload):
                 size=media.size,
                 viewed_by_esp=i == 0,
             )
+        if status == "ready":
+            from moderation.packet import escalation_assemble
+
+            assert escalation_assemble(escalation_id=escalation.pk).status == "ready"
+            escalation.refresh_from_db()
         return escalation
 
     return make

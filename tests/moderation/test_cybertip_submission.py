@@ -17,6 +17,7 @@ from moderation.escalations import (
     escalation_mark_submitted,
     escalation_withdraw,
 )
+from moderation.packet import packet_report_xml
 from tests.moderation import cybertip_server
 from tests.moderation.cybertip_fixtures import escalation_factory
 
@@ -238,14 +239,30 @@ class TestSubmission:
         escalation.refresh_from_db()
         assert escalation.status == S.FAILED and "HTTP 500" in escalation.failure_reason
 
-    def test_our_own_invalid_xml_is_never_sent(self, make_escalation, fake_cybertip, boss):
+    def test_it_sends_the_approved_packets_report_byte_for_byte(
+        self, make_escalation, fake_cybertip, boss
+    ):
         escalation = make_escalation()
-        Escalation.objects.filter(pk=escalation.pk).update(incident_type="Not a CyberTipline type")
+        # Edited after assembly (it cannot be through Vigil): the packet's copy is what goes.
+        Escalation.objects.filter(pk=escalation.pk).update(incident_summary="changed later")
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "submitted"
+        opened = AuditEvent.objects.get(verb="escalation.report_opened")
+        assert opened.after["report_xml_sha256"] == escalation.manifest["report.xml"]
+        escalation.refresh_from_db()
+        sent = fake_cybertip.reports[escalation.report_id].report_xml
+        assert sent == packet_report_xml(escalation) and b"changed later" not in sent
+
+    def test_a_packet_changed_since_assembly_is_never_sent(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        escalation = make_escalation()
+        manifest = {**escalation.manifest, "report.xml": "0" * 64}
+        Escalation.objects.filter(pk=escalation.pk).update(manifest=manifest)
         start(escalation, boss)
         assert submission.submission_run(escalation_id=escalation.pk).outcome == "failed"
         escalation.refresh_from_db()
-        assert "does not validate" in escalation.failure_reason
-        assert any("incidentType" in d for d in escalation.failure_details)
+        assert "packet changed since it was assembled" in escalation.failure_reason
         assert fake_cybertip.requests == []
 
     def test_a_missing_evidence_file_fails_the_submission(
