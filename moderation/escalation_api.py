@@ -8,6 +8,7 @@ integration account.
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -48,6 +49,12 @@ class PreservationOut(Schema):
     evidence_deleted_at: datetime | None
 
 
+class SubmissionOut(Schema):
+    in_progress: bool = Field(description="An API submission to the authority is running.")
+    started_at: datetime | None
+    attempts: int = Field(description="Requests made to the authority's API, all runs.")
+
+
 class EscalationOut(Schema):
     id: int
     authority: str
@@ -68,6 +75,7 @@ class EscalationOut(Schema):
     submitted_via: str
     submitted_at: datetime | None
     acknowledged_at: datetime | None
+    submission: SubmissionOut
     preservation: PreservationOut
 
 
@@ -128,6 +136,11 @@ def escalation_out(escalation: Escalation, case_ids: list[int]) -> dict:
         "submitted_via": escalation.submitted_via,
         "submitted_at": escalation.submitted_at,
         "acknowledged_at": escalation.acknowledged_at,
+        "submission": {
+            "in_progress": escalation.submission_started_at is not None,
+            "started_at": escalation.submission_started_at,
+            "attempts": escalation.attempts,
+        },
         "preservation": {
             "preserve_until": escalation.preserve_until,
             "legal_hold": escalation.legal_hold,
@@ -135,6 +148,10 @@ def escalation_out(escalation: Escalation, case_ids: list[int]) -> dict:
             "evidence_deleted_at": escalation.evidence_deleted_at,
         },
     }
+
+
+def _escalations():
+    return Escalation.objects.annotate(attempts=Count("submission_attempts"))
 
 
 def _case_ids(escalation_ids: list[int]) -> dict[int, list[int]]:
@@ -157,7 +174,7 @@ def list_escalations(request, params: Query[ListParams]):
     `?status=` (draft, awaiting_approval, assembling, ready, submitted, acknowledged, failed,
     withdrawn). Pages of `limit` (default 50, at most 200), newest first; follow `next`."""
     _caller(request)
-    qs = Escalation.objects.all()
+    qs = _escalations()
     if params.status:
         qs = qs.filter(status=params.status)
     if params.cursor:
@@ -178,7 +195,7 @@ def list_escalations(request, params: Query[ListParams]):
 def get_api_escalation(request, escalation_id: int) -> Escalation:
     """The escalation, for a caller allowed to see escalations; 403/404 JSON otherwise."""
     _caller(request)
-    escalation = Escalation.objects.filter(pk=escalation_id).first()
+    escalation = _escalations().filter(pk=escalation_id).first()
     if escalation is None:
         raise ApiError(404, "not_found", f"No escalation {escalation_id}.")
     return escalation

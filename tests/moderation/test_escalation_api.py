@@ -65,6 +65,7 @@ class TestEscalationsApi:
         }
         assert body["case_ids"] == list(escalation.cases.values_list("pk", flat=True))
         assert body["packet"] is None and body["failure"] is None
+        assert body["submission"] == {"in_progress": False, "started_at": None, "attempts": 0}
 
     def test_an_unknown_escalation_is_a_404(self, client, senior_token):
         response = client.get("/api/v1/escalations/999", **auth(senior_token))

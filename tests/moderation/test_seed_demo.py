@@ -71,3 +71,22 @@ def test_it_shows_an_appeal_and_a_disagreement():
     assert sorted(ReReview.objects.values_list("status", flat=True)) == ["agreed", "disagreed"]
     seed("--cases", "60", "--password", "demo-pass-3")
     assert Appeal.objects.count() == 1 and ReReview.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_it_shows_an_assembled_escalation_and_one_awaiting_approval(run_jobs):
+    from moderation.escalation_models import Escalation
+    from moderation.packet import packet_report_xml
+
+    with run_jobs():
+        seed("--cases", "5", "--password", "demo-pass-4")
+    assembled = Escalation.objects.get(owner_id="user-4711")
+    assert assembled.status == "ready" and assembled.files.count() == 2
+    assert assembled.approved_by.username == "senior1"
+    assert assembled.approval_requested_by.username == "reviewer1"
+    assert b"user-4711" in packet_report_xml(assembled)
+    waiting = Escalation.objects.get(owner_id="user-4712")
+    assert waiting.status == "awaiting_approval" and waiting.incident_summary
+    # Running again adds nothing.
+    seed("--cases", "5", "--password", "demo-pass-4")
+    assert Escalation.objects.filter(owner_id__in=["user-4711", "user-4712"]).count() == 2

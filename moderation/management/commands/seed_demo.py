@@ -125,12 +125,14 @@ class Command(BaseCommand):
         created = self.create_cases(rng, cases)
         decided = self.decide_some(rng, users)
         self.second_looks(users)
+        escalated = self.escalations(rng, users)
 
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {len(queues)} queues, {len(users)} users, "
                 f"{created} new cases, {decided} new decisions "
-                f"({Case.objects.filter(status=Case.Status.OPEN).count()} open in all)."
+                f"({Case.objects.filter(status=Case.Status.OPEN).count()} open in all), "
+                f"{escalated} new escalations."
             )
         )
         shown = password or new_password
@@ -344,3 +346,92 @@ class Command(BaseCommand):
                 statement="Demo appeal: the owner says the post was satire.",
                 actor_label="seed_demo",
             )
+
+    def escalations(self, rng: random.Random, users) -> int:
+        """Two reports to NCMEC about demo accounts, so the escalation pages show the whole way:
+        reviewer1 escalated both accounts' posts and wrote the reports; senior1 approved the first
+        (its packet is assembled at once in the embedded mode, by a worker otherwise), the second
+        waits for approval. The pictures are generated like every demo image."""
+        from accounts.models import User as UserModel
+        from moderation.assignment import case_reassign
+        from moderation.escalation_models import Escalation
+        from moderation.escalations import (
+            escalation_approve,
+            escalation_request_approval,
+            escalation_update_details,
+        )
+        from reports.services import IpCaptureIn
+
+        if ContentItem.objects.filter(platform_id__startswith="escalated-demo-").exists():
+            return 0
+        by_name = {u.username: u for u in users}
+        reviewer, senior = by_name["reviewer1"], by_name["senior1"]
+        supervisor = UserModel.objects.get(username="supervisor1")
+        now = timezone.now()
+        accounts = [
+            (
+                "user-4711",
+                "@demo_sharer",
+                2,
+                "Demo: the account posted two generated demo "
+                "pictures standing in for abuse material in a public group.",
+            ),
+            (
+                "user-4712",
+                "@demo_trader",
+                1,
+                "Demo: the account offered a generated demo picture in a public post.",
+            ),
+        ]
+        opened = 0
+        for n, (owner, handle, posts, summary) in enumerate(accounts):
+            for post in range(posts):
+                posted = now - timedelta(hours=6 + post)
+                report = report_submit(
+                    category=Category.CSAM,
+                    platform_id=f"escalated-demo-{n}-{post}",
+                    content_url=f"https://social.example/p/escalated-demo-{n}-{post}",
+                    content_type="image",
+                    owner_id=owner,
+                    owner_handle=handle,
+                    involves_child=True,
+                    description="Demo report.",
+                    images=[
+                        inspect_image(
+                            demo_image(rng, 60 + 2 * n + post, 0), filename=f"IMG_{n}{post}.png"
+                        )
+                    ],
+                    posted_at=posted,
+                    publicly_available=True,
+                    ip_captures=[
+                        IpCaptureIn(ip=f"203.0.113.{10 + n}", event="Upload", captured_at=posted)
+                    ],
+                    reporter_kind=Report.ReporterKind.PLATFORM_USER,
+                    source=Report.Source.API,
+                    actor_label="seed_demo",
+                )
+                case_reassign(case_id=report.case_id, by=supervisor, to=reviewer)
+                case_decide(
+                    case_id=report.case_id,
+                    user=reviewer,
+                    action=Decision.Action.ESCALATE,
+                    policy="child-safety/sexual-exploitation",
+                    intent=Decision.Intent.MALICIOUS,
+                    classification=Decision.Classification.A1,
+                    notes="Demo escalation.",
+                )
+            escalation = Escalation.objects.get(owner_id=owner, status__in=Escalation.GATHERING)
+            escalation_update_details(
+                escalation_id=escalation.pk,
+                user=reviewer,
+                incident_type=Escalation.IncidentType.values[0],
+                incident_summary=summary,
+                annotations=[],
+                urgent=False,
+                urgent_reason="",
+            )
+            escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
+            if n == 0:
+                escalation_approve(escalation_id=escalation.pk, user=senior)
+            opened += 1
+        return opened
