@@ -131,6 +131,10 @@ def escalation_details(request, escalation_id: int):
             escalations.escalation_update_details(
                 escalation_id=escalation.pk, user=request.user, **form.cleaned_data
             )
+        except escalations.EscalationStateError as e:
+            # No longer in draft (sent for approval from another tab): the form is not shown.
+            messages.error(request, " ".join(e.messages))
+            return redirect("escalation_detail", escalation.pk)
         except ValidationError as e:
             add_service_errors(form, e)
         else:

@@ -113,6 +113,24 @@ class TestDetail:
         escalation.refresh_from_db()
         assert escalation.status == "awaiting_approval"
 
+    def test_saving_details_after_it_was_sent_for_approval_says_so_not_a_500(
+        self, client, escalate
+    ):
+        # A second tab still shows the form after the report was sent for approval.
+        escalation, reviewer = escalate()
+        prepared(escalation, reviewer)
+        client.force_login(reviewer)
+        response = client.post(
+            reverse("escalation_details", args=[escalation.pk]),
+            details_post(incident_summary="Rewritten after the fact."),
+        )
+        assert response.status_code == 302
+        page = client.get(response["Location"])
+        assert b"cannot be edited now" in page.content
+        escalation.refresh_from_db()
+        assert escalation.status == "awaiting_approval"
+        assert escalation.incident_summary == DETAILS["incident_summary"]
+
     def test_a_reviewer_cannot_edit_an_escalation_they_had_no_part_in(
         self, client, escalate, make_user
     ):
