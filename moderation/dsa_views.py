@@ -36,10 +36,13 @@ class PeriodForm(forms.Form):
         return data
 
     def period(self) -> tuple[datetime, datetime]:
+        now = timezone.now()
         start = datetime.combine(self.cleaned_data["from"], time.min, tzinfo=UTC)
-        end = datetime.combine(self.cleaned_data["to"], time.min, tzinfo=UTC) + timedelta(days=1)
         # A period running into the future ends now: the file then holds what the audit says.
-        return start, min(end, timezone.now())
+        # (Capped before adding the day: "to" may be the last date there is, 9999-12-31.)
+        to = min(self.cleaned_data["to"], now.astimezone(UTC).date())
+        end = datetime.combine(to, time.min, tzinfo=UTC) + timedelta(days=1)
+        return start, min(end, now)
 
 
 def _page(request, form, status=200):

@@ -121,6 +121,17 @@ class TestBadPeriods:
 
 
 @pytest.mark.django_db
+def test_a_period_ending_on_the_last_date_there_is_exports_up_to_now(
+    client, supervisor, dsa_decide
+):
+    dsa_decide()
+    client.force_login(supervisor)
+    _, rows = download(client, to="9999-12-31")
+    assert len(rows) == 2
+    assert AuditEvent.objects.get(verb="dsa.exported").after["rows"] == 1
+
+
+@pytest.mark.django_db
 def test_the_page_offers_the_export_and_the_nav_links_it(client, supervisor):
     client.force_login(supervisor)
     response = client.get(PAGE)
