@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
@@ -59,8 +60,16 @@ def _iso_string(value: Any) -> Any:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    # Stored (and sent to the authority) in UTC: 0001-01-01T00:00+05:00 has no UTC time.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a time between the years 1 and 9999 in UTC") from None
+
+
 # ISO 8601 with an explicit offset or Z, e.g. 2026-11-20T14:03:00Z.
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_in_utc)]
 
 
 def _language(value: str) -> str:

@@ -98,6 +98,13 @@ class TestContentFacts:
             ({"ip_captures": [{**LOGIN, "time": "2026-11-20 09:15"}]}, ["ip_captures", 0, "time"]),
             ({"ip_captures": [{"ip": "203.0.113.5"}]}, ["ip_captures", 0, "time"]),
             ({"ip_captures": [LOGIN] * 101}, ["ip_captures"]),
+            # Valid ISO 8601, but no UTC time exists for them (before year 1, after 9999).
+            ({"posted_at": "0001-01-01T00:00:00+05:00"}, ["posted_at"]),
+            ({"posted_at": "9999-12-31T23:00:00-05:00"}, ["posted_at"]),
+            (
+                {"ip_captures": [{**LOGIN, "time": "0001-01-01T00:00:00+05:00"}]},
+                ["ip_captures", 0, "time"],
+            ),
         ],
     )
     def test_bad_values_get_422_naming_the_field(self, client, token, extra, loc_tail):
