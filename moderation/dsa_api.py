@@ -93,7 +93,9 @@ def _aware(moment: datetime, name: str) -> datetime:
         raise ApiError(
             422, "invalid_request", f"'{name}' needs a time zone, e.g. 2026-11-01T00:00:00Z."
         )
-    return moment
+    # Within the statements' span: at the ends of the calendar (0001-01-01T00:00+05:00) a time
+    # has no UTC equivalent for the database, and no decision lies outside the span anyway.
+    return min(max(moment, EARLIEST), LATEST)
 
 
 def _out(envelope: dict) -> dict:

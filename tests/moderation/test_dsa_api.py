@@ -140,6 +140,19 @@ class TestBadInput:
         assert response.status_code == status
         assert response.json()["error"] in ("invalid_request", "bad_cursor")
 
+    @pytest.mark.parametrize(
+        "params",
+        [{"until": "9999-12-31T23:00:00-12:00"}, {"since": "0001-01-01T00:00:00+05:00"}],
+    )
+    def test_times_at_the_ends_of_the_calendar_are_not_a_500(
+        self, client, platform, dsa_decide, params
+    ):
+        # Both have no UTC equivalent; a period reaching that far covers every decision.
+        dsa_decide()
+        response = get(client, LIST, platform, **params)
+        assert response.status_code == 200, response.content
+        assert len(response.json()["items"]) == 1
+
     def test_a_non_numeric_decision_id_is_4xx_json(self, client, platform):
         response = get(client, "/api/v1/decisions/abc/statement-of-reasons", platform)
         assert 400 <= response.status_code < 500
