@@ -81,8 +81,23 @@ def can_submit_again(escalation: Escalation) -> bool:
     )
 
 
+def stalled(escalation: Escalation, now=None) -> bool:
+    """A submission under way whose job is gone (Redis lost it, its worker was killed): no worker
+    holds its lease and nothing was sent for longer than any retry waits. Nothing else would ever
+    run it, and meanwhile it may not be marked, withdrawn or retracted: a supervisor resumes it."""
+    if escalation.submission_started_at is None:
+        return False
+    now = now or timezone.now()
+    if escalation.submission_lease_until is not None and escalation.submission_lease_until >= now:
+        return False
+    quiet = timedelta(seconds=lease_seconds() + max(settings.CYBERTIP_RETRY_INTERVALS, default=0))
+    last = escalation.submission_attempts.aggregate(last=Max("started_at"))["last"]
+    latest = max(t for t in (escalation.submission_started_at, last) if t is not None)
+    return latest < now - quiet
+
+
 def can_start(escalation: Escalation) -> bool:
-    return escalation.submission_started_at is None and (
+    return (escalation.submission_started_at is None or stalled(escalation)) and (
         escalation.status == S.READY or can_submit_again(escalation)
     )
 
@@ -106,8 +121,9 @@ def escalation_submit(*, escalation_id: int, user, ip: str | None = None) -> Esc
         )
     with transaction.atomic():
         escalation = Escalation.objects.select_for_update().get(pk=escalation_id)
-        check_no_submission_in_progress(escalation, doing="submitted again")
-        resuming = can_submit_again(escalation)
+        if not stalled(escalation):
+            check_no_submission_in_progress(escalation, doing="submitted again")
+        resuming = can_submit_again(escalation) or escalation.submission_started_at is not None
         if escalation.status != S.READY and not resuming:
             raise EscalationStateError(
                 f"Escalation {escalation.pk} is {escalation.get_status_display().lower()}: only "

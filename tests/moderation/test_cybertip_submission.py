@@ -2,10 +2,12 @@
 the whole workflow, resuming, refusals, server errors and timeouts, and never twice."""
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from lxml import etree
 
 from accounts.roles import Role
@@ -304,6 +306,48 @@ class TestWhoAndWhen:
             start(escalation, boss)
         escalation.refresh_from_db()
         assert escalation.status == S.READY and escalation.report_id is None
+
+    def test_a_submission_whose_job_was_lost_can_be_resumed_by_a_supervisor(
+        self, make_escalation, fake_cybertip, boss, run_jobs
+    ):
+        # Started, then its job was lost (Redis restarted, the worker killed while it held the
+        # lease): nothing will ever run it, and it blocks marking, withdrawal and retraction.
+        escalation = make_escalation()
+        start(escalation, boss)
+        long_ago = timezone.now() - timedelta(hours=2)
+        Escalation.objects.filter(pk=escalation.pk).update(
+            submission_started_at=long_ago,
+            submission_lease="dead-worker",
+            submission_lease_until=long_ago + timedelta(minutes=10),
+        )
+        escalation.refresh_from_db()
+        assert submission.can_start(escalation)
+        with run_jobs():
+            start(escalation, boss)
+        escalation.refresh_from_db()
+        assert escalation.status == S.SUBMITTED, escalation.failure_reason
+        assert fake_cybertip.finished_reports() == [escalation.report_id]
+
+    def test_a_submission_waiting_for_its_retry_is_not_taken_for_lost(
+        self, make_escalation, fake_cybertip, boss, settings
+    ):
+        settings.CYBERTIP_RETRY_INTERVALS = [1800]
+        escalation = make_escalation()
+        start(escalation, boss)
+        Escalation.objects.filter(pk=escalation.pk).update(
+            submission_started_at=timezone.now() - timedelta(hours=2)
+        )
+        SubmissionAttempt.objects.create(
+            escalation=escalation,
+            number=1,
+            step="open",
+            started_at=timezone.now() - timedelta(minutes=20),
+            outcome="retry",
+        )
+        escalation.refresh_from_db()
+        assert not submission.can_start(escalation)
+        with pytest.raises(EscalationStateError, match="being submitted"):
+            start(escalation, boss)
 
     def test_a_retracted_unfinished_report_makes_it_ready_again(
         self, make_escalation, fake_cybertip, boss
