@@ -330,8 +330,12 @@ def decode_cursor(value: str) -> tuple:
         parsed = datetime.fromisoformat(moment)
         if parsed.tzinfo is None or int(kind) not in (DECISION, AUTOMATED):
             raise ValueError(raw)
+        # A cursor made up by hand: a time with no UTC equivalent, an id no row can have.
+        parsed.astimezone(UTC)
+        if not 0 < int(pk) < 2**63:
+            raise ValueError(raw)
         return parsed, int(kind), int(pk)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error):
         raise BadCursor("This cursor is not one Vigil gave out; start again without it.") from None
 
 

@@ -1,3 +1,5 @@
+import base64
+
 import pytest
 
 from accounts.roles import Role
@@ -152,6 +154,21 @@ class TestBadInput:
         response = get(client, LIST, platform, **params)
         assert response.status_code == 200, response.content
         assert len(response.json()["items"]) == 1
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "0001-01-01T00:00:00+05:00|0|1",
+            "9999-12-31T23:00:00-05:00|0|1",
+            "2026-01-01T00:00:00+00:00|0|99999999999999999999999",
+        ],
+    )
+    def test_a_cursor_made_up_by_hand_is_a_400_not_a_500(self, client, platform, dsa_decide, raw):
+        dsa_decide()
+        cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        response = get(client, LIST, platform, cursor=cursor)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "bad_cursor"
 
     def test_a_non_numeric_decision_id_is_4xx_json(self, client, platform):
         response = get(client, "/api/v1/decisions/abc/statement-of-reasons", platform)
