@@ -86,3 +86,27 @@ class TestSubmissionPage:
         assert "retracted" in r.content.decode()
         escalation.refresh_from_db()
         assert escalation.status == S.READY and escalation.report_id is None
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fake_cybertip")
+def test_a_stalled_submission_is_offered_to_resume_not_shown_as_running(
+    client, make_escalation, supervisor
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    escalation = make_escalation()
+    submission.escalation_submit(escalation_id=escalation.pk, user=supervisor)
+    client.force_login(supervisor)
+    html = page(client, escalation)
+    assert 'data-testid="submission-running"' in html
+    assert 'data-testid="submit-cybertip"' not in html
+    # Its job was lost two hours ago.
+    Escalation.objects.filter(pk=escalation.pk).update(
+        submission_started_at=timezone.now() - timedelta(hours=2)
+    )
+    html = page(client, escalation)
+    assert 'data-testid="submission-running"' not in html
+    assert 'data-testid="submit-cybertip"' in html and "Submit again" in html
