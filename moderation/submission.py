@@ -329,14 +329,16 @@ class _Run:
                 ),
                 file=f,
             )
-        f.remote_file_id = reply.file_id[:100]
-        f.save(update_fields=["remote_file_id"])
+        # Checked before the file id is kept: a resumed submission then uploads the file again
+        # rather than sending details for, and finishing with, bytes that are not the evidence.
         if reply.md5 and f.md5 and reply.md5.lower() != f.md5.lower():
             raise _Invalid(
                 f"The CyberTipline received {f.name} with MD5 {reply.md5}, but its MD5 is "
                 f"{f.md5}: the file changed on the way.",
-                [],
+                [f"file id {reply.file_id[:100]} at the CyberTipline holds the changed upload"],
             )
+        f.remote_file_id = reply.file_id[:100]
+        f.save(update_fields=["remote_file_id"])
 
 
 class _Invalid(Exception):

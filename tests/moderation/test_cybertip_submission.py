@@ -278,6 +278,24 @@ class TestSubmission:
         assert "cannot be read" in escalation.failure_reason
         assert fake_cybertip.calls("upload") == 0 and fake_cybertip.finished_reports() == []
 
+    def test_a_file_received_with_another_md5_is_never_finished_on_resuming(
+        self, make_escalation, fake_cybertip, boss
+    ):
+        # The authority's MD5 of what it received is not the evidence's: the submission fails,
+        # and submitting again must not carry on with that upload as if it were the evidence.
+        escalation = make_escalation()
+        escalation.files.update(md5="0" * 32)
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "failed"
+        escalation.refresh_from_db()
+        assert "MD5" in escalation.failure_reason
+        start(escalation, boss)
+        assert submission.submission_run(escalation_id=escalation.pk).outcome == "failed"
+        escalation.refresh_from_db()
+        assert escalation.status == S.FAILED and "MD5" in escalation.failure_reason
+        assert fake_cybertip.calls("fileinfo") == 0
+        assert fake_cybertip.finished_reports() == []
+
 
 @pytest.mark.django_db
 class TestWhoAndWhen:
