@@ -19,6 +19,7 @@ from moderation import escalation_selectors as selectors
 from moderation import escalations
 from moderation.escalation_forms import EscalationDetailsForm, NoteForm
 from moderation.escalation_models import REPORT_ANNOTATIONS, Escalation
+from moderation.periodic import escalations_requeue_if_due
 
 PAGE_SIZE = 50
 S = Escalation.Status
@@ -37,6 +38,9 @@ def get_visible_escalation(request, escalation_id: int) -> Escalation:
 @never_cache
 @require_GET
 def escalation_list(request):
+    # Embedded mode: an assembly whose in-process job died with the server (stuck in
+    # "assembling") is queued again here, where people look for it (throttled; see periodic).
+    escalations_requeue_if_due()
     status = request.GET.get("status", selectors.ATTENTION)
     if status not in dict(selectors.FILTERS):
         status = selectors.ATTENTION

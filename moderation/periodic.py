@@ -7,7 +7,9 @@ first schedules the next, then recomputes. The next run's job id is its time slo
 there is never more than one chain, and a chain Redis lost is restarted by the next relay pass.
 
 Without Redis (embedded mode) there is no scheduler: "review next" refreshes stale cases before it
-picks one, at most once a minute per process.
+picks one, at most once a minute per process. Nor is there a relay loop to sweep for packet
+assemblies whose job was lost (the server stopped mid-assembly: the in-process job died with it):
+"review next" and the escalation list queue those again, likewise at most once a minute.
 
 The same chain keeps the daily purge of expired evidence scheduled (moderation/custody.py): each
 run makes sure tomorrow's purge job exists, one per day by the same unique-job-id rule. In the
@@ -31,6 +33,7 @@ STALE_AFTER = timedelta(minutes=10)
 BATCH = 1000
 MAX_BATCHES = 20
 EMBEDDED_THROTTLE_SECONDS = 60
+EMBEDDED_ASSEMBLY_LIMIT = 5
 EMBEDDED_LIMIT = 500
 
 PURGE_JOB_PREFIX = "vigil-purge-evidence-"
@@ -121,3 +124,17 @@ def waiting_refresh_if_due() -> int:
     if not cache.add("vigil:waiting-refresh", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
         return 0
     return cases_refresh_waiting(stale_after=STALE_AFTER, limit=EMBEDDED_LIMIT)
+
+
+def escalations_requeue_if_due() -> int:
+    """Embedded mode only: queue again assemblies left in ASSEMBLING by a process that stopped
+    (what relay_outbox's sweep does with Redis), at most once a minute per process. In-process
+    jobs run when the request's writes commit, so a few at a time: the request that finds them
+    waits for their assembly."""
+    if not settings.JOBS_EAGER:
+        return 0
+    if not cache.add("vigil:assembly-sweep", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
+        return 0
+    from moderation.packet import escalations_requeue_stale
+
+    return escalations_requeue_stale(limit=EMBEDDED_ASSEMBLY_LIMIT)

@@ -15,7 +15,7 @@ from lib.text import is_storable
 from moderation import assignment, cluster_decisions, custody, selectors, services
 from moderation.forms import DecisionForm
 from moderation.models import Case, Decision, Queue
-from moderation.periodic import waiting_refresh_if_due
+from moderation.periodic import escalations_requeue_if_due, waiting_refresh_if_due
 from moderation.rules import DEFAULT_POLICY, requirement_notes
 
 
@@ -55,6 +55,8 @@ def review_next(request):
     # Embedded mode has no scheduler: waiting time is brought up to date (throttled) just before
     # it decides which case comes next.
     waiting_refresh_if_due()
+    # Nor a relay loop: packet assemblies whose in-process job died with the server go again.
+    escalations_requeue_if_due()
     queue = None
     if slug := request.POST.get("queue"):
         if not is_storable(slug):
