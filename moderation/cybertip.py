@@ -19,6 +19,7 @@ fileDetails again with the ids the server issued.
 
 import re
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -195,20 +196,66 @@ def escalating_decision(case_id: int) -> Decision | None:
     )
 
 
-def _upload_capture(item: ContentItem) -> IpCapture | None:
-    """The owner's upload of this content: the Upload event nearest its posting time."""
-    uploads = list(item.ip_captures.filter(event="Upload").order_by("captured_at", "pk"))
+def _nearest_upload(item: ContentItem, uploads: list[IpCapture]) -> IpCapture | None:
+    """The owner's upload of this content: the Upload event nearest its posting time (`uploads`
+    in captured_at, pk order; the first of equals wins)."""
     if not uploads or item.posted_at is None:
         return uploads[0] if uploads else None
     return min(uploads, key=lambda c: abs(c.captured_at - item.posted_at))
 
 
-def file_details_xml(escalation_file: EscalationFile, *, report_id: int, file_id: str) -> bytes:
+def _upload_capture(item: ContentItem) -> IpCapture | None:
+    return _nearest_upload(
+        item, list(item.ip_captures.filter(event="Upload").order_by("captured_at", "pk"))
+    )
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What a fileDetails needs beyond its file: the escalating decision and the upload capture."""
+
+    decision: Decision | None
+    upload: IpCapture | None
+
+
+def file_details_contexts(files: list[EscalationFile]) -> dict[int, FileContext]:
+    """The FileContext of every file (by EscalationFile pk), in two queries whatever their number
+    (a packet has hundreds of files; one per file would be two queries each). `files` must have
+    media__content_item loaded."""
+    decisions: dict[int, Decision] = {}
+    for decision in Decision.objects.filter(
+        case_id__in={f.case_id for f in files}, action=Decision.Action.ESCALATE
+    ).order_by("-created_at", "-pk"):
+        decisions.setdefault(decision.case_id, decision)  # the first is the latest
+    uploads: dict[int, list[IpCapture]] = {}
+    for capture in IpCapture.objects.filter(
+        content_item__in={f.media.content_item_id for f in files}, event="Upload"
+    ).order_by("captured_at", "pk"):
+        uploads.setdefault(capture.content_item_id, []).append(capture)
+    return {
+        f.pk: FileContext(
+            decisions.get(f.case_id),
+            _nearest_upload(f.media.content_item, uploads.get(f.media.content_item_id, [])),
+        )
+        for f in files
+    }
+
+
+def file_details_xml(
+    escalation_file: EscalationFile,
+    *,
+    report_id: int,
+    file_id: str,
+    context: FileContext | None = None,
+) -> bytes:
     """The CyberTipline `fileDetails` for one evidence file. Offline packets pass report_id=0 and
-    the file's name in the packet as file_id (see the module docstring)."""
+    the file's name in the packet as file_id (see the module docstring). `context` (from
+    file_details_contexts) saves its two queries when many files are built at once."""
     media = escalation_file.media
     item = media.content_item
-    decision = escalating_decision(escalation_file.case_id)
+    if context is None:
+        context = FileContext(escalating_decision(escalation_file.case_id), _upload_capture(item))
+    decision = context.decision
     root = etree.Element("fileDetails")
     _add(root, "reportId", report_id)
     _add(root, "fileId", file_id)
@@ -243,7 +290,6 @@ def file_details_xml(escalation_file: EscalationFile, *, report_id: int, file_id
     ):
         if value:
             _add(root, "originalFileHash", value, hashType=hash_type)
-    upload = _upload_capture(item)
-    if upload is not None:
-        _add_ip_capture(root, upload)
+    if context.upload is not None:
+        _add_ip_capture(root, context.upload)
     return _serialise(root)

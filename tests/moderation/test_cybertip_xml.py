@@ -233,6 +233,28 @@ class TestFileDetailsXml:
         for f in escalation.files.all():
             assert_valid(cybertip.file_details_xml(f, report_id=0, file_id=f.name))
 
+    def test_prefetched_contexts_give_the_same_documents_in_two_queries(
+        self, make_escalation, django_assert_num_queries
+    ):
+        escalation = make_escalation(
+            [
+                {"platform_id": "a", "posted_at": POSTED, "ip_captures": [LOGIN, UPLOAD]},
+                {"platform_id": "b", "ip_captures": [UPLOAD]},
+                {"platform_id": "c"},
+            ],
+            intent="non_malicious",
+        )
+        files = list(escalation.files.select_related("media__content_item").order_by("name"))
+        with django_assert_num_queries(2):
+            contexts = cybertip.file_details_contexts(files)
+        for f in files:
+            alone = cybertip.file_details_xml(f, report_id=0, file_id=f.name)
+            assert b"<ipCaptureEvent>" in alone or f.media.content_item.platform_id == "c"
+            batched = cybertip.file_details_xml(
+                f, report_id=0, file_id=f.name, context=contexts[f.pk]
+            )
+            assert batched == alone
+
 
 class TestValidate:
     def test_errors_are_readable_and_carry_line_numbers(self):
