@@ -243,10 +243,11 @@ def _documents(escalation: Escalation, files: list[EscalationFile]) -> list[tupl
     from moderation import cybertip
 
     documents = [("report.xml", cybertip.report_xml(escalation))]
+    contexts = cybertip.file_details_contexts(files)
     for f in files:
         stem = f.name.removeprefix("files/").split("-", 1)[0]
         # Offline packet: no report id yet (0); each file is known by its name in the packet.
-        xml = cybertip.file_details_xml(f, report_id=0, file_id=f.name)
+        xml = cybertip.file_details_xml(f, report_id=0, file_id=f.name, context=contexts[f.pk])
         documents.append((f"fileDetails/{stem}.xml", xml))
     errors = [f"{name}: {error}" for name, xml in documents for error in cybertip.validate(xml)]
     if errors:
@@ -295,6 +296,12 @@ def _write_packet(escalation: Escalation, files: list[EscalationFile]) -> _Writt
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, final)
+    except EvidenceMismatch as e:
+        # Checked as the hashes come in: raised by a later file's copy, or at the latest before
+        # the manifest is written.
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial)
+        raise _corrupt(files, e) from None
     except BaseException:
         # Never leave half a packet behind (a worker killed outright leaves it to the next run).
         with contextlib.suppress(FileNotFoundError):
@@ -305,23 +312,31 @@ def _write_packet(escalation: Escalation, files: list[EscalationFile]) -> _Writt
     return _Written(packet.sha256, packet.size, manifest)
 
 
+def _where(f: EscalationFile) -> str:
+    return f"{f.name} (media {f.media_id} of case {f.case_id})"
+
+
 def _copy_evidence(packet: PacketWriter, f: EscalationFile) -> None:
-    where = f"{f.name} (media {f.media_id} of case {f.case_id})"
     try:
         source = default_storage.open(f.media.file.name, "rb")
     except FileNotFoundError:
+        # An earlier file found corrupt meanwhile is the first problem: reported first.
+        packet.check_evidence()
         raise AssemblyFailed(
-            f"Evidence file {where} is missing from storage.", [f"missing: {f.media.file.name}"]
+            f"Evidence file {_where(f)} is missing from storage.",
+            [f"missing: {f.media.file.name}"],
         ) from None
     with source:
-        try:
-            packet.add_evidence(f.name, source, size=f.size, sha256=f.sha256)
-        except EvidenceMismatch as e:
-            raise AssemblyFailed(
-                f"Evidence file {where} is corrupt: its bytes no longer match the SHA-256 "
-                "recorded when it arrived.",
-                [f"expected SHA-256 {e.expected}", f"found SHA-256 {e.found} ({e.size} bytes)"],
-            ) from None
+        packet.add_evidence(f.name, source, size=f.size, sha256=f.sha256)
+
+
+def _corrupt(files: list[EscalationFile], e: EvidenceMismatch) -> AssemblyFailed:
+    f = next(f for f in files if f.name == e.name)
+    return AssemblyFailed(
+        f"Evidence file {_where(f)} is corrupt: its bytes no longer match the SHA-256 "
+        "recorded when it arrived.",
+        [f"expected SHA-256 {e.expected}", f"found SHA-256 {e.found} ({e.size} bytes)"],
+    )
 
 
 def _remove_partial_packets(escalation_id: int) -> None:
@@ -441,7 +456,8 @@ def _queue(escalation: Escalation) -> None:
 
 def escalations_requeue_stale(*, older_than: timedelta = LOST_AFTER, limit: int = 100) -> int:
     """Queue again the assembly of escalations left in ASSEMBLING whose job was lost (Redis
-    restarted, a worker killed). Run by the relay loop. A job queued twice does no harm: the
+    restarted, a worker killed). Run by the relay loop; in the embedded mode (no relay), by
+    periodic.escalations_requeue_if_due. A job queued twice does no harm: the
     assembly lock and the status check make the second one a no-op."""
     cutoff = timezone.now() - older_than
     stale = list(

@@ -290,6 +290,20 @@ class TestFaults:
         assert escalation.failure_details[0] == f"expected SHA-256 {media.sha256}"
         assert hashlib.sha256(data).hexdigest() in escalation.failure_details[1]
 
+    def test_a_corrupt_file_before_a_missing_one_is_the_one_reported(self, approved):
+        # Evidence is checked as its hash finishes, beside the next copies: still the first
+        # problem in the packet's order is the one reported.
+        escalation = approved(images=2)
+        first, last = escalation.cases.get().content_item.media.order_by("pk")
+        path = Path(default_storage.path(first.file.name))
+        # Long enough that its hash is still running when the next file turns out missing.
+        path.write_bytes(path.read_bytes() + bytes(24 * packet_zip.CHUNK_BYTES))
+        default_storage.delete(last.file.name)
+        escalation = assemble(escalation)
+        self.assert_failed_without_packet(escalation)
+        assert "corrupt" in escalation.failure_reason
+        assert escalation.files.get(media=first).name in escalation.failure_reason
+
     def test_a_report_that_does_not_validate_fails_it_with_each_error(self, approved, monkeypatch):
         monkeypatch.setattr(cybertip, "report_xml", lambda escalation: b"<report><bogus/></report>")
         escalation = assemble(approved())
