@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 S = Escalation.Status
 # Packets exist (and may be downloaded) from assembly until the evidence is deleted.
-DOWNLOADABLE = (S.READY, S.SUBMITTED, S.ACKNOWLEDGED)
+# A failed escalation with a packet: its API submission failed, the packet itself is fine.
+DOWNLOADABLE = (S.READY, S.FAILED, S.SUBMITTED, S.ACKNOWLEDGED)
 
 
 class PacketUnavailable(Exception):

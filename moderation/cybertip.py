@@ -260,7 +260,10 @@ def file_details_xml(
     _add(root, "reportId", report_id)
     _add(root, "fileId", file_id)
     _add(root, "fileName", PurePosixPath(escalation_file.name).name)
-    if media.original_filename:
+    # The original name is the reported user's only when the platform sent the file itself (a
+    # flag). A report's attachment is named by whoever reported it: that name could say who they
+    # are, and reporters' identities never go to the reported side, nor into the report.
+    if media.original_filename and media.flag_id is not None:
         _add(root, "originalFileName", media.original_filename)
     # When the platform did not say when it was posted, the time Vigil (part of the platform)
     # received the file: it cannot have been uploaded later than that.

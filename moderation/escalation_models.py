@@ -199,6 +199,16 @@ class Escalation(models.Model):
         return f"{self.get_authority_display()} escalation {self.pk} ({self.status})"
 
     @property
+    def manual_submission_open(self) -> bool:
+        """A supervisor may submit the packet by hand and record the report id: it is ready, or
+        its API submission failed before the authority opened a report (the packet is fine)."""
+        if self.submission_started_at is not None or not self.packet_sha256:
+            return False
+        return self.status == self.Status.READY or (
+            self.status == self.Status.FAILED and self.report_id is None
+        )
+
+    @property
     def progress_percent(self) -> int:
         if not self.progress_total:
             return 0

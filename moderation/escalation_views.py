@@ -86,6 +86,10 @@ def _render_detail(request, escalation, *, details_form=None, note_form=None, st
             "details_form": details_form if may_prepare else None,
             "may_request": may_prepare and escalation.status == S.DRAFT,
             "may_approve": awaiting and escalations.can_approve(user, escalation),
+            # A failed assembly (e.g. the report does not validate) goes back to be corrected.
+            "may_restart": escalation.status == S.FAILED
+            and not escalation.packet_sha256
+            and escalations.can_approve(user, escalation),
             "approver_is_involved": awaiting
             and user.has_perm("accounts.senior_review")
             and not escalations.can_approve(user, escalation),

@@ -16,7 +16,7 @@ from accounts import roles
 from lib.jobs import enqueue
 from moderation.audit import audit_record
 from moderation.escalation_models import REPORT_ANNOTATIONS, Escalation
-from moderation.models import Decision
+from moderation.models import AuditEvent, Decision
 
 S = Escalation.Status
 # The report is written in draft. Once sent for approval it is fixed: an approver who wants a
@@ -53,8 +53,8 @@ def _save(escalation: Escalation, *fields: str) -> None:
 
 
 def escalating_reviewer_ids(escalation: Escalation) -> set[int]:
-    """Everyone whose decision put content into this escalation, and whoever opened it or asked
-    for its approval: none of them may approve it."""
+    """Everyone whose decision put content into this escalation, whoever opened it, wrote any of
+    its report or asked for its approval: none of them may approve it."""
     ids = set(
         Decision.objects.filter(
             case__escalations=escalation, action=Decision.Action.ESCALATE
@@ -62,6 +62,15 @@ def escalating_reviewer_ids(escalation: Escalation) -> set[int]:
     )
     ids.update(
         i for i in (escalation.opened_by_id, escalation.approval_requested_by_id) if i is not None
+    )
+    # Whoever wrote any of the report's words is its author too.
+    ids.update(
+        AuditEvent.objects.filter(
+            verb="escalation.details_changed",
+            object_type=Escalation._meta.label_lower,
+            object_id=str(escalation.pk),
+            actor__isnull=False,
+        ).values_list("actor_id", flat=True)
     )
     return ids
 
@@ -233,27 +242,85 @@ def escalation_queue_assembly(escalation: Escalation) -> None:
 
 
 def escalation_return(*, escalation_id: int, user, note: str) -> Escalation:
-    """The approver sends it back to draft, saying what must change."""
+    """Back to draft, saying what must change: the approver, for one awaiting approval; or a
+    senior reviewer or supervisor, for one whose assembly failed (e.g. its report does not
+    validate), which starts over: the approval and the evidence snapshot go with the failed
+    packet, and a new approval is needed after the correction. If the account has a newer draft
+    meanwhile, the content joins it (one gathering escalation per account)."""
     note = note.strip()
     if not note:
         raise ValidationError({"note": "Say what needs to change before you can approve it."})
     with transaction.atomic():
         escalation = _locked(escalation_id)
-        _expect(escalation, S.AWAITING_APPROVAL, doing="sent back")
+        failed_assembly = escalation.status == S.FAILED and not escalation.packet_sha256
+        if not failed_assembly:
+            _expect(escalation, S.AWAITING_APPROVAL, doing="sent back")
         if not can_approve(user, escalation):
             raise EscalationStateError(
                 "Only a senior reviewer or supervisor who could approve it can send it back."
             )
+        before = escalation.status
+        fields = ["status", "review_note"]
+        if failed_assembly:
+            escalation.files.all().delete()
+            escalation.approved_by = escalation.approval_requested_by = None
+            escalation.approved_at = escalation.approval_requested_at = None
+            escalation.progress_done = escalation.progress_total = 0
+            escalation.progress_step = escalation.failure_reason = ""
+            escalation.failure_details = []
+            fields += [
+                "approved_by",
+                "approved_at",
+                "approval_requested_by",
+                "approval_requested_at",
+                "progress_done",
+                "progress_total",
+                "progress_step",
+                "failure_reason",
+                "failure_details",
+            ]
         escalation.status, escalation.review_note = S.DRAFT, note[:500]
-        _save(escalation, "status", "review_note")
+        try:
+            with transaction.atomic():
+                _save(escalation, *fields)
+        except IntegrityError:
+            return _merge_into_draft(escalation, before=before, user=user, note=note)
         audit_record(
             verb="escalation.returned",
             obj=escalation,
             actor=user,
-            before={"status": S.AWAITING_APPROVAL},
+            before={"status": before},
             after={"status": S.DRAFT, "note": note[:500]},
         )
     return escalation
+
+
+def _merge_into_draft(escalation: Escalation, *, before: str, user, note: str) -> Escalation:
+    draft = Escalation.objects.select_for_update().get(
+        authority=escalation.authority,
+        owner_id=escalation.owner_id,
+        status__in=Escalation.GATHERING,
+    )
+    draft.cases.add(*escalation.cases.all())
+    Escalation.objects.filter(pk=escalation.pk).update(
+        status=S.WITHDRAWN,
+        review_note=f"Merged into escalation {draft.pk} to be corrected: {note}"[:500],
+        updated_at=timezone.now(),
+    )
+    audit_record(
+        verb="escalation.merged",
+        obj=escalation,
+        actor=user,
+        before={"status": before},
+        after={"status": S.WITHDRAWN, "into": draft.pk, "note": note[:500]},
+    )
+    audit_record(
+        verb="escalation.case_added",
+        obj=draft,
+        actor=user,
+        after={"from_escalation": escalation.pk, "note": note[:500]},
+    )
+    return draft
 
 
 def escalation_withdraw(*, escalation_id: int, user, note: str) -> Escalation:
@@ -302,9 +369,15 @@ def escalation_mark_submitted(
         raise ValidationError({"report_id": "The authority's report id is a positive number."})
     with transaction.atomic():
         escalation = _locked(escalation_id)
-        _expect(escalation, S.READY, doing="marked submitted")
+        _expect(escalation, S.READY, S.FAILED, doing="marked submitted")
         if via != Escalation.SubmittedVia.API:
             check_no_submission_in_progress(escalation, doing="marked submitted by hand")
+            if not escalation.manual_submission_open:
+                raise EscalationStateError(
+                    f"Escalation {escalation.pk} has no packet ready to submit by hand (its "
+                    "assembly failed, or a report is open at the authority: retract it first)."
+                )
+        before = escalation.status
         # The API saves the report id as soon as the authority issues it, before `finish`.
         others = Escalation.objects.exclude(pk=escalation.pk)
         if others.filter(authority=escalation.authority, report_id=report_id).exists():
@@ -317,21 +390,31 @@ def escalation_mark_submitted(
         escalation.submitted_via = via
         escalation.submitted_at, escalation.submitted_by = now, user
         escalation.preserve_until = preservation_deadline(now)
-        _save(
-            escalation,
-            "status",
-            "report_id",
-            "submitted_via",
-            "submitted_at",
-            "submitted_by",
-            "preserve_until",
-        )
+        escalation.failure_reason, escalation.failure_details = "", []
+        try:
+            # Two supervisors entering one report id at the same moment: one wins.
+            with transaction.atomic():
+                _save(
+                    escalation,
+                    "status",
+                    "report_id",
+                    "submitted_via",
+                    "submitted_at",
+                    "submitted_by",
+                    "preserve_until",
+                    "failure_reason",
+                    "failure_details",
+                )
+        except IntegrityError:
+            raise ValidationError(
+                {"report_id": f"Report id {report_id} is already recorded on another escalation."}
+            ) from None
         audit_record(
             verb="escalation.submitted",
             obj=escalation,
             actor=user,
             actor_label=actor_label,
-            before={"status": S.READY},
+            before={"status": before},
             after={
                 "status": S.SUBMITTED,
                 "report_id": report_id,

@@ -254,11 +254,19 @@ def _reply(status: int, answer: bytes, duration_ms: int) -> Reply:
             http_status=status,
             duration_ms=duration_ms,
         )
-    report_id = root.findtext("reportId")
+    raw_id = (root.findtext("reportId") or "").strip()
     try:
-        report_id = int(report_id) if report_id else None
+        report_id = int(raw_id) if raw_id else None
     except ValueError:
-        report_id = None
+        report_id = 0
+    if report_id is not None and not 0 < report_id < 2**63:
+        # Not something Vigil can record (or resume with): fail rather than retry, which would
+        # open yet another report.
+        raise Refused(
+            f"The CyberTipline answered with an unusable reportId {raw_id[:40]!r}.",
+            http_status=status,
+            duration_ms=duration_ms,
+        )
     return Reply(
         http_status=status,
         duration_ms=duration_ms,

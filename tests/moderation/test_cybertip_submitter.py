@@ -76,3 +76,14 @@ def test_a_finish_answer_lists_the_files(fake):
     reply = client.finish(5)
     assert reply.report_id == 5 and reply.file_ids == ["f1", "f2"]
     assert server.reports[5].finished
+
+
+@pytest.mark.parametrize("raw", ["-5", "0", "abc", str(2**63)])
+def test_an_unusable_report_id_is_a_refusal_not_a_retry(raw):
+    # A retry would open yet another report at the authority.
+    answer = (
+        f"<reportResponse><responseCode>0</responseCode><responseDescription>ok"
+        f"</responseDescription><reportId>{raw}</reportId></reportResponse>"
+    ).encode()
+    with pytest.raises(submitter.Refused, match="unusable reportId"):
+        submitter._reply(200, answer, 5)

@@ -162,9 +162,28 @@ class TestReportXml:
 
 @pytest.mark.django_db
 class TestFileDetailsXml:
+    def test_a_reporters_attachment_keeps_its_name_to_itself(self, make_escalation):
+        f = make_escalation().files.get()
+        assert f.media.original_filename and f.media.flag_id is None
+        root = parse(cybertip.file_details_xml(f, report_id=1, file_id="a"))
+        assert root.find("originalFileName") is None
+        assert f.media.original_filename.encode() not in etree.tostring(root)
+
     def test_every_field_is_mapped(self, make_escalation):
+        from reports.models import Flag
+
         escalation = make_escalation(classification="B1", intent="malicious")
         f = escalation.files.get()
+        # The platform's own copy of the content (a flag's file) carries its original name.
+        f.media.flag = Flag.objects.create(
+            content_item=f.media.content_item,
+            case=f.case,
+            source="classifier",
+            external_id="x-1",
+            category="csam",
+            score=0.9,
+        )
+        f.media.save(update_fields=["flag"])
         xml = cybertip.file_details_xml(f, report_id=123456, file_id="abc123")
         assert_valid(xml)
         root = parse(xml)

@@ -204,3 +204,64 @@ class TestSubmission:
         assert ready_escalation.status == "withdrawn"
         with pytest.raises(EscalationStateError):
             escalation_mark_submitted(escalation_id=ready_escalation.pk, report_id=5, via="manual")
+
+
+@pytest.mark.django_db
+class TestAuthorsAndCorrections:
+    def test_a_senior_who_wrote_the_report_cannot_approve_it(self, escalate, make_user):
+        escalation, reviewer = escalate()
+        senior = make_user("sen", Role.SENIOR_REVIEWER)
+        escalation_update_details(
+            escalation_id=escalation.pk,
+            user=senior,
+            **{**DETAILS, "incident_summary": "The senior's words."},
+        )
+        # Someone else sends it for approval: the senior still wrote it.
+        escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
+        with pytest.raises(EscalationStateError, match="two-person rule"):
+            escalation_approve(escalation_id=escalation.pk, user=senior)
+
+    def failed_assembly(self, escalate, make_user):
+        escalation, reviewer = escalate()
+        prepared(escalation, reviewer)
+        boss = make_user("boss", Role.SUPERVISOR)
+        escalation_approve(escalation_id=escalation.pk, user=boss)
+        Escalation.objects.filter(pk=escalation.pk).update(
+            status="failed",
+            failure_reason="The packet does not validate against the CyberTipline schema",
+            failure_details=["report.xml: line 3: bad"],
+        )
+        return escalation, reviewer, boss
+
+    def test_a_failed_assembly_goes_back_to_draft_to_be_corrected_and_approved_again(
+        self, escalate, make_user
+    ):
+        escalation, reviewer, boss = self.failed_assembly(escalate, make_user)
+        escalation_return(escalation_id=escalation.pk, user=boss, note="Fix the summary.")
+        escalation.refresh_from_db()
+        assert escalation.status == "draft" and escalation.approved_by is None
+        assert escalation.failure_reason == "" and not escalation.files.exists()
+        escalation_update_details(
+            escalation_id=escalation.pk, user=reviewer, **{**DETAILS, "incident_summary": "Fixed."}
+        )
+        escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
+        escalation_approve(escalation_id=escalation.pk, user=boss)
+        escalation.refresh_from_db()
+        assert escalation.status == "assembling"
+
+    def test_a_failed_assembly_joins_the_accounts_newer_draft(self, escalate, make_user):
+        escalation, _, boss = self.failed_assembly(escalate, make_user)
+        newer, _ = escalate()  # same account, escalated after the approval: a new draft
+        assert newer != escalation
+        result = escalation_return(escalation_id=escalation.pk, user=boss, note="Redo it.")
+        escalation.refresh_from_db()
+        assert result == newer and escalation.status == "withdrawn"
+        assert f"Merged into escalation {newer.pk}" in escalation.review_note
+        assert set(escalation.cases.all()) <= set(newer.cases.all())
+        assert AuditEvent.objects.filter(verb="escalation.merged").exists()
+
+    def test_only_a_failed_assembly_can_be_sent_back_not_a_ready_packet(
+        self, ready_escalation, supervisor
+    ):
+        with pytest.raises(EscalationStateError, match="cannot be sent back"):
+            escalation_return(escalation_id=ready_escalation.pk, user=supervisor, note="no")

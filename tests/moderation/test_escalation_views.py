@@ -226,3 +226,19 @@ def test_the_page_says_when_an_escalating_decision_was_overturned(client, escala
     page = client.get(url)
     assert b'data-testid="overturned"' in page.content
     assert page.context["overturned"] == [decision.case_id]
+
+
+@pytest.mark.django_db
+def test_a_failed_assembly_offers_the_way_back_to_draft(client, escalate, make_user):
+    escalation, reviewer = escalate()
+    prepared(escalation, reviewer)
+    boss = make_user("boss", Role.SUPERVISOR)
+    Escalation.objects.filter(pk=escalation.pk).update(
+        status="failed", failure_reason="does not validate", approved_by=boss
+    )
+    client.force_login(boss)
+    page = client.get(reverse("escalation_detail", args=[escalation.pk]))
+    assert b'data-testid="restart"' in page.content
+    client.post(reverse("escalation_return", args=[escalation.pk]), {"note": "Fix it."})
+    escalation.refresh_from_db()
+    assert escalation.status == "draft"

@@ -81,19 +81,43 @@ class TestMarkSubmitted:
         escalation.refresh_from_db()
         assert escalation.status == Escalation.Status.READY
 
-    @pytest.mark.parametrize("status", ["assembling", "failed", "withdrawn"])
+    @pytest.mark.parametrize("status", ["assembling", "withdrawn"])
     def test_it_refuses_an_escalation_that_is_not_ready(
         self, client, supervisor, escalation, status
     ):
-        Escalation.objects.filter(pk=escalation.pk).update(
-            status=status, failure_reason="x" if status == "failed" else ""
-        )
+        Escalation.objects.filter(pk=escalation.pk).update(status=status)
         client.force_login(supervisor)
         response = mark(client, escalation, "42")
         assert response.status_code == 400
         assert "cannot be marked submitted" in str(response.context["form"].non_field_errors())
         escalation.refresh_from_db()
         assert escalation.status == status and escalation.report_id is None
+
+    def test_a_packet_whose_api_submission_failed_can_still_go_by_hand(
+        self, client, supervisor, escalation
+    ):
+        Escalation.objects.filter(pk=escalation.pk).update(
+            status="failed", failure_reason="Refused by the CyberTipline (code 1000): bad login"
+        )
+        client.force_login(supervisor)
+        page = client.get(f"/escalations/{escalation.pk}/")
+        assert b'data-testid="mark-submitted"' in page.content
+        assert b'data-testid="download-packet"' in page.content
+        assert mark(client, escalation, "42").status_code == 302
+        escalation.refresh_from_db()
+        assert escalation.status == "submitted" and escalation.report_id == 42
+        assert escalation.failure_reason == ""
+
+    def test_a_failed_assembly_cannot_be_marked_submitted(self, client, supervisor, escalation):
+        Escalation.objects.filter(pk=escalation.pk).update(
+            status="failed", failure_reason="x", packet_sha256="", packet=""
+        )
+        client.force_login(supervisor)
+        response = mark(client, escalation, "42")
+        assert response.status_code == 400
+        assert "no packet ready to submit by hand" in str(
+            response.context["form"].non_field_errors()
+        )
 
     def test_it_refuses_marking_twice(self, client, supervisor, escalation):
         client.force_login(supervisor)
