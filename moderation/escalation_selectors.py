@@ -9,6 +9,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -99,6 +100,18 @@ def overturned_case_ids(escalation: Escalation) -> list[int]:
         )
         .values_list("case_id", flat=True)
         .distinct()
+    )
+
+
+def cleared_case_ids(escalation: Escalation) -> list[int]:
+    """Cases whose latest decision found no violation (e.g. a reviewer looked at what a bank
+    policy escalated on its own and disagreed): worth a person's look before it is reported."""
+    latest = Decision.objects.filter(case=OuterRef("pk")).order_by("-created_at", "-pk")
+    return list(
+        escalation.cases.annotate(latest_action=Subquery(latest.values("action")[:1]))
+        .filter(latest_action=Decision.Action.NO_VIOLATION)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
 
 

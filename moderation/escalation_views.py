@@ -81,6 +81,7 @@ def _render_detail(request, escalation, *, details_form=None, note_form=None, st
             "escalation": escalation,
             "cases": selectors.escalation_cases(escalation),
             "overturned": selectors.overturned_case_ids(escalation),
+            "cleared": selectors.cleared_case_ids(escalation),
             "events": selectors.escalation_audit(escalation),
             "annotation_labels": [REPORT_ANNOTATIONS[a] for a in escalation.annotations],
             "details_form": details_form if may_prepare else None,

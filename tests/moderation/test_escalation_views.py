@@ -242,3 +242,22 @@ def test_a_failed_assembly_offers_the_way_back_to_draft(client, escalate, make_u
     client.post(reverse("escalation_return", args=[escalation.pk]), {"note": "Fix it."})
     escalation.refresh_from_db()
     assert escalation.status == "draft"
+
+
+@pytest.mark.django_db
+def test_the_page_says_when_a_later_decision_found_no_violation(client, submit_report, make_user):
+    from moderation.models import Decision
+
+    report = submit_report(category="csam", owner_id="acct-8")
+    # A bank policy escalated it on its own; then a reviewer looked and disagreed.
+    escalation = escalation_open(case=report.case, reason="bank", actor_label="bank")
+    boss = make_user("boss", Role.SUPERVISOR)
+    client.force_login(boss)
+    url = reverse("escalation_detail", args=[escalation.pk])
+    assert client.get(url).context["cleared"] == []
+    Decision.objects.create(
+        case=report.case, reviewer=make_user("rev"), action="no_violation", policy="csam"
+    )
+    page = client.get(url)
+    assert page.context["cleared"] == [report.case_id]
+    assert b'data-testid="cleared"' in page.content
