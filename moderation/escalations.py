@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -334,15 +335,26 @@ def escalation_withdraw(*, escalation_id: int, user, note: str) -> Escalation:
         _expect(escalation, *WITHDRAWABLE, doing="withdrawn")
         check_no_submission_in_progress(escalation, doing="withdrawn")
         before = escalation.status
+        # The packet is a copy of evidence made only to be reported: withdrawn, it has no use and
+        # is not kept (the evidence itself stays with its cases, under normal retention). Its
+        # hash stays on the record.
+        packet = escalation.packet.name
         escalation.status, escalation.review_note = S.WITHDRAWN, note[:500]
-        _save(escalation, "status", "review_note")
+        escalation.packet = ""
+        _save(escalation, "status", "review_note", "packet")
         audit_record(
             verb="escalation.withdrawn",
             obj=escalation,
             actor=user,
             before={"status": before},
-            after={"status": S.WITHDRAWN, "note": note[:500]},
+            after={
+                "status": S.WITHDRAWN,
+                "note": note[:500],
+                "packet_deleted": escalation.packet_sha256 if packet else "",
+            },
         )
+        if packet:
+            transaction.on_commit(lambda: default_storage.delete(packet))
     return escalation
 
 

@@ -265,3 +265,27 @@ class TestAuthorsAndCorrections:
     ):
         with pytest.raises(EscalationStateError, match="cannot be sent back"):
             escalation_return(escalation_id=ready_escalation.pk, user=supervisor, note="no")
+
+
+@pytest.mark.django_db
+def test_withdrawing_deletes_the_packet_copy_after_commit(
+    escalate, make_user, supervisor, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    from moderation.packet import escalation_assemble
+
+    escalation, reviewer = escalate()
+    prepared(escalation, reviewer)
+    escalation_approve(escalation_id=escalation.pk, user=make_user("boss", Role.SUPERVISOR))
+    escalation_assemble(escalation_id=escalation.pk)
+    escalation.refresh_from_db()
+    name, sha = escalation.packet.name, escalation.packet_sha256
+    assert escalation.status == "ready" and default_storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        escalation_withdraw(escalation_id=escalation.pk, user=supervisor, note="overturned")
+    escalation.refresh_from_db()
+    assert not default_storage.exists(name) and not escalation.packet
+    assert escalation.packet_sha256 == sha
+    event = AuditEvent.objects.get(verb="escalation.withdrawn")
+    assert event.after["packet_deleted"] == sha
