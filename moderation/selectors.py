@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts import roles
 from moderation.delivery_selectors import case_actions_prefetch
-from moderation.models import Appeal, AuditEvent, Case, Decision, Match, Queue, ReReview
+from moderation.models import Appeal, Case, Decision, Match, Queue, ReReview
 from moderation.queue_stats import queue_counts
 from moderation.services import claimable_queue_ids
 from reports.models import Media, Report
@@ -82,19 +82,6 @@ def case_media(case: Case):
         )
         .order_by("created_at")
     )
-
-
-def audit_events(*, verb: str = "", case_id: int | None = None):
-    events = AuditEvent.objects.select_related("actor", "case")
-    if verb:
-        events = events.filter(verb=verb)
-    if case_id:
-        events = events.filter(case_id=case_id)
-    return events.order_by("-id")
-
-
-def audit_verbs() -> list[str]:
-    return list(AuditEvent.objects.order_by("verb").values_list("verb", flat=True).distinct())
 
 
 def case_fed_by(case: Case, user) -> bool:

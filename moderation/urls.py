@@ -1,6 +1,7 @@
 from django.urls import path
 
 from moderation import (
+    audit_views,
     custody_views,
     delivery_views,
     dsa_views,
@@ -23,7 +24,10 @@ urlpatterns = [
     path("cases/<int:case_id>/reassign/", views.case_reassign, name="case_reassign"),
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
     path("cases/<int:case_id>/media/<int:media_id>/", views.case_media, name="case_media"),
-    path("audit/", views.audit_log, name="audit_log"),
+    path("audit/", audit_views.audit_log, name="audit_log"),
+    path("audit/export.csv", audit_views.audit_export, name="audit_export"),
+    path("audit/case/<int:case_id>/", audit_views.audit_case_timeline, name="audit_case"),
+    path("audit/actor/<int:user_id>/", audit_views.audit_actor_timeline, name="audit_actor"),
     path("escalations/", escalation_views.escalation_list, name="escalations"),
     path(
         "escalations/<int:escalation_id>/",

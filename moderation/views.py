@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -284,21 +283,3 @@ def case_media(request, case_id: int, media_id: int):
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-@supervisor_required
-@require_GET
-def audit_log(request):
-    verb = request.GET.get("verb", "")
-    if not is_storable(verb):
-        verb = ""
-    case_id = request.GET.get("case", "")
-    # isdecimal() alone admits non-ASCII digits that int() may refuse.
-    valid_case = case_id.isascii() and case_id.isdecimal()
-    events = selectors.audit_events(verb=verb, case_id=int(case_id) if valid_case else None)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "moderation/audit_log.html",
-        {"page": page, "verbs": selectors.audit_verbs(), "verb": verb, "case_id": case_id},
-    )

@@ -35,6 +35,9 @@ CONSOLE = [
     ("get", "/cases/{case}/media/{media}/", *REVIEWERS),
     ("post", "/cases/{case}/reassign/", *SUPERVISORS),
     ("get", "/audit/", *SUPERVISORS),
+    ("get", "/audit/export.csv", *SUPERVISORS),
+    ("get", "/audit/case/{case}/", *SUPERVISORS),
+    ("get", "/audit/actor/{user}/", *SUPERVISORS),
     ("post", "/rereview/next/", *REVIEWERS),
     # Only the reviewer holding a re-review (or a supervisor) may open it.
     ("get", "/rereview/{rereview}/", *SUPERVISORS),
