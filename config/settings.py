@@ -318,6 +318,9 @@ DSA_TERRITORIAL_SCOPE = [
 ]
 DSA_TERMS_URL = os.environ.get("VIGIL_DSA_TERMS_URL", "").strip()
 
+# The research export publishes only groups of at least this many cases (docs/transparency.md).
+VIGIL_RESEARCH_MIN_GROUP = env_int("VIGIL_RESEARCH_MIN_GROUP", 10)
+
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
 # Evidence behind a report to an authority is kept at least a year after submission
 # (18 U.S.C. 2258A(h) as amended in 2024); a longer period may be set, never a shorter one.

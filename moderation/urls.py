@@ -9,6 +9,7 @@ from moderation import (
     packet_views,
     quality_views,
     submission_views,
+    transparency_views,
     views,
 )
 
@@ -111,6 +112,30 @@ urlpatterns = [
         "supervise/statements-of-reasons.csv",
         dsa_views.statements_of_reasons_csv,
         name="statements_of_reasons_csv",
+    ),
+    path("supervise/transparency/", transparency_views.transparency, name="transparency"),
+    path(
+        "supervise/transparency.csv", transparency_views.transparency_csv, name="transparency_csv"
+    ),
+    path(
+        "supervise/transparency.json",
+        transparency_views.transparency_json,
+        name="transparency_json",
+    ),
+    path(
+        "supervise/research-export/",
+        transparency_views.research_export_page,
+        name="research_export",
+    ),
+    path(
+        "supervise/research-export.csv",
+        transparency_views.research_export_csv,
+        name="research_export_csv",
+    ),
+    path(
+        "supervise/research-export.json",
+        transparency_views.research_export_json,
+        name="research_export_json",
     ),
     path(
         "cases/<int:case_id>/actions/<int:action_id>/reverse/",

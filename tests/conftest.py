@@ -19,6 +19,7 @@ from moderation.models import Queue
 pytest_plugins = [
     "tests.moderation.webhook_receiver",
     "tests.moderation.dsa_fixtures",
+    "tests.moderation.transparency_fixtures",
     "tests.moderation.escalation_fixtures",
 ]
 
