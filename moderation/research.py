@@ -22,8 +22,9 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     CharField,
-    Count,
+    DurationField,
     Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     Subquery,
@@ -76,19 +77,6 @@ def _reports_bucket():
     )
 
 
-def _time_bucket():
-    whens = [
-        When(first_action__lt=F("created_at") + bound, then=Value(label))
-        for bound, label in TIME_BUCKETS
-    ]
-    return Choose(
-        When(first_action__isnull=True, then=Value(NOT_ACTED)),
-        *whens,
-        default=Value(OVER_LAST_BUCKET),
-        output_field=CharField(),
-    )
-
-
 def _outcome():
     """The case's latest decision's action; "automated_action" when only a bank acted."""
     latest = Decision.objects.filter(case=OuterRef("pk")).order_by("-created_at", "-id")
@@ -109,7 +97,9 @@ def _appeal():
     return Coalesce(Subquery(latest.values("status")[:1]), Value("none"), output_field=CharField())
 
 
-def _grouped(*, since: datetime, until: datetime):
+def _cases(*, since: datetime, until: datetime):
+    """One row per case opened in [since, until): every column but the time bucket, and
+    `waited` (first action minus opening) to bucket it from, computed once per case."""
     submitted = Escalation.objects.filter(cases=OuterRef("pk"), submitted_at__isnull=False)
     return (
         Case.objects.filter(created_at__gte=since, created_at__lt=until)
@@ -118,17 +108,31 @@ def _grouped(*, since: datetime, until: datetime):
             content_type=F("content_item__type"),
             detection_source=detection_source(),
             report_count=_reports_bucket(),
-            first_action=first_action_at(),
-        )
-        .annotate(
-            time_to_first_action=_time_bucket(),
+            waited=ExpressionWrapper(first_action_at() - F("created_at"), DurationField()),
             outcome=_outcome(),
             escalated=Exists(submitted, output_field=BooleanField()),
             appeal=_appeal(),
         )
-        .values(*COLUMNS)
-        .annotate(cases=Count("pk"))
+        .values(*[c for c in COLUMNS if c != "time_to_first_action"], "waited")
     )
+
+
+def _grouped_sql(*, since: datetime, until: datetime, k: int) -> tuple[str, list]:
+    """GROUP BY every column, HAVING at least k cases, around the per-case query. Written out
+    because the ORM would repeat the first-action subqueries in each bucket's comparison."""
+    inner, params = _cases(since=since, until=until).query.sql_with_params()
+    field = DurationField()
+    bounds = [field.get_db_prep_value(bound, connection) for bound, _ in TIME_BUCKETS]
+    whens = " ".join(f"WHEN s.waited < %s THEN '{label}'" for _, label in TIME_BUCKETS)
+    bucket = f"CASE WHEN s.waited IS NULL THEN '{NOT_ACTED}' {whens} ELSE '{OVER_LAST_BUCKET}' END"
+    columns = [bucket if c == "time_to_first_action" else f"s.{c}" for c in COLUMNS]
+    positions = ", ".join(str(i + 1) for i in range(len(COLUMNS)))
+    # Every value is a parameter; the SQL around them is this module's own text.
+    sql = (
+        f"SELECT {', '.join(columns)}, COUNT(*) FROM ({inner}) s "  # noqa: S608
+        f"GROUP BY {positions} HAVING COUNT(*) >= %s ORDER BY {positions}"
+    )
+    return sql, [*bounds, *params, k]
 
 
 @dataclass
@@ -136,17 +140,22 @@ class Export:
     since: datetime
     until: datetime
     k: int
-    groups: int
     cases: int
     suppressed: int
-    queryset: object
+    rows: list
 
-    def iter_rows(self, chunk: int = 500):
-        """Published groups as dicts, in a stable order, read `chunk` at a time."""
-        if self.since >= self.until:
-            return
-        for row in self.queryset.order_by(*COLUMNS).iterator(chunk_size=chunk):
-            yield {**row, "week": _day(row["week"]), "escalated": bool(row["escalated"])}
+    @property
+    def groups(self) -> int:
+        return len(self.rows)
+
+    def iter_rows(self):
+        """Published groups as dicts, in a stable order."""
+        for values in self.rows:
+            row = dict(zip([*COLUMNS, "cases"], values, strict=True))
+            row["week"] = _day(row["week"])
+            row["involves_child"] = bool(row["involves_child"])
+            row["escalated"] = bool(row["escalated"])
+            yield row
 
 
 def _day(value) -> str:
@@ -154,27 +163,18 @@ def _day(value) -> str:
 
 
 def research_export(*, since: datetime, until: datetime, k: int | None = None) -> Export:
-    """The export for [since, until): what it will publish, and how much it suppresses."""
+    """The export for [since, until): the published groups, and how many cases it suppresses.
+
+    The groups are read in one query and held: each holds at least k cases, so there are at
+    most (cases in the period) / k of them, and the audit record needs their totals before the
+    first byte goes out."""
     k = min_group() if k is None else k
     if since >= until:
-        return Export(since, until, k, 0, 0, 0, Case.objects.none())
-    grouped = _grouped(since=since, until=until)
-    published = grouped.filter(cases__gte=k)
+        return Export(since, until, k, 0, 0, [])
     total = Case.objects.filter(created_at__gte=since, created_at__lt=until).count()
-    # Django cannot aggregate over a grouped, HAVING-filtered queryset: count the published
-    # groups and their cases around its SQL, still in one query in the database.
-    sql, params = published.query.sql_with_params()
+    sql, params = _grouped_sql(since=since, until=until, k=k)
     with connection.cursor() as cursor:
-        # `sql` is the ORM's own compiled query; every value is in `params`.
-        outer = f"SELECT COUNT(*), COALESCE(SUM(g.cases), 0) FROM ({sql}) g"  # noqa: S608
-        cursor.execute(outer, params)
-        groups, cases = (int(v) for v in cursor.fetchone())
-    return Export(
-        since=since,
-        until=until,
-        k=k,
-        groups=groups,
-        cases=cases,
-        suppressed=total - cases,
-        queryset=published,
-    )
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    cases = sum(int(row[-1]) for row in rows)
+    return Export(since, until, k, cases, total - cases, [(*r[:-1], int(r[-1])) for r in rows])

@@ -30,17 +30,19 @@ from django.db.models import (
 from django.db.models import (
     CharField,
     Count,
+    DateTimeField,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
+    Func,
+    Min,
     OuterRef,
     Q,
     Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce
 
 from moderation.banks import Match
 from moderation.enforcement import EnforcementAction
@@ -70,16 +72,34 @@ def detection_source():
 
 def first_action_at():
     """When the case was first acted on: its first decision or first automated (bank) action."""
-    decision = Subquery(
-        Decision.objects.filter(case=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
-    )
-    automated = Subquery(
-        EnforcementAction.objects.filter(case=OuterRef("pk"), decision__isnull=True)
-        .order_by("created_at")
-        .values("created_at")[:1]
-    )
-    # LEAST ignores NULLs on PostgreSQL but not on SQLite: coalesce each side with the other.
-    return Least(Coalesce(decision, automated), Coalesce(automated, decision))
+
+    def earliest(queryset):
+        # MIN per case, not ORDER BY created_at LIMIT 1: that ordering invites PostgreSQL to walk
+        # the (created_at) index across every case's rows instead of reading this case's few.
+        return Subquery(
+            queryset.filter(case=OuterRef("pk"))
+            .values("case")
+            .annotate(first=Min("created_at"))
+            .values("first")
+        )
+
+    decision = earliest(Decision.objects.all())
+    automated = earliest(EnforcementAction.objects.filter(decision__isnull=True))
+    return _Earlier(decision, automated)
+
+
+class _Earlier(Func):
+    """The earlier of two times, either possibly NULL. PostgreSQL's LEAST ignores NULLs, so each
+    subquery runs once per row; SQLite's MIN(a, b) is NULL if either is, so coalesce there."""
+
+    function = "LEAST"
+    output_field = DateTimeField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        a, b = self.get_source_expressions()
+        return Func(
+            Coalesce(a, b), Coalesce(b, a), function="MIN", output_field=DateTimeField()
+        ).as_sql(compiler, connection, **extra_context)
 
 
 @dataclass
@@ -234,14 +254,14 @@ def transparency_figures(*, since: datetime, until: datetime) -> Figures:
     )
     figures.actions_automated, figures.actions_reviewer = split["automated"], split["reviewer"]
 
-    # Only cases acted on in the period can have their first action in it: the EXISTS clauses
-    # narrow by the (created_at) indexes before the first-action subqueries run.
+    # Only cases acted on in the period can have their first action in it: the IN clauses are
+    # read once each through the (created_at) indexes, before the first-action subqueries run.
     acted = (
         Case.objects.filter(
-            Exists(Decision.objects.filter(case=OuterRef("pk"), **period))
-            | Exists(
-                EnforcementAction.objects.filter(
-                    case=OuterRef("pk"), decision__isnull=True, **period
+            Q(pk__in=Decision.objects.filter(**period).values("case_id"))
+            | Q(
+                pk__in=EnforcementAction.objects.filter(decision__isnull=True, **period).values(
+                    "case_id"
                 )
             )
         )

@@ -14,6 +14,8 @@ from lib.access import supervisor_required
 from lib.http import client_ip
 from moderation import research
 from moderation.dsa_views import PeriodForm
+from moderation.enforcement import EnforcementAction
+from moderation.models import Decision
 from moderation.svg_charts import bar_chart
 from moderation.transparency import DETECTION_SOURCES, transparency_figures
 from moderation.transparency_services import research_export_record, transparency_export_record
@@ -30,6 +32,11 @@ def _form(request) -> PeriodForm:
 
 def _filename(form, stem: str, ext: str) -> str:
     return f"{stem}-{form.cleaned_data['from']}-{form.cleaned_data['to']}.{ext}"
+
+
+def _labelled(counts: dict, choices) -> list[tuple[str, int]]:
+    labels = dict(choices.choices)
+    return [(labels.get(key, key), n) for key, n in counts.items()]
 
 
 def _charts(figures) -> dict:
@@ -53,12 +60,12 @@ def _charts(figures) -> dict:
             by_category, title="Signals received by category", testid="chart-categories"
         ),
         "decisions": bar_chart(
-            list(figures.decisions_by_action.items()),
+            _labelled(figures.decisions_by_action, Decision.Action),
             title="Decisions by action",
             testid="chart-decisions",
         ),
         "actions": bar_chart(
-            list(figures.actions_by_kind.items()),
+            _labelled(figures.actions_by_kind, EnforcementAction.Kind),
             title="Enforcement actions by kind",
             testid="chart-actions",
         ),
@@ -90,6 +97,7 @@ def transparency(request):
             "charts": _charts(figures),
             "query": query,
             "categories": dict(Category.choices),
+            "median_hours": (figures.median_seconds_to_action or 0) / 3600,
         },
     )
 
