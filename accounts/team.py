@@ -27,6 +27,8 @@ class Member:
     # [(queue name, decisions, sensitive?)] over the last ROTATION_DAYS days, most worked first.
     rotation: list = field(default_factory=list)
     pause: SensitivePause | None = None
+    # moderation.reviewer_stats.Quality over the chosen period, when the page asks for it.
+    quality: object = None
 
     @property
     def shift_total(self) -> int:
@@ -45,22 +47,27 @@ class Member:
         return round(100 * sum(n for _, n, s in self.rotation if s) / total)
 
 
-def team_overview(now: datetime | None = None) -> list[Member]:
+def team_overview(now: datetime | None = None, only: int | None = None) -> list[Member]:
+    """Every active reviewer, or (`only`) the one user with that id, reviewer or not."""
     now = now or timezone.now()
     shift, week = shift_start(now), now - timedelta(days=ROTATION_DAYS)
-    users = list(
-        User.objects.filter(
+    people = (
+        User.objects.filter(pk=only)
+        if only is not None
+        else User.objects.filter(
             is_active=True,
             groups__permissions__codename="review_cases",
             groups__permissions__content_type__app_label="accounts",
         )
-        .distinct()
+    )
+    users = list(
+        people.distinct()
         .order_by("username")
         .prefetch_related(
             "groups",
             Prefetch(
                 "certifications",
-                queryset=QueueCertification.objects.select_related("queue").order_by(
+                queryset=QueueCertification.objects.select_related("queue", "granted_by").order_by(
                     "queue__order"
                 ),
             ),

@@ -3,9 +3,10 @@ not see the first decision; a supervisor settles disagreements."""
 
 import random
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -32,17 +33,95 @@ def rereview_sample(*, decision: Decision, draw: Callable[[], float] = random.ra
     return rereview_open(decision=decision, why=f"sampled at {share}")
 
 
-def rereview_open(*, decision: Decision, why: str, actor_label: str = "sampling") -> ReReview:
+def rereview_open(
+    *, decision: Decision, why: str, actor_label: str = "sampling", actor=None
+) -> ReReview:
     """Put a decision up for blind re-review. Call inside a transaction."""
     task = ReReview.objects.create(decision=decision, case=decision.case, queue=decision.case.queue)
     audit_record(
         verb="rereview.sampled",
         obj=task,
         case=decision.case,
-        actor_label=actor_label,
+        actor=actor,
+        actor_label="" if actor is not None else actor_label,
         after={"decision": decision.pk, "why": why},
     )
     return task
+
+
+MAX_ASSIGNED = 50
+MAX_ASSIGN_DAYS = 90
+
+
+def rereview_candidates(reviewer, since):
+    """The reviewer's decisions since `since` that a re-review can still second-guess: a final
+    decision (not a referral), not re-reviewed yet, and still the case's last word (the case is
+    decided and nobody decided it again since, on appeal or otherwise). Its case is then still in
+    the queue it was decided in, which is the re-review's queue."""
+    later = Decision.objects.filter(case=OuterRef("case"), created_at__gt=OuterRef("created_at"))
+    return (
+        Decision.objects.filter(
+            reviewer=reviewer, created_at__gte=since, case__status=Case.Status.DECIDED
+        )
+        .exclude(action=Decision.Action.SENIOR_REVIEW)
+        .exclude(Exists(ReReview.objects.filter(decision=OuterRef("pk"))))
+        .exclude(Exists(later))
+    )
+
+
+def rereview_assign_sample(
+    *,
+    reviewer,
+    by,
+    count: int,
+    days: int,
+    ip: str | None = None,
+    rng: random.Random | None = None,
+) -> list[ReReview]:
+    """A supervisor sends `count` of the reviewer's recent decisions (the last `days` days),
+    drawn at random, to blind re-review. Fewer when fewer are eligible; a ValidationError when
+    none is. `rng` is for tests."""
+    from accounts import roles
+
+    if not by.has_perm(roles.SUPERVISE):
+        raise PermissionDenied("Only a supervisor can assign re-reviews.")
+    if not 1 <= count <= MAX_ASSIGNED:
+        raise ValidationError({"count": f"Choose between 1 and {MAX_ASSIGNED} decisions."})
+    if not 1 <= days <= MAX_ASSIGN_DAYS:
+        raise ValidationError({"days": f"Choose between 1 and {MAX_ASSIGN_DAYS} days."})
+    since = timezone.now() - timedelta(days=days)
+    with transaction.atomic():
+        # Two supervisors assigning at once must not both pick the same decision.
+        User.objects.select_for_update().filter(pk=reviewer.pk).first()
+        ids = list(rereview_candidates(reviewer, since).values_list("pk", flat=True))
+        if not ids:
+            raise ValidationError(
+                {
+                    "count": f"None of {reviewer.get_username()}'s decisions in the last {days} "
+                    "days can be re-reviewed (none, or all already re-reviewed or decided again)."
+                }
+            )
+        picked = sorted((rng or random).sample(ids, min(count, len(ids))))
+        why = f"assigned by {by.get_username()}: {len(picked)} of the last {days} days"
+        tasks = [
+            rereview_open(decision=decision, why=why, actor=by)
+            for decision in Decision.objects.filter(pk__in=picked)
+            .select_related("case__queue")
+            .order_by("pk")
+        ]
+        audit_record(
+            verb="rereview.assigned",
+            obj=reviewer,
+            actor=by,
+            after={
+                "reviewer": reviewer.get_username(),
+                "asked": count,
+                "days": days,
+                "decisions": picked,
+            },
+            ip=ip,
+        )
+    return tasks
 
 
 def rereviews_claimable(user, now=None, queue_ids: list[int] | None = None):

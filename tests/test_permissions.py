@@ -51,6 +51,9 @@ CONSOLE = [
     ("get", "/supervise/team/", *SUPERVISORS),
     ("post", "/supervise/team/{user}/pause/", *SUPERVISORS),
     ("post", "/supervise/team/{user}/resume/", *SUPERVISORS),
+    ("get", "/supervise/team/{user}/", *SUPERVISORS),
+    ("post", "/supervise/team/{user}/rereview/", *SUPERVISORS),
+    ("post", "/supervise/team/{user}/certifications/{certification}/renew/", *SUPERVISORS),
     ("post", "/cases/{case}/actions/{action}/reverse/", *REVIEWERS),
     ("get", "/supervise/deliveries/", *SUPERVISORS),
     ("get", "/supervise/deliveries/{delivery}/", *SUPERVISORS),
@@ -132,7 +135,8 @@ def world(make_user, submit_report, png_upload):
         "delivery": action.deliveries.get().pk,
         "escalation": escalation.pk,
     }
-    return users, {**ids, "user": users["reviewer"].pk}
+    certification = users["reviewer"].certifications.first().pk
+    return users, {**ids, "user": users["reviewer"].pk, "certification": certification}
 
 
 ROLES = ["anonymous", "reviewer", "senior", "supervisor", "admin", "platform"]
