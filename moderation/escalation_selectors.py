@@ -42,12 +42,18 @@ def visible_to(user, qs: QuerySet[Escalation] | None = None) -> QuerySet[Escalat
     return qs.filter(Q(opened_by=user) | Exists(escalated_by_user))
 
 
+def failed_first(user) -> bool:
+    """Supervisors, who answer for every report, see failed ones before anything else: a failed
+    report is one nobody else will pick up. Everyone else sees urgent ones first."""
+    return user.has_perm(roles.SUPERVISE)
+
+
 def escalations_list(user, status: str = ATTENTION) -> QuerySet[Escalation]:
     """Urgent first, then failed ones (someone must act), then the oldest: what waits longest is
-    what the authority has waited on longest."""
+    what the authority has waited on longest. For supervisors, failed ones first, then urgent."""
     qs = (
         visible_to(user)
-        .select_related("approved_by", "approval_requested_by")
+        .select_related("approved_by", "approval_requested_by", "legal_hold_by")
         .annotate(
             cases_count=Count("cases", distinct=True),
             failed_first=When_(
@@ -59,6 +65,8 @@ def escalations_list(user, status: str = ATTENTION) -> QuerySet[Escalation]:
         qs = qs.filter(status__in=NEEDS_SOMEONE)
     elif status != "all":
         qs = qs.filter(status=status)
+    if failed_first(user):
+        return qs.order_by("failed_first", "-urgent", "created_at", "pk")
     return qs.order_by("-urgent", "failed_first", "created_at", "pk")
 
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -55,6 +56,9 @@ def escalation_list(request):
             "status": status,
             "filters": selectors.FILTERS,
             "counts": selectors.escalation_counts(request.user),
+            # The supervisors' overview: failed first, with authority, age and preservation.
+            "overview": selectors.failed_first(request.user),
+            "now": timezone.now(),
         },
     )
 

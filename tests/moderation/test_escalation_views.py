@@ -1,7 +1,10 @@
 """The escalation pages: who sees what, preparing, approving and the live progress."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.escalation_models import Escalation
@@ -32,7 +35,25 @@ class TestList:
         shown = [e.pk for e in response.context["page"]]
         assert shown == [mine.pk] and theirs.pk not in shown
 
-    def test_urgent_first_then_failed_then_oldest(self, client, escalate, make_user):
+    def test_urgent_first_then_failed_then_oldest_for_senior_reviewers(
+        self, client, escalate, make_user
+    ):
+        oldest, failed, urgent = self.three(escalate, make_user)
+        client.force_login(make_user("sen", Role.SENIOR_REVIEWER))
+        response = client.get(reverse("escalations"))
+        assert [e.pk for e in response.context["page"]] == [urgent.pk, failed.pk, oldest.pk]
+        assert b"danger" in response.content
+        # Their view keeps its columns: no supervisors' overview.
+        assert not response.context["overview"] and b"Evidence kept" not in response.content
+
+    def test_supervisors_see_failed_ones_first(self, client, escalate, make_user):
+        oldest, failed, urgent = self.three(escalate, make_user)
+        client.force_login(make_user("boss", Role.SUPERVISOR))
+        response = client.get(reverse("escalations"))
+        assert [e.pk for e in response.context["page"]] == [failed.pk, urgent.pk, oldest.pk]
+        assert b"Failed ones come first" in response.content
+
+    def three(self, escalate, make_user):
         oldest, _ = escalate(owner="a")
         failed, _ = escalate(owner="b")
         urgent, _ = escalate(owner="c")
@@ -40,20 +61,72 @@ class TestList:
             status="failed", failure_reason="schema", approved_by=make_user("x", Role.SUPERVISOR)
         )
         Escalation.objects.filter(pk=urgent.pk).update(urgent=True, urgent_reason="danger")
-        client.force_login(make_user("boss", Role.SUPERVISOR))
-        response = client.get(reverse("escalations"))
-        assert [e.pk for e in response.context["page"]] == [urgent.pk, failed.pk, oldest.pk]
-        assert b"danger" in response.content
+        return oldest, failed, urgent
+
+    def test_the_supervisors_overview_shows_authority_age_report_id_and_preservation(
+        self, client, escalate, make_user
+    ):
+        boss = make_user("boss", Role.SUPERVISOR)
+        submitted, _ = escalate(owner="a")
+        held, _ = escalate(owner="b")
+        lapsed, _ = escalate(owner="c")
+        now = timezone.now()
+        sent = {
+            "status": "submitted",
+            "approved_by": boss,
+            "submitted_at": now - timedelta(days=3),
+            "submitted_via": "manual",
+        }
+        Escalation.objects.filter(pk=submitted.pk).update(
+            **sent, report_id=424242, preserve_until=now + timedelta(days=362)
+        )
+        Escalation.objects.filter(pk=held.pk).update(
+            **sent,
+            report_id=515151,
+            preserve_until=now - timedelta(days=2),
+            legal_hold=True,
+            legal_hold_reason="subpoena 7",
+            legal_hold_by=boss,
+        )
+        Escalation.objects.filter(pk=lapsed.pk).update(
+            **sent, report_id=616161, preserve_until=now - timedelta(days=1)
+        )
+        Escalation.objects.filter(pk=submitted.pk).update(created_at=now - timedelta(days=5))
+        client.force_login(boss)
+        response = client.get(reverse("escalations") + "?status=all")
+        assert response.context["overview"]
+
+        def row(escalation):
+            marker = f'<a href="{reverse("escalation_detail", args=[escalation.pk])}">'
+            return response.content.decode().split(marker)[1].split("</tr>")[0]
+
+        first = row(submitted)
+        assert "NCMEC CyberTipline" in first and "424242" in first
+        assert "5\xa0days" in first
+        until = (now + timedelta(days=362)).strftime("%Y-%m-%d")
+        assert f'until <span data-testid="preserve-until">{until}</span>' in first
+        assert "deadline passed" not in first and "legal hold" not in first
+        second = row(held)
+        assert 'data-testid="legal-hold" title="subpoena 7"' in second
+        assert "until lifted" in second and "by boss" in second
+        assert "deadline passed" not in second  # the hold keeps it
+        assert "deadline passed" in row(lapsed)
 
     def test_it_takes_a_fixed_number_of_queries(
         self, client, escalate, make_user, django_assert_max_num_queries
     ):
+        boss = make_user("boss", Role.SUPERVISOR)
         for owner in "abcdefgh":
             escalate(owner=owner)
-        client.force_login(make_user("boss", Role.SUPERVISOR))
+        # Held ones show who placed the hold: still no query per row.
+        Escalation.objects.filter(owner_id__in="abcd").update(
+            status="failed", failure_reason="x", legal_hold=True, legal_hold_by=boss
+        )
+        client.force_login(boss)
         with django_assert_max_num_queries(12):
             response = client.get(reverse("escalations") + "?status=all")
         assert len(response.context["page"]) == 8
+        assert response.content.count(b'data-testid="legal-hold"') == 4
 
 
 @pytest.mark.django_db
