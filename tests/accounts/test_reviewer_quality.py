@@ -79,12 +79,19 @@ class TestReviewerQuality:
         rita, _, _ = history
         assert reviewer_quality([rita.pk], period_start(90))[rita.pk].decisions == 4
 
-    def test_a_decision_without_a_claim_has_no_handling_time(self, make_user, decide):
-        rita = make_user("rita")
-        d = decide(rita)
-        AuditEvent.objects.filter(case=d.case, verb="case.claimed").update(actor=make_user("x"))
+    def test_a_decision_without_a_claim_of_theirs_has_no_handling_time(
+        self, make_user, decide, submit_report
+    ):
+        rita, otto = make_user("rita"), make_user("otto")
+        # otto claimed the case; rita's decision on it (as when applied from a cluster) was not
+        # preceded by a claim of hers. Audit events are never edited, so build it this way.
+        case = submit_report(category="spam").case
+        assert case_claim_next(user=otto).pk == case.pk
+        Decision.objects.create(case=case, reviewer=rita, action="remove", policy="spam")
         q = reviewer_quality([rita.pk], period_start(30))[rita.pk]
         assert q.decisions == 1 and q.median_handling is None
+        decide(rita, minutes=6)
+        assert reviewer_quality([rita.pk], period_start(30))[rita.pk].median_minutes == 6.0
 
     def test_the_team_page_shows_it_for_the_chosen_period(self, client, supervisor, history):
         client.force_login(supervisor)
