@@ -2,17 +2,19 @@
 
 Pages are cut by id (`before` / `after`), never by OFFSET, and nothing counts the matches: each
 page costs a few index probes however many millions of events there are. Every filter has an
-index that leads with it and ends with id (migration 0026), so "newest first" reads in order.
+index that leads with it and ends with id (migrations 0026, 0027), so "newest first" reads in
+order, and a time range becomes a range of ids (see `_first_id_at`).
 """
 
 import csv
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import forms
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from lib.text import is_storable
@@ -23,6 +25,9 @@ PAGE_SIZE = 50
 # Rows fetched per query while streaming the CSV: memory stays bounded however many match.
 EXPORT_CHUNK = 1000
 MAX_ID = 2**63 - 1
+# How far apart the clocks that stamp created_at may be (web servers, workers): ids are taken in
+# insertion order, times from each machine's clock, so a time bound is an id bound within this.
+CLOCK_SLACK = timedelta(minutes=5)
 # The parameters that describe a filter (the page's position, before/after, is not one).
 FILTER_FIELDS = ("actor", "verb", "object_type", "object_id", "case", "from", "to")
 CSV_FIELDS = [
@@ -116,11 +121,32 @@ def audit_events(form: AuditFilterForm):
             events = events.filter(object_id=data["object_id"])
     if data.get("case"):
         events = events.filter(case_id=data["case"])
+    # A time range also bounds the ids, so that it narrows the index scan of every other filter
+    # (and of "newest first" itself) instead of being checked row by row over millions.
     if data.get("from"):
         events = events.filter(created_at__gte=data["from"])
+        lowest = _first_id_at(data["from"], -CLOCK_SLACK)
+        if lowest is not None:
+            events = events.filter(id__gte=lowest)
     if data.get("to"):
         events = events.filter(created_at__lt=data["to"])
+        beyond = _first_id_at(data["to"], CLOCK_SLACK)
+        if beyond is not None:
+            events = events.filter(id__lt=beyond)
     return events
+
+
+def _first_id_at(moment: datetime, slack: timedelta):
+    """A subquery: the id of the first event stamped at or after `moment + slack` (MAX_ID when
+    there is none). Read off the created_at index: one row. None at the ends of the calendar."""
+    try:
+        moment = moment + slack
+    except OverflowError:
+        return None
+    first = AuditEvent.objects.filter(created_at__gte=moment).order_by("created_at").values("id")
+    return Coalesce(
+        models.Subquery(first[:1]), models.Value(MAX_ID), output_field=models.BigIntegerField()
+    )
 
 
 @dataclass

@@ -346,6 +346,8 @@ class AuditEvent(models.Model):
         # The audit browser's filters, each read newest first by id (keyset pages).
         indexes = [
             models.Index(fields=["actor", "id"], name="audit_actor_id"),
+            # A reviewer's events of one kind ("what did they decide"), however rare together.
+            models.Index(fields=["actor", "verb", "id"], name="audit_actor_verb_id"),
             models.Index(fields=["verb", "id"], name="audit_verb_id"),
             models.Index(fields=["case", "id"], name="audit_case_id"),
             models.Index(fields=["object_type", "object_id", "id"], name="audit_object_id"),

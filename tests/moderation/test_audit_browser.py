@@ -11,6 +11,14 @@ from moderation.audit_browser import PAGE_SIZE, change_rows
 from moderation.models import AuditEvent
 
 
+def restamp_hourly(start: datetime) -> datetime:
+    """Stamp every event an hour after the one before it, from `start` (as ids and times go
+    together in a real log); returns `start`, the time of an event of id 0."""
+    for pk in AuditEvent.objects.values_list("id", flat=True):
+        AuditEvent.objects.filter(pk=pk).update(created_at=start + timedelta(hours=pk))
+    return start
+
+
 def ids(response) -> list[int]:
     return [e.pk for e in response.context["page"].events]
 
@@ -66,13 +74,37 @@ class TestFilters:
         }
 
     def test_it_filters_by_time_range(self, sup_client, events):
-        AuditEvent.objects.filter(pk=events["rob_two"].pk).update(
-            created_at=datetime(2020, 5, 1, 12, 0, tzinfo=UTC)
+        start = restamp_hourly(datetime(2020, 5, 1, tzinfo=UTC))
+        target = events["rob_two"]
+        at = start + timedelta(hours=target.pk)
+        r = sup_client.get(
+            "/audit/", {"from": f"{at:%Y-%m-%dT%H:%M}", "to": f"{at:%Y-%m-%dT}23:59"}
         )
-        r = sup_client.get("/audit/", {"from": "2020-05-01T11:00", "to": "2020-05-01T13:00"})
-        assert ids(r) == [events["rob_two"].pk]
-        r = sup_client.get("/audit/", {"to": "2020-05-01T12:00"})
-        assert ids(r) == []
+        assert ids(r)[-1] == target.pk
+        assert all(e.pk >= target.pk for e in r.context["page"].events)
+        r = sup_client.get("/audit/", {"to": f"{at:%Y-%m-%dT%H:%M}"})
+        assert ids(r)[0] == target.pk - 1
+        r = sup_client.get(
+            "/audit/", {"from": f"{at:%Y-%m-%dT%H:%M}", "to": f"{at:%Y-%m-%dT%H}:01"}
+        )
+        assert ids(r) == [target.pk]
+
+    def test_an_event_stamped_a_little_out_of_order_is_still_found(self, sup_client, events):
+        # Two machines' clocks a minute apart: the later id carries the earlier time.
+        start = restamp_hourly(datetime(2020, 5, 1, tzinfo=UTC))
+        late = events["rita_note"]
+        at = start + timedelta(hours=late.pk - 1) - timedelta(minutes=1)
+        AuditEvent.objects.filter(pk=late.pk).update(created_at=at)
+        window = {
+            "from": f"{at:%Y-%m-%dT%H:%M}",
+            "to": f"{at + timedelta(minutes=1):%Y-%m-%dT%H:%M}",
+        }
+        assert ids(sup_client.get("/audit/", window)) == [late.pk]
+
+    @pytest.mark.parametrize("edge", ["0001-01-01T00:00", "9999-12-31T23:59"])
+    def test_the_ends_of_the_calendar_are_a_time_like_any_other(self, sup_client, events, edge):
+        assert sup_client.get("/audit/", {"from": edge}).status_code == 200
+        assert sup_client.get("/audit/", {"to": edge}).status_code == 200
 
     def test_filters_combine(self, sup_client, events):
         r = sup_client.get("/audit/", {"actor": "rita", "verb": "case.claimed"})
@@ -253,15 +285,18 @@ class TestTimelines:
 
 @pytest.mark.django_db
 def test_the_time_filter_takes_the_form_inputs_as_utc(sup_client, events):
-    moment = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=3)
-    AuditEvent.objects.filter(pk=events["rita_one"].pk).update(created_at=moment)
-    r = sup_client.get("/audit/", {"from": moment.strftime("%Y-%m-%dT%H:%M"), "to": "2000-01-01"})
+    start = restamp_hourly(
+        datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=30)
+    )
+    target = events["rita_one"]
+    at = start + timedelta(hours=target.pk)
+    r = sup_client.get("/audit/", {"from": at.strftime("%Y-%m-%dT%H:%M"), "to": "2000-01-01"})
     assert r.status_code == 400
     r = sup_client.get(
         "/audit/",
         {
-            "from": moment.strftime("%Y-%m-%dT%H:%M"),
-            "to": (moment + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+            "from": at.strftime("%Y-%m-%dT%H:%M"),
+            "to": (at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
         },
     )
-    assert ids(r) == [events["rita_one"].pk]
+    assert ids(r) == [target.pk]
