@@ -38,7 +38,7 @@ from moderation.enforcement import EnforcementAction
 from moderation.escalation_models import Escalation
 from moderation.models import Case, Decision
 from moderation.quality import Appeal
-from moderation.transparency import detection_source, first_action_at
+from moderation.transparency import detection_source, first_action_at, no_jit
 
 # Upper bounds of the time-to-first-action buckets, and their labels.
 TIME_BUCKETS = [
@@ -173,7 +173,7 @@ def research_export(*, since: datetime, until: datetime, k: int | None = None) -
         return Export(since, until, k, 0, 0, [])
     total = Case.objects.filter(created_at__gte=since, created_at__lt=until).count()
     sql, params = _grouped_sql(since=since, until=until, k=k)
-    with connection.cursor() as cursor:
+    with no_jit(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     cases = sum(int(row[-1]) for row in rows)
