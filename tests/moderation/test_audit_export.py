@@ -113,3 +113,29 @@ class TestReadOnly:
 
         audit = [u for u in walk(get_resolver().url_patterns) if u.startswith("audit")]
         assert audit and not any(w in u for u in audit for w in ("edit", "delete", "change"))
+
+
+@pytest.mark.django_db
+class TestAdminIsReadOnly:
+    """The admin shows audit events; even a superuser can neither add, change nor delete one."""
+
+    def test_it_offers_no_add_and_no_bulk_delete(self, client, admin_user, supervisor):
+        event = audit_record(verb="x.y", obj=supervisor)
+        admin_user.is_superuser = True
+        admin_user.save()
+        client.force_login(admin_user)
+        assert client.get("/admin/moderation/auditevent/add/").status_code == 403
+        assert client.post("/admin/moderation/auditevent/add/", {"verb": "x"}).status_code == 403
+        changelist = client.get("/admin/moderation/auditevent/")
+        assert changelist.status_code == 200
+        assert b"delete_selected" not in changelist.content
+        r = client.post(
+            "/admin/moderation/auditevent/",
+            {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
+        )
+        assert r.status_code in (200, 302)
+        assert AuditEvent.objects.filter(pk=event.pk, verb="x.y").exists()
+
+    def test_the_api_has_no_audit_route(self, client):
+        paths = client.get("/api/v1/openapi.json").json()["paths"]
+        assert not [p for p in paths if "audit" in p]
