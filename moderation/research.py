@@ -15,7 +15,7 @@ HAVING COUNT >= k), so the export streams a bounded number of rows whatever the 
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -160,6 +160,24 @@ class Export:
 
 def _day(value) -> str:
     return value.date().isoformat() if isinstance(value, datetime) else str(value)[:10]
+
+
+def whole_weeks(since: datetime, until: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """[since, until) widened to whole ISO weeks (Monday 00:00 UTC), without the week under way.
+
+    Every group lies within one week (`week` is a column), so an export of any set of whole,
+    ended weeks publishes exactly the groups each week publishes on its own: two exports of
+    overlapping periods cannot be subtracted to reveal a suppressed group, as they could if a
+    period could end mid-week (export Monday to Tuesday, then to Wednesday, and the difference
+    is Wednesday's cases). Leaving out the week under way does the same for "until now"."""
+
+    def monday(moment: datetime) -> datetime:
+        day = moment.astimezone(UTC).date()
+        return datetime.combine(day - timedelta(days=day.weekday()), time.min, tzinfo=UTC)
+
+    start = monday(since)
+    end = monday(until - timedelta(microseconds=1)) + timedelta(days=7)
+    return start, min(end, monday(now))
 
 
 def research_export(*, since: datetime, until: datetime, k: int | None = None) -> Export:

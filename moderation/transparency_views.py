@@ -168,7 +168,7 @@ def research_export_page(request):
 
 
 def _export(request, form, fmt):
-    since, until = form.period()
+    since, until = research.whole_weeks(*form.period(), now=timezone.now())
     export = research.research_export(since=since, until=until)
     research_export_record(
         user=request.user,

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from moderation import research
 from moderation.models import AuditEvent, Case
@@ -142,6 +143,28 @@ class TestResearchExport:
             "k": 3,
         }
         assert json_event.after["format"] == "json"
+
+    def test_a_period_widens_to_whole_weeks_so_overlaps_cannot_be_subtracted(
+        self, client, supervisor, alike, submit_report
+    ):
+        # Cases opened this week: the week is under way, so no export holds them yet.
+        for _ in range(3):
+            submit_report(category="harassment")
+        client.force_login(supervisor)
+        # Thursday alone stands for its whole week, Monday 2 to Sunday 8 March.
+        data = client.get(JSON, {"from": "2026-03-05", "to": "2026-03-05"}).json()
+        assert data["period"] == {
+            "from": "2026-03-02T00:00:00+00:00",
+            "until": "2026-03-09T00:00:00+00:00",
+        }
+        assert (data["published_cases"], data["suppressed_cases"]) == (4, 1)
+        today = timezone.now().date().isoformat()
+        current = client.get(JSON, {"from": today, "to": today}).json()
+        assert current["published_cases"] == current["suppressed_cases"] == 0
+        everything = client.get(JSON, {"from": "2026-01-01", "to": today}).json()
+        assert everything["published_cases"] + everything["suppressed_cases"] == 5
+        event = AuditEvent.objects.filter(verb="research.exported").order_by("id").first()
+        assert event.after["since"] == "2026-03-02T00:00:00+00:00"
 
     def test_timings_fall_in_their_buckets(self, client, supervisor, submit_report, make_user):
         reviewer = make_user("r")
