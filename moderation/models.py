@@ -238,6 +238,8 @@ class Case(models.Model):
                 condition=Q(assignee__isnull=False),
                 name="case_assigned",
             ),
+            # Queue health's hourly arrivals: cases that began waiting in a range of hours.
+            models.Index(fields=["waiting_since"], name="case_waiting_since"),
         ]
 
     def __str__(self):
@@ -416,5 +418,6 @@ from moderation.escalation_models import (  # noqa: E402,F401
     EscalationFile,
     SubmissionAttempt,
 )
+from moderation.health_models import QueueHour  # noqa: E402,F401
 from moderation.quality import Appeal, QualitySettings, ReReview  # noqa: E402,F401
 from moderation.scoring import PriorityWeights  # noqa: E402,F401

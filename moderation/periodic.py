@@ -11,6 +11,8 @@ picks one, at most once a minute per process. Nor is there a relay loop to sweep
 assemblies whose job was lost (the server stopped mid-assembly: the in-process job died with it):
 "review next" and the escalation list queue those again, likewise at most once a minute.
 
+Each run also rebuilds queue health's recent hourly figures (moderation/queue_health.py).
+
 The same chain keeps the daily purge of expired evidence scheduled (moderation/custody.py): each
 run makes sure tomorrow's purge job exists, one per day by the same unique-job-id rule. In the
 embedded mode, run `manage.py purge_expired_evidence` from cron instead.
@@ -108,6 +110,13 @@ def waiting_refresh_run() -> int:
     except Exception:
         # The purge is retried by the next run (five minutes on); the recompute must go on.
         logger.exception("Could not schedule the evidence purge")
+    try:
+        from moderation.queue_health import queue_hours_refresh
+
+        queue_hours_refresh()
+    except Exception:
+        # Queue health's recent hours are rebuilt again by the next run; the recompute must go on.
+        logger.exception("Could not rebuild queue health's recent hours")
     total = 0
     for _ in range(MAX_BATCHES):
         done = cases_refresh_waiting(stale_after=STALE_AFTER, limit=BATCH)

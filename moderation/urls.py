@@ -6,6 +6,7 @@ from moderation import (
     delivery_views,
     dsa_views,
     escalation_views,
+    health_views,
     packet_views,
     quality_views,
     submission_views,
@@ -92,6 +93,8 @@ urlpatterns = [
         quality_views.supervise_rereview_resolve,
         name="supervise_rereview_resolve",
     ),
+    path("supervise/queues/", health_views.queue_health_page, name="queue_health"),
+    path("supervise/queues/live/", health_views.queue_health_live, name="queue_health_live"),
     path("supervise/deliveries/", delivery_views.deliveries, name="deliveries"),
     path(
         "supervise/deliveries/<int:delivery_id>/",

@@ -55,6 +55,8 @@ CONSOLE = [
     ("post", "/supervise/team/{user}/rereview/", *SUPERVISORS),
     ("post", "/supervise/team/{user}/certifications/{certification}/renew/", *SUPERVISORS),
     ("post", "/cases/{case}/actions/{action}/reverse/", *REVIEWERS),
+    ("get", "/supervise/queues/", *SUPERVISORS),
+    ("get", "/supervise/queues/live/", *SUPERVISORS),
     ("get", "/supervise/deliveries/", *SUPERVISORS),
     ("get", "/supervise/deliveries/{delivery}/", *SUPERVISORS),
     ("post", "/supervise/deliveries/{delivery}/resend/", *SUPERVISORS),

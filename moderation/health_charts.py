@@ -1,0 +1,108 @@
+"""Server-rendered bar charts for queue health: geometry here, markup in
+templates/moderation/_health_chart.html. No script: the SVG carries a title and a description,
+and the same figures are offered as a table beside it."""
+
+from dataclasses import dataclass
+
+WIDTH = 480
+HEIGHT = 120
+TOP = 8  # room above the tallest bar
+BOTTOM = 18  # room for the axis labels
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    value: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    desc: str
+    width: int
+    height: int
+    baseline: float
+    peak: int
+    arrivals: list[Bar]
+    decisions: list[Bar]
+    ticks: list[tuple[float, str]]  # (x, label) under the axis
+    rows: list[tuple[str, int, int]]  # (label, arrivals, decisions) for the table
+
+    @property
+    def empty(self) -> bool:
+        return self.peak == 0
+
+
+def bar_chart(*, id: str, title: str, points: list[tuple[str, int, int]], every: int) -> Chart:
+    """Paired bars (arrivals, decisions) per point; `every`th point's label under the axis."""
+    n = max(len(points), 1)
+    peak = max((max(a, d) for _, a, d in points), default=0)
+    plot = HEIGHT - TOP - BOTTOM
+    baseline = TOP + plot
+    slot = WIDTH / n
+    bar_w = max(slot / 2 - 1, 1)
+
+    def bar(i: int, offset: float, value: int, label: str) -> Bar:
+        h = plot * value / peak if peak else 0
+        return Bar(
+            x=round(i * slot + offset, 2),
+            y=round(baseline - h, 2),
+            width=round(bar_w, 2),
+            height=round(h, 2),
+            value=value,
+            label=label,
+        )
+
+    arrivals = [bar(i, 0.5, a, label) for i, (label, a, _) in enumerate(points)]
+    decisions = [bar(i, 0.5 + slot / 2, d, label) for i, (label, _, d) in enumerate(points)]
+    ticks = [
+        (round(i * slot + slot / 2, 2), label)
+        for i, (label, _, _) in enumerate(points)
+        if i % every == 0 or i == n - 1
+    ]
+    total_a = sum(a for _, a, _ in points)
+    total_d = sum(d for _, _, d in points)
+    if peak:
+        desc = (
+            f"{total_a} arrivals and {total_d} decisions from {points[0][0]} to {points[-1][0]}; "
+            f"the busiest bar is {peak}."
+        )
+    else:
+        desc = "No arrivals and no decisions in this period."
+    return Chart(
+        id=id,
+        title=title,
+        desc=desc,
+        width=WIDTH,
+        height=HEIGHT,
+        baseline=baseline,
+        peak=peak,
+        arrivals=arrivals,
+        decisions=decisions,
+        ticks=ticks,
+        rows=points,
+    )
+
+
+def queue_charts(row) -> tuple[Chart, Chart]:
+    """The last 24 hours (hourly) and the last 30 days (daily) of one QueueHealth row."""
+    slug = row.queue.slug
+    hours = bar_chart(
+        id=f"h24-{slug}",
+        title=f"{row.queue.name}: arrivals and decisions per hour, last 24 hours (UTC)",
+        points=[(f"{h:%H}:00", a, d) for h, a, d in row.hours],
+        every=6,
+    )
+    days = bar_chart(
+        id=f"d30-{slug}",
+        title=f"{row.queue.name}: arrivals and decisions per day, last 30 days (UTC)",
+        points=[(f"{d:%d %b}", a, d2) for d, a, d2 in row.days],
+        every=7,
+    )
+    return hours, days
