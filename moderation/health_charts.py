@@ -1,8 +1,10 @@
-"""Server-rendered bar charts for queue health: geometry here, markup in
-templates/moderation/_health_chart.html. No script: the SVG carries a title and a description,
-and the same figures are offered as a table beside it."""
+"""Server-rendered bar charts for queue health. No script: the SVG carries a title and a
+description, and the same figures are offered as a table beside it."""
 
 from dataclasses import dataclass
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 480
 HEIGHT = 120
@@ -106,3 +108,65 @@ def queue_charts(row) -> tuple[Chart, Chart]:
         every=7,
     )
     return hours, days
+
+
+ARRIVALS_FILL = "#2f5bb7"
+DECISIONS_FILL = "#1e6b3a"
+MUTED = "#5b6475"
+
+
+def chart_html(chart: Chart) -> SafeString:
+    """The chart's <figure>: the SVG and the same figures as a table.
+
+    Built with f-strings rather than a template: a page has twenty charts of up to sixty bars
+    and a table each, and the template engine took most of a second over them."""
+    e = escape
+    cid = e(chart.id)
+    out = [
+        f'<figure class="chart" data-testid="chart" data-chart="{cid}">',
+        f'<svg viewBox="0 0 {chart.width} {chart.height}" width="100%" '
+        f'style="max-width: {chart.width}px" role="img" '
+        f'aria-labelledby="{cid}-t {cid}-d">',
+        f'<title id="{cid}-t">{e(chart.title)}</title>',
+        f'<desc id="{cid}-d">{e(chart.desc)}</desc>',
+        f'<line x1="0" x2="{chart.width}" y1="{chart.baseline}" y2="{chart.baseline}" '
+        f'stroke="#d9dde5"/>',
+    ]
+    if chart.empty:
+        out.append(
+            f'<text x="{chart.width / 2}" y="{chart.baseline / 2}" text-anchor="middle" '
+            f'font-size="12" fill="{MUTED}">No arrivals or decisions</text>'
+        )
+    else:
+        out.append(f'<text x="2" y="10" font-size="10" fill="{MUTED}">{chart.peak}</text>')
+    for bars, fill, noun in (
+        (chart.arrivals, ARRIVALS_FILL, "arrivals"),
+        (chart.decisions, DECISIONS_FILL, "decisions"),
+    ):
+        out.extend(
+            f'<rect x="{b.x}" y="{b.y}" width="{b.width}" height="{b.height}" fill="{fill}">'
+            f"<title>{e(b.label)}: {b.value} {noun}</title></rect>"
+            for b in bars
+            if b.value
+        )
+    out.extend(
+        f'<text x="{x}" y="{chart.height - 4}" text-anchor="middle" font-size="10" '
+        f'fill="{MUTED}">{e(label)}</text>'
+        for x, label in chart.ticks
+    )
+    out.append("</svg>")
+    out.append(f'<figcaption class="small">{e(chart.title)}</figcaption>')
+    out.append(
+        '<details><summary class="small">The figures as a table</summary>'
+        '<table class="grid small">'
+        f'<caption class="muted small">{e(chart.title)}</caption>'
+        '<thead><tr><th scope="col">Period</th><th scope="col" class="num">Arrivals</th>'
+        '<th scope="col" class="num">Decisions</th></tr></thead><tbody>'
+    )
+    out.extend(
+        f'<tr><th scope="row">{e(label)}</th><td class="num">{a}</td><td class="num">{d}</td></tr>'
+        for label, a, d in chart.rows
+    )
+    out.append("</tbody></table></details></figure>")
+    # Every interpolated text is escaped above; numbers are ours.
+    return mark_safe("".join(out))  # noqa: S308

@@ -5,7 +5,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from lib.access import supervisor_required
-from moderation.health_charts import queue_charts
+from moderation.health_charts import chart_html, queue_charts
 from moderation.queue_health import queue_health, queue_hours_refresh_if_due
 
 POLL_SECONDS = 30
@@ -16,7 +16,7 @@ def _context():
     queue_hours_refresh_if_due()
     health = queue_health()
     for row in health.queues:
-        row.chart_hours, row.chart_days = queue_charts(row)
+        row.chart_hours_html, row.chart_days_html = map(chart_html, queue_charts(row))
     return {"health": health, "poll_seconds": POLL_SECONDS}
 
 

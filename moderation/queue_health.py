@@ -161,8 +161,8 @@ def queue_health(*, now: datetime | None = None) -> Health:
     current = hour_floor(now)
     hour_starts = [current - i * HOUR for i in range(23, -1, -1)]
     by_hour = {
-        (r.queue_id, r.hour): (r.arrivals, r.decisions)
-        for r in QueueHour.objects.filter(hour__gte=hour_starts[0]).only(
+        (q, h): (a, d)
+        for q, h, a, d in QueueHour.objects.filter(hour__gte=hour_starts[0]).values_list(
             "queue_id", "hour", "arrivals", "decisions"
         )
     }

@@ -214,6 +214,14 @@ class TestPage:
         assert "No arrivals or decisions" in html  # the other queues' empty charts
         assert 'href="/supervise/queues/"' in html  # in the nav
 
+    def test_it_escapes_a_queue_name_in_the_charts(self, client, supervisor, general):
+        general.name = "<script>x</script>"
+        general.save()
+        client.force_login(supervisor)
+        html = client.get("/supervise/queues/").content.decode()
+        assert "<script>x" not in html
+        assert "&lt;script&gt;x&lt;/script&gt;: arrivals and decisions per hour" in html
+
     def test_it_draws_with_no_data_at_all(self, client, supervisor):
         client.force_login(supervisor)
         r = client.get("/supervise/queues/")
