@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('moderation', '0025_statement_of_reasons_indexes'),
+        ('moderation', '0027_audit_actor_verb_index'),
         ('reports', '0008_content_posted_ip_captures'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
