@@ -10,6 +10,7 @@ WIDTH = 480
 HEIGHT = 120
 TOP = 8  # room above the tallest bar
 BOTTOM = 18  # room for the axis labels
+SIDE = 20  # room left and right, so the first and last labels are not cut off
 
 
 @dataclass(frozen=True)
@@ -42,18 +43,19 @@ class Chart:
 
 
 def bar_chart(*, id: str, title: str, points: list[tuple[str, int, int]], every: int) -> Chart:
-    """Paired bars (arrivals, decisions) per point; `every`th point's label under the axis."""
+    """Paired bars (arrivals, decisions) per point; every `every`th point's label under the
+    axis, the latest included."""
     n = max(len(points), 1)
     peak = max((max(a, d) for _, a, d in points), default=0)
     plot = HEIGHT - TOP - BOTTOM
     baseline = TOP + plot
-    slot = WIDTH / n
+    slot = (WIDTH - 2 * SIDE) / n
     bar_w = max(slot / 2 - 1, 1)
 
     def bar(i: int, offset: float, value: int, label: str) -> Bar:
         h = plot * value / peak if peak else 0
         return Bar(
-            x=round(i * slot + offset, 2),
+            x=round(SIDE + i * slot + offset, 2),
             y=round(baseline - h, 2),
             width=round(bar_w, 2),
             height=round(h, 2),
@@ -63,10 +65,11 @@ def bar_chart(*, id: str, title: str, points: list[tuple[str, int, int]], every:
 
     arrivals = [bar(i, 0.5, a, label) for i, (label, a, _) in enumerate(points)]
     decisions = [bar(i, 0.5 + slot / 2, d, label) for i, (label, _, d) in enumerate(points)]
+    # Counted back from the latest point, so it is always labelled and labels never crowd.
     ticks = [
-        (round(i * slot + slot / 2, 2), label)
+        (round(SIDE + i * slot + slot / 2, 2), label)
         for i, (label, _, _) in enumerate(points)
-        if i % every == 0 or i == n - 1
+        if (n - 1 - i) % every == 0
     ]
     total_a = sum(a for _, a, _ in points)
     total_d = sum(d for _, _, d in points)
@@ -123,7 +126,8 @@ def chart_html(chart: Chart) -> SafeString:
     e = escape
     cid = e(chart.id)
     out = [
-        f'<figure class="chart" data-testid="chart" data-chart="{cid}">',
+        f'<figure class="chart" data-testid="chart" data-chart="{cid}" '
+        f'style="margin: 0; flex: 1 1 {chart.width}px; max-width: {chart.width}px">',
         f'<svg viewBox="0 0 {chart.width} {chart.height}" width="100%" '
         f'style="max-width: {chart.width}px" role="img" '
         f'aria-labelledby="{cid}-t {cid}-d">',

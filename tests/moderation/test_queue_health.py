@@ -187,6 +187,12 @@ class TestCharts:
         assert chart.decisions[1].height == 0
         assert "6 arrivals and 1 decisions" in chart.desc
 
+    def test_it_labels_the_latest_point_and_every_nth_before_it(self):
+        points = [(str(i), 0, 0) for i in range(30)]
+        chart = bar_chart(id="c", title="t", points=points, every=7)
+        assert [label for _, label in chart.ticks] == ["1", "8", "15", "22", "29"]
+        assert 0 < chart.ticks[0][0] < chart.ticks[-1][0] < chart.width
+
     def test_it_draws_an_empty_period(self):
         chart = bar_chart(id="c", title="t", points=[("a", 0, 0)] * 24, every=6)
         assert chart.empty
