@@ -1,7 +1,12 @@
-"""Writing audit events. Services call `audit_record` inside the transaction of the change."""
+"""Writing audit events. Services call `audit_record` inside the transaction of the change.
+
+Events are inserted unsealed and sealed into the hash chain right after commit
+(moderation/audit_chain.py), so audit-writing transactions never queue up behind one lock.
+"""
 
 from django.db import models
 
+from moderation.audit_chain import audit_seal_on_commit
 from moderation.models import AuditEvent, Case
 
 SYSTEM = "system"
@@ -20,7 +25,7 @@ def audit_record(
 ) -> AuditEvent:
     if actor is not None and not actor_label:
         actor_label = actor.get_username()
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         actor=actor,
         actor_label=actor_label or SYSTEM,
         verb=verb,
@@ -31,3 +36,5 @@ def audit_record(
         after=after,
         ip=ip,
     )
+    audit_seal_on_commit()
+    return event

@@ -59,3 +59,11 @@ def purge_expired_evidence() -> None:
     from moderation.custody import evidence_purge_expired
 
     evidence_purge_expired()
+
+
+def verify_audit_log(verification_id: int | None = None) -> None:
+    """Seal and verify the audit hash chain, storing the result (moderation/audit_verification.py).
+    The daily run passes no id (it creates its row); a supervisor's request passes its row."""
+    from moderation.audit_verification import audit_verification_run
+
+    audit_verification_run(verification_id=verification_id)

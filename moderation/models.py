@@ -342,6 +342,11 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The hash chain (moderation/audit_chain.py): NULL until the sealer gives the event its place.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    # NULL, not "": unsealed is "all three NULL" (audit_sealed_whole), which the trigger checks.
+    prev_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:
         ordering = ["-id"]
@@ -353,10 +358,47 @@ class AuditEvent(models.Model):
             models.Index(fields=["verb", "id"], name="audit_verb_id"),
             models.Index(fields=["case", "id"], name="audit_case_id"),
             models.Index(fields=["object_type", "object_id", "id"], name="audit_object_id"),
+            # The sealer's and the verifier's "unsealed events, oldest first".
+            models.Index(
+                fields=["id"], condition=models.Q(seq__isnull=True), name="audit_unsealed"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(seq__isnull=True, prev_hash__isnull=True, hash__isnull=True)
+                | models.Q(seq__gte=1, prev_hash__isnull=False, hash__isnull=False),
+                name="audit_sealed_whole",
+            )
         ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.verb}"
+
+
+class AuditVerification(models.Model):
+    """One run of the audit chain check (the daily job, or a supervisor's "verify now")."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # None while queued or running.
+    ok = models.BooleanField(null=True)
+    events_checked = models.BigIntegerField(default=0)
+    first_bad_id = models.BigIntegerField(null=True, blank=True)
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    # Where the chain ended: the next run checks this event is still there, unchanged.
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"audit verification {self.pk}: {self.message or 'pending'}"
 
 
 class OutboxJob(models.Model):

@@ -16,6 +16,10 @@ Each run also rebuilds queue health's recent hourly figures (moderation/queue_he
 The same chain keeps the daily purge of expired evidence scheduled (moderation/custody.py): each
 run makes sure tomorrow's purge job exists, one per day by the same unique-job-id rule. In the
 embedded mode, run `manage.py purge_expired_evidence` from cron instead.
+
+Each run also seals audit events still unsealed (moderation/audit_chain.py: those whose
+after-commit sealing was skipped or failed) and keeps the daily audit chain verification
+scheduled the same way; embedded: `manage.py verify_audit_log --seal --record` from cron.
 """
 
 import contextlib
@@ -25,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 
+from moderation.audit_chain import audit_seal
 from moderation.rollup import cases_refresh_waiting
 
 PERIOD_SECONDS = 300
@@ -42,6 +47,9 @@ PURGE_JOB_PREFIX = "vigil-purge-evidence-"
 DAY_SECONDS = 86400
 # The purge runs daily at this hour (UTC), a quiet time for the workers.
 PURGE_HOUR_UTC = 3
+
+VERIFY_JOB_PREFIX = "vigil-verify-audit-"
+VERIFY_HOUR_UTC = 2
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +109,33 @@ def evidence_purge_schedule(*, now: datetime | None = None) -> str | None:
     return job_id
 
 
+def audit_verify_schedule(*, now: datetime | None = None) -> str | None:
+    """Make sure the next daily audit chain verification is scheduled (idempotent; None in the
+    embedded mode)."""
+    if settings.JOBS_EAGER:
+        return None
+    from rq.exceptions import DuplicateJobError
+
+    from lib.jobs import get_queue
+    from moderation.jobs import verify_audit_log
+
+    now = now or datetime.now(UTC)
+    day = int((now.timestamp() - VERIFY_HOUR_UTC * 3600) // DAY_SECONDS) + 1
+    job_id = f"{VERIFY_JOB_PREFIX}{day}"
+    with contextlib.suppress(DuplicateJobError):
+        get_queue().enqueue_at(
+            datetime.fromtimestamp(day * DAY_SECONDS + VERIFY_HOUR_UTC * 3600, UTC),
+            verify_audit_log,
+            job_id=job_id,
+            unique=True,
+            result_ttl=DAY_SECONDS * 2,
+            # Millions of events take a minute or more.
+            job_timeout=3600,
+            description="verify the audit log's hash chain",
+        )
+    return job_id
+
+
 def waiting_refresh_run() -> int:
     """One periodic run: schedule the next one first (a failure below must not end the chain),
     then recompute stale open cases. Returns how many were recomputed."""
@@ -117,6 +152,11 @@ def waiting_refresh_run() -> int:
     except Exception:
         # Queue health's recent hours are rebuilt again by the next run; the recompute must go on.
         logger.exception("Could not rebuild queue health's recent hours")
+    try:
+        audit_verify_schedule()
+        audit_seal()
+    except Exception:
+        logger.exception("Could not seal the audit log or schedule its verification")
     total = 0
     for _ in range(MAX_BATCHES):
         done = cases_refresh_waiting(stale_after=STALE_AFTER, limit=BATCH)

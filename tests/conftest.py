@@ -8,6 +8,8 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from django.utils import timezone
 from PIL import Image
 
@@ -22,6 +24,15 @@ pytest_plugins = [
     "tests.moderation.transparency_fixtures",
     "tests.moderation.escalation_fixtures",
 ]
+
+
+@receiver(connection_created)
+def allow_audit_truncate(sender, connection, **kwargs):
+    """PostgreSQL refuses TRUNCATE of the audit log (moderation/migrations/0026) unless the
+    session allows it; transactional tests empty every table with TRUNCATE when they end."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET vigil.allow_audit_truncate = on")
 
 
 def pytest_sessionstart(session):

@@ -1,0 +1,420 @@
+"""The audit log as a hash chain: sealing events into it and verifying it.
+
+Design. `audit_record` inserts events *unsealed* (seq, prev_hash, hash NULL), so audit-writing
+transactions (claims, intake) never wait on one another for the chain. `audit_seal()` then takes
+the visible unsealed events in id order and gives each the next `seq`, the previous event's hash
+as `prev_hash`, and its own `hash`, in one short transaction per batch. Only one sealer runs at a
+time: a transaction-scoped advisory lock on PostgreSQL (taken with try-lock after commit, so a busy
+sealer is skipped, never waited for), the database's single write lock on SQLite (the settings
+open every transaction with BEGIN IMMEDIATE). Chain order is sealing order: an event with a lower
+id that commits later is simply sealed later, so what was sealed is never reordered and `seq`
+has no gaps. Sealing runs right after commit of every audit-writing transaction (at most
+`SEAL_AFTER_COMMIT_BATCHES` batches, so a request never pays for a backlog) and from the periodic
+job (moderation/periodic.py), which seals stragglers within minutes; `audit_verify` reports an
+event left unsealed longer than `UNSEALED_GRACE` as a failure.
+
+Canonical form (for an outside auditor to re-implement). An event's hash is the lowercase hex
+SHA-256 of the UTF-8 bytes of this JSON object, serialised per RFC 8785 (JSON Canonicalization
+Scheme: no whitespace, keys sorted by UTF-16 code units, strings escaped as ECMAScript's
+JSON.stringify does, numbers as ECMAScript's Number.prototype.toString of the IEEE-754 double):
+
+    actor_id     integer or null      the acting user's id
+    actor_label  string
+    after        the JSON value, or null
+    before       the JSON value, or null
+    case_id      integer or null
+    created_at   string "YYYY-MM-DDTHH:MM:SS.ffffffZ": UTC, always six fraction digits
+    id           integer
+    ip           string as the database returns it (IPv4 dotted, IPv6 compressed), or null
+    object_id    string
+    object_type  string
+    prev_hash    the previous event's hash; 64 zeros for the first event (seq 1)
+    seq          integer, the position in the chain: 1, 2, 3, ... without gaps
+    verb         string
+
+Numbers inside before/after go through the IEEE-754 double (as RFC 8785 does), so the bytes do
+not depend on how a database spells them: PostgreSQL's jsonb turns 1e20 into
+100000000000000000000 and keeps 1.0 as 1.0, SQLite keeps Python's text; both canonicalise to
+1e+20 / 1. Integers beyond ±2^53 therefore lose their last digits in the hash (Vigil writes none).
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from json.encoder import encode_basestring
+
+from django.db import connections, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+SEAL_BATCH = 1000
+SEAL_AFTER_COMMIT_BATCHES = 2
+UNSEALED_GRACE = timedelta(minutes=30)
+VERIFY_BATCH = 5000
+# pg_try_advisory_xact_lock key: "vigilaud" as a 64-bit integer, unlikely to clash.
+LOCK_KEY = int.from_bytes(b"vigilaud", "big") - (1 << 63)
+_MAX_EXACT = 2**53
+
+# Fields read to hash an event (before/after as their stored JSON text).
+CONTENT = (
+    "id",
+    "actor_id",
+    "actor_label",
+    "verb",
+    "object_type",
+    "object_id",
+    "case_id",
+    "before_text",
+    "after_text",
+    "ip",
+    "created_at",
+)
+
+
+# --- canonical form ------------------------------------------------------------------------
+
+
+def canonical_number(value: float | int) -> str:
+    """ECMAScript Number.prototype.toString of the double nearest `value` (RFC 8785 §3.2.2.3)."""
+    if isinstance(value, int) and abs(value) <= _MAX_EXACT:
+        return str(value)
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        # JSON has no such numbers; PostgreSQL refuses them. Spelled as Python's json does.
+        return json.dumps(value)
+    if value == 0:
+        return "0"
+    sign, digits, exp = Decimal(repr(abs(value))).as_tuple()
+    while len(digits) > 1 and digits[-1] == 0:
+        digits, exp = digits[:-1], exp + 1
+    s = "".join(map(str, digits))
+    k, n = len(s), exp + len(s)
+    if k <= n <= 21:
+        out = s + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = s[:n] + "." + s[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * -n + s
+    else:
+        e = n - 1
+        out = (s if k == 1 else s[0] + "." + s[1:]) + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+    return ("-" if value < 0 else "") + out
+
+
+def canonical_json(value) -> str:
+    """RFC 8785 serialisation of a JSON value (the slow, general path)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return canonical_number(value)
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be"))
+        return (
+            "{" + ",".join(encode_basestring(k) + ":" + canonical_json(v) for k, v in items) + "}"
+        )
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+class _SlowPath(Exception):
+    pass
+
+
+def _refuse_float(text):
+    raise _SlowPath
+
+
+def _int_or_slow(text):
+    # 16 digits may exceed 2^53, where the canonical form goes through the double.
+    if len(text.lstrip("-")) > 15:
+        raise _SlowPath
+    return int(text)
+
+
+def canonical_json_text(text: str | None) -> str:
+    """Canonical form of stored JSON text. Most payloads hold no floats, no huge integers and no
+    characters beyond the BMP; for them Python's C encoder with sorted keys writes exactly the
+    RFC 8785 bytes, so only the rest take the slow path."""
+    if text is None:
+        return "null"
+    # Beyond the BMP (raw, or escaped as a surrogate pair) UTF-16 order differs from Python's.
+    bmp = (text.isascii() or max(text) <= "\uffff") and "\\ud" not in text and "\\uD" not in text
+    if bmp:
+        try:
+            value = json.loads(text, parse_float=_refuse_float, parse_int=_int_or_slow)
+        except _SlowPath:
+            pass
+        else:
+            return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return canonical_json(json.loads(text))
+
+
+def canonical_time(value: datetime) -> str:
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _int_or_null(value) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _str_or_null(value) -> str:
+    return "null" if value is None else encode_basestring(str(value))
+
+
+def canonical_event(row: tuple, *, seq: int, prev_hash: str) -> bytes:
+    """The canonical bytes of one event: `row` holds the CONTENT fields in that order. Built by
+    hand in sorted key order (same bytes as canonical_json of the object; a test holds it)."""
+    (id_, actor_id, label, verb, object_type, object_id, case_id, before, after, ip, at) = row
+    return (
+        '{"actor_id":'
+        + _int_or_null(actor_id)
+        + ',"actor_label":'
+        + encode_basestring(label)
+        + ',"after":'
+        + canonical_json_text(after)
+        + ',"before":'
+        + canonical_json_text(before)
+        + ',"case_id":'
+        + _int_or_null(case_id)
+        + ',"created_at":"'
+        + canonical_time(at)
+        + '","id":'
+        + str(id_)
+        + ',"ip":'
+        + _str_or_null(ip)
+        + ',"object_id":'
+        + encode_basestring(object_id)
+        + ',"object_type":'
+        + encode_basestring(object_type)
+        + ',"prev_hash":"'
+        + prev_hash
+        + '","seq":'
+        + str(seq)
+        + ',"verb":'
+        + encode_basestring(verb)
+        + "}"
+    ).encode("utf-8", "surrogatepass")
+
+
+def event_hash(row: tuple, *, seq: int, prev_hash: str) -> str:
+    return hashlib.sha256(canonical_event(row, seq=seq, prev_hash=prev_hash)).hexdigest()
+
+
+def _content(queryset):
+    return queryset.annotate(
+        before_text=Cast("before", TextField()), after_text=Cast("after", TextField())
+    ).values_list(*CONTENT)
+
+
+# --- sealing ---------------------------------------------------------------------------------
+
+
+def _model():
+    from moderation.models import AuditEvent
+
+    return AuditEvent
+
+
+def _seal_batch(model, alias: str, batch: int, wait: bool) -> int | None:
+    """Seal up to `batch` events; None when another sealer holds the lock (PostgreSQL)."""
+    connection = connections[alias]
+    table = connection.ops.quote_name(model._meta.db_table)
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            fn = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+            cursor.execute(f"SELECT {fn}(%s)", [LOCK_KEY])
+            if not wait and not cursor.fetchone()[0]:
+                return None
+        # SQLite: BEGIN IMMEDIATE (settings) already holds the database's only write lock.
+        events = model._default_manager.using(alias)
+        head = events.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
+        seq, prev = head or (0, GENESIS)
+        rows = list(_content(events.filter(seq__isnull=True).order_by("id"))[:batch])
+        if not rows:
+            return 0
+        updates = []
+        for row in rows:
+            seq += 1
+            digest = event_hash(row, seq=seq, prev_hash=prev)
+            updates.append((row[0], seq, prev, digest))
+            prev = digest
+        if connection.vendor == "postgresql":
+            ids, seqs, prevs, hashes = zip(*updates, strict=True)
+            cursor.execute(
+                # The table name comes from the model, never from input.
+                f"UPDATE {table} AS a SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash "  # noqa: S608
+                "FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS seq, "
+                "unnest(%s::varchar[]) AS prev_hash, unnest(%s::varchar[]) AS hash) AS v "
+                "WHERE a.id = v.id AND a.seq IS NULL",
+                [list(ids), list(seqs), list(prevs), list(hashes)],
+            )
+            done = cursor.rowcount
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET seq = %s, prev_hash = %s, hash = %s "  # noqa: S608
+                "WHERE id = %s AND seq IS NULL",
+                [(s, p, h, i) for i, s, p, h in updates],
+            )
+            done = len(updates)
+        if done != len(updates):
+            # Cannot happen while sealers hold the lock; never commit a chain with a hole.
+            raise RuntimeError(f"sealed {done} of {len(updates)} audit events; rolled back")
+        return len(updates)
+
+
+def audit_seal(
+    *,
+    max_batches: int | None = None,
+    batch: int = SEAL_BATCH,
+    wait: bool = False,
+    model=None,
+    using: str = "default",
+) -> int:
+    """Seal unsealed audit events into the chain; returns how many. Without `wait`, gives up at
+    once when another sealer is running (it will seal what is visible to it; what it misses is
+    sealed by the next audit commit or the periodic job)."""
+    model = model or _model()
+    total = batches = 0
+    while max_batches is None or batches < max_batches:
+        done = _seal_batch(model, using, batch, wait)
+        batches += 1
+        if done is None:
+            break
+        total += done
+        if done < batch:
+            break
+    return total
+
+
+def _seal_after_commit() -> None:
+    try:
+        audit_seal(max_batches=SEAL_AFTER_COMMIT_BATCHES)
+    except Exception:
+        # The change and its event are committed; the periodic job seals what is left.
+        logger.exception("could not seal audit events after commit")
+
+
+def audit_seal_on_commit(using: str = "default") -> None:
+    """Seal after the current transaction commits; once per transaction however many events."""
+    connection = connections[using]
+    if any(item[1] is _seal_after_commit for item in connection.run_on_commit):
+        return
+    transaction.on_commit(_seal_after_commit, using=using)
+
+
+# --- verifying -------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    ok: bool
+    checked: int
+    message: str
+    bad_id: int | None = None
+    bad_seq: int | None = None
+    last_seq: int = 0
+    last_hash: str = GENESIS
+
+
+def audit_verify(
+    *,
+    batch: int = VERIFY_BATCH,
+    unsealed_grace: timedelta = UNSEALED_GRACE,
+    anchor: tuple[int, str] | None = None,
+    now: datetime | None = None,
+    model=None,
+) -> Verification:
+    """Check the whole chain, `batch` events at a time in seq order (keyset on the unique seq
+    index: memory stays bounded at any size). Stops at the first bad event. `anchor` is a
+    (seq, hash) an earlier verification saw: it must still be there, so cutting events off the
+    end of the chain is noticed too."""
+    events = (model or _model())._default_manager
+    rows = _content(events.all()).values_list("seq", "prev_hash", "hash", *CONTENT)
+    expected, prev, checked = 1, GENESIS, 0
+
+    def bad(row, message):
+        return Verification(False, checked, message, row[3], row[0], expected - 1, prev)
+
+    while True:
+        page = list(rows.filter(seq__gte=expected).order_by("seq")[:batch])
+        if not page:
+            break
+        for row in page:
+            seq, prev_hash, stored = row[0], row[1], row[2]
+            if seq != expected:
+                return bad(
+                    row,
+                    f"gap in seq: event id {row[3]} has seq {seq}, expected {expected} "
+                    f"(seq {expected}..{seq - 1} missing)",
+                )
+            if prev_hash != prev:
+                return bad(
+                    row,
+                    f"broken link: event id {row[3]} (seq {seq}) has prev_hash {prev_hash}, "
+                    f"but the hash of seq {seq - 1} is {prev}",
+                )
+            if event_hash(row[3:], seq=seq, prev_hash=prev_hash) != stored:
+                return bad(
+                    row,
+                    f"content hash mismatch: event id {row[3]} (seq {seq}) does not hash to "
+                    "its stored hash: it was changed after it was sealed",
+                )
+            prev, expected, checked = stored, expected + 1, checked + 1
+    last_seq = expected - 1
+    if anchor is not None and anchor[0] > 0:
+        if anchor[0] > last_seq:
+            return Verification(
+                False,
+                checked,
+                f"chain ends at seq {last_seq}, but an earlier verification saw seq {anchor[0]}:"
+                " events were removed from its end",
+                None,
+                last_seq + 1,
+                last_seq,
+                prev,
+            )
+        found = events.filter(seq=anchor[0]).values_list("id", "hash").first()
+        if found is None or found[1] != anchor[1]:
+            return Verification(
+                False,
+                checked,
+                f"seq {anchor[0]} no longer has the hash an earlier verification saw",
+                found[0] if found else None,
+                anchor[0],
+                last_seq,
+                prev,
+            )
+    cutoff = (now or timezone.now()) - unsealed_grace
+    stale = (
+        events.filter(seq__isnull=True, created_at__lt=cutoff).order_by("id").values("id").first()
+    )
+    if stale is not None:
+        return Verification(
+            False,
+            checked,
+            f"event id {stale['id']} is not sealed into the chain after "
+            f"{int(unsealed_grace.total_seconds() // 60)} minutes",
+            stale["id"],
+            None,
+            last_seq,
+            prev,
+        )
+    return Verification(
+        True, checked, f"{checked} events, chain intact", None, None, last_seq, prev
+    )

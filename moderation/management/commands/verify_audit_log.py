@@ -1,0 +1,54 @@
+"""Check the audit log's hash chain (public contract, SPEC "Public contract").
+
+Exits 0 when the chain is intact; otherwise prints the first bad event (id, seq and what is
+wrong: content hash mismatch, broken link, gap in seq, an event left unsealed) and exits 1.
+Read-only unless --seal (seal what is unsealed first) or --record (store the result for the
+/audit/ page, as the daily job does). With Redis the daily job runs this; in the embedded mode
+run `verify_audit_log --seal --record` from cron.
+"""
+
+import sys
+import time
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+
+from moderation.audit_chain import UNSEALED_GRACE, VERIFY_BATCH, audit_seal, audit_verify
+
+
+class Command(BaseCommand):
+    help = "Verify the audit log's hash chain; exit 1 naming the first bad event."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=VERIFY_BATCH)
+        parser.add_argument(
+            "--grace-minutes",
+            type=int,
+            default=int(UNSEALED_GRACE.total_seconds() // 60),
+            help="An event still unsealed after this long is reported as a failure.",
+        )
+        parser.add_argument("--seal", action="store_true", help="Seal unsealed events first.")
+        parser.add_argument(
+            "--record", action="store_true", help="Seal, verify and store the result (the job)."
+        )
+
+    def handle(self, *args, batch_size, grace_minutes, seal=False, record=False, **options):
+        started = time.monotonic()
+        if record:
+            from moderation.audit_verification import audit_verification_run
+
+            v = audit_verification_run()
+            ok, checked, message = v.ok, v.events_checked, v.message
+        else:
+            if seal:
+                audit_seal(wait=True)
+            result = audit_verify(
+                batch=max(1, batch_size), unsealed_grace=timedelta(minutes=grace_minutes)
+            )
+            ok, checked, message = result.ok, result.checked, result.message
+        elapsed = time.monotonic() - started
+        if ok:
+            self.stdout.write(f"OK: {message} ({elapsed:.1f} s)")
+            return
+        self.stderr.write(f"FAILED after {checked} good events: {message}")
+        sys.exit(1)
