@@ -1,6 +1,7 @@
 from django.urls import path
 
 from moderation import (
+    audit_chain_views,
     audit_views,
     custody_views,
     delivery_views,
@@ -30,6 +31,7 @@ urlpatterns = [
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("audit/case/<int:case_id>/", audit_views.audit_case_timeline, name="audit_case"),
     path("audit/actor/<int:user_id>/", audit_views.audit_actor_timeline, name="audit_actor"),
+    path("audit/verify/", audit_chain_views.audit_verify_request, name="audit_verify_request"),
     path("escalations/", escalation_views.escalation_list, name="escalations"),
     path(
         "escalations/<int:escalation_id>/",

@@ -38,6 +38,7 @@ CONSOLE = [
     ("get", "/audit/export.csv", *SUPERVISORS),
     ("get", "/audit/case/{case}/", *SUPERVISORS),
     ("get", "/audit/actor/{user}/", *SUPERVISORS),
+    ("post", "/audit/verify/", *SUPERVISORS),
     ("post", "/rereview/next/", *REVIEWERS),
     # Only the reviewer holding a re-review (or a supervisor) may open it.
     ("get", "/rereview/{rereview}/", *SUPERVISORS),
