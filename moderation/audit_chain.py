@@ -145,6 +145,11 @@ def _int_or_slow(text):
     return int(text)
 
 
+# Built once: json.dumps/json.loads with options build a new encoder/decoder on every call.
+_FAST_DECODER = json.JSONDecoder(parse_float=_refuse_float, parse_int=_int_or_slow)
+_FAST_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_json_text(text: str | None) -> str:
     """Canonical form of stored JSON text. Most payloads hold no floats, no huge integers and no
     characters beyond the BMP; for them Python's C encoder with sorted keys writes exactly the
@@ -155,16 +160,14 @@ def canonical_json_text(text: str | None) -> str:
     bmp = (text.isascii() or max(text) <= "\uffff") and "\\ud" not in text and "\\uD" not in text
     if bmp:
         try:
-            value = json.loads(text, parse_float=_refuse_float, parse_int=_int_or_slow)
+            return _FAST_ENCODER.encode(_FAST_DECODER.decode(text))
         except _SlowPath:
             pass
-        else:
-            return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return canonical_json(json.loads(text))
 
 
 def canonical_time(value: datetime) -> str:
-    if value.utcoffset():
+    if value.tzinfo is not UTC and value.utcoffset():
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 

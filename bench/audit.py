@@ -1,0 +1,140 @@
+"""The audit log at millions of rows: sealing the hash chain and verify_audit_log.
+
+Builds a throwaway PostgreSQL database (test_<name> of DATABASE_URL, dropped afterwards), fills it
+with `--cases` cases and `--events` unsealed audit events with INSERT ... SELECT generate_series,
+seals them all (timed: what the migration does for an existing log), then runs
+`manage.py verify_audit_log` over the whole chain in a child process (timed, peak RSS measured:
+memory must stay bounded whatever the size). `page_timings()` is where page measurements (audit
+browser, queue health: p95 ≤ 200 ms) go.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigil_bench bench/audit.py \
+        [--cases 1000000 --events 5000000] [--keep]
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+
+from bench.claim import _database_url, fill  # noqa: E402
+
+EVENT_BATCH = 500_000
+VERBS = ["case.claimed", "case.decided", "media.viewed", "report.received", "case.released"]
+
+
+def fill_events(total: int, users: list[int]) -> None:
+    """Unsealed audit events over the cases, shaped like real ones: most carry a small JSON
+    payload of ints and strings, one in ten a float score, some an IP."""
+    from moderation.models import Case
+
+    low, high = (
+        Case.objects.order_by("id").values_list("id", flat=True)[0],
+        Case.objects.latest("id").pk,
+    )
+    span = high - low + 1
+    verbs = "ARRAY[" + ",".join(f"'{v}'" for v in VERBS) + "]"
+    actors = "ARRAY[" + ",".join(map(str, users)) + "]::bigint[]"
+    with connection.cursor() as cursor:
+        for start in range(0, total, EVENT_BATCH):
+            n = min(EVENT_BATCH, total - start)
+            cursor.execute(
+                "INSERT INTO moderation_auditevent (actor_id, actor_label, verb, object_type, "
+                "object_id, case_id, before, after, ip, created_at) "
+                f"SELECT CASE WHEN g %% 10 = 0 THEN NULL ELSE ({actors})[1 + g %% {len(users)}] END, "
+                "CASE WHEN g %% 10 = 0 THEN 'system' ELSE 'bench' || (g %% "
+                + str(len(users))
+                + ") END, "
+                f"({verbs})[1 + g %% {len(VERBS)}], 'moderation.case', "
+                f"({low} + g %% {span})::text, {low} + g %% {span}, "
+                "CASE WHEN g %% 3 = 0 THEN jsonb_build_object('status', 'open') END, "
+                "CASE WHEN g %% 10 = 1 THEN jsonb_build_object('score', (g %% 997) / 7.0, 'n', g) "
+                "ELSE jsonb_build_object('status', 'claimed', 'n', g, 'queue', 'general') END, "
+                "CASE WHEN g %% 4 = 0 THEN '10.1.' || (g %% 250) || '.' || (g %% 200) END::inet, "
+                "now() - (%s - g) * interval '500 milliseconds' "
+                "FROM generate_series(%s, %s) AS g",
+                [total, start, start + n - 1],
+            )
+            print(f"  {start + n:,} audit events", file=sys.stderr)
+        cursor.execute("VACUUM ANALYZE moderation_auditevent")
+
+
+def page_timings(args) -> dict[str, float]:
+    """Page p95s at this size (audit browser, queue health): to be added by the pages' authors.
+    Returns {label: p95 milliseconds}."""
+    return {}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL server.")
+
+    from accounts.models import User
+    from moderation.audit_chain import audit_seal
+    from moderation.models import Queue
+
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        users = [User.objects.create_user(f"bench{i}").pk for i in range(20)]
+        print(f"filling {args.cases:,} cases ...", file=sys.stderr)
+        fill(args.cases, [q.pk for q in Queue.objects.routable()])
+        print(f"filling {args.events:,} audit events ...", file=sys.stderr)
+        t = time.perf_counter()
+        fill_events(args.events, users)
+        print(f"  filled in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+
+        t = time.perf_counter()
+        sealed = audit_seal(wait=True, batch=10_000)
+        seal_s = time.perf_counter() - t
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE moderation_auditevent")
+            cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('moderation_auditevent'))")
+            size = cursor.fetchone()[0]
+
+        env = {**os.environ, "DATABASE_URL": _database_url()}
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "verify_audit_log"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        verify_s = time.perf_counter() - t
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+        print(f"database: postgresql; {os.cpu_count()} CPU cores; audit table {size}")
+        print(f"cases: {args.cases:,}; audit events: {args.events:,}")
+        print(f"seal all events: {sealed:,} in {seal_s:.1f} s ({sealed / seal_s:,.0f} events/s)")
+        print(
+            f"verify_audit_log: exit {proc.returncode} in {verify_s:.1f} s "
+            f"({args.events / verify_s:,.0f} events/s), peak RSS {rss_mb:.0f} MB"
+        )
+        print(f"  {(proc.stdout or proc.stderr).strip()}")
+        for label, ms in page_timings(args).items():
+            print(f"{label} p95: {ms:.1f} ms")
+    finally:
+        connection.close()
+        if not args.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
