@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('moderation', '0025_statement_of_reasons_indexes'),
+        ('moderation', '0026_audit_browser_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
