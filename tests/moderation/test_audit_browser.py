@@ -9,13 +9,15 @@ from accounts.roles import Role
 from moderation.audit import audit_record
 from moderation.audit_browser import PAGE_SIZE, change_rows
 from moderation.models import AuditEvent
+from tests.moderation.audit_helpers import audit_guard_off
 
 
 def restamp_hourly(start: datetime) -> datetime:
     """Stamp every event an hour after the one before it, from `start` (as ids and times go
     together in a real log); returns `start`, the time of an event of id 0."""
-    for pk in AuditEvent.objects.values_list("id", flat=True):
-        AuditEvent.objects.filter(pk=pk).update(created_at=start + timedelta(hours=pk))
+    with audit_guard_off():  # events are append-only: as only a test may
+        for pk in AuditEvent.objects.values_list("id", flat=True):
+            AuditEvent.objects.filter(pk=pk).update(created_at=start + timedelta(hours=pk))
     return start
 
 
@@ -94,7 +96,8 @@ class TestFilters:
         start = restamp_hourly(datetime(2020, 5, 1, tzinfo=UTC))
         late = events["rita_note"]
         at = start + timedelta(hours=late.pk - 1) - timedelta(minutes=1)
-        AuditEvent.objects.filter(pk=late.pk).update(created_at=at)
+        with audit_guard_off():
+            AuditEvent.objects.filter(pk=late.pk).update(created_at=at)
         window = {
             "from": f"{at:%Y-%m-%dT%H:%M}",
             "to": f"{at + timedelta(minutes=1):%Y-%m-%dT%H:%M}",
@@ -208,7 +211,8 @@ class TestKeysetPages:
     def test_the_query_count_does_not_grow_with_the_events(
         self, sup_client, many, django_assert_max_num_queries
     ):
-        with django_assert_max_num_queries(10):
+        # 11: the hash chain's latest verification box is one query.
+        with django_assert_max_num_queries(11):
             r = sup_client.get("/audit/", {"before": many[-1], "actor": "sam"})
         assert len(ids(r)) == PAGE_SIZE
 

@@ -21,6 +21,7 @@ from moderation.audit_chain import (
     canonical_number,
 )
 from moderation.models import AuditEvent
+from tests.moderation.audit_helpers import audit_guard_off
 
 pytestmark = pytest.mark.django_db
 
@@ -36,15 +37,9 @@ def record(n=1, **kw):
 
 
 def raw_update(sql, params):
-    """A change made behind the application's back (on PostgreSQL with the guard disabled)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Foreign key checks still queued in this transaction would block the ALTER.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE moderation_auditevent DISABLE TRIGGER USER")
+    """A change made behind the application's back (on PostgreSQL with the guard lifted)."""
+    with audit_guard_off(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE moderation_auditevent ENABLE TRIGGER USER")
 
 
 class TestCanonicalForm:
