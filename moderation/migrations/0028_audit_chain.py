@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('moderation', '0026_audit_browser_indexes'),
+        ('moderation', '0027_audit_actor_verb_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
