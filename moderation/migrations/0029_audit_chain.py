@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('moderation', '0027_audit_actor_verb_index'),
+        ('moderation', '0028_queue_health'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
