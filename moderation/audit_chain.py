@@ -40,10 +40,13 @@ not depend on how a database spells them: PostgreSQL's jsonb turns 1e20 into
 
 import hashlib
 import json
+import json.encoder
+import json.scanner
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from json.encoder import encode_basestring
 
 from django.db import connections, transaction
@@ -145,29 +148,47 @@ def _int_or_slow(text):
     return int(text)
 
 
-# Built once: json.dumps/json.loads with options build a new encoder/decoder on every call.
-_FAST_DECODER = json.JSONDecoder(parse_float=_refuse_float, parse_int=_int_or_slow)
+# Built once (json.dumps/json.loads with options build a new encoder/decoder on every call) and
+# called at the C level: verification hashes millions of payloads.
+_FAST_SCAN = json.scanner.make_scanner(
+    json.JSONDecoder(parse_float=_refuse_float, parse_int=_int_or_slow)
+)
+_FAST_ENCODE = (json.encoder.c_make_encoder or (lambda *a: None))(
+    None, None, encode_basestring, None, ":", ",", True, False, True
+)
 _FAST_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _fast(text: str) -> str:
+    value, end = _FAST_SCAN(text, 0)
+    if end != len(text):  # trailing whitespace, or more: let the full decoder judge
+        value = json.loads(text, parse_float=_refuse_float, parse_int=_int_or_slow)
+    if _FAST_ENCODE is None or not isinstance(value, dict | list):
+        return _FAST_ENCODER.encode(value)
+    return "".join(_FAST_ENCODE(value, 0))
+
+
+@lru_cache(maxsize=4096)
 def canonical_json_text(text: str | None) -> str:
     """Canonical form of stored JSON text. Most payloads hold no floats, no huge integers and no
     characters beyond the BMP; for them Python's C encoder with sorted keys writes exactly the
-    RFC 8785 bytes, so only the rest take the slow path."""
+    RFC 8785 bytes, so only the rest take the slow path. Cached: payloads repeat a lot."""
     if text is None:
         return "null"
     # Beyond the BMP (raw, or escaped as a surrogate pair) UTF-16 order differs from Python's.
     bmp = (text.isascii() or max(text) <= "\uffff") and "\\ud" not in text and "\\uD" not in text
     if bmp:
         try:
-            return _FAST_ENCODER.encode(_FAST_DECODER.decode(text))
+            return _fast(text)
         except _SlowPath:
             pass
     return canonical_json(json.loads(text))
 
 
 def canonical_time(value: datetime) -> str:
-    if value.tzinfo is not UTC and value.utcoffset():
+    if value.tzinfo is UTC:
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
+    if value.utcoffset():
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
@@ -234,8 +255,9 @@ def _model():
     return AuditEvent
 
 
-def _seal_batch(model, alias: str, batch: int, wait: bool) -> int | None:
-    """Seal up to `batch` events; None when another sealer holds the lock (PostgreSQL)."""
+def _seal_batch(model, alias: str, batch: int, wait: bool, after_id: int) -> tuple[int, int] | None:
+    """Seal up to `batch` unsealed events with ids above `after_id`; returns how many and the
+    last id sealed, or None when another sealer holds the lock (PostgreSQL)."""
     connection = connections[alias]
     table = connection.ops.quote_name(model._meta.db_table)
     with transaction.atomic(using=alias), connection.cursor() as cursor:
@@ -248,9 +270,10 @@ def _seal_batch(model, alias: str, batch: int, wait: bool) -> int | None:
         events = model._default_manager.using(alias)
         head = events.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
         seq, prev = head or (0, GENESIS)
-        rows = list(_content(events.filter(seq__isnull=True).order_by("id"))[:batch])
+        unsealed = events.filter(seq__isnull=True, id__gt=after_id).order_by("id")
+        rows = list(_content(unsealed)[:batch])
         if not rows:
-            return 0
+            return 0, after_id
         updates = []
         for row in rows:
             seq += 1
@@ -278,7 +301,7 @@ def _seal_batch(model, alias: str, batch: int, wait: bool) -> int | None:
         if done != len(updates):
             # Cannot happen while sealers hold the lock; never commit a chain with a hole.
             raise RuntimeError(f"sealed {done} of {len(updates)} audit events; rolled back")
-        return len(updates)
+        return len(updates), rows[-1][0]
 
 
 def audit_seal(
@@ -293,12 +316,16 @@ def audit_seal(
     once when another sealer is running (it will seal what is visible to it; what it misses is
     sealed by the next audit commit or the periodic job)."""
     model = model or _model()
-    total = batches = 0
+    total = batches = after_id = 0
     while max_batches is None or batches < max_batches:
-        done = _seal_batch(model, using, batch, wait)
+        # Keyset on id after the first batch: the unsealed index's front fills with dead entries
+        # as rows are sealed, and rescanning them each batch would make a backlog quadratic. An
+        # event with a lower id that commits meanwhile is sealed by the next call.
+        outcome = _seal_batch(model, using, batch, wait, after_id)
         batches += 1
-        if done is None:
+        if outcome is None:
             break
+        done, after_id = outcome
         total += done
         if done < batch:
             break
