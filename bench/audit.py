@@ -4,8 +4,9 @@ Builds a throwaway PostgreSQL database (test_<name> of DATABASE_URL, dropped aft
 with `--cases` cases and `--events` unsealed audit events with INSERT ... SELECT generate_series,
 seals them all (timed: what the migration does for an existing log), then runs
 `manage.py verify_audit_log` over the whole chain in a child process (timed, peak RSS measured:
-memory must stay bounded whatever the size). `page_timings()` is where page measurements (audit
-browser, queue health: p95 ≤ 200 ms) go.
+memory must stay bounded whatever the size). The pages have their own benches
+(bench/audit_browser.py, bench/queue_health.py); `page_timings()` is the hook to time pages
+against this same database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigil_bench bench/audit.py \
         [--cases 1000000 --events 5000000] [--keep]

@@ -138,6 +138,6 @@ def seal_existing(apps, schema_editor):
 
 Migration.operations += [
     migrations.RunPython(guard, unguard),
-    # Unsealing on the way back is refused by the trigger, which is gone by then.
+    # Backwards there is nothing to unseal: the columns are dropped with the migration.
     migrations.RunPython(seal_existing, migrations.RunPython.noop),
 ]
