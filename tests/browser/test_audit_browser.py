@@ -1,5 +1,6 @@
 """The audit browser in a real browser: a supervisor filters to one reviewer, opens a case's
-timeline, asks who saw its file and downloads the filtered events as CSV."""
+timeline, asks who saw its file, downloads the filtered events as CSV, then downloads the
+transparency report (issue 7's journey)."""
 
 import csv
 import io
@@ -8,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
+from moderation.models import AuditEvent
 from moderation.services import case_claim_next, case_decide, media_record_view
 
 pytestmark = pytest.mark.browser
@@ -51,3 +53,18 @@ def test_a_supervisor_follows_a_reviewer_to_a_case_and_who_saw_its_file(
     assert [(r["actor_label"], r["verb"], r["object_id"]) for r in exported] == [
         ("rita", "media.viewed", str(media.pk))
     ]
+
+    # Last, the numbers for the period: the transparency report, downloaded and audited.
+    page.get_by_role("link", name="Transparency").click()
+    page.get_by_role("button", name="Show report").click()
+    with page.expect_download() as report_download:
+        page.get_by_test_id("transparency-download-csv").click()
+    rows = list(csv.DictReader(io.StringIO(report_download.value.path().read_text("utf-8"))))
+    figures = {(r["section"], r["key"]): r["value"] for r in rows}
+    assert rows and all(set(r) == {"section", "key", "value"} for r in rows)
+    # The two user reports made above, both from the public form.
+    assert figures[("signals_received.user_reports", "total")] == "2"
+    assert figures[("signals_received.user_reports.by_source", "form")] == "2"
+    assert AuditEvent.objects.filter(
+        verb__startswith="transparency.", actor__username="supervisor1"
+    )
