@@ -73,16 +73,17 @@ def escalation_url(escalation_id: int) -> str:
     return reverse("escalation_detail", args=[escalation_id])
 
 
-def _show_errors(form, error: ValidationError) -> None:
-    # A state error (someone moved the escalation meanwhile) names no field: show it on top.
-    if hasattr(error, "error_dict"):
-        add_service_errors(form, error)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
-
-
-def _form_page(request, escalation, form, *, title: str, action: str, button: str):
+def _post_form(request, escalation, form, call, *, done: str, title: str, url: str, button: str):
+    """Run `call(cleaned_data)` for a valid form and go back to the escalation page with `done`;
+    otherwise show the form's (or the service's) errors on a small page of their own."""
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, done.format(**form.cleaned_data))
+            return redirect(escalation_url(escalation.pk))
     return render(
         request,
         "moderation/escalations/custody_form.html",
@@ -90,7 +91,7 @@ def _form_page(request, escalation, form, *, title: str, action: str, button: st
             "escalation": escalation,
             "form": form,
             "title": title,
-            "action": action,
+            "action": reverse(url, args=[escalation.pk]),
             "button": button,
             "back": escalation_url(escalation.pk),
         },
@@ -120,30 +121,19 @@ def escalation_packet(request, escalation_id: int):
 def escalation_mark_submitted(request, escalation_id: int):
     """A supervisor submitted the downloaded packet by hand and records the report id."""
     escalation = _escalation_or_404(escalation_id)
-    form = MarkSubmittedForm(request.POST)
-    if form.is_valid():
-        try:
-            escalations.escalation_mark_submitted(
-                escalation_id=escalation.pk,
-                report_id=form.cleaned_data["report_id"],
-                via=Escalation.SubmittedVia.MANUAL,
-                user=request.user,
-            )
-        except ValidationError as e:
-            _show_errors(form, e)
-        else:
-            messages.success(
-                request,
-                f"Marked submitted as report {form.cleaned_data['report_id']}. The evidence is "
-                "now preserved.",
-            )
-            return redirect(escalation_url(escalation.pk))
-    return _form_page(
+    return _post_form(
         request,
         escalation,
-        form,
+        MarkSubmittedForm(request.POST),
+        lambda data: escalations.escalation_mark_submitted(
+            escalation_id=escalation.pk,
+            report_id=data["report_id"],
+            via=Escalation.SubmittedVia.MANUAL,
+            user=request.user,
+        ),
+        done="Marked submitted as report {report_id}. The evidence is now preserved.",
         title="Mark submitted",
-        action=reverse("escalation_mark_submitted", args=[escalation.pk]),
+        url="escalation_mark_submitted",
         button="Mark submitted",
     )
 
@@ -166,26 +156,19 @@ def escalation_mark_acknowledged(request, escalation_id: int):
 def escalation_legal_hold(request, escalation_id: int):
     """Set or extend a legal hold (a new date and reason replace the old ones)."""
     escalation = _escalation_or_404(escalation_id)
-    form = LegalHoldForm(request.POST)
-    if form.is_valid():
-        try:
-            custody.escalation_set_legal_hold(
-                escalation_id=escalation.pk,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-                until=form.cleaned_data["until"],
-            )
-        except ValidationError as e:
-            _show_errors(form, e)
-        else:
-            messages.success(request, "Legal hold recorded.")
-            return redirect(escalation_url(escalation.pk))
-    return _form_page(
+    return _post_form(
         request,
         escalation,
-        form,
+        LegalHoldForm(request.POST),
+        lambda data: custody.escalation_set_legal_hold(
+            escalation_id=escalation.pk,
+            user=request.user,
+            reason=data["reason"],
+            until=data["until"],
+        ),
+        done="Legal hold recorded.",
         title="Legal hold",
-        action=reverse("escalation_legal_hold", args=[escalation.pk]),
+        url="escalation_legal_hold",
         button="Hold the evidence",
     )
 
@@ -194,22 +177,15 @@ def escalation_legal_hold(request, escalation_id: int):
 @require_POST
 def escalation_lift_hold(request, escalation_id: int):
     escalation = _escalation_or_404(escalation_id)
-    form = LiftHoldForm(request.POST)
-    if form.is_valid():
-        try:
-            custody.escalation_lift_legal_hold(
-                escalation_id=escalation.pk, user=request.user, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as e:
-            _show_errors(form, e)
-        else:
-            messages.success(request, "Legal hold lifted.")
-            return redirect(escalation_url(escalation.pk))
-    return _form_page(
+    return _post_form(
         request,
         escalation,
-        form,
+        LiftHoldForm(request.POST),
+        lambda data: custody.escalation_lift_legal_hold(
+            escalation_id=escalation.pk, user=request.user, reason=data["reason"]
+        ),
+        done="Legal hold lifted.",
         title="Lift the legal hold",
-        action=reverse("escalation_lift_hold", args=[escalation.pk]),
+        url="escalation_lift_hold",
         button="Lift the hold",
     )

@@ -112,6 +112,36 @@ def can_retract(escalation: Escalation) -> bool:
     )
 
 
+def _settle(
+    escalation: Escalation,
+    *,
+    status: str,
+    started: bool,
+    failure: str = "",
+    details: list[str] | None = None,
+    extra: tuple[str, ...] = (),
+) -> None:
+    """Save the escalation's status and failure with its submission either started afresh
+    (no worker holds it yet) or over: the lease always released. `extra`: more fields set."""
+    escalation.status = status
+    escalation.failure_reason, escalation.failure_details = failure[:500], (details or [])[:50]
+    escalation.submission_started_at = timezone.now() if started else None
+    escalation.submission_lease, escalation.submission_lease_until = "", None
+    escalation.updated_at = timezone.now()
+    escalation.save(
+        update_fields=[
+            "status",
+            "failure_reason",
+            "failure_details",
+            "submission_started_at",
+            "submission_lease",
+            "submission_lease_until",
+            "updated_at",
+            *extra,
+        ]
+    )
+
+
 def escalation_submit(*, escalation_id: int, user, ip: str | None = None) -> Escalation:
     """A supervisor sends a ready escalation (or resumes a failed submission) through the API."""
     if not configured():
@@ -130,22 +160,7 @@ def escalation_submit(*, escalation_id: int, user, ip: str | None = None) -> Esc
                 "a ready escalation, or one whose submission failed, can be submitted."
             )
         before = {"status": escalation.status, "failure_reason": escalation.failure_reason}
-        escalation.status = S.READY
-        escalation.failure_reason, escalation.failure_details = "", []
-        escalation.submission_started_at = timezone.now()
-        escalation.submission_lease, escalation.submission_lease_until = "", None
-        escalation.updated_at = timezone.now()
-        escalation.save(
-            update_fields=[
-                "status",
-                "failure_reason",
-                "failure_details",
-                "submission_started_at",
-                "submission_lease",
-                "submission_lease_until",
-                "updated_at",
-            ]
-        )
+        _settle(escalation, status=S.READY, started=True)
         audit_record(
             verb="escalation.submission_started",
             obj=escalation,
@@ -401,23 +416,7 @@ def _fail(escalation: Escalation, token: str, reason: str, details: list[str]) -
         if locked.submission_lease != token:
             return
         before = locked.status
-        locked.status = S.FAILED
-        locked.failure_reason = reason[:500]
-        locked.failure_details = details[:50]
-        locked.submission_started_at = None
-        locked.submission_lease, locked.submission_lease_until = "", None
-        locked.updated_at = timezone.now()
-        locked.save(
-            update_fields=[
-                "status",
-                "failure_reason",
-                "failure_details",
-                "submission_started_at",
-                "submission_lease",
-                "submission_lease_until",
-                "updated_at",
-            ]
-        )
+        _settle(locked, status=S.FAILED, started=False, failure=reason, details=details)
         audit_record(
             verb="escalation.submission_failed",
             obj=locked,
@@ -464,24 +463,8 @@ def escalation_retract_submission(*, escalation_id: int, user, ip: str | None = 
     with transaction.atomic():
         locked = Escalation.objects.select_for_update().get(pk=escalation_id)
         before = locked.status
-        locked.status = S.READY
         locked.report_id = None
-        locked.failure_reason, locked.failure_details = "", []
-        locked.submission_started_at = None
-        locked.submission_lease, locked.submission_lease_until = "", None
-        locked.updated_at = timezone.now()
-        locked.save(
-            update_fields=[
-                "status",
-                "report_id",
-                "failure_reason",
-                "failure_details",
-                "submission_started_at",
-                "submission_lease",
-                "submission_lease_until",
-                "updated_at",
-            ]
-        )
+        _settle(locked, status=S.READY, started=False, extra=("report_id",))
         EscalationFile.objects.filter(escalation=locked).update(
             remote_file_id="", details_sent_at=None
         )
