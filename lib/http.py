@@ -1,6 +1,8 @@
+import csv
 import ipaddress
 
 from django.conf import settings
+from django.http import StreamingHttpResponse
 
 
 def client_ip(request) -> str | None:
@@ -37,3 +39,21 @@ def rate_limit_key(ip: str | None) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+class _Echo:
+    """A file that hands back what is written to it, so csv.writer formats one row at a time."""
+
+    def write(self, value):
+        return value
+
+
+def csv_response(rows, *, filename: str) -> StreamingHttpResponse:
+    """Stream `rows` (an iterable of lists, header first) as a CSV download: formatted a row at a
+    time, so memory stays bounded however many rows the iterable fetches."""
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

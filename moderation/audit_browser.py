@@ -6,7 +6,6 @@ index that leads with it and ends with id (migrations 0026, 0027), so "newest fi
 order, and a time range becomes a range of ids (see `_first_id_at`).
 """
 
-import csv
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -248,15 +247,9 @@ def _cell(value) -> str:
     return text
 
 
-def csv_lines(events, *, upto: int):
-    """The CSV of `events` with ids below `upto`, newest first, fetched a chunk at a time."""
-
-    class Echo:
-        def write(self, value):
-            return value
-
-    writer = csv.writer(Echo())
-    yield writer.writerow(CSV_FIELDS)
+def csv_rows(events, *, upto: int):
+    """The CSV rows of `events` with ids below `upto`, newest first, fetched a chunk at a time."""
+    yield CSV_FIELDS
     last = upto
     while True:
         chunk = list(
@@ -267,7 +260,7 @@ def csv_lines(events, *, upto: int):
             values["created_at"] = values["created_at"].isoformat()
             for name in ("before", "after"):
                 values[name] = "" if values[name] is None else _json(values[name])
-            yield writer.writerow([_cell(values[f]) for f in CSV_FIELDS])
+            yield [_cell(values[f]) for f in CSV_FIELDS]
         if len(chunk) < EXPORT_CHUNK:
             return
         last = chunk[-1][0]

@@ -2,14 +2,14 @@
 
 Read-only by design: no URL here (or anywhere) edits or deletes an audit event."""
 
-from django.http import QueryDict, StreamingHttpResponse
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from lib.access import supervisor_required
-from lib.http import client_ip
+from lib.http import client_ip, csv_response
 from moderation import audit_browser as browser
 from moderation.models import Case
 
@@ -94,7 +94,5 @@ def audit_export(request):
     record = browser.audit_export_record(
         user=request.user, filters=form.filters(), ip=client_ip(request)
     )
-    lines = browser.csv_lines(browser.audit_events(form), upto=record.pk)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="audit-{record.pk}.csv"'
-    return response
+    rows = browser.csv_rows(browser.audit_events(form), upto=record.pk)
+    return csv_response(rows, filename=f"audit-{record.pk}.csv")

@@ -1,17 +1,15 @@
 """Statements of reasons for supervisors: the export page and its streamed CSV."""
 
-import csv
 from datetime import UTC, datetime, time, timedelta
 
 from django import forms
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from lib.access import supervisor_required
-from lib.http import client_ip
+from lib.http import client_ip, csv_response
 from moderation import dsa, dsa_schema
 from moderation.dsa_services import statements_export_record
 
@@ -63,11 +61,6 @@ def statements_of_reasons(request):
     return _page(request, form)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @supervisor_required
 @never_cache
 @require_GET
@@ -80,19 +73,14 @@ def statements_of_reasons_csv(request):
     statements_export_record(
         user=request.user, since=since, until=until, rows=rows, ip=client_ip(request)
     )
-    writer = csv.writer(_Echo())
 
-    def lines():
-        yield writer.writerow(dsa_schema.FIELDS)
+    def rows():
+        yield dsa_schema.FIELDS
         if since >= until:
             return
         for envelope in dsa.statements_iter(since=since, until=until, chunk=CHUNK):
             statement = envelope["statement"]
-            yield writer.writerow(
-                [dsa_schema.csv_value(f, statement[f]) for f in dsa_schema.FIELDS]
-            )
+            yield [dsa_schema.csv_value(f, statement[f]) for f in dsa_schema.FIELDS]
 
     name = f"statements-of-reasons-{form.cleaned_data['from']}-{form.cleaned_data['to']}.csv"
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_response(rows(), filename=name)

@@ -4,14 +4,14 @@ and the same figures as CSV and JSON downloads (each download audited)."""
 import csv
 import io
 
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from lib.access import supervisor_required
-from lib.http import client_ip
+from lib.http import client_ip, csv_response
 from moderation import research
 from moderation.dsa_views import PeriodForm
 from moderation.enforcement import EnforcementAction
@@ -184,11 +184,6 @@ def _export(request, form, fmt):
     return export
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @supervisor_required
 @never_cache
 @require_GET
@@ -197,17 +192,13 @@ def research_export_csv(request):
     if not form.is_valid():
         return _research_page(request, form, status=400)
     export = _export(request, form, "csv")
-    writer = csv.writer(_Echo())
 
-    def lines():
-        yield writer.writerow([*research.COLUMNS, "cases"])
+    def rows():
+        yield [*research.COLUMNS, "cases"]
         for row in export.iter_rows():
-            yield writer.writerow([row[c] for c in research.COLUMNS] + [row["cases"]])
+            yield [row[c] for c in research.COLUMNS] + [row["cases"]]
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{_filename(form, "research-export", "csv")}"'
-    )
+    response = csv_response(rows(), filename=_filename(form, "research-export", "csv"))
     # The header says what was left out, as the JSON's "suppressed_cases" does.
     response["X-Vigil-Suppressed-Cases"] = str(export.suppressed)
     response["X-Vigil-Min-Group"] = str(export.k)
