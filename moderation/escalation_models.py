@@ -199,6 +199,11 @@ class Escalation(models.Model):
         return f"{self.get_authority_display()} escalation {self.pk} ({self.status})"
 
     @property
+    def failed_in_assembly(self) -> bool:
+        """Failed before any packet was made (a failure at submission comes after ready)."""
+        return self.status == self.Status.FAILED and not self.packet_sha256
+
+    @property
     def manual_submission_open(self) -> bool:
         """A supervisor may submit the packet by hand and record the report id: it is ready, or
         its API submission failed before the authority opened a report (the packet is fine)."""

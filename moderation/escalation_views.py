@@ -92,8 +92,7 @@ def _render_detail(request, escalation, *, details_form=None, note_form=None, st
             "may_request": may_prepare and escalation.status == S.DRAFT,
             "may_approve": awaiting and escalations.can_approve(user, escalation),
             # A failed assembly (e.g. the report does not validate) goes back to be corrected.
-            "may_restart": escalation.status == S.FAILED
-            and not escalation.packet_sha256
+            "may_restart": escalation.failed_in_assembly
             and escalations.can_approve(user, escalation),
             "approver_is_involved": awaiting
             and user.has_perm("accounts.senior_review")

@@ -253,7 +253,7 @@ def escalation_return(*, escalation_id: int, user, note: str) -> Escalation:
         raise ValidationError({"note": "Say what needs to change before you can approve it."})
     with transaction.atomic():
         escalation = _locked(escalation_id)
-        failed_assembly = escalation.status == S.FAILED and not escalation.packet_sha256
+        failed_assembly = escalation.failed_in_assembly
         if not failed_assembly:
             _expect(escalation, S.AWAITING_APPROVAL, doing="sent back")
         if not can_approve(user, escalation):

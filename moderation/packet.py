@@ -403,16 +403,11 @@ def _fail(escalation_id: int, failed: AssemblyFailed) -> Result | None:
     return Result(escalation_id, S.FAILED)
 
 
-def failed_in_assembly(escalation: Escalation) -> bool:
-    """Failed before any packet was made (a failure at submission comes after READY)."""
-    return escalation.status == S.FAILED and not escalation.packet_sha256
-
-
 def escalation_retry_assembly(*, escalation_id: int, user, ip: str | None = None) -> Escalation:
     """A supervisor tries the assembly again (the missing file was restored, the report fixed)."""
     with transaction.atomic():
         escalation = Escalation.objects.select_for_update().get(pk=escalation_id)
-        if not failed_in_assembly(escalation):
+        if not escalation.failed_in_assembly:
             raise EscalationStateError(
                 f"Escalation {escalation.pk} is {escalation.get_status_display().lower()}: only "
                 "an escalation whose packet could not be assembled can be assembled again."
