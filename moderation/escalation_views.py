@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import roles
 from lib.access import reviewer_required, senior_required, supervisor_required
 from lib.forms import add_service_errors
 from moderation import escalation_selectors as selectors
@@ -66,7 +67,10 @@ def escalation_list(request):
 def _render_detail(request, escalation, *, details_form=None, note_form=None, status=200):
     user = request.user
     editable = escalation.status in escalations.EDITABLE
-    may_prepare = editable and escalations.can_prepare(user, escalation)
+    # Who took part decides what this user may do here: asked once for the whole page.
+    involved = escalations.escalating_reviewer_ids(escalation)
+    may_prepare = editable and escalations.can_prepare(user, escalation, involved)
+    may_approve_any = escalations.can_approve(user, escalation, involved)
     if details_form is None and may_prepare:
         details_form = EscalationDetailsForm(
             initial={
@@ -90,15 +94,14 @@ def _render_detail(request, escalation, *, details_form=None, note_form=None, st
             "annotation_labels": [REPORT_ANNOTATIONS[a] for a in escalation.annotations],
             "details_form": details_form if may_prepare else None,
             "may_request": may_prepare and escalation.status == S.DRAFT,
-            "may_approve": awaiting and escalations.can_approve(user, escalation),
+            "may_approve": awaiting and may_approve_any,
             # A failed assembly (e.g. the report does not validate) goes back to be corrected.
-            "may_restart": escalation.failed_in_assembly
-            and escalations.can_approve(user, escalation),
+            "may_restart": escalation.failed_in_assembly and may_approve_any,
             "approver_is_involved": awaiting
-            and user.has_perm("accounts.senior_review")
-            and not escalations.can_approve(user, escalation),
+            and user.has_perm(roles.SENIOR_REVIEW)
+            and not may_approve_any,
             "may_withdraw": escalation.status in escalations.WITHDRAWABLE
-            and user.has_perm("accounts.supervise"),
+            and user.has_perm(roles.SUPERVISE),
             "note_form": note_form or NoteForm(),
         },
         status=status,

@@ -76,13 +76,19 @@ def escalating_reviewer_ids(escalation: Escalation) -> set[int]:
     return ids
 
 
-def can_prepare(user, escalation: Escalation) -> bool:
-    """The reviewers who escalated its content, and any senior reviewer, may prepare the report."""
-    return user.has_perm(roles.SENIOR_REVIEW) or user.pk in escalating_reviewer_ids(escalation)
+def can_prepare(user, escalation: Escalation, involved: set[int] | None = None) -> bool:
+    """The reviewers who escalated its content, and any senior reviewer, may prepare the report.
+    `involved`: escalating_reviewer_ids(escalation) when the caller has it already."""
+    if involved is None:
+        involved = escalating_reviewer_ids(escalation)
+    return user.has_perm(roles.SENIOR_REVIEW) or user.pk in involved
 
 
-def can_approve(user, escalation: Escalation) -> bool:
-    return user.has_perm(roles.SENIOR_REVIEW) and user.pk not in escalating_reviewer_ids(escalation)
+def can_approve(user, escalation: Escalation, involved: set[int] | None = None) -> bool:
+    """A senior reviewer or supervisor who took no part in it (the two-person rule)."""
+    if involved is None:
+        involved = escalating_reviewer_ids(escalation)
+    return user.has_perm(roles.SENIOR_REVIEW) and user.pk not in involved
 
 
 def escalation_open(
