@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -60,13 +60,6 @@ class LegalHoldForm(forms.Form):
 
 class LiftHoldForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
-
-
-def _escalation_or_404(escalation_id: int) -> Escalation:
-    try:
-        return Escalation.objects.get(pk=escalation_id)
-    except Escalation.DoesNotExist:
-        raise Http404("No such escalation") from None
 
 
 def escalation_url(escalation_id: int) -> str:
@@ -120,7 +113,7 @@ def escalation_packet(request, escalation_id: int):
 @require_POST
 def escalation_mark_submitted(request, escalation_id: int):
     """A supervisor submitted the downloaded packet by hand and records the report id."""
-    escalation = _escalation_or_404(escalation_id)
+    escalation = get_object_or_404(Escalation, pk=escalation_id)
     return _post_form(
         request,
         escalation,
@@ -141,7 +134,7 @@ def escalation_mark_submitted(request, escalation_id: int):
 @supervisor_required
 @require_POST
 def escalation_mark_acknowledged(request, escalation_id: int):
-    escalation = _escalation_or_404(escalation_id)
+    escalation = get_object_or_404(Escalation, pk=escalation_id)
     try:
         escalations.escalation_mark_acknowledged(escalation_id=escalation.pk, user=request.user)
     except ValidationError as e:
@@ -155,7 +148,7 @@ def escalation_mark_acknowledged(request, escalation_id: int):
 @require_POST
 def escalation_legal_hold(request, escalation_id: int):
     """Set or extend a legal hold (a new date and reason replace the old ones)."""
-    escalation = _escalation_or_404(escalation_id)
+    escalation = get_object_or_404(Escalation, pk=escalation_id)
     return _post_form(
         request,
         escalation,
@@ -176,7 +169,7 @@ def escalation_legal_hold(request, escalation_id: int):
 @supervisor_required
 @require_POST
 def escalation_lift_hold(request, escalation_id: int):
-    escalation = _escalation_or_404(escalation_id)
+    escalation = get_object_or_404(Escalation, pk=escalation_id)
     return _post_form(
         request,
         escalation,
