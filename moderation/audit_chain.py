@@ -43,8 +43,6 @@ import json
 import json.encoder
 import json.scanner
 import logging
-import multiprocessing
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -364,126 +362,6 @@ class Verification:
     last_hash: str = GENESIS
 
 
-def _first_mismatch(rows: list) -> int | None:
-    """Index of the first row (seq, prev_hash, hash, *CONTENT) that does not hash to its stored
-    hash, given its own stored prev_hash; None when all do. Runs in worker processes too: it
-    touches no database, only the rows it is given."""
-    for index, row in enumerate(rows):
-        if event_hash(row[3:], seq=row[0], prev_hash=row[1]) != row[2]:
-            return index
-    return None
-
-
-def _first_bad_link(page: list, expected: int, prev: str) -> tuple[int, str | None]:
-    """The cheap sequential checks of one page: (index of the first row with a gap in seq or a
-    broken link, or len(page); its message or None)."""
-    for index, row in enumerate(page):
-        seq, prev_hash = row[0], row[1]
-        if seq != expected:
-            return index, (
-                f"gap in seq: event id {row[3]} has seq {seq}, expected {expected} "
-                f"(seq {expected}..{seq - 1} missing)"
-            )
-        if prev_hash != prev:
-            return index, (
-                f"broken link: event id {row[3]} (seq {seq}) has prev_hash {prev_hash}, "
-                f"but the hash of seq {seq - 1} is {prev}"
-            )
-        prev, expected = row[2], expected + 1
-    return len(page), None
-
-
-def _mismatch_message(row) -> str:
-    return (
-        f"content hash mismatch: event id {row[3]} (seq {row[0]}) does not hash to "
-        "its stored hash: it was changed after it was sealed"
-    )
-
-
-def _pages(rows, batch: int):
-    """(page, expected, prev, checked before it, index of its first bad link or len, message)
-    in seq order, stopping after the page with a bad link: the main process's part."""
-    expected, prev, checked = 1, GENESIS, 0
-    while True:
-        page = list(rows.filter(seq__gte=expected).order_by("seq")[:batch])
-        if not page:
-            return
-        cut, message = _first_bad_link(page, expected, prev)
-        yield page, expected, prev, checked, cut, message
-        if message is not None:
-            return
-        expected, prev, checked = page[-1][0] + 1, page[-1][2], checked + len(page)
-
-
-def _page_outcome(page, expected, prev, checked, cut, link_message, mismatch):
-    """A failed Verification for the first bad event of a page (a content mismatch at index
-    `mismatch` comes before the bad link at `cut` only when it is earlier), else None."""
-    if mismatch is not None and mismatch < cut:
-        row = page[mismatch]
-        # Every row before it passed the link checks: its prev_hash is its predecessor's hash.
-        index, message = mismatch, _mismatch_message(row)
-        last_hash = row[1] if mismatch else prev
-    elif link_message is not None:
-        row, index, message = page[cut], cut, link_message
-        last_hash = page[cut - 1][2] if cut else prev
-    else:
-        return None
-    return Verification(
-        False, checked + index, message, row[3], row[0], expected + index - 1, last_hash
-    )
-
-
-def _close_connections_before_fork() -> None:
-    """A forked worker must share no open database socket with this process: close what can be
-    closed (not a connection inside a transaction, e.g. a test's; workers never use it, and they
-    leave through os._exit, which runs no finalizer that could close it)."""
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close()
-
-
-def _verify_pages(rows, batch: int, workers: int):
-    """Walk the pages; returns (failed Verification or None, checked, last_seq, last_hash)."""
-    checked, last_seq, last_hash = 0, 0, GENESIS
-    if workers <= 1:
-        for page, expected, prev, checked, cut, message in _pages(rows, batch):
-            outcome = _page_outcome(
-                page, expected, prev, checked, cut, message, _first_mismatch(page[:cut])
-            )
-            if outcome is not None:
-                return outcome, 0, 0, GENESIS
-            checked, last_seq, last_hash = checked + len(page), page[-1][0], page[-1][2]
-        return None, checked, last_seq, last_hash
-
-    _close_connections_before_fork()
-    # Bounded: at most `window` pages are held (read, in a worker or waiting to be consumed).
-    # Pool.imap over the page generator would read ahead without limit.
-    window = 2 * workers
-    pending = deque()
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-
-        def consume():
-            page, expected, prev, page_checked, cut, message, result = pending.popleft()
-            outcome = _page_outcome(page, expected, prev, page_checked, cut, message, result.get())
-            return outcome, page
-
-        for args in _pages(rows, batch):
-            page, cut = args[0], args[4]
-            pending.append((*args, pool.apply_async(_first_mismatch, (page[:cut],))))
-            while len(pending) >= window:
-                outcome, done = consume()
-                if outcome is not None:
-                    return outcome, 0, 0, GENESIS
-                checked, last_seq, last_hash = checked + len(done), done[-1][0], done[-1][2]
-        # Pages are consumed in seq order, so the first failure met is the first in the chain.
-        while pending:
-            outcome, done = consume()
-            if outcome is not None:
-                return outcome, 0, 0, GENESIS
-            checked, last_seq, last_hash = checked + len(done), done[-1][0], done[-1][2]
-    return None, checked, last_seq, last_hash
-
-
 def audit_verify(
     *,
     batch: int = VERIFY_BATCH,
@@ -491,19 +369,44 @@ def audit_verify(
     anchor: tuple[int, str] | None = None,
     now: datetime | None = None,
     model=None,
-    workers: int = 1,
 ) -> Verification:
     """Check the whole chain, `batch` events at a time in seq order (keyset on the unique seq
     index: memory stays bounded at any size). Stops at the first bad event. `anchor` is a
     (seq, hash) an earlier verification saw: it must still be there, so cutting events off the
-    end of the chain is noticed too. With `workers` > 1, this process reads the pages and checks
-    seq and links; each event's content hash (independent of the others, given its stored
-    prev_hash) is checked in that many forked worker processes, which never touch the database."""
+    end of the chain is noticed too."""
     events = (model or _model())._default_manager
     rows = _content(events.all()).values_list("seq", "prev_hash", "hash", *CONTENT)
-    failed, checked, last_seq, prev = _verify_pages(rows, max(1, batch), workers)
-    if failed is not None:
-        return failed
+    expected, prev, checked = 1, GENESIS, 0
+
+    def bad(row, message):
+        return Verification(False, checked, message, row[3], row[0], expected - 1, prev)
+
+    while True:
+        page = list(rows.filter(seq__gte=expected).order_by("seq")[:batch])
+        if not page:
+            break
+        for row in page:
+            seq, prev_hash, stored = row[0], row[1], row[2]
+            if seq != expected:
+                return bad(
+                    row,
+                    f"gap in seq: event id {row[3]} has seq {seq}, expected {expected} "
+                    f"(seq {expected}..{seq - 1} missing)",
+                )
+            if prev_hash != prev:
+                return bad(
+                    row,
+                    f"broken link: event id {row[3]} (seq {seq}) has prev_hash {prev_hash}, "
+                    f"but the hash of seq {seq - 1} is {prev}",
+                )
+            if event_hash(row[3:], seq=seq, prev_hash=prev_hash) != stored:
+                return bad(
+                    row,
+                    f"content hash mismatch: event id {row[3]} (seq {seq}) does not hash to "
+                    "its stored hash: it was changed after it was sealed",
+                )
+            prev, expected, checked = stored, expected + 1, checked + 1
+    last_seq = expected - 1
     if anchor is not None and anchor[0] > 0:
         if anchor[0] > last_seq:
             return Verification(

@@ -7,7 +7,6 @@ Read-only unless --seal (seal what is unsealed first) or --record (store the res
 run `verify_audit_log --seal --record` from cron.
 """
 
-import os
 import sys
 import time
 from datetime import timedelta
@@ -28,20 +27,12 @@ class Command(BaseCommand):
             default=int(UNSEALED_GRACE.total_seconds() // 60),
             help="An event still unsealed after this long is reported as a failure.",
         )
-        parser.add_argument(
-            "--workers",
-            type=int,
-            default=os.cpu_count() or 1,
-            help="Processes checking content hashes (default: one per CPU); 1 checks in-process.",
-        )
         parser.add_argument("--seal", action="store_true", help="Seal unsealed events first.")
         parser.add_argument(
             "--record", action="store_true", help="Seal, verify and store the result (the job)."
         )
 
-    def handle(
-        self, *args, batch_size, grace_minutes, workers, seal=False, record=False, **options
-    ):
+    def handle(self, *args, batch_size, grace_minutes, seal=False, record=False, **options):
         started = time.monotonic()
         if record:
             from moderation.audit_verification import audit_verification_run
@@ -52,9 +43,7 @@ class Command(BaseCommand):
             if seal:
                 audit_seal(wait=True)
             result = audit_verify(
-                batch=max(1, batch_size),
-                unsealed_grace=timedelta(minutes=grace_minutes),
-                workers=max(1, workers),
+                batch=max(1, batch_size), unsealed_grace=timedelta(minutes=grace_minutes)
             )
             ok, checked, message = result.ok, result.checked, result.message
         elapsed = time.monotonic() - started
