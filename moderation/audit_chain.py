@@ -10,8 +10,9 @@ open every transaction with BEGIN IMMEDIATE). Chain order is sealing order: an e
 id that commits later is simply sealed later, so what was sealed is never reordered and `seq`
 has no gaps. Sealing runs right after commit of every audit-writing transaction (at most
 `SEAL_AFTER_COMMIT_BATCHES` batches, so a request never pays for a backlog) and from the periodic
-job (moderation/periodic.py), which seals stragglers within minutes; `audit_verify` reports an
-event left unsealed longer than `UNSEALED_GRACE` as a failure.
+job (moderation/periodic.py), which seals stragglers within minutes; verification
+(moderation/audit_chain_verify.py) reports an event left unsealed longer than `UNSEALED_GRACE` as
+a failure.
 
 Canonical form (for an outside auditor to re-implement). An event's hash is the lowercase hex
 SHA-256 of the UTF-8 bytes of this JSON object, serialised per RFC 8785 (JSON Canonicalization
@@ -43,7 +44,6 @@ import json
 import json.encoder
 import json.scanner
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -52,7 +52,6 @@ from json.encoder import encode_basestring
 from django.db import connections, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -346,105 +345,3 @@ def audit_seal_on_commit(using: str = "default") -> None:
     if any(item[1] is _seal_after_commit for item in connection.run_on_commit):
         return
     transaction.on_commit(_seal_after_commit, using=using)
-
-
-# --- verifying -------------------------------------------------------------------------------
-
-
-@dataclass
-class Verification:
-    ok: bool
-    checked: int
-    message: str
-    bad_id: int | None = None
-    bad_seq: int | None = None
-    last_seq: int = 0
-    last_hash: str = GENESIS
-
-
-def audit_verify(
-    *,
-    batch: int = VERIFY_BATCH,
-    unsealed_grace: timedelta = UNSEALED_GRACE,
-    anchor: tuple[int, str] | None = None,
-    now: datetime | None = None,
-    model=None,
-) -> Verification:
-    """Check the whole chain, `batch` events at a time in seq order (keyset on the unique seq
-    index: memory stays bounded at any size). Stops at the first bad event. `anchor` is a
-    (seq, hash) an earlier verification saw: it must still be there, so cutting events off the
-    end of the chain is noticed too."""
-    events = (model or _model())._default_manager
-    rows = _content(events.all()).values_list("seq", "prev_hash", "hash", *CONTENT)
-    expected, prev, checked = 1, GENESIS, 0
-
-    def bad(row, message):
-        return Verification(False, checked, message, row[3], row[0], expected - 1, prev)
-
-    while True:
-        page = list(rows.filter(seq__gte=expected).order_by("seq")[:batch])
-        if not page:
-            break
-        for row in page:
-            seq, prev_hash, stored = row[0], row[1], row[2]
-            if seq != expected:
-                return bad(
-                    row,
-                    f"gap in seq: event id {row[3]} has seq {seq}, expected {expected} "
-                    f"(seq {expected}..{seq - 1} missing)",
-                )
-            if prev_hash != prev:
-                return bad(
-                    row,
-                    f"broken link: event id {row[3]} (seq {seq}) has prev_hash {prev_hash}, "
-                    f"but the hash of seq {seq - 1} is {prev}",
-                )
-            if event_hash(row[3:], seq=seq, prev_hash=prev_hash) != stored:
-                return bad(
-                    row,
-                    f"content hash mismatch: event id {row[3]} (seq {seq}) does not hash to "
-                    "its stored hash: it was changed after it was sealed",
-                )
-            prev, expected, checked = stored, expected + 1, checked + 1
-    last_seq = expected - 1
-    if anchor is not None and anchor[0] > 0:
-        if anchor[0] > last_seq:
-            return Verification(
-                False,
-                checked,
-                f"chain ends at seq {last_seq}, but an earlier verification saw seq {anchor[0]}:"
-                " events were removed from its end",
-                None,
-                last_seq + 1,
-                last_seq,
-                prev,
-            )
-        found = events.filter(seq=anchor[0]).values_list("id", "hash").first()
-        if found is None or found[1] != anchor[1]:
-            return Verification(
-                False,
-                checked,
-                f"seq {anchor[0]} no longer has the hash an earlier verification saw",
-                found[0] if found else None,
-                anchor[0],
-                last_seq,
-                prev,
-            )
-    cutoff = (now or timezone.now()) - unsealed_grace
-    stale = (
-        events.filter(seq__isnull=True, created_at__lt=cutoff).order_by("id").values("id").first()
-    )
-    if stale is not None:
-        return Verification(
-            False,
-            checked,
-            f"event id {stale['id']} is not sealed into the chain after "
-            f"{int(unsealed_grace.total_seconds() // 60)} minutes",
-            stale["id"],
-            None,
-            last_seq,
-            prev,
-        )
-    return Verification(
-        True, checked, f"{checked} events, chain intact", None, None, last_seq, prev
-    )

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from lib.jobs import enqueue
 from moderation.audit import audit_record
-from moderation.audit_chain import audit_seal, audit_verify
+from moderation.audit_chain import audit_seal
+from moderation.audit_chain_verify import audit_verify, default_workers
 from moderation.models import AuditVerification
 
 logger = logging.getLogger(__name__)
@@ -40,9 +41,11 @@ def audit_verification_request(*, user, ip: str | None = None) -> AuditVerificat
     return verification
 
 
-def audit_verification_run(*, verification_id: int | None = None) -> AuditVerification:
-    """Seal, then verify the whole chain, and store the result. Idempotent: a run that finished
-    already is returned as it is."""
+def audit_verification_run(
+    *, verification_id: int | None = None, workers: int | None = None
+) -> AuditVerification:
+    """Seal, then verify the whole chain (in `workers` processes, default one per CPU), and
+    store the result. Idempotent: a run that finished already is returned as it is."""
     if verification_id is None:
         verification = AuditVerification.objects.create()
     else:
@@ -57,7 +60,7 @@ def audit_verification_run(*, verification_id: int | None = None) -> AuditVerifi
         # A sealing fault must not hide the chain's state: verify what is sealed (unsealed
         # events past the grace period are reported as failures).
         logger.exception("sealing before verification failed")
-    result = audit_verify(anchor=anchor)
+    result = audit_verify(anchor=anchor, workers=workers or default_workers())
     AuditVerification.objects.filter(pk=verification.pk).update(
         finished_at=timezone.now(),
         ok=result.ok,

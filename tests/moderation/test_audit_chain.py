@@ -14,12 +14,12 @@ from moderation.audit import audit_record
 from moderation.audit_chain import (
     GENESIS,
     audit_seal,
-    audit_verify,
     canonical_event,
     canonical_json,
     canonical_json_text,
     canonical_number,
 )
+from moderation.audit_chain_verify import audit_verify
 from moderation.models import AuditEvent
 from tests.moderation.audit_helpers import audit_guard_off
 

@@ -7,7 +7,8 @@ import pytest
 from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 
 from moderation.audit import audit_record
-from moderation.audit_chain import audit_seal, audit_verify
+from moderation.audit_chain import audit_seal
+from moderation.audit_chain_verify import audit_verify
 from moderation.models import AuditEvent
 
 postgres_only = pytest.mark.skipif(

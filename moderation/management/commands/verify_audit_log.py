@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from moderation.audit_chain import UNSEALED_GRACE, VERIFY_BATCH, audit_seal, audit_verify
+from moderation.audit_chain import UNSEALED_GRACE, VERIFY_BATCH, audit_seal
+from moderation.audit_chain_verify import audit_verify, default_workers
 
 
 class Command(BaseCommand):
@@ -27,23 +28,33 @@ class Command(BaseCommand):
             default=int(UNSEALED_GRACE.total_seconds() // 60),
             help="An event still unsealed after this long is reported as a failure.",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=default_workers(),
+            help="Processes checking the chain on PostgreSQL (default: one per CPU); 1: in-process.",
+        )
         parser.add_argument("--seal", action="store_true", help="Seal unsealed events first.")
         parser.add_argument(
             "--record", action="store_true", help="Seal, verify and store the result (the job)."
         )
 
-    def handle(self, *args, batch_size, grace_minutes, seal=False, record=False, **options):
+    def handle(
+        self, *args, batch_size, grace_minutes, workers, seal=False, record=False, **options
+    ):
         started = time.monotonic()
         if record:
             from moderation.audit_verification import audit_verification_run
 
-            v = audit_verification_run()
+            v = audit_verification_run(workers=max(1, workers))
             ok, checked, message = v.ok, v.events_checked, v.message
         else:
             if seal:
                 audit_seal(wait=True)
             result = audit_verify(
-                batch=max(1, batch_size), unsealed_grace=timedelta(minutes=grace_minutes)
+                batch=max(1, batch_size),
+                unsealed_grace=timedelta(minutes=grace_minutes),
+                workers=max(1, workers),
             )
             ok, checked, message = result.ok, result.checked, result.message
         elapsed = time.monotonic() - started
