@@ -3,19 +3,22 @@
 Builds a throwaway PostgreSQL database (test_<name> of DATABASE_URL, dropped afterwards), fills it
 with `--cases` cases and `--events` unsealed audit events with INSERT ... SELECT generate_series,
 seals them all (timed: what the migration does for an existing log), then runs
-`manage.py verify_audit_log` over the whole chain in a child process (timed, peak RSS measured:
-memory must stay bounded whatever the size). Last, the audit browser's
+`manage.py verify_audit_log` over the whole chain in a child process, once per `--workers` count
+(timed; peak resident memory summed over the command and its worker processes, sampled every
+50 ms: memory must stay bounded whatever the size). Last, the audit browser's
 and queue health's pages are timed against this same database (p95 of `--requests` loads each, as
 a logged-in supervisor through Django's test client: the view, its queries and the template, not
 the network). bench/audit_browser.py and bench/queue_health.py go deeper into each page.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigil_bench bench/audit.py \
-        [--cases 1000000 --events 5000000] [--keep]
+        [--cases 1000000 --events 5000000] [--keep] [--reuse] [--workers 1,2]
+
+`--keep` leaves the filled database behind; `--reuse` times verification and pages against it
+again without filling (a quiet machine matters: the figures are CPU-bound).
 """
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -73,6 +76,40 @@ def fill_events(total: int, users: list[int]) -> None:
         cursor.execute("VACUUM ANALYZE moderation_auditevent")
 
 
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of `root` and all its descendants (Linux /proc), in KiB."""
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue  # it ended meanwhile
+        total += next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        )
+        todo.extend(int(child) for child in children)
+    return total
+
+
+def time_verify(workers: int) -> tuple[int, float, float, str]:
+    """(exit code, seconds, peak MB summed over the process tree, its output line)."""
+    env = {**os.environ, "DATABASE_URL": _database_url()}
+    command = [sys.executable, str(ROOT / "manage.py"), "verify_audit_log", "--workers"]
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [*command, str(workers)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - t
+    out, err = proc.communicate()
+    return proc.returncode, seconds, peak / 1024, (out or err).strip()
+
+
 def page_timings(args, users: list[int]) -> dict[str, float]:
     """{label: p95 milliseconds} of the supervisors' pages at this size."""
     from datetime import timedelta
@@ -126,7 +163,11 @@ def main():
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--reuse", action="store_true", help="Time against a kept database.")
     parser.add_argument("--requests", type=int, default=40, help="Loads of each page timed.")
+    parser.add_argument(
+        "--workers", default=f"1,{os.cpu_count()}", help="verify_audit_log --workers counts."
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server.")
@@ -136,48 +177,54 @@ def main():
     from moderation.models import Queue
 
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    if args.reuse:
+        connection.close()
+        connection.settings_dict["NAME"] = connection.creation._get_test_db_name()
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        users = [User.objects.create_user(f"bench{i}").pk for i in range(20)]
-        print(f"filling {args.cases:,} cases ...", file=sys.stderr)
-        fill(args.cases, [q.pk for q in Queue.objects.routable()])
-        print(f"filling {args.events:,} audit events ...", file=sys.stderr)
-        t = time.perf_counter()
-        fill_events(args.events, users)
-        print(f"  filled in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        if args.reuse:
+            users = list(
+                User.objects.filter(username__startswith="bench").values_list("pk", flat=True)
+            )
+        else:
+            users = [User.objects.create_user(f"bench{i}").pk for i in range(20)]
+            print(f"filling {args.cases:,} cases ...", file=sys.stderr)
+            fill(args.cases, [q.pk for q in Queue.objects.routable()])
+            print(f"filling {args.events:,} audit events ...", file=sys.stderr)
+            t = time.perf_counter()
+            fill_events(args.events, users)
+            print(f"  filled in {time.perf_counter() - t:.0f} s", file=sys.stderr)
 
-        t = time.perf_counter()
-        sealed = audit_seal(wait=True, batch=10_000)
-        seal_s = time.perf_counter() - t
+            t = time.perf_counter()
+            sealed = audit_seal(wait=True, batch=10_000)
+            seal_s = time.perf_counter() - t
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE moderation_auditevent")
+            if not args.reuse:
+                cursor.execute("VACUUM ANALYZE moderation_auditevent")
             cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('moderation_auditevent'))")
             size = cursor.fetchone()[0]
-
-        env = {**os.environ, "DATABASE_URL": _database_url()}
-        t = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "verify_audit_log"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        verify_s = time.perf_counter() - t
-        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            cursor.execute("SELECT count(*) FROM moderation_auditevent")
+            events = cursor.fetchone()[0]
 
         print(f"database: postgresql; {os.cpu_count()} CPU cores; audit table {size}")
-        print(f"cases: {args.cases:,}; audit events: {args.events:,}")
-        print(f"seal all events: {sealed:,} in {seal_s:.1f} s ({sealed / seal_s:,.0f} events/s)")
-        print(
-            f"verify_audit_log: exit {proc.returncode} in {verify_s:.1f} s "
-            f"({args.events / verify_s:,.0f} events/s), peak RSS {rss_mb:.0f} MB"
-        )
-        print(f"  {(proc.stdout or proc.stderr).strip()}")
+        print(f"audit events: {events:,}")
+        if not args.reuse:
+            print(
+                f"seal all events: {sealed:,} in {seal_s:.1f} s ({sealed / seal_s:,.0f} events/s)"
+            )
+        for workers in [int(n) for n in args.workers.split(",")]:
+            code, seconds, peak_mb, line = time_verify(workers)
+            print(
+                f"verify_audit_log --workers {workers}: exit {code} in {seconds:.1f} s "
+                f"({events / seconds:,.0f} events/s), peak RSS {peak_mb:.0f} MB in all processes"
+            )
+            print(f"  {line}")
         for label, ms in page_timings(args, users).items():
             print(f"{label} p95: {ms:.1f} ms (target 200)")
     finally:
         connection.close()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             connection.creation.destroy_test_db(old_name, verbosity=0)
 
 

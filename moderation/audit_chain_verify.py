@@ -31,7 +31,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from moderation.audit_chain import (
-    CONTENT,
     GENESIS,
     UNSEALED_GRACE,
     VERIFY_BATCH,
@@ -120,9 +119,7 @@ def check_span(rows: Iterable[tuple]) -> Span:
 def _rows(low: int | None, high: int | None, batch: int) -> Iterator[tuple]:
     """The events with low <= seq <= high (either end open when None) in seq order, `batch` at
     a time (keyset on the unique seq index: memory stays bounded at any size)."""
-    rows = _content(_model()._default_manager.filter(seq__isnull=False)).values_list(
-        "seq", "prev_hash", "hash", *CONTENT
-    )
+    rows = _content(_model()._default_manager.filter(seq__isnull=False), "seq", "prev_hash", "hash")
     if high is not None:
         rows = rows.filter(seq__lte=high)
     after = None if low is None else low - 1

@@ -4,10 +4,12 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
+import hypothesis
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from moderation import audit_chain
 from moderation.audit import audit_record
@@ -64,6 +66,16 @@ class TestCanonicalForm:
     def test_it_writes_numbers_as_rfc8785_does(self, number, text):
         assert canonical_number(number) == text
 
+    @hypothesis.settings(max_examples=2000, database=None, deadline=None)
+    @hypothesis.given(
+        st.floats(allow_nan=False, allow_infinity=False)
+        | st.floats(min_value=1e-4, max_value=1e16)
+        | st.integers(-(2**60), 2**60).map(float)
+    )
+    def test_the_shortcut_for_common_numbers_spells_them_as_the_general_rule(self, number):
+        if number != 0:
+            assert canonical_number(number) == audit_chain._es_number(number)
+
     @pytest.mark.parametrize(
         "text",
         [
@@ -111,6 +123,32 @@ class TestCanonicalForm:
 
         at = datetime(2026, 1, 1, 1, 0, tzinfo=ZoneInfo("Europe/Berlin"))
         assert audit_chain.canonical_time(at) == "2026-01-01T00:00:00.000000Z"
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL writes the time")
+    @pytest.mark.parametrize(
+        "at",
+        [
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2026, 11, 22, 4, 5, 6, 7, tzinfo=UTC),
+            datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            datetime(2030, 6, 30, 12, 0, 0, 100000, tzinfo=UTC),
+        ],
+    )
+    def test_postgresql_writes_the_time_as_canonical_time_does(self, at):
+        # Chains sealed from Python's datetimes must verify from PostgreSQL's text, and back.
+        from zoneinfo import ZoneInfo
+
+        sql = "SELECT " + audit_chain.CANONICAL_TIME_SQL % {"expressions": "%s::timestamptz"}
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL TIME ZONE 'America/St_Johns'")  # the session's own zone
+            for value in (at, at.astimezone(ZoneInfo("Asia/Kolkata"))):
+                cursor.execute(sql, [value])
+                assert cursor.fetchone()[0] == audit_chain.canonical_time(at)
+
+    def test_a_time_the_database_wrote_is_taken_as_it_is(self):
+        assert audit_chain.canonical_time("2026-01-01T00:00:00.000000Z") == (
+            "2026-01-01T00:00:00.000000Z"
+        )
 
 
 class TestSealing:
