@@ -122,7 +122,7 @@ def page_timings(args, users: list[int]) -> dict[str, float]:
     from moderation.models import AuditEvent
     from moderation.queue_health import queue_hours_recompute
 
-    supervisor = User.objects.create_user("bench-supervisor")
+    supervisor = User.objects.get_or_create(username="bench-supervisor")[0]
     supervisor.groups.add(Group.objects.get(name="supervisor"))
     now = timezone.now()
     queue_hours_recompute(start=now - timedelta(days=30), end=now)
@@ -185,7 +185,9 @@ def main():
     try:
         if args.reuse:
             users = list(
-                User.objects.filter(username__startswith="bench").values_list("pk", flat=True)
+                User.objects.filter(username__regex=r"^bench\d+$")
+                .order_by("pk")
+                .values_list("pk", flat=True)
             )
         else:
             users = [User.objects.create_user(f"bench{i}").pk for i in range(20)]
