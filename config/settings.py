@@ -321,6 +321,10 @@ DSA_TERMS_URL = os.environ.get("VIGIL_DSA_TERMS_URL", "").strip()
 # The research export publishes only groups of at least this many cases (docs/transparency.md).
 VIGIL_RESEARCH_MIN_GROUP = env_int("VIGIL_RESEARCH_MIN_GROUP", 10)
 
+# Processes that verify the audit hash chain on PostgreSQL (moderation/audit_chain_verify.py): the
+# daily job's and verify_audit_log's default. One per CPU unless set; 1 verifies in-process.
+AUDIT_VERIFY_WORKERS = max(1, env_int("VIGIL_AUDIT_VERIFY_WORKERS", os.cpu_count() or 1))
+
 # Messages can carry a new API token once: keep them server-side, never in a cookie.
 # Evidence behind a report to an authority is kept at least a year after submission
 # (18 U.S.C. 2258A(h) as amended in 2024); a longer period may be set, never a shorter one.

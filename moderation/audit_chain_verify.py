@@ -71,7 +71,9 @@ class Span:
 
 
 def default_workers() -> int:
-    return os.cpu_count() or 1
+    from django.conf import settings
+
+    return settings.AUDIT_VERIFY_WORKERS
 
 
 def _gap(event_id: int, seq: int, expected: int) -> str:

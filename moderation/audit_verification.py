@@ -3,6 +3,7 @@ supervisor asks. Each run seals what is still unsealed, verifies the whole chain
 outcome in an AuditVerification row that the /audit/ page shows."""
 
 import logging
+import time
 
 from django.db import transaction
 from django.utils import timezone
@@ -60,7 +61,15 @@ def audit_verification_run(
         # A sealing fault must not hide the chain's state: verify what is sealed (unsealed
         # events past the grace period are reported as failures).
         logger.exception("sealing before verification failed")
+    started = time.monotonic()
     result = audit_verify(anchor=anchor, workers=workers or default_workers())
+    logger.info(
+        "audit chain verification: %s (%d process%s, %.1f s)",
+        result.message,
+        result.workers,
+        "" if result.workers == 1 else "es",
+        time.monotonic() - started,
+    )
     AuditVerification.objects.filter(pk=verification.pk).update(
         finished_at=timezone.now(),
         ok=result.ok,

@@ -1,9 +1,14 @@
 """The recorded audit chain verification: the daily job's run, a supervisor's "verify now", and
 what /audit/ shows."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from moderation import periodic
 from moderation.audit_chain import audit_seal
@@ -11,6 +16,7 @@ from moderation.audit_verification import audit_verification_run
 from moderation.models import AuditEvent, AuditVerification
 from tests.moderation.test_audit_chain import raw_update, record
 from tests.moderation.test_periodic_refresh import rq_redis, scheduled_ids  # noqa: F401
+from tests.reports.test_hash_media import ROOT, database_url_for_test_db
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +103,36 @@ class TestDailySchedule:
     def test_there_is_no_scheduler_in_the_embedded_mode(self, settings):
         settings.JOBS_EAGER = True
         assert periodic.audit_verify_schedule() is None
+
+
+@pytest.mark.skipif(
+    settings.JOBS_EAGER or connection.vendor != "postgresql",
+    reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL; .ci/run always sets both",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_real_rqworker_verifies_in_worker_processes(client, supervisor):
+    # The job runs in RQ's forked work horse, which starts its own verifying processes.
+    events = record(30)
+    client.force_login(supervisor)
+    client.post("/audit/verify/")
+    v = AuditVerification.objects.get()
+    assert v.finished_at is None  # queued in Redis, not run here
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": database_url_for_test_db(),
+        "VIGIL_AUDIT_VERIFY_WORKERS": "2",
+    }
+    worker = subprocess.run(
+        [sys.executable, "manage.py", "rqworker", "default", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "chain intact (2 processes" in worker.stderr, worker.stderr
+    v.refresh_from_db()
+    # The request's own audit event was sealed into the chain before the check.
+    assert v.ok is True and v.events_checked == len(events) + 1 and v.last_seq == len(events) + 1

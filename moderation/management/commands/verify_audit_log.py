@@ -32,7 +32,8 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=default_workers(),
-            help="Processes checking the chain on PostgreSQL (default: one per CPU); 1: in-process.",
+            help="Processes checking the chain on PostgreSQL (default: VIGIL_AUDIT_VERIFY_WORKERS, else "
+            "one per CPU); 1 checks in-process.",
         )
         parser.add_argument("--seal", action="store_true", help="Seal unsealed events first.")
         parser.add_argument(
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, batch_size, grace_minutes, workers, seal=False, record=False, **options
     ):
-        started = time.monotonic()
+        started, how = time.monotonic(), ""
         if record:
             from moderation.audit_verification import audit_verification_run
 
@@ -57,9 +58,10 @@ class Command(BaseCommand):
                 workers=max(1, workers),
             )
             ok, checked, message = result.ok, result.checked, result.message
+            how = "in-process, " if result.workers == 1 else f"{result.workers} processes, "
         elapsed = time.monotonic() - started
         if ok:
-            self.stdout.write(f"OK: {message} ({elapsed:.1f} s)")
+            self.stdout.write(f"OK: {message} ({how}{elapsed:.1f} s)")
             return
         self.stderr.write(f"FAILED after {checked} good events: {message}")
         sys.exit(1)
