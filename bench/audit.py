@@ -35,6 +35,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 
 from bench.claim import _database_url, fill  # noqa: E402
+from bench.scratch import add_database_arguments, scratch_database  # noqa: E402
 
 EVENT_BATCH = 500_000
 VERBS = ["case.claimed", "case.decided", "media.viewed", "report.received", "case.released"]
@@ -162,34 +163,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
-    parser.add_argument("--reuse", action="store_true", help="Time against a kept database.")
+    add_database_arguments(parser)
     parser.add_argument("--requests", type=int, default=40, help="Loads of each page timed.")
     parser.add_argument(
         "--workers", default=f"1,{os.cpu_count()}", help="verify_audit_log --workers counts."
     )
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        raise SystemExit("Set DATABASE_URL to a PostgreSQL server.")
 
     from accounts.models import User
     from moderation.audit_chain import audit_seal
     from moderation.models import Queue
 
-    old_name = connection.settings_dict["NAME"]
-    if args.reuse:
-        connection.close()
-        connection.settings_dict["NAME"] = connection.creation._get_test_db_name()
-    else:
-        connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        if args.reuse:
-            users = list(
-                User.objects.filter(username__regex=r"^bench\d+$")
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-        else:
+    with scratch_database(keep=args.keep, reuse=args.reuse) as new:
+        if new:
             users = [User.objects.create_user(f"bench{i}").pk for i in range(20)]
             print(f"filling {args.cases:,} cases ...", file=sys.stderr)
             fill(args.cases, [q.pk for q in Queue.objects.routable()])
@@ -197,12 +183,17 @@ def main():
             t = time.perf_counter()
             fill_events(args.events, users)
             print(f"  filled in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-
             t = time.perf_counter()
             sealed = audit_seal(wait=True, batch=10_000)
             seal_s = time.perf_counter() - t
+        else:
+            users = list(
+                User.objects.filter(username__regex=r"^bench\d+$")
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
         with connection.cursor() as cursor:
-            if not args.reuse:
+            if new:
                 cursor.execute("VACUUM ANALYZE moderation_auditevent")
             cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('moderation_auditevent'))")
             size = cursor.fetchone()[0]
@@ -211,7 +202,7 @@ def main():
 
         print(f"database: postgresql; {os.cpu_count()} CPU cores; audit table {size}")
         print(f"audit events: {events:,}")
-        if not args.reuse:
+        if new:
             print(
                 f"seal all events: {sealed:,} in {seal_s:.1f} s ({sealed / seal_s:,.0f} events/s)"
             )
@@ -224,10 +215,6 @@ def main():
             print(f"  {line}")
         for label, ms in page_timings(args, users).items():
             print(f"{label} p95: {ms:.1f} ms (target 200)")
-    finally:
-        connection.close()
-        if not (args.keep or args.reuse):
-            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
