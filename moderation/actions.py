@@ -1,7 +1,21 @@
 """Writes for enforcement actions. Call inside the caller's transaction."""
 
+from django.db.models import Q
+
 from moderation.audit import audit_record
 from moderation.enforcement import EnforcementAction, WebhookDelivery
+from moderation.models import Case
+
+
+def case_note_action(*, case: Case, at) -> None:
+    """Keep Case.first_action_at the earliest decision or automated action on the case: call
+    whenever one is written (record_decision sets it on the case it saves itself)."""
+    if case.first_action_at is not None and case.first_action_at <= at:
+        return
+    Case.objects.filter(pk=case.pk).filter(
+        Q(first_action_at__isnull=True) | Q(first_action_at__gt=at)
+    ).update(first_action_at=at)
+    case.first_action_at = at
 
 
 def action_request(
@@ -19,6 +33,8 @@ def action_request(
     action = EnforcementAction.objects.create(
         case=case, kind=kind, target=target, reason=reason[:300], decision=decision, created_by=user
     )
+    if decision is None:  # a bank acting on its own: the case's first action, maybe
+        case_note_action(case=case, at=action.created_at)
     audit_record(
         verb="action.requested",
         obj=action,

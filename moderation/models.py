@@ -200,6 +200,10 @@ class Case(models.Model):
     waiting_since = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The case's first decision (of any action) or first automated (bank) action, whichever came
+    # first; kept here by the services that write those, so transparency figures and the research
+    # export read the time to first action through an index instead of working it out per case.
+    first_action_at = models.DateTimeField(null=True, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -240,6 +244,12 @@ class Case(models.Model):
             ),
             # Queue health's hourly arrivals: cases that began waiting in a range of hours.
             models.Index(fields=["waiting_since"], name="case_waiting_since"),
+            # Transparency report: cases first acted on in a period.
+            models.Index(
+                fields=["first_action_at"],
+                condition=Q(first_action_at__isnull=False),
+                name="case_first_action",
+            ),
         ]
 
     def __str__(self):

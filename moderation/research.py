@@ -38,7 +38,7 @@ from moderation.enforcement import EnforcementAction
 from moderation.escalation_models import Escalation
 from moderation.models import Case, Decision
 from moderation.quality import Appeal
-from moderation.transparency import detection_source, first_action_at, no_jit
+from moderation.transparency import detection_source, no_jit
 
 # Upper bounds of the time-to-first-action buckets, and their labels.
 TIME_BUCKETS = [
@@ -108,7 +108,7 @@ def _cases(*, since: datetime, until: datetime):
             content_type=F("content_item__type"),
             detection_source=detection_source(),
             report_count=_reports_bucket(),
-            waited=ExpressionWrapper(first_action_at() - F("created_at"), DurationField()),
+            waited=ExpressionWrapper(F("first_action_at") - F("created_at"), DurationField()),
             outcome=_outcome(),
             escalated=Exists(submitted, output_field=BooleanField()),
             appeal=_appeal(),

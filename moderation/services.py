@@ -248,6 +248,8 @@ def record_decision(
     case.assignee = None
     case.lease_expires_at = None
     case.updated_at = now
+    if case.first_action_at is None or now < case.first_action_at:
+        case.first_action_at = now  # as actions.case_note_action does, saved below
     if action == Decision.Action.SENIOR_REVIEW:
         # Stays open, for a senior reviewer to pick up in their own queue.
         case.queue = _senior_queue()

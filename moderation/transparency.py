@@ -13,8 +13,9 @@ Definitions (docs/transparency.md says the same for readers of the report):
   platform for in the period by kind, split into reviewer-requested and automated (a bank acting
   with no reviewer).
 - Time to action: from the case's opening (its first report or flag) to its first action (its
-  first decision, or a bank's automated action if that came first), for cases whose first action
-  falls in the period. The median is read in the database (ORDER BY with OFFSET), not in Python.
+  first decision, or a bank's automated action if that came first: Case.first_action_at, kept by
+  the services that write them), for cases whose first action falls in the period. The median is
+  read in the database (ORDER BY with OFFSET), not in Python.
 - Escalations: reports submitted to an authority in the period (and the cases they carry), and
   escalations opened in the period by their current status.
 - Appeals: lodged in the period; decided in the period by outcome; enforcement actions reversed in
@@ -32,15 +33,10 @@ from django.db.models import (
 from django.db.models import (
     CharField,
     Count,
-    DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
-    Func,
-    Min,
-    OuterRef,
     Q,
-    Subquery,
     Value,
     When,
 )
@@ -70,38 +66,6 @@ def detection_source():
         default=Value(USER_REPORT),
         output_field=CharField(),
     )
-
-
-def first_action_at():
-    """When the case was first acted on: its first decision or first automated (bank) action."""
-
-    def earliest(queryset):
-        # MIN per case, not ORDER BY created_at LIMIT 1: that ordering invites PostgreSQL to walk
-        # the (created_at) index across every case's rows instead of reading this case's few.
-        return Subquery(
-            queryset.filter(case=OuterRef("pk"))
-            .values("case")
-            .annotate(first=Min("created_at"))
-            .values("first")
-        )
-
-    decision = earliest(Decision.objects.all())
-    automated = earliest(EnforcementAction.objects.filter(decision__isnull=True))
-    return _Earlier(decision, automated)
-
-
-class _Earlier(Func):
-    """The earlier of two times, either possibly NULL. PostgreSQL's LEAST ignores NULLs, so each
-    subquery runs once per row; SQLite's MIN(a, b) is NULL if either is, so coalesce there."""
-
-    function = "LEAST"
-    output_field = DateTimeField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        a, b = self.get_source_expressions()
-        return Func(
-            Coalesce(a, b), Coalesce(b, a), function="MIN", output_field=DateTimeField()
-        ).as_sql(compiler, connection, **extra_context)
 
 
 @dataclass
@@ -273,25 +237,8 @@ def _fill(figures: Figures, since: datetime, until: datetime) -> Figures:
     )
     figures.actions_automated, figures.actions_reviewer = split["automated"], split["reviewer"]
 
-    # Only cases acted on in the period can have their first action in it. One IN over a UNION
-    # (read through the created_at indexes) becomes a hash semi-join; two INs joined by OR stay
-    # subplans that PostgreSQL re-scans row by row once the ids outgrow work_mem (a year at
-    # a million cases ran for minutes).
-    acted_ids = (
-        Decision.objects.filter(**period)
-        .order_by()
-        .values("case_id")
-        .union(
-            EnforcementAction.objects.filter(decision__isnull=True, **period)
-            .order_by()
-            .values("case_id")
-        )
-    )
-    acted = (
-        Case.objects.filter(pk__in=acted_ids)
-        .annotate(first_action=first_action_at())
-        .filter(first_action__gte=since, first_action__lt=until)
-        .annotate(waited=ExpressionWrapper(F("first_action") - F("created_at"), DurationField()))
+    acted = Case.objects.filter(first_action_at__gte=since, first_action_at__lt=until).annotate(
+        waited=ExpressionWrapper(F("first_action_at") - F("created_at"), DurationField())
     )
     figures.acted_cases, figures.median_seconds_to_action = _median_seconds(acted)
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accounts.roles import Role
+from moderation.actions import case_note_action
 from moderation.banks import BankEntry, HashBank, Match
 from moderation.enforcement import EnforcementAction
 from moderation.escalation_models import Escalation
@@ -33,6 +34,7 @@ def decide(case, user, action, at, *, kind=None, reversed_at=None, source=""):
         case=case, reviewer=user, action=action, policy="harassment", created_at=at
     )
     Case.objects.filter(pk=case.pk).update(status="decided", decided_at=at)
+    case_note_action(case=case, at=at)
     if kind:
         EnforcementAction.objects.create(
             case=case,
@@ -86,6 +88,7 @@ def known_week(make_user, submit_report, png_upload):
             reason="bank",
             created_at=DAY + timedelta(minutes=30),
         )
+    case_note_action(case=cases["c7"], at=DAY + timedelta(minutes=30))
 
     d1 = decide(
         cases["c1"],
