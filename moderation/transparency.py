@@ -179,9 +179,10 @@ def _median_seconds(queryset) -> tuple[int, float | None]:
 
 @contextmanager
 def no_jit():
-    """PostgreSQL's JIT for the report's queries: the correlated first-action subqueries make the
+    """No PostgreSQL JIT for these queries: correlated per-case subqueries (the research export's
+    latest decision and appeal; the report's first action before Case.first_action_at) make the
     planner estimate them dear, so it compiles them, and compiling took 1.6 s of a 1.7 s query
-    that reads each case's few decisions through the case_id index (bench/transparency.py)."""
+    that reads each case's few rows through the case_id index (bench/transparency.py)."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
