@@ -1,14 +1,9 @@
 """The recorded audit chain verification: the daily job's run, a supervisor's "verify now", and
 what /audit/ shows."""
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from moderation import periodic
 from moderation.audit_chain import audit_seal
@@ -16,7 +11,7 @@ from moderation.audit_verification import audit_verification_run
 from moderation.models import AuditEvent, AuditVerification
 from tests.moderation.test_audit_chain import raw_update, record
 from tests.moderation.test_periodic_refresh import rq_redis, scheduled_ids  # noqa: F401
-from tests.reports.test_hash_media import ROOT, database_url_for_test_db
+from tests.rqworker import needs_real_worker, run_burst_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -105,10 +100,7 @@ class TestDailySchedule:
         assert periodic.audit_verify_schedule() is None
 
 
-@pytest.mark.skipif(
-    settings.JOBS_EAGER or connection.vendor != "postgresql",
-    reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL; .ci/run always sets both",
-)
+@needs_real_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_rqworker_verifies_in_worker_processes(client, supervisor):
     # The job runs in RQ's forked work horse, which starts its own verifying processes.
@@ -117,21 +109,7 @@ def test_a_real_rqworker_verifies_in_worker_processes(client, supervisor):
     client.post("/audit/verify/")
     v = AuditVerification.objects.get()
     assert v.finished_at is None  # queued in Redis, not run here
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": database_url_for_test_db(),
-        "VIGIL_AUDIT_VERIFY_WORKERS": "2",
-    }
-    worker = subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "default", "--burst"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert worker.returncode == 0, worker.stderr
+    worker = run_burst_worker(VIGIL_AUDIT_VERIFY_WORKERS="2")
     assert "chain intact (2 processes" in worker.stderr, worker.stderr
     v.refresh_from_db()
     # The request's own audit event was sealed into the chain before the check.

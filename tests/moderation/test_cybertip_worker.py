@@ -2,29 +2,17 @@
 through the outbox to RQ, the worker talks to the (fake) CyberTipline, a server error on the way
 is retried through RQ, and the escalation ends submitted exactly once."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from accounts.roles import Role
 from moderation import submission
 from moderation.escalation_models import Escalation
 from tests.moderation import cybertip_server
 from tests.moderation.cybertip_fixtures import escalation_factory
-from tests.reports.test_hash_media import database_url_for_test_db
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.rqworker import needs_real_worker, run_burst_worker
 
 
-@pytest.mark.skipif(
-    settings.JOBS_EAGER or connection.vendor != "postgresql",
-    reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL; .ci/run always sets both",
-)
+@needs_real_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_rqworker_submits_to_the_cybertipline_once(
     make_user, submit_report, png_upload, private_media, settings
@@ -47,27 +35,18 @@ def test_a_real_rqworker_submits_to_the_cybertipline_once(
         assert escalation.status == "ready" and escalation.submission_started_at is not None
         assert server.requests == []  # queued in Redis, not run here
 
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.test_settings",
-            "DATABASE_URL": database_url_for_test_db(),
-            "PRIVATE_MEDIA_ROOT": str(private_media),
-            "CYBERTIP_API_URL": server.url,
-            "CYBERTIP_USERNAME": cybertip_server.USERNAME,
-            "CYBERTIP_PASSWORD": cybertip_server.PASSWORD,
-            "CYBERTIP_TIMEOUT_SECONDS": "5",
-            "CYBERTIP_RETRY_INTERVALS": "0,0",
-        }
         # Urgent: on the high queue, which the worker serves first.
-        worker = subprocess.run(
-            [sys.executable, "manage.py", "rqworker", "high", "default", "--burst"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
+        run_burst_worker(
+            "high",
+            "default",
             timeout=180,
+            PRIVATE_MEDIA_ROOT=str(private_media),
+            CYBERTIP_API_URL=server.url,
+            CYBERTIP_USERNAME=cybertip_server.USERNAME,
+            CYBERTIP_PASSWORD=cybertip_server.PASSWORD,
+            CYBERTIP_TIMEOUT_SECONDS="5",
+            CYBERTIP_RETRY_INTERVALS="0,0",
         )
-        assert worker.returncode == 0, worker.stderr
     finally:
         httpd.shutdown()
         httpd.server_close()

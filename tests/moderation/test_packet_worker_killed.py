@@ -12,27 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
 
 from moderation.escalation_models import Escalation
 from moderation.packet import escalation_assemble, escalations_requeue_stale, packet_name
 from tests.moderation.packet_helpers import approved, packet_bytes
-from tests.reports.test_hash_media import database_url_for_test_db
+from tests.rqworker import ROOT, needs_real_worker, run_burst_worker, worker_env
 
 __all__ = ["approved"]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def worker_env(private_media) -> dict:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": database_url_for_test_db(),
-        "PRIVATE_MEDIA_ROOT": str(private_media),
-    }
 
 
 def children(pid: int) -> list[int]:
@@ -55,10 +42,7 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.skipif(
-    settings.JOBS_EAGER or connection.vendor != "postgresql",
-    reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL; .ci/run always sets both",
-)
+@needs_real_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_assembly_leaves_it_to_a_retry_that_makes_the_same_packet(
     approved, private_media
@@ -67,7 +51,7 @@ def test_a_worker_killed_mid_assembly_leaves_it_to_a_retry_that_makes_the_same_p
     worker = subprocess.Popen(
         [sys.executable, "tests/moderation/packet_slow_worker.py", "default"],
         cwd=ROOT,
-        env=worker_env(private_media),
+        env=worker_env(PRIVATE_MEDIA_ROOT=str(private_media)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -95,15 +79,7 @@ def test_a_worker_killed_mid_assembly_leaves_it_to_a_retry_that_makes_the_same_p
     assert list(Path(default_storage.path("packets")).glob(f".escalation-{escalation.pk}-*.part"))
     # Its assembly lock died with its database connection. The sweep finds the stalled assembly.
     assert escalations_requeue_stale(older_than=timedelta(0)) == 1
-    finished = subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "default", "--burst"],
-        cwd=ROOT,
-        env=worker_env(private_media),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert finished.returncode == 0, finished.stderr
+    finished = run_burst_worker(PRIVATE_MEDIA_ROOT=str(private_media))
     escalation.refresh_from_db()
     assert escalation.status == "ready", finished.stderr[-3000:]
     first = (escalation.packet_sha256, escalation.manifest)

@@ -1,19 +1,12 @@
 import hashlib
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from moderation.models import AuditEvent
 from reports.jobs import hash_media
 from reports.models import Media
 from tests.conftest import png_bytes
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.rqworker import needs_real_worker, run_burst_worker
 
 
 @pytest.mark.django_db
@@ -46,36 +39,13 @@ class TestHashMediaJob:
         assert media.sha256
 
 
-def database_url_for_test_db() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-@pytest.mark.skipif(
-    settings.JOBS_EAGER or connection.vendor != "postgresql",
-    reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL; .ci/run always sets both",
-)
+@needs_real_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_rqworker_process_hashes_the_upload(submit_report, png_upload, private_media):
     media = submit_report(images=[png_upload()]).media.get()
     assert media.hashed_at is None  # queued in Redis, not run here
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": database_url_for_test_db(),
-        "PRIVATE_MEDIA_ROOT": str(private_media),
-    }
-    worker = subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "default", "--burst"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert worker.returncode == 0, worker.stderr
+    run_burst_worker(PRIVATE_MEDIA_ROOT=str(private_media))
     media.refresh_from_db()
     assert media.sha256 == hashlib.sha256(png_bytes()).hexdigest()
     assert AuditEvent.objects.filter(verb="media.hashed", object_id=str(media.pk)).exists()

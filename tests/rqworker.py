@@ -1,0 +1,52 @@
+"""Running a real `manage.py rqworker` against the test database (PostgreSQL + Redis only)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+needs_real_worker = pytest.mark.skipif(
+    settings.JOBS_EAGER or connection.vendor != "postgresql",
+    reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL; .ci/run always sets both",
+)
+
+
+def database_url_for_test_db() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def worker_env(**extra: str) -> dict:
+    """This process's environment pointed at the test database, with `extra` settings."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": database_url_for_test_db(),
+        **extra,
+    }
+
+
+def worker_command(*queues: str) -> list[str]:
+    return [sys.executable, "manage.py", "rqworker", *(queues or ("default",)), "--burst"]
+
+
+def run_burst_worker(*queues: str, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
+    """Run a burst worker over `queues` (default: "default") until they are empty; asserts it
+    exited cleanly and returns it (its log is on stderr)."""
+    worker = subprocess.run(
+        worker_command(*queues),
+        cwd=ROOT,
+        env=worker_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert worker.returncode == 0, worker.stderr
+    return worker
