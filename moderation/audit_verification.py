@@ -62,7 +62,16 @@ def audit_verification_run(
         # events past the grace period are reported as failures).
         logger.exception("sealing before verification failed")
     started = time.monotonic()
-    result = audit_verify(anchor=anchor, workers=workers or default_workers())
+    try:
+        result = audit_verify(anchor=anchor, workers=workers or default_workers())
+    except Exception as exc:
+        # The check itself broke (the database went away, a worker process died): say so rather
+        # than leave the run "running" for ever. ok stays None: the chain was not judged.
+        AuditVerification.objects.filter(pk=verification.pk).update(
+            finished_at=timezone.now(),
+            message=f"the check could not complete: {type(exc).__name__}: {exc}"[:2000],
+        )
+        raise
     logger.info(
         "audit chain verification: %s (%d process%s, %.1f s)",
         result.message,

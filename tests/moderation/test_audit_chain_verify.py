@@ -5,14 +5,16 @@ Workers read through their own connections, so these tests commit (transactional
 run on PostgreSQL only: elsewhere, or inside a transaction, verification stays in-process."""
 
 import dataclasses
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from moderation.audit_chain import audit_seal
 from moderation.audit_chain_verify import Span, _bounds, _join, audit_verify, check_span
-from moderation.models import AuditEvent
+from moderation.audit_verification import audit_verification_run
+from moderation.models import AuditEvent, AuditVerification
 from tests.moderation.test_audit_chain import raw_update, record
 
 postgres_only = pytest.mark.skipif(
@@ -134,3 +136,32 @@ class TestSpans:
 
     def test_check_span_of_no_rows_is_empty(self):
         assert check_span([]).first is None
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+class TestBrokenWorkers:
+    """A worker that cannot start (here: its settings module is missing) ends the check with an
+    error, never a hang or a verdict."""
+
+    @pytest.fixture(autouse=True)
+    def workers_cannot_start(self, monkeypatch):
+        chain(4)
+        # Spawned workers read the environment; this process's Django is already set up.
+        monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.no_such_settings")
+
+    def test_the_command_exits_2_with_the_error(self):
+        with pytest.raises(CommandError) as error:
+            call_command("verify_audit_log", "--workers", "2")
+        assert error.value.returncode == 2
+        assert "could not complete: BrokenProcessPool" in str(error.value)
+
+    def test_a_recorded_run_says_it_could_not_complete(self, client, supervisor):
+        with pytest.raises(BrokenProcessPool):
+            audit_verification_run(workers=2)
+        run = AuditVerification.objects.get()
+        assert run.ok is None and run.finished_at is not None
+        assert run.message.startswith("the check could not complete: BrokenProcessPool")
+        client.force_login(supervisor)
+        page = client.get("/audit/").content.decode()
+        assert "Hash chain verification could not complete" in page and "running since" not in page

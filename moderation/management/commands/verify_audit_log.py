@@ -1,7 +1,8 @@
 """Check the audit log's hash chain (public contract, SPEC "Public contract").
 
 Exits 0 when the chain is intact; otherwise prints the first bad event (id, seq and what is
-wrong: content hash mismatch, broken link, gap in seq, an event left unsealed) and exits 1.
+wrong: content hash mismatch, broken link, gap in seq, an event left unsealed) and exits 1. Exits
+2 when the check itself could not complete (the database went away, a worker process died).
 Read-only unless --seal (seal what is unsealed first) or --record (store the result for the
 /audit/ page, as the daily job does). With Redis the daily job runs this; in the embedded mode
 run `verify_audit_log --seal --record` from cron.
@@ -11,7 +12,7 @@ import sys
 import time
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from moderation.audit_chain import UNSEALED_GRACE, VERIFY_BATCH, audit_seal
 from moderation.audit_chain_verify import audit_verify, default_workers
@@ -40,8 +41,17 @@ class Command(BaseCommand):
             "--record", action="store_true", help="Seal, verify and store the result (the job)."
         )
 
-    def handle(
-        self, *args, batch_size, grace_minutes, workers, seal=False, record=False, **options
+    def handle(self, *args, **options):
+        try:
+            self.check_chain(**options)
+        except Exception as exc:
+            # Not a verdict on the chain: the check itself broke (database, a worker process).
+            raise CommandError(
+                f"the check could not complete: {type(exc).__name__}: {exc}", returncode=2
+            ) from exc
+
+    def check_chain(
+        self, *, batch_size, grace_minutes, workers, seal=False, record=False, **options
     ):
         started, how = time.monotonic(), ""
         if record:
