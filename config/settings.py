@@ -322,10 +322,12 @@ DSA_TERMS_URL = os.environ.get("VIGIL_DSA_TERMS_URL", "").strip()
 VIGIL_RESEARCH_MIN_GROUP = env_int("VIGIL_RESEARCH_MIN_GROUP", 10)
 
 # Processes that verify the audit hash chain on PostgreSQL (moderation/audit_chain_verify.py): the
-# daily job's and verify_audit_log's default. One per CPU unless set; 1 verifies in-process.
-AUDIT_VERIFY_WORKERS = max(1, env_int("VIGIL_AUDIT_VERIFY_WORKERS", os.cpu_count() or 1))
+# daily job's and verify_audit_log's default. Unless set: one per CPU this process may use, at most
+# 4 (each holds a database connection and ~110 MB); 1 verifies in-process.
+AUDIT_VERIFY_WORKERS = max(
+    1, env_int("VIGIL_AUDIT_VERIFY_WORKERS", min(4, len(os.sched_getaffinity(0))))
+)
 
-# Messages can carry a new API token once: keep them server-side, never in a cookie.
 # Evidence behind a report to an authority is kept at least a year after submission
 # (18 U.S.C. 2258A(h) as amended in 2024); a longer period may be set, never a shorter one.
 EVIDENCE_PRESERVATION_DAYS = max(365, env_int("VIGIL_EVIDENCE_PRESERVATION_DAYS", 365))
@@ -347,6 +349,7 @@ CYBERTIP_TIMEOUT_SECONDS = env_int("CYBERTIP_TIMEOUT_SECONDS", 60)
 # Seconds before each retry of a step that failed for a passing reason (5xx, timeout, refused).
 CYBERTIP_RETRY_INTERVALS = env_int_list("CYBERTIP_RETRY_INTERVALS", [30, 120, 600, 1800])
 
+# Messages can carry a new API token once: keep them server-side, never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -21,6 +21,8 @@ first bad event of the chain is the one named, with the count of good events bef
 import math
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -166,9 +168,24 @@ def _bounds(top: int, spans: int) -> list[tuple[int | None, int | None]]:
     return bounds
 
 
-def _worker_setup(settings_module: str, database: dict) -> None:
+def exit_when_orphaned(parent: int, interval: float = 1.0) -> threading.Thread:
+    """Leave (exit status 1) once `parent` is no longer this process's parent: a verification
+    killed outright (cron's timeout, the OOM killer) must not leave its workers reading on."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="exit-when-orphaned", daemon=True)
+    thread.start()
+    return thread
+
+
+def _worker_setup(settings_module: str, database: dict, parent: int) -> None:
     """A spawned worker: set Django up and point it at the caller's database (under tests the
     caller's database name is not the one the settings give)."""
+    exit_when_orphaned(parent)
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     import django
 
@@ -177,7 +194,10 @@ def _worker_setup(settings_module: str, database: dict) -> None:
 
 
 def _check_range(low: int | None, high: int | None, batch: int) -> Span:
-    return check_span(_rows(low, high, batch))
+    try:
+        return check_span(_rows(low, high, batch))
+    finally:
+        connections.close_all()  # a worker may sit idle, or be ended, before its next span
 
 
 def _verify_in_workers(top: int, batch: int, workers: int, span: int | None) -> Verification:
@@ -192,6 +212,7 @@ def _verify_in_workers(top: int, batch: int, workers: int, span: int | None) -> 
             # The environment's, not settings.SETTINGS_MODULE: under override_settings that is None.
             os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE,
             connections["default"].settings_dict,
+            os.getpid(),
         ),
     )
     try:

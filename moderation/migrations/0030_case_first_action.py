@@ -4,13 +4,16 @@ from django.conf import settings
 from django.db import migrations, models
 
 # Existing cases: the earliest decision, then an automated (bank) action where one came earlier.
-# Plain SQL that PostgreSQL and SQLite both run (correlated subqueries, no UPDATE ... FROM).
+# Plain SQL that PostgreSQL and SQLite both run (correlated subqueries, no UPDATE ... FROM). Only
+# cases still without a first action are touched, so `manage.py fill_first_action` runs it again
+# cheaply for what a previous release's processes wrote while this one was being deployed.
 BACKFILL = [
     """
     UPDATE moderation_case SET first_action_at = (
         SELECT MIN(d.created_at) FROM moderation_decision d WHERE d.case_id = moderation_case.id
     )
-    WHERE EXISTS (SELECT 1 FROM moderation_decision d WHERE d.case_id = moderation_case.id)
+    WHERE first_action_at IS NULL
+    AND EXISTS (SELECT 1 FROM moderation_decision d WHERE d.case_id = moderation_case.id)
     """,
     """
     UPDATE moderation_case SET first_action_at = (

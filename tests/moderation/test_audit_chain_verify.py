@@ -5,6 +5,9 @@ Workers read through their own connections, so these tests commit (transactional
 run on PostgreSQL only: elsewhere, or inside a transaction, verification stays in-process."""
 
 import dataclasses
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -16,6 +19,7 @@ from moderation.audit_chain_verify import Span, _bounds, _join, audit_verify, ch
 from moderation.audit_verification import audit_verification_run
 from moderation.models import AuditEvent, AuditVerification
 from tests.moderation.test_audit_chain import raw_update, record
+from tests.rqworker import ROOT
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="worker processes verify on PostgreSQL only"
@@ -105,7 +109,7 @@ class TestWorkers:
     def test_the_command_verifies_in_workers(self, capsys):
         events = chain(6)
         call_command("verify_audit_log", "--workers", "2")
-        assert "OK: 6 events, chain intact" in capsys.readouterr().out
+        assert "OK: 6 events, chain intact (2 processes," in capsys.readouterr().out
         set_column("verb", "forged", events[4])
         with pytest.raises(SystemExit):
             call_command("verify_audit_log", "--workers", "2", "--batch-size", "2")
@@ -165,3 +169,24 @@ class TestBrokenWorkers:
         client.force_login(supervisor)
         page = client.get("/audit/").content.decode()
         assert "Hash chain verification could not complete" in page and "running since" not in page
+
+
+class TestOrphanedWorkers:
+    """A worker whose verifying process was killed outright leaves on its own."""
+
+    def run(self, parent: str) -> subprocess.CompletedProcess:
+        code = (
+            "import os, time\n"
+            "from moderation.audit_chain_verify import exit_when_orphaned\n"
+            f"exit_when_orphaned({parent}, interval=0.05)\n"
+            "time.sleep(1.5)\n"
+        )
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=30)
+
+    def test_it_exits_once_its_parent_is_gone(self):
+        started = time.monotonic()
+        assert self.run("1").returncode == 1  # pid 1 is not its parent: as if orphaned
+        assert time.monotonic() - started < 1.5
+
+    def test_it_carries_on_while_its_parent_lives(self):
+        assert self.run("os.getppid()").returncode == 0

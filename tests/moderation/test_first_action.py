@@ -5,9 +5,9 @@ import importlib
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Min
-from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.actions import case_note_action
@@ -83,17 +83,27 @@ def test_noting_an_action_never_moves_the_first_one_later(dsa_decide):
     assert case.first_action_at == first - timedelta(minutes=5)
 
 
-def test_the_migration_fills_existing_cases_as_the_services_do(dsa_decide, dsa_bank_acts):
-    cases = [Case.objects.get(pk=dsa_decide().case_id), dsa_bank_acts(), dsa_bank_acts()]
-    # A bank action that came before the case's decision wins; a decision with no action too.
-    EnforcementAction.objects.filter(case=cases[2], decision__isnull=True).update(
-        created_at=timezone.now() - timedelta(days=3)
+def automated(case, at):
+    """An automated (bank) action on `case` at `at`, as a row (the backfill reads rows)."""
+    EnforcementAction.objects.create(
+        case=case, kind="remove_content", target="t", reason="bank", created_at=at
     )
-    undecided = Case.objects.exclude(pk__in=[c.pk for c in cases]).filter(
-        first_action_at__isnull=True
-    )
+
+
+def test_the_migration_fills_existing_cases_as_the_services_do(
+    dsa_decide, dsa_bank_acts, submit_report
+):
+    decided = [Case.objects.get(pk=dsa_decide().case_id) for _ in range(3)]
+    # A bank action before the decision wins; one after it does not.
+    automated(decided[1], decided[1].first_action_at - timedelta(hours=2))
+    automated(decided[2], decided[2].first_action_at + timedelta(hours=2))
+    bank_only = dsa_bank_acts()
+    cases = [*decided, bank_only]
+    untouched = submit_report(category="spam", platform_id="never-acted-on").case
     expected = {c.pk: computed(c) for c in cases}
-    assert all(expected.values())
+    assert expected[decided[1].pk] < decided[1].first_action_at
+    assert expected[decided[2].pk] == decided[2].first_action_at
+    assert computed(untouched) is None
     Case.objects.update(first_action_at=None)
     migration = importlib.import_module("moderation.migrations.0030_case_first_action")
     with connection.cursor() as cursor:
@@ -102,4 +112,19 @@ def test_the_migration_fills_existing_cases_as_the_services_do(dsa_decide, dsa_b
     for case in cases:
         case.refresh_from_db()
         assert case.first_action_at == expected[case.pk]
-    assert not Case.objects.filter(pk__in=undecided, first_action_at__isnull=False).exists()
+    untouched.refresh_from_db()
+    assert untouched.first_action_at is None
+
+
+def test_fill_first_action_fills_what_older_code_left_out(dsa_decide, dsa_bank_acts, capsys):
+    # Decisions written by the previous release while 0030 ran: no first_action_at.
+    cases = [Case.objects.get(pk=dsa_decide().case_id), dsa_bank_acts()]
+    expected = {c.pk: computed(c) for c in cases}
+    Case.objects.filter(pk__in=expected).update(first_action_at=None)
+    call_command("fill_first_action")
+    assert "filled the first action of 2 case(s)" in capsys.readouterr().out
+    for case in cases:
+        case.refresh_from_db()
+        assert case.first_action_at == expected[case.pk]
+    call_command("fill_first_action")
+    assert "of 0 case(s)" in capsys.readouterr().out
