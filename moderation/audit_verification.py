@@ -45,8 +45,9 @@ def audit_verification_request(*, user, ip: str | None = None) -> AuditVerificat
 def audit_verification_run(
     *, verification_id: int | None = None, workers: int | None = None
 ) -> AuditVerification:
-    """Seal, then verify the whole chain (in `workers` processes, default one per CPU), and
-    store the result. Idempotent: a run that finished already is returned as it is."""
+    """Seal, then verify the whole chain (in `workers` processes, default
+    settings.AUDIT_VERIFY_WORKERS), and store the result. Idempotent: a run that finished
+    already is returned as it is."""
     if verification_id is None:
         verification = AuditVerification.objects.create()
     else:

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             type=int,
             default=default_workers(),
             help="Processes checking the chain on PostgreSQL (default: VIGIL_AUDIT_VERIFY_WORKERS, else "
-            "one per CPU); 1 checks in-process.",
+            "the CPUs it may use, at most 4); 1 checks in-process.",
         )
         parser.add_argument("--seal", action="store_true", help="Seal unsealed events first.")
         parser.add_argument(
