@@ -321,6 +321,11 @@ DSA_TERMS_URL = os.environ.get("VIGIL_DSA_TERMS_URL", "").strip()
 # The research export publishes only groups of at least this many cases (docs/transparency.md).
 VIGIL_RESEARCH_MIN_GROUP = env_int("VIGIL_RESEARCH_MIN_GROUP", 10)
 
+# After an audit-writing commit a process seals the audit hash chain at most this often
+# (milliseconds; moderation/audit_chain.py): under load one sealing takes many requests' events.
+# What waits is sealed by a later commit or the periodic job (every 5 minutes). 0: every commit.
+AUDIT_SEAL_INTERVAL_MS = max(0, env_int("VIGIL_AUDIT_SEAL_INTERVAL_MS", 250))
+
 # Processes that verify the audit hash chain on PostgreSQL (moderation/audit_chain_verify.py): the
 # daily job's and verify_audit_log's default. Unless set: one per CPU this process may use, at most
 # 4 (each holds a database connection and ~110 MB); 1 verifies in-process.

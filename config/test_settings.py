@@ -22,3 +22,5 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Sampling is random by nature: tests of re-review switch it on and pass their own draw.
 REREVIEW_SAMPLING = False
+# Tests read the chain right after each commit: seal on every one (the interval has its own test).
+AUDIT_SEAL_INTERVAL_MS = 0

@@ -8,9 +8,11 @@ time: a transaction-scoped advisory lock on PostgreSQL (taken with try-lock afte
 sealer is skipped, never waited for), the database's single write lock on SQLite (the settings
 open every transaction with BEGIN IMMEDIATE). Chain order is sealing order: an event with a lower
 id that commits later is simply sealed later, so what was sealed is never reordered and `seq`
-has no gaps. Sealing runs right after commit of every audit-writing transaction (at most
-`SEAL_AFTER_COMMIT_BATCHES` batches, so a request never pays for a backlog) and from the periodic
-job (moderation/periodic.py), which seals stragglers within minutes; verification
+has no gaps. Sealing runs right after commit of an audit-writing transaction (at most
+`SEAL_AFTER_COMMIT_BATCHES` batches, so a request never pays for a backlog; at most once per
+settings.AUDIT_SEAL_INTERVAL_MS in a process, so under load one sealing takes many requests'
+events) and from the periodic job (moderation/periodic.py), which seals stragglers within
+minutes; verification
 (moderation/audit_chain_verify.py) reports an event left unsealed longer than `UNSEALED_GRACE` as
 a failure.
 
@@ -44,11 +46,13 @@ import json
 import json.encoder
 import json.scanner
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from json.encoder import encode_basestring
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Func, TextField
 from django.db.models.functions import Cast
@@ -342,7 +346,19 @@ def audit_seal(
     return total
 
 
+# When this process last sealed after a commit (time.monotonic()).
+_last_seal_after_commit = [float("-inf")]
+
+
 def _seal_after_commit() -> None:
+    # At most once per AUDIT_SEAL_INTERVAL_MS per process: under load one sealing takes the events
+    # of many requests rather than every request paying a sealing transaction for its own one or
+    # two (bench/intake.py). Events committed meanwhile wait for this process's next commit after
+    # the interval, another process's, or the periodic job's run.
+    now = time.monotonic()
+    if now - _last_seal_after_commit[0] < settings.AUDIT_SEAL_INTERVAL_MS / 1000:
+        return
+    _last_seal_after_commit[0] = now
     try:
         audit_seal(max_batches=SEAL_AFTER_COMMIT_BATCHES)
     except Exception:

@@ -189,6 +189,30 @@ class TestSealing:
         assert len(callbacks) == 1
         assert list(AuditEvent.objects.order_by("id").values_list("seq", flat=True)) == [1, 2, 3]
 
+    def test_a_process_seals_after_commit_at_most_once_per_interval(self, settings, monkeypatch):
+        settings.AUDIT_SEAL_INTERVAL_MS = 250
+        clock = [1000.0]
+        monkeypatch.setattr(audit_chain.time, "monotonic", lambda: clock[0])
+        monkeypatch.setattr(audit_chain, "_last_seal_after_commit", [float("-inf")])
+
+        def commit_one_at(moment):
+            clock[0] = moment
+            record(1)
+            audit_chain._seal_after_commit()  # what each commit runs (the test never commits)
+            return AuditEvent.objects.filter(seq__isnull=True).count()
+
+        assert commit_one_at(1000.0) == 0  # sealed at once
+        assert commit_one_at(1000.1) == 1  # sealed moments ago: this one waits
+        assert commit_one_at(1000.2) == 2
+        assert commit_one_at(1000.3) == 0  # the interval is over: all three sealed together
+        assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == [
+            1,
+            2,
+            3,
+            4,
+        ]
+        assert audit_verify().ok
+
     def test_it_hashes_what_the_database_gives_back(self):
         from accounts.models import User
 
