@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 
@@ -9,8 +8,7 @@ from moderation.banks import HashBank
 from moderation.matching import forget_indexes
 from reports.hashing import hash_bytes
 from tests.api_helpers import auth, b64, token_for
-
-PDQ = Path(__file__).resolve().parents[3] / "shared/testdata/pdq"
+from tests.testdata import PDQ
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,4 @@
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +10,7 @@ from moderation.services import case_claim_next, case_decide
 from reports.jobs import hash_media
 from reports.media import inspect_image
 from reports.models import Media
-
-PDQ = Path(__file__).resolve().parents[3] / "shared/testdata/pdq"
+from tests.testdata import PDQ
 
 
 def picture(seed: int, mark: int = 0) -> bytes:

@@ -15,6 +15,7 @@ from reports.hashing import hash_bytes
 from reports.jobs import hash_media
 from reports.media import inspect_image
 from tests.api_helpers import auth, token_for
+from tests.testdata import PDQ
 
 
 def jpeg_with_orientation(value: int) -> bytes:
@@ -122,15 +123,12 @@ class TestRetroactiveMatching:
     def test_media_received_before_its_hash_was_listed_is_matched_when_it_is(
         self, submit_report, run_jobs
     ):
-        from pathlib import Path
 
         from moderation.banks import Match
         from moderation.escalation_models import Escalation
         from moderation.models import Case
 
-        data = (
-            Path(__file__).resolve().parents[3] / "shared/testdata/pdq/dih/bridge-1-original.jpg"
-        ).read_bytes()
+        data = (PDQ / "dih/bridge-1-original.jpg").read_bytes()
         with run_jobs():
             report = submit_report(
                 images=[inspect_image(data, filename="a.jpg")], owner_id="acct-1", platform_id="p-1"

@@ -5,6 +5,7 @@ import pytest
 from moderation.bank_services import bank_entry_remove, bank_import
 from moderation.banks import BankEntry, HashBank
 from moderation.matching import MalformedHash, find_matches, forget_indexes, parse_hex
+from tests.testdata import PDQ
 
 
 def flip(hex_value: str, bits: int, rng: random.Random) -> str:
@@ -57,11 +58,10 @@ class TestMatcher:
         assert find_matches(pdq_variants=[flip(value, 32, rng)]) == []
 
     def test_a_rotated_copy_matches_through_its_dihedral_variant(self, bank):
-        from pathlib import Path
 
         from reports.hashing import perceptual_hashes
 
-        testdata = Path(__file__).resolve().parents[3] / "shared/testdata/pdq/dih"
+        testdata = PDQ / "dih"
         original = perceptual_hashes((testdata / "bridge-1-original.jpg").read_bytes())
         bank_import(bank=bank, text=f"pdq {original.pdq}")
         rotated = perceptual_hashes((testdata / "bridge-2-rotate-90.jpg").read_bytes())

@@ -1,16 +1,15 @@
-"""PDQ agrees with Meta's reference hasher on its own test vectors (../shared/testdata/pdq/)."""
+"""PDQ agrees with Meta's reference hasher on its own test vectors (tests/data/pdq/)."""
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from reports.hashing import hash_bytes, pdq_dihedral
+from tests.testdata import PDQ
 
-# ../shared beside the repository, as on every developer machine and in CI.
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "pdq"
+TESTDATA = PDQ
 
-EXPECTED = list(csv.DictReader((TESTDATA / "expected.csv").open())) if TESTDATA.exists() else []
+EXPECTED = list(csv.DictReader((TESTDATA / "expected.csv").open()))
 
 
 def distance(a: str, b: str) -> int:
@@ -22,7 +21,6 @@ def pdq_of(relative: str) -> dict:
 
 
 def test_the_reference_vectors_are_there():
-    # CI runs with shared/ beside the clone; a missing folder must fail, not skip everything.
     assert len(EXPECTED) == 16, f"reference vectors not found under {TESTDATA}"
 
 

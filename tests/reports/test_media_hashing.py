@@ -1,7 +1,6 @@
 """The hashing job on real images of every awkward kind, and what it does with bank matches."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,7 @@ from moderation.models import AuditEvent, Case, Queue
 from reports.hashing import hash_bytes
 from reports.jobs import hash_media
 from reports.media import inspect_image
-
-PDQ = Path(__file__).resolve().parents[3] / "shared/testdata/pdq"
+from tests.testdata import PDQ
 
 
 @pytest.fixture(autouse=True)
