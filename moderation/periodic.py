@@ -84,56 +84,60 @@ def waiting_refresh_schedule(*, now: datetime | None = None) -> str | None:
     return job_id
 
 
-def evidence_purge_schedule(*, now: datetime | None = None) -> str | None:
-    """Make sure the next daily purge of expired evidence is scheduled. Idempotent; returns its
-    job id (None in the embedded mode)."""
+def _daily_schedule(
+    func, *, prefix: str, hour_utc: int, now: datetime | None, **options
+) -> str | None:
+    """Make sure tomorrow's run of the daily job `func` is scheduled at `hour_utc`. Idempotent:
+    the job id is `prefix` + the day, scheduled with `unique=True`, so one job exists per day
+    however many runs ask. Returns its job id (None in the embedded mode, which has no
+    scheduler)."""
     if settings.JOBS_EAGER:
         return None
     from rq.exceptions import DuplicateJobError
 
     from lib.jobs import get_queue
-    from moderation.jobs import purge_expired_evidence
 
     now = now or datetime.now(UTC)
-    day = int((now.timestamp() - PURGE_HOUR_UTC * 3600) // DAY_SECONDS) + 1
-    job_id = f"{PURGE_JOB_PREFIX}{day}"
+    day = int((now.timestamp() - hour_utc * 3600) // DAY_SECONDS) + 1
+    job_id = f"{prefix}{day}"
     with contextlib.suppress(DuplicateJobError):
         get_queue().enqueue_at(
-            datetime.fromtimestamp(day * DAY_SECONDS + PURGE_HOUR_UTC * 3600, UTC),
-            purge_expired_evidence,
+            datetime.fromtimestamp(day * DAY_SECONDS + hour_utc * 3600, UTC),
+            func,
             job_id=job_id,
             unique=True,
             result_ttl=DAY_SECONDS * 2,
-            description="delete evidence whose preservation has ended",
+            **options,
         )
     return job_id
+
+
+def evidence_purge_schedule(*, now: datetime | None = None) -> str | None:
+    """The daily purge of expired evidence (moderation/custody.py)."""
+    from moderation.jobs import purge_expired_evidence
+
+    return _daily_schedule(
+        purge_expired_evidence,
+        prefix=PURGE_JOB_PREFIX,
+        hour_utc=PURGE_HOUR_UTC,
+        now=now,
+        description="delete evidence whose preservation has ended",
+    )
 
 
 def audit_verify_schedule(*, now: datetime | None = None) -> str | None:
-    """Make sure the next daily audit chain verification is scheduled (idempotent; None in the
-    embedded mode)."""
-    if settings.JOBS_EAGER:
-        return None
-    from rq.exceptions import DuplicateJobError
-
-    from lib.jobs import get_queue
+    """The daily audit chain verification (moderation/audit_verification.py)."""
     from moderation.jobs import verify_audit_log
 
-    now = now or datetime.now(UTC)
-    day = int((now.timestamp() - VERIFY_HOUR_UTC * 3600) // DAY_SECONDS) + 1
-    job_id = f"{VERIFY_JOB_PREFIX}{day}"
-    with contextlib.suppress(DuplicateJobError):
-        get_queue().enqueue_at(
-            datetime.fromtimestamp(day * DAY_SECONDS + VERIFY_HOUR_UTC * 3600, UTC),
-            verify_audit_log,
-            job_id=job_id,
-            unique=True,
-            result_ttl=DAY_SECONDS * 2,
-            # Millions of events take a minute or more.
-            job_timeout=3600,
-            description="verify the audit log's hash chain",
-        )
-    return job_id
+    return _daily_schedule(
+        verify_audit_log,
+        prefix=VERIFY_JOB_PREFIX,
+        hour_utc=VERIFY_HOUR_UTC,
+        now=now,
+        # Millions of events take a minute or more.
+        job_timeout=3600,
+        description="verify the audit log's hash chain",
+    )
 
 
 def waiting_refresh_run() -> int:
