@@ -1,10 +1,7 @@
 """The transparency report and the research export, for supervisors: the page with its charts,
 and the same figures as CSV and JSON downloads (each download audited)."""
 
-import csv
-import io
-
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -114,15 +111,10 @@ def transparency_csv(request):
     transparency_export_record(
         user=request.user, since=since, until=until, fmt="csv", ip=client_ip(request)
     )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "key", "value"])
-    writer.writerows(figures.rows())
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{_filename(form, "transparency", "csv")}"'
+    return csv_response(
+        [["section", "key", "value"], *figures.rows()],
+        filename=_filename(form, "transparency", "csv"),
     )
-    return response
 
 
 @supervisor_required

@@ -106,7 +106,8 @@ class TestDownloads:
         assert response.status_code == 200
         assert response["Content-Type"].startswith("text/csv")
         assert "transparency-2026-03-02-2026-03-08.csv" in response["Content-Disposition"]
-        header, *rows = list(csv.reader(io.StringIO(response.content.decode())))
+        body = b"".join(response.streaming_content).decode()
+        header, *rows = list(csv.reader(io.StringIO(body)))
         assert header == ["section", "key", "value"]
         figures = {(s, k): v for s, k, v in rows}
         assert figures[("signals_received.user_reports.by_source", "form")] == "4"
