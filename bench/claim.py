@@ -31,6 +31,8 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.scratch import scratch_database  # noqa: E402
+
 QUEUES = 10
 FILL_BATCH = 100_000
 
@@ -201,9 +203,7 @@ def main():
     from accounts.models import QueueCertification, User
     from moderation.models import Queue
 
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with scratch_database():
         # Queues that routing fills (not senior review or appeals, reached by people's actions).
         for i in range(QUEUES - Queue.objects.routable().count()):
             Queue.objects.create(slug=f"bench-{i}", name=f"Bench {i}", categories=["__none__"])
@@ -247,9 +247,6 @@ def main():
             rate = len(claimed) / results[size]["seconds"]
             print(f"{size:>12,} open: {len(claimed)} cases decided, {rate:.0f} cases/s overall")
         print(f"double assignments: {double_assignments()}")
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

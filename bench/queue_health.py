@@ -32,6 +32,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.claim import FILL_BATCH, QUEUES, _insert_rows  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 
 MINUTES_30_DAYS = 30 * 1440
 
@@ -104,8 +105,6 @@ def main():
     parser.add_argument("--open", type=int, default=100_000)
     parser.add_argument("--loads", type=int, default=200)
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        raise SystemExit("Set DATABASE_URL to a PostgreSQL server.")
 
     from django.contrib.auth.models import Group
     from django.core.cache import cache
@@ -117,9 +116,7 @@ def main():
     from moderation.models import Case, Queue, QueueHour
     from moderation.queue_health import queue_hours_refresh
 
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with scratch_database():
         for i in range(QUEUES - Queue.objects.routable().count()):
             Queue.objects.create(slug=f"bench-{i}", name=f"Bench {i}", categories=["__none__"])
         queues = list(Queue.objects.routable())[:QUEUES]
@@ -216,9 +213,6 @@ def main():
         print("\nEXPLAIN the 30 days of rollup rows:")
         days = QueueHour.objects.filter(hour__gte=h - timedelta(days=30)).values("queue_id")
         print(explain(days.annotate(n=Count("id")).order_by().query.sql_with_params()))
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
