@@ -146,12 +146,11 @@ def _join(spans: Iterable[Span], workers: int) -> Verification:
             bad = (event_id, seq, _gap(event_id, seq, last_seq + 1))
         elif prev_hash != last_hash:
             bad = (event_id, seq, _broken_link(event_id, seq, prev_hash, last_hash))
-        elif span.bad is not None:
-            bad = span.bad
-            checked, last_seq, last_hash = checked + span.checked, span.last_seq, span.last_hash
         else:
             checked, last_seq, last_hash = checked + span.checked, span.last_seq, span.last_hash
-            continue
+            if span.bad is None:
+                continue
+            bad = span.bad
         event_id, seq, message = bad
         return Verification(False, checked, message, event_id, seq, last_seq, last_hash, workers)
     return Verification(True, checked, "", None, None, last_seq, last_hash, workers)

@@ -12,7 +12,6 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import User
-from moderation.actions import case_note_action
 from moderation.audit import audit_record
 from moderation.models import Case, Decision, QualitySettings, ReReview
 from moderation.rules import decision_requirements, missing_fields
@@ -299,6 +298,7 @@ def rereview_resolve(
                         "or decided again): correct it through the case itself."
                     }
                 )
+            # Later than the decision it corrects: the case's first_action_at stands.
             correction = Decision.objects.create(
                 case=case,
                 reviewer=user,
@@ -309,7 +309,6 @@ def rereview_resolve(
                 notes=f"Re-review {task.pk} stands: {note}"[:5000],
                 created_at=now,
             )
-            case_note_action(case=case, at=now)  # never earlier than the decision it corrects
             supersede_actions(case=case, old=task.decision, new=correction, user=user)
         task.status = ReReview.Status.RESOLVED
         task.stands = stands
