@@ -9,7 +9,7 @@ from accounts.models import ApiToken, QueueCertification, User
 from accounts.services import TokenRefused, api_token_create, api_token_revoke
 from lib.admin import AuditedAdmin
 from lib.http import client_ip
-from moderation.audit import audit_record
+from moderation.audit.services import audit_record
 
 
 def audit_certification(request, cert, what: str) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import QueueCertification
-from moderation.audit import audit_record
+from moderation.audit.services import audit_record
 
 # Training goes stale: a renewal lasts at most this long.
 MAX_RENEWAL = timedelta(days=2 * 365)

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, hash_token
 from accounts.roles import scopes_allowed
-from moderation.audit import audit_record
+from moderation.audit.services import audit_record
 
 
 class TokenRefused(Exception):

@@ -27,7 +27,7 @@ class Member:
     # [(queue name, decisions, sensitive?)] over the last ROTATION_DAYS days, most worked first.
     rotation: list = field(default_factory=list)
     pause: SensitivePause | None = None
-    # moderation.reviewer_stats.Quality over the chosen period, when the page asks for it.
+    # moderation.supervision.reviewer_stats.Quality over the chosen period, when the page asks for it.
     quality: object = None
 
     @property

@@ -19,7 +19,8 @@ from accounts.models import QueueCertification, User
 from lib.access import reviewer_required, supervisor_required
 from lib.forms import add_service_errors
 from lib.http import client_ip
-from moderation import rereview_services, reviewer_stats
+from moderation.review import rereview as rereview_services
+from moderation.supervision import reviewer_stats
 
 
 @reviewer_required

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import ExposureEvent, ReviewerPreferences, SensitivePause
-from moderation.audit import audit_record
+from moderation.audit.services import audit_record
 
 
 def shift_start(now: datetime) -> datetime:
@@ -105,7 +105,7 @@ def sensitive_pause(
 ) -> SensitivePause:
     """Keep `user` away from sensitive queues until `until`. Cases they hold in those queues go
     back to the queue, so the pause takes effect at once."""
-    from moderation.models import Case
+    from moderation.cases.models import Case
 
     if not by.has_perm(roles.SUPERVISE):
         raise PermissionDenied("Only a supervisor can pause a reviewer's access.")

@@ -44,7 +44,7 @@ VERBS = ["case.claimed", "case.decided", "media.viewed", "report.received", "cas
 def fill_events(total: int, users: list[int]) -> None:
     """Unsealed audit events over the cases, shaped like real ones: most carry a small JSON
     payload of ints and strings, one in ten a float score, some an IP."""
-    from moderation.models import Case
+    from moderation.cases.models import Case
 
     low, high = (
         Case.objects.order_by("id").values_list("id", flat=True)[0],
@@ -120,8 +120,8 @@ def page_timings(args, users: list[int]) -> dict[str, float]:
     from django.utils import timezone
 
     from accounts.models import User
-    from moderation.models import AuditEvent
-    from moderation.queue_health import queue_hours_recompute
+    from moderation.audit.models import AuditEvent
+    from moderation.supervision.queue_health import queue_hours_recompute
 
     supervisor = User.objects.get_or_create(username="bench-supervisor")[0]
     supervisor.groups.add(Group.objects.get(name="supervisor"))
@@ -171,8 +171,8 @@ def main():
     args = parser.parse_args()
 
     from accounts.models import User
-    from moderation.audit_chain import audit_seal
-    from moderation.models import Queue
+    from moderation.audit.chain import audit_seal
+    from moderation.cases.models import Queue
 
     with scratch_database(keep=args.keep, reuse=args.reuse) as new:
         if new:

@@ -45,7 +45,7 @@ VERBS = [
 
 
 def fill_events(total: int, users: list[int], cases: tuple[int, int]) -> None:
-    from moderation.models import AuditEvent
+    from moderation.audit.models import AuditEvent
 
     have = AuditEvent.objects.count()
     first_case, ncases = cases
@@ -97,7 +97,8 @@ def main():
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
-    from moderation.models import AuditEvent, Case, Queue
+    from moderation.audit.models import AuditEvent
+    from moderation.cases.models import Case, Queue
 
     users = []
     for i in range(USERS):

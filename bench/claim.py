@@ -61,7 +61,7 @@ def _insert_rows(model, count: int, start: int, varying: dict[str, str], source:
 
 def fill(total: int, queue_ids: list[int]) -> None:
     """Bring the number of open cases up to `total`, spread over the queues and priorities."""
-    from moderation.models import Case
+    from moderation.cases.models import Case
     from reports.models import ContentItem
 
     have = Case.objects.count()
@@ -99,7 +99,7 @@ def reviewer_process(username: str, rounds: int, out: str) -> None:
     from django.test import Client
 
     from accounts.models import User
-    from moderation.services import case_claim_next
+    from moderation.review.services import case_claim_next
 
     client = Client()
     client.force_login(User.objects.get(username=username))
@@ -162,7 +162,8 @@ def double_assignments() -> int:
     """Cases that more than one reviewer claimed or decided (each case here is decided once)."""
     from django.db.models import Count
 
-    from moderation.models import AuditEvent, Decision
+    from moderation.audit.models import AuditEvent
+    from moderation.review.models import Decision
 
     claimed_twice = (
         AuditEvent.objects.filter(verb="case.claimed")
@@ -201,7 +202,7 @@ def main():
     from django.contrib.auth.models import Group
 
     from accounts.models import QueueCertification, User
-    from moderation.models import Queue
+    from moderation.cases.models import Queue
 
     with scratch_database():
         # Queues that routing fills (not senior review or appeals, reached by people's actions).
@@ -222,7 +223,7 @@ def main():
             for size in (args.small, args.large):
                 print(f"filling to {size:,} open cases ...", file=sys.stderr)
                 # Decided cases leave the queue: top up to the size before each run.
-                from moderation.models import Case
+                from moderation.cases.models import Case
 
                 missing = size - Case.objects.filter(status="open").count()
                 fill(Case.objects.count() + missing, [q.pk for q in queues])

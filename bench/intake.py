@@ -468,7 +468,7 @@ def main():
                 server = None
             errors_logged = (workdir / "gunicorn.log").read_text().count("Traceback")
 
-        from moderation.models import OutboxJob
+        from moderation.outbox.models import OutboxJob
         from reports.models import Flag
 
         stored = Flag.objects.filter(source=SOURCE).count()

@@ -39,7 +39,7 @@ def main():
     from django.test import Client
 
     import config.api
-    import moderation.rollup
+    import moderation.cases.rollup
     import reports.api
     import reports.services
     from bench.intake import create_token
@@ -68,10 +68,10 @@ def main():
         (reports.api, "flag_submit", "flag_submit"),
         (reports.services, "content_item_get_or_create", "  content_item_get_or_create"),
         (reports.services, "case_attach", "  case_attach"),
-        (moderation.rollup, "queue_route", "    queue_route"),
+        (moderation.cases.rollup, "queue_route", "    queue_route"),
         (reports.services, "case_refresh_priority", "  case_refresh_priority"),
         (reports.services, "audit_record", "  audit_record (flag.received)"),
-        (moderation.rollup, "audit_record", "    audit_record (case.opened)"),
+        (moderation.cases.rollup, "audit_record", "    audit_record (case.opened)"),
     ]
     for owner, name, label in steps:
         setattr(owner, name, timed(label, getattr(owner, name)))

@@ -38,10 +38,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 
 import django  # noqa: E402
 
-django.setup()  # moderation.matching imports the bank models; no database is touched
+django.setup()  # moderation.banks.matching imports the bank models; no database is touched
 
-from moderation import matching  # noqa: E402
-from moderation.matching import SignalIndex, to_words  # noqa: E402
+from moderation.banks import matching  # noqa: E402
+from moderation.banks.matching import SignalIndex, to_words  # noqa: E402
 
 TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "speedup": 8.0, "memory_mb": 300.0}
 

@@ -7,7 +7,7 @@ noise PNGs (valid images, incompressible like real photos) totalling `--megabyte
 created directly with their hashes, approved. Then, each in a fresh process so that its peak
 resident memory (ru_maxrss) is its own, `--rounds` times in turn:
 
-- assembly: `moderation.packet.escalation_assemble`, as the RQ job runs it (report and fileDetails
+- assembly: `moderation.escalations.packet.escalation_assemble`, as the RQ job runs it (report and fileDetails
   XML validated against the schema, every evidence file checked against its SHA-256, the zip
   streamed to storage and hashed, the escalation marked ready);
 - copy: `shutil.copyfileobj` of the same files into a directory, and the same with an fsync of
@@ -69,10 +69,13 @@ def child_setup(images: int, megabytes: int) -> dict:
     call_command("migrate", verbosity=0)
     from accounts.models import QueueCertification, User
     from accounts.roles import Role
-    from moderation.escalation_models import Escalation
-    from moderation.escalations import escalation_request_approval, escalation_update_details
-    from moderation.models import Queue
-    from moderation.services import case_claim_next, case_decide
+    from moderation.cases.models import Queue
+    from moderation.escalations.models import Escalation
+    from moderation.escalations.services import (
+        escalation_request_approval,
+        escalation_update_details,
+    )
+    from moderation.review.services import case_claim_next, case_decide
     from reports.models import Media, Report
     from reports.services import report_submit
 
@@ -163,8 +166,8 @@ def child_setup(images: int, megabytes: int) -> dict:
 def child_assemble(escalation_id: int) -> dict:
     from django.core.files.storage import default_storage
 
-    from moderation.escalation_models import Escalation
-    from moderation.packet import escalation_assemble
+    from moderation.escalations.models import Escalation
+    from moderation.escalations.packet import escalation_assemble
 
     # A previous round's packet goes; the evidence snapshot (EscalationFile rows) stays.
     escalation = Escalation.objects.get(pk=escalation_id)

@@ -40,7 +40,7 @@ MINUTES_30_DAYS = 30 * 1440
 def fill(total: int, open_cases: int, queue_ids: list[int], user_id: int) -> None:
     """`total` cases created over 30 days, the newest `open_cases` open, the rest decided a
     while after they arrived, each decision with its exposure row."""
-    from moderation.models import Case
+    from moderation.cases.models import Case
     from reports.models import ContentItem
 
     ids = "ARRAY[" + ",".join(map(str, queue_ids)) + "]"
@@ -113,8 +113,9 @@ def main():
     from django.test import Client
 
     from accounts.models import User
-    from moderation.models import Case, Queue, QueueHour
-    from moderation.queue_health import queue_hours_refresh
+    from moderation.cases.models import Case, Queue
+    from moderation.supervision.models import QueueHour
+    from moderation.supervision.queue_health import queue_hours_refresh
 
     with scratch_database():
         for i in range(QUEUES - Queue.objects.routable().count()):
@@ -180,12 +181,12 @@ def main():
                 f"(n={len(values)})"
             )
 
-        from moderation.queue_health import hour_floor
+        from moderation.supervision.queue_health import hour_floor
 
         now = timezone.now()
         h = hour_floor(now)
         print("\nEXPLAIN the shared counts (open, oldest, breaches):")
-        from moderation import queue_stats
+        from moderation.cases import queue_stats
 
         qs_sql = None
         from django.test.utils import CaptureQueriesContext

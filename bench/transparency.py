@@ -38,8 +38,9 @@ CATEGORIES = "ARRAY['harassment','spam','csam','self_harm','violent_extremism','
 
 
 def fill(total: int, queue_id: int, reviewer_id: int) -> None:
-    from moderation.enforcement import EnforcementAction
-    from moderation.models import Case, Decision
+    from moderation.cases.models import Case
+    from moderation.enforcement.models import EnforcementAction
+    from moderation.review.models import Decision
     from reports.models import ContentItem, Report
 
     # Opening time spread over the year; decided 0-48 h later for 4 cases in 5.
@@ -145,9 +146,9 @@ def main():
     args = parser.parse_args()
 
     from accounts.models import User
-    from moderation import research
-    from moderation.models import Case, Queue
-    from moderation.transparency import transparency_figures
+    from moderation.cases.models import Case, Queue
+    from moderation.supervision import research
+    from moderation.supervision.transparency import transparency_figures
 
     with scratch_database(keep=args.keep, reuse=args.reuse) as new:
         if new:

@@ -26,7 +26,7 @@ def insert_one(request: HttpRequest) -> JsonResponse:
     """The floor of any endpoint that stores what it accepts before answering: parse the body, one
     INSERT in its own transaction (an audit event holding the body), commit, answer 201. No
     authentication, no validation, nothing else."""
-    from moderation.models import AuditEvent
+    from moderation.audit.models import AuditEvent
 
     body = json.loads(request.body)
     with transaction.atomic():

@@ -223,11 +223,11 @@ def on_http_error(request, exc: HttpError):
 
 def _routes():
     # Imported here: the routers import require_scope and ApiError from this module.
-    from moderation.api import router as moderation_router
-    from moderation.appeal_api import router as appeal_router
-    from moderation.bank_api import router as bank_router
-    from moderation.dsa_api import router as dsa_router
-    from moderation.escalation_api import router as escalation_router
+    from moderation.banks.api import router as bank_router
+    from moderation.dsa.api import router as dsa_router
+    from moderation.escalations.api import router as escalation_router
+    from moderation.review.api import router as moderation_router
+    from moderation.review.appeals_api import router as appeal_router
     from reports.api import router as reports_router
 
     api.add_router("/", reports_router)

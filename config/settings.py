@@ -278,7 +278,7 @@ check_webhook_settings(
 WELLNESS_SHIFT_HOURS = env_int("VIGIL_SHIFT_HOURS", 8)
 WELLNESS_EXPOSURE_CAP = env_int("VIGIL_EXPOSURE_CAP", 60)
 
-# EU DSA statements of reasons (moderation/dsa.py): the member states a restriction applies in
+# EU DSA statements of reasons (moderation/dsa/selectors.py): the member states a restriction applies in
 # (ISO 3166 codes as the Transparency Database takes them; the EU's 27 by default), and the
 # public URL of the terms the platform's decisions rely on (optional).
 DSA_EU_MEMBER_STATES = [
@@ -322,11 +322,11 @@ DSA_TERMS_URL = os.environ.get("VIGIL_DSA_TERMS_URL", "").strip()
 VIGIL_RESEARCH_MIN_GROUP = env_int("VIGIL_RESEARCH_MIN_GROUP", 10)
 
 # After an audit-writing commit a process seals the audit hash chain at most this often
-# (milliseconds; moderation/audit_chain.py): under load one sealing takes many requests' events.
+# (milliseconds; moderation/audit/chain.py): under load one sealing takes many requests' events.
 # What waits is sealed by a later commit or the periodic job (every 5 minutes). 0: every commit.
 AUDIT_SEAL_INTERVAL_MS = max(0, env_int("VIGIL_AUDIT_SEAL_INTERVAL_MS", 250))
 
-# Processes that verify the audit hash chain on PostgreSQL (moderation/audit_chain_verify.py): the
+# Processes that verify the audit hash chain on PostgreSQL (moderation/audit/chain_verify.py): the
 # daily job's and verify_audit_log's default. Unless set: one per CPU this process may use, at most
 # 4 (each holds a database connection and ~110 MB); 1 verifies in-process.
 AUDIT_VERIFY_WORKERS = max(

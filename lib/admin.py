@@ -5,7 +5,7 @@ from django.db import models
 from django.forms.models import model_to_dict
 
 from lib.http import client_ip
-from moderation.audit import audit_record
+from moderation.audit.services import audit_record
 
 # Never copied into the audit log, even hashed.
 SECRET_FIELDS = frozenset({"password"})

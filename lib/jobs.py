@@ -39,7 +39,7 @@ def enqueue(func: Callable, *args, queue: str = "default") -> None:
         transaction.on_commit(lambda: _run_eagerly(func, args))
         return
 
-    from moderation.models import OutboxJob
+    from moderation.outbox.models import OutboxJob
 
     job = OutboxJob.objects.create(func=job_path(func), args=list(args), queue=queue)
     transaction.on_commit(lambda: _relay_quietly([job.pk]))
@@ -87,7 +87,7 @@ def relay(
     """
     from rq import Retry
 
-    from moderation.models import OutboxJob
+    from moderation.outbox.models import OutboxJob
 
     relayed = 0
     with transaction.atomic():
@@ -131,7 +131,7 @@ def relay(
 
 def outbox_prune(*, older_than: timedelta) -> int:
     """Delete outbox rows handed over long ago: RQ has the job (or has run it)."""
-    from moderation.models import OutboxJob
+    from moderation.outbox.models import OutboxJob
 
     deleted, _ = OutboxJob.objects.filter(
         enqueued_at__isnull=False, enqueued_at__lt=timezone.now() - older_than

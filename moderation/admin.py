@@ -6,13 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
 from lib.admin import AuditedAdmin
-from moderation.bank_services import ImportFailed, bank_entry_remove, bank_import
-from moderation.banks import BankEntry, BankVersion, HashBank
-from moderation.models import AuditEvent, QualitySettings, Queue
-from moderation.priority import Weights
-from moderation.reprioritise import priority_weights_changed
-from moderation.rules import QUEUE_REQUIREMENTS
-from moderation.scoring import MAX_POINTS, PriorityWeights
+from moderation.audit.models import AuditEvent
+from moderation.banks.models import BankEntry, BankVersion, HashBank
+from moderation.banks.services import ImportFailed, bank_entry_remove, bank_import
+from moderation.cases.models import MAX_POINTS, PriorityWeights, Queue
+from moderation.cases.priority import Weights
+from moderation.cases.reprioritise import priority_weights_changed
+from moderation.review.models import QualitySettings
+from moderation.review.rules import QUEUE_REQUIREMENTS
 from reports.categories import Category
 
 
@@ -88,7 +89,7 @@ class QueueForm(forms.ModelForm):
             self.initial["languages"] = ", ".join(self.instance.languages)
 
     def clean_sources(self):
-        from moderation.routing import source_rule_error
+        from moderation.cases.routing import source_rule_error
 
         sources = _split(self.cleaned_data["sources"])
         errors = [e for e in map(source_rule_error, sources) if e]
@@ -97,7 +98,7 @@ class QueueForm(forms.ModelForm):
         return sources
 
     def clean_languages(self):
-        from moderation.routing import normalise_language
+        from moderation.cases.routing import normalise_language
 
         try:
             return [normalise_language(t) for t in _split(self.cleaned_data["languages"])]

@@ -1,19 +1,15 @@
 from django.urls import path
 
-from moderation import (
-    audit_chain_views,
-    audit_views,
-    custody_views,
-    delivery_views,
-    dsa_views,
-    escalation_views,
-    health_views,
-    packet_views,
-    quality_views,
-    submission_views,
-    transparency_views,
-    views,
-)
+from moderation.audit import views as audit_chain_views
+from moderation.audit import views as audit_views
+from moderation.dsa import views as dsa_views
+from moderation.enforcement import views as delivery_views
+from moderation.escalations import custody_views, packet_views, submission_views
+from moderation.escalations import views as escalation_views
+from moderation.review import rereview_views as quality_views
+from moderation.review import views
+from moderation.supervision import transparency_views
+from moderation.supervision import views as health_views
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),

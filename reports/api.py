@@ -13,7 +13,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, IPvAnyAddre
 
 from config.api import ERRORS, ApiError, require_scope
 from lib.text import storable_text
-from moderation.routing import BCP47_PATTERN, normalise_language
+from moderation.cases.routing import BCP47_PATTERN, normalise_language
 from reports.categories import Category
 from reports.media import ImageRejected, IncomingImage, inspect_image
 from reports.models import IP_CAPTURE_EVENTS, ContentItem, Report

@@ -12,15 +12,15 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from lib.jobs import enqueue, job_path
-from moderation.audit import audit_record
-from moderation.reprioritise import reporter_share
-from moderation.rollup import (
+from moderation.audit.services import audit_record
+from moderation.cases.reprioritise import reporter_share
+from moderation.cases.rollup import (
     case_attach,
     case_count_flag,
     case_count_report,
     case_refresh_priority,
 )
-from moderation.routing import source_of_flag
+from moderation.cases.routing import source_of_flag
 from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
 from reports.media import IncomingImage, store_image
 from reports.models import ContentItem, Flag, IpCapture, Media, Report, ReporterIdentity
@@ -413,7 +413,7 @@ def media_requeue_unhashed(*, older_than: timedelta, limit: int = 500) -> int:
     restart without persistence, a flushed database). Hashing is idempotent, so a media whose job
     was merely slow is hashed once all the same. A media queued again recently is left alone.
     """
-    from moderation.models import OutboxJob
+    from moderation.outbox.models import OutboxJob
     from reports.jobs import hash_media
 
     now = timezone.now()
@@ -470,9 +470,9 @@ def media_hash(*, media_id: int) -> Media:
     written in one transaction, so a worker that dies halfway leaves nothing behind and the retry
     starts clean. Idempotent: running it again on hashed media changes nothing.
     """
-    from moderation.clusters import cluster_lock, media_assign_cluster
-    from moderation.matching import find_matches
-    from moderation.models import Case
+    from moderation.banks.clusters import cluster_lock, media_assign_cluster
+    from moderation.banks.matching import find_matches
+    from moderation.cases.models import Case
 
     media = Media.objects.get(pk=media_id)
     if media.hashed_at is not None:
@@ -522,7 +522,7 @@ def media_hash(*, media_id: int) -> Media:
         if hits:
             _record_matches(media=media, case=case, hits=hits)
         # Last, and briefly: the cluster lock, then the database's own clock for hashed_at, so
-        # hashed_at order is commit order on every machine (moderation/clusters.py relies on it).
+        # hashed_at order is commit order on every machine (moderation/banks/clusters.py relies on it).
         cluster_lock()
         Media.objects.filter(pk=media.pk).update(hashed_at=Now())
         media.refresh_from_db(fields=["hashed_at"])
@@ -547,8 +547,8 @@ def media_hash(*, media_id: int) -> Media:
 
 def _record_matches(*, media: Media, case, hits) -> None:
     """Store a media's bank matches and act on them by each bank's policy."""
-    from moderation.banks import HashBank, Match
-    from moderation.rollup import case_apply_matches
+    from moderation.banks.models import HashBank, Match
+    from moderation.cases.rollup import case_apply_matches
 
     Match.objects.bulk_create(
         [
@@ -594,9 +594,9 @@ def media_rematch(*, entry_ids: list[int]) -> int:
     banks of the day it arrived) with the new entries only, and acts on the banks' policies as
     the hashing job would. Idempotent: matches already recorded are skipped.
     """
-    from moderation.banks import MIN_PDQ_QUALITY, PERCEPTUAL, BankEntry, Match
-    from moderation.matching import Hit, build_index
-    from moderation.models import Case
+    from moderation.banks.matching import Hit, build_index
+    from moderation.banks.models import MIN_PDQ_QUALITY, PERCEPTUAL, BankEntry, Match
+    from moderation.cases.models import Case
 
     entries = BankEntry.objects.filter(pk__in=entry_ids, removed_at__isnull=True)
     by_type: dict[str, list[int]] = {}

@@ -15,7 +15,7 @@ from PIL import Image
 
 from accounts.models import QueueCertification, User
 from accounts.roles import Role
-from moderation.models import Queue
+from moderation.cases.models import Queue
 
 # The platform's webhook endpoint as a local HTTP server, and helpers to decide and deliver.
 pytest_plugins = [
@@ -79,9 +79,9 @@ def empty_cache():
     from django.core.cache import cache
 
     from config.api import forget_principals
-    from moderation.clusters import forget_media_hashes
-    from moderation.matching import forget_indexes
-    from moderation.scoring import forget_weights
+    from moderation.banks.clusters import forget_media_hashes
+    from moderation.banks.matching import forget_indexes
+    from moderation.cases.weights import forget_weights
 
     cache.clear()
     forget_principals()

@@ -30,8 +30,8 @@ from PIL import Image
 from accounts.roles import Role
 from accounts.services import api_token_create
 from config.wsgi import application
-from moderation import services
-from moderation.models import Queue
+from moderation.cases.models import Queue
+from moderation.review import services
 from reports.models import Report
 from reports.services import report_submit
 

@@ -9,10 +9,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation.actions import action_request
-from moderation.escalations import escalation_open
-from moderation.models import Case, Decision, ReReview
-from moderation.services import case_claim_next
+from moderation.cases.models import Case
+from moderation.enforcement.services import action_request
+from moderation.escalations.services import escalation_open
+from moderation.review.models import Decision, ReReview
+from moderation.review.services import case_claim_next
 
 # Who may do what, by role: (anonymous, reviewer, senior reviewer, supervisor, admin, platform
 # account). The platform's machine account uses the API only and never reaches the console.

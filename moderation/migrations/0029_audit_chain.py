@@ -126,7 +126,7 @@ def unguard(apps, schema_editor):
 def seal_existing(apps, schema_editor):
     """Events written before the chain existed are sealed now, in id order, so the chain is whole
     (and verify_audit_log passes) as soon as the migration has run."""
-    from moderation.audit_chain import audit_seal
+    from moderation.audit.chain import audit_seal
 
     audit_seal(
         model=apps.get_model("moderation", "AuditEvent"),

@@ -1,6 +1,6 @@
 from django import template
 
-from moderation.audit_verification import latest_verification
+from moderation.audit.verification import latest_verification
 
 register = template.Library()
 

@@ -1,6 +1,6 @@
 from django import template
 
-from moderation.custody import Preservation, preservation
+from moderation.escalations.custody import Preservation, preservation
 
 register = template.Library()
 

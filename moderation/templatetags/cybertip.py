@@ -1,7 +1,7 @@
 from django import template
 
-from moderation import submission
-from moderation.escalation_models import Escalation
+from moderation.escalations import submission
+from moderation.escalations.models import Escalation
 
 register = template.Library()
 

@@ -1,6 +1,6 @@
 from django import template
 
-from moderation.delivery import delivery_configured as configured
+from moderation.enforcement.delivery import delivery_configured as configured
 
 register = template.Library()
 

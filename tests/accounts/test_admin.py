@@ -1,7 +1,8 @@
 import pytest
 
 from accounts.roles import Role
-from moderation.models import AuditEvent, Queue
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Queue
 
 
 @pytest.mark.django_db

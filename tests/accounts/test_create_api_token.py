@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import ApiToken, hash_token
 from accounts.roles import Role
-from moderation.models import AuditEvent
+from moderation.audit.models import AuditEvent
 
 
 def create(*args):

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import ReviewerPreferences
-from moderation.models import AuditEvent
+from moderation.audit.models import AuditEvent
 
 
 @pytest.mark.django_db

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from accounts.certifications import certification_renew
 from accounts.models import QueueCertification, SensitivePause
-from moderation.models import AuditEvent, Decision, ReReview
-from moderation.rereview_services import rereview_assign_sample, rereview_claim_next
-from moderation.services import case_claim_next, case_decide, claimable_queue_ids
+from moderation.audit.models import AuditEvent
+from moderation.review.models import Decision, ReReview
+from moderation.review.rereview import rereview_assign_sample, rereview_claim_next
+from moderation.review.services import case_claim_next, case_decide, claimable_queue_ids
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation.appeal_services import appeal_open
-from moderation.models import AuditEvent, Decision
-from moderation.rereview_services import rereview_claim_next, rereview_open, rereview_record
-from moderation.reviewer_stats import period_start, reviewer_quality
-from moderation.services import case_claim_next, case_decide
+from moderation.audit.models import AuditEvent
+from moderation.review.appeals import appeal_open
+from moderation.review.models import Decision
+from moderation.review.rereview import rereview_claim_next, rereview_open, rereview_record
+from moderation.review.services import case_claim_next, case_decide
+from moderation.supervision.reviewer_stats import period_start, reviewer_quality
 
 
 @pytest.fixture

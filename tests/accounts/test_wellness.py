@@ -13,8 +13,9 @@ from accounts.wellness import (
     sensitive_pause,
     sensitive_pause_lift,
 )
-from moderation.models import AuditEvent, Queue
-from moderation.services import case_claim_next, case_decide, claimable_queue_ids
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Queue
+from moderation.review.services import case_claim_next, case_decide, claimable_queue_ids
 
 
 def decide_next(user, **kwargs):
@@ -168,7 +169,7 @@ class TestPause:
 
 @pytest.mark.django_db
 def test_an_admin_marks_a_queue_sensitive(admin_client):
-    from tests.moderation.test_routing import queue_form
+    from tests.moderation.cases.test_routing import queue_form
 
     page = admin_client.get(
         f"/admin/moderation/queue/{Queue.objects.get(slug='child-safety').pk}/change/"

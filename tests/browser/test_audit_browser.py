@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
-from moderation.models import AuditEvent
-from moderation.services import case_claim_next, case_decide, media_record_view
+from moderation.audit.models import AuditEvent
+from moderation.review.services import case_claim_next, case_decide, media_record_view
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from accounts.roles import Role
-from moderation.escalation_models import Escalation
-from moderation.models import AuditEvent
+from moderation.audit.models import AuditEvent
+from moderation.escalations.models import Escalation
 from tests.browser.test_end_to_end import csam_case, review_next  # noqa: F401
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
-from moderation.models import AuditEvent, Case, Decision
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Case
+from moderation.review.models import Decision
 from reports.media import inspect_image
 from tests.conftest import png_bytes
 

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
-from moderation.queue_health import queue_hours_refresh
+from moderation.supervision.queue_health import queue_hours_refresh
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,7 @@
 
 
 def remember(key: str, value: str) -> None:
-    from moderation.models import Queue
+    from moderation.cases.models import Queue
 
     Queue.objects.filter(slug="general").update(description=f"{key}={value}")
 

@@ -2,7 +2,7 @@ import pytest
 from django.db import transaction
 
 from lib.jobs import enqueue
-from moderation.models import Queue
+from moderation.cases.models import Queue
 from tests.lib.jobs_fixtures import explode, remember
 
 

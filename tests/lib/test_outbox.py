@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from lib.jobs import relay
-from moderation.models import OutboxJob
+from moderation.outbox.models import OutboxJob
 from reports.models import Media
 
 REDIS_SERVER = shutil.which("redis-server")

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
-from moderation.escalation_models import Escalation, EscalationFile
-from moderation.models import Case
+from moderation.cases.models import Case
+from moderation.escalations.models import Escalation, EscalationFile
 
 
 def packet_bytes(escalation_id: int, media) -> bytes:

@@ -9,8 +9,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation.escalation_models import Escalation, EscalationFile
-from moderation.models import Decision
+from moderation.escalations.models import Escalation, EscalationFile
+from moderation.review.models import Decision
 from reports.models import Report
 from reports.services import IpCaptureIn
 
@@ -92,7 +92,7 @@ def escalation_factory(make_user, submit_report, png_upload):
                 viewed_by_esp=i == 0,
             )
         if status == "ready":
-            from moderation.packet import escalation_assemble
+            from moderation.escalations.packet import escalation_assemble
 
             assert escalation_assemble(escalation_id=escalation.pk).status == "ready"
             escalation.refresh_from_db()

@@ -6,10 +6,10 @@ import pytest
 from django.db import transaction
 
 from accounts.roles import Role
-from moderation.banks import HashBank
-from moderation.models import Case
-from moderation.rollup import case_apply_matches
-from moderation.services import case_claim_next, case_decide
+from moderation.banks.models import HashBank
+from moderation.cases.models import Case
+from moderation.cases.rollup import case_apply_matches
+from moderation.review.services import case_claim_next, case_decide
 from reports.models import Report
 from reports.services import flag_submit
 

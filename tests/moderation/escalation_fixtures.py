@@ -3,14 +3,14 @@
 import pytest
 
 from accounts.roles import Role
-from moderation.escalation_models import Escalation
-from moderation.escalations import (
+from moderation.escalations.models import Escalation
+from moderation.escalations.services import (
     escalation_approve,
     escalation_request_approval,
     escalation_update_details,
 )
-from moderation.models import Decision
-from moderation.services import case_claim_next, case_decide
+from moderation.review.models import Decision
+from moderation.review.services import case_claim_next, case_decide
 
 DETAILS = {
     "incident_type": "Child Pornography (possession, manufacture, and distribution)",

@@ -21,7 +21,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from moderation import packet_zip  # noqa: E402
+from moderation.escalations import packet_zip  # noqa: E402
 
 real_copy = packet_zip.copy_chunks
 

@@ -5,7 +5,9 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from accounts.models import User
-from moderation.models import AuditEvent, Case, Decision, Queue
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Case, Queue
+from moderation.review.models import Decision
 from reports.models import ContentItem, Media, Report
 
 
@@ -63,7 +65,7 @@ class TestSeedDemo:
 
 @pytest.mark.django_db
 def test_it_shows_an_appeal_and_a_disagreement():
-    from moderation.models import Appeal, ReReview
+    from moderation.review.models import Appeal, ReReview
 
     seed("--cases", "60", "--password", "demo-pass-3")
     appeal = Appeal.objects.get()
@@ -75,8 +77,8 @@ def test_it_shows_an_appeal_and_a_disagreement():
 
 @pytest.mark.django_db
 def test_it_shows_an_assembled_escalation_and_one_awaiting_approval(run_jobs):
-    from moderation.escalation_models import Escalation
-    from moderation.packet import packet_report_xml
+    from moderation.escalations.models import Escalation
+    from moderation.escalations.packet import packet_report_xml
 
     with run_jobs():
         seed("--cases", "5", "--password", "demo-pass-4")

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accounts.roles import Role
-from moderation.actions import case_note_action
-from moderation.banks import BankEntry, HashBank, Match
-from moderation.enforcement import EnforcementAction
-from moderation.escalation_models import Escalation
-from moderation.models import Case, Decision
-from moderation.quality import Appeal
+from moderation.banks.models import BankEntry, HashBank, Match
+from moderation.cases.models import Case
+from moderation.enforcement.models import EnforcementAction
+from moderation.enforcement.services import case_note_action
+from moderation.escalations.models import Escalation
+from moderation.review.models import Appeal, Decision
 from reports.models import Flag, Report
 from reports.services import flag_submit
 

@@ -137,7 +137,7 @@ def platform_down(settings):
 @pytest.fixture
 def decide(reviewer, submit_report, run_jobs):
     """Submit a report and decide it with `action`; jobs (the first delivery) run after commit."""
-    from moderation.services import case_claim_next, case_decide
+    from moderation.review.services import case_claim_next, case_decide
 
     counter = iter(range(1, 10_000))
 
@@ -165,7 +165,7 @@ def drive_retries(*, timeout: float = 20.0) -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from moderation.enforcement import WebhookDelivery
+    from moderation.enforcement.models import WebhookDelivery
 
     pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
     deadline = time.monotonic() + timeout

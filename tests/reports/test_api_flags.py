@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from moderation.models import AuditEvent, Case
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Case
 from reports.models import Flag
 from tests.api_helpers import auth, flag_payload, token_for
 

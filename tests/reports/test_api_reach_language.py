@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from moderation.models import Case
+from moderation.cases.models import Case
 from reports.models import ContentItem
 from tests.api_helpers import auth, report_payload, token_for
 

@@ -4,7 +4,8 @@ import json
 import pytest
 
 from accounts.roles import Role
-from moderation.models import AuditEvent, Case
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Case
 from reports.models import Media, Report, ReporterIdentity
 from tests.api_helpers import auth, report_payload, token_for
 from tests.conftest import png_bytes

@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from moderation.models import AuditEvent
+from moderation.audit.models import AuditEvent
 from reports.jobs import hash_media
 from reports.models import Media
 from tests.conftest import png_bytes

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from moderation.bank_services import bank_import
-from moderation.banks import HashBank, Match
-from moderation.matching import forget_indexes
-from moderation.models import AuditEvent, Case, Queue
+from moderation.audit.models import AuditEvent
+from moderation.banks.matching import forget_indexes
+from moderation.banks.models import HashBank, Match
+from moderation.banks.services import bank_import
+from moderation.cases.models import Case, Queue
 from reports.hashing import hash_bytes
 from reports.jobs import hash_media
 from reports.media import inspect_image
@@ -128,7 +129,7 @@ class TestHashingJob:
     def test_a_worker_dying_halfway_leaves_nothing_and_the_retry_hashes_once(
         self, submit_report, monkeypatch
     ):
-        from moderation import matching
+        from moderation.banks import matching
 
         bank = HashBank.objects.create(name="Known", slug="known", signal_types=["md5"])
         data = encode(gradient(), "PNG")
@@ -225,8 +226,8 @@ class TestKnownMaterialPolicy:
     def test_it_requests_removal_and_suspension_and_opens_one_escalation_per_account(
         self, client, supervisor, submit_report
     ):
-        from moderation.enforcement import EnforcementAction
-        from moderation.escalation_models import Escalation
+        from moderation.enforcement.models import EnforcementAction
+        from moderation.escalations.models import Escalation
 
         data = (PDQ / "dih/bridge-1-original.jpg").read_bytes()
         bank = HashBank.objects.create(

@@ -1,7 +1,8 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from moderation.models import AuditEvent, Case
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Case
 from reports.models import Media, Report
 from tests.conftest import png_bytes
 

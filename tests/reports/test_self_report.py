@@ -1,7 +1,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from moderation.models import Case
+from moderation.cases.models import Case
 from reports.models import Report, ReporterIdentity
 from tests.conftest import png_bytes
 
@@ -120,7 +120,7 @@ class TestReportFormExtras:
 @pytest.mark.django_db
 class TestReportStatus:
     def test_it_says_waiting_then_reviewed(self, client, reviewer, submit_report):
-        from moderation.services import case_claim_next, case_decide
+        from moderation.review.services import case_claim_next, case_decide
 
         report = submit_report(owner_handle="@the_owner", description="secret words")
         r = client.get("/report/status/", {"reference": report.reference.lower()})

@@ -9,7 +9,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from moderation.delivery import deliveries_sweep, delivery_configured
+from moderation.enforcement.delivery import deliveries_sweep, delivery_configured
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from moderation.bank_services import bank_export
-from moderation.banks import HashBank
+from moderation.banks.models import HashBank
+from moderation.banks.services import bank_export
 
 
 class Command(BaseCommand):

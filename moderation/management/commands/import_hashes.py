@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from moderation.bank_services import ImportFailed, bank_import
-from moderation.banks import HashBank
+from moderation.banks.models import HashBank
+from moderation.banks.services import ImportFailed, bank_import
 
 
 class Command(BaseCommand):

@@ -1,12 +1,12 @@
 """Delete the evidence of submitted reports whose preservation is over and that no hold keeps.
 
-With Redis, a daily scheduled job does the same (moderation/periodic.py); in the embedded mode
+With Redis, a daily scheduled job does the same (moderation/periodic/services.py); in the embedded mode
 there is no scheduler, so run this from cron. --dry-run says what would go and changes nothing.
 """
 
 from django.core.management.base import BaseCommand
 
-from moderation.custody import evidence_purge_expired
+from moderation.escalations.custody import evidence_purge_expired
 
 
 class Command(BaseCommand):

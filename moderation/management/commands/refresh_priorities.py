@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from moderation.rollup import cases_refresh_waiting
+from moderation.cases.rollup import cases_refresh_waiting
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from lib.jobs import outbox_prune, relay
-from moderation.delivery import deliveries_sweep
-from moderation.packet import escalations_requeue_stale
-from moderation.periodic import waiting_refresh_schedule
+from moderation.enforcement.delivery import deliveries_sweep
+from moderation.escalations.packet import escalations_requeue_stale
+from moderation.periodic.services import waiting_refresh_schedule
 from reports.services import media_requeue_unhashed
 
 # Media unhashed this long after arrival have lost their job.

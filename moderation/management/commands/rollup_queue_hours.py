@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from moderation.queue_health import HOUR, hour_floor, queue_hours_recompute
+from moderation.supervision.queue_health import HOUR, hour_floor, queue_hours_recompute
 
 
 class Command(BaseCommand):

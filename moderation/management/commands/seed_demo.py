@@ -17,12 +17,13 @@ from PIL import Image, ImageDraw
 
 from accounts.models import QueueCertification, User
 from accounts.roles import Role
-from moderation.bank_services import bank_import
-from moderation.banks import HashBank
-from moderation.models import Case, Decision, Queue
-from moderation.rollup import case_refresh_priority
-from moderation.rules import DEFAULT_POLICY, decision_requirements
-from moderation.services import case_claim_next, case_decide
+from moderation.banks.models import HashBank
+from moderation.banks.services import bank_import
+from moderation.cases.models import Case, Queue
+from moderation.cases.rollup import case_refresh_priority
+from moderation.review.models import Decision
+from moderation.review.rules import DEFAULT_POLICY, decision_requirements
+from moderation.review.services import case_claim_next, case_decide
 from reports.categories import Category
 from reports.hashing import perceptual_hashes
 from reports.media import inspect_image
@@ -305,9 +306,9 @@ class Command(BaseCommand):
         """An owner's appeal against one of reviewer2's decisions, and two of them re-reviewed
         blind by reviewer3, one in disagreement, so the appeals queue and the supervisor's
         disagreements page have something to show."""
-        from moderation.appeal_services import appeal_open
-        from moderation.models import Appeal, ReReview
-        from moderation.rereview_services import (
+        from moderation.review.appeals import appeal_open
+        from moderation.review.models import Appeal, ReReview
+        from moderation.review.rereview import (
             rereview_claim_next,
             rereview_open,
             rereview_record,
@@ -353,9 +354,9 @@ class Command(BaseCommand):
         (its packet is assembled at once in the embedded mode, by a worker otherwise), the second
         waits for approval. The pictures are generated like every demo image."""
         from accounts.models import User as UserModel
-        from moderation.assignment import case_reassign
-        from moderation.escalation_models import Escalation
-        from moderation.escalations import (
+        from moderation.cases.assignment import case_reassign
+        from moderation.escalations.models import Escalation
+        from moderation.escalations.services import (
             escalation_approve,
             escalation_request_approval,
             escalation_update_details,

@@ -14,8 +14,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from moderation.audit_chain import UNSEALED_GRACE, VERIFY_BATCH, audit_seal
-from moderation.audit_chain_verify import audit_verify, default_workers
+from moderation.audit.chain import UNSEALED_GRACE, VERIFY_BATCH, audit_seal
+from moderation.audit.chain_verify import audit_verify, default_workers
 
 
 class Command(BaseCommand):
@@ -55,7 +55,7 @@ class Command(BaseCommand):
     ):
         started, how = time.monotonic(), ""
         if record:
-            from moderation.audit_verification import audit_verification_run
+            from moderation.audit.verification import audit_verification_run
 
             v = audit_verification_run(workers=max(1, workers))
             ok, checked, message = v.ok, v.events_checked, v.message

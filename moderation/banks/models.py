@@ -1,0 +1,184 @@
+"""Hash banks: lists of hashes of known material, and what a match to them means."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class SignalType(models.TextChoices):
+    PDQ = "pdq", "PDQ (256-bit perceptual)"
+    PHASH = "phash", "pHash (64-bit perceptual)"
+    DHASH = "dhash", "dHash (64-bit perceptual)"
+    MD5 = "md5", "MD5 (exact)"
+    SHA256 = "sha256", "SHA-256 (exact)"
+
+
+# Hex digits per value, and which signals match by distance rather than equality.
+HEX_LENGTH = {"pdq": 64, "phash": 16, "dhash": 16, "md5": 32, "sha256": 64}
+PERCEPTUAL = ("pdq", "phash", "dhash")
+DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10, "dhash": 10}
+# Beyond these a "match" is noise (a quarter of the bits), and the index sizes assume them.
+MAX_THRESHOLD = {"pdq": 64, "phash": 16, "dhash": 16}
+# PDQ hashes below this quality are too weak to match on (SPEC.md).
+MIN_PDQ_QUALITY = 50
+
+
+class HashBank(models.Model):
+    class Policy(models.TextChoices):
+        RAISE_PRIORITY = "raise_priority", "Raise the case's priority"
+        ROUTE = "route", "Route the case to a queue"
+        ACT_AND_ESCALATE = (
+            "act_and_escalate",
+            ("Known material: top of the queue, suspend, remove and escalate at once"),
+        )
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    description = models.TextField(blank=True)
+    # Where the hashes came from (e.g. "NCMEC hash sharing, 2026-11"), for audit and trust.
+    source = models.CharField(max_length=200, blank=True)
+    signal_types = models.JSONField(default=list, help_text="Signal types this bank holds.")
+    thresholds = models.JSONField(
+        default=dict, blank=True, help_text='Match threshold per signal type, e.g. {"pdq": 31}.'
+    )
+    policy = models.CharField(max_length=20, choices=Policy, default=Policy.RAISE_PRIORITY)
+    route_to = models.ForeignKey(
+        "moderation.Queue", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(policy="route") | Q(route_to__isnull=False),
+                name="routing_bank_names_a_queue",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def threshold(self, signal_type: str) -> int:
+        value = self.thresholds.get(signal_type, DEFAULT_THRESHOLDS.get(signal_type, 0))
+        return value if isinstance(value, int) and 0 <= value <= MAX_THRESHOLD[signal_type] else 0
+
+    def clean(self):
+        errors = {}
+        if (
+            not isinstance(self.signal_types, list)
+            or not self.signal_types
+            or any(t not in HEX_LENGTH for t in self.signal_types)
+        ):
+            errors["signal_types"] = f"A list of signal types from: {', '.join(HEX_LENGTH)}."
+        if not isinstance(self.thresholds, dict):
+            errors["thresholds"] = 'An object of whole numbers, e.g. {"pdq": 31, "phash": 10}.'
+        else:
+            for signal_type, value in self.thresholds.items():
+                top = MAX_THRESHOLD.get(signal_type)
+                if (
+                    top is None
+                    or isinstance(value, bool)
+                    or not isinstance(value, int)
+                    or not 0 <= value <= top
+                ):
+                    errors["thresholds"] = (
+                        f"{signal_type}: a whole number from 0 to {top} is needed"
+                        if top is not None
+                        else f"{signal_type} is not a perceptual signal type (pdq, phash, dhash)"
+                    )
+        if errors:
+            raise ValidationError(errors)
+
+
+class BankEntry(models.Model):
+    bank = models.ForeignKey(HashBank, on_delete=models.PROTECT, related_name="entries")
+    signal_type = models.CharField(max_length=10, choices=SignalType)
+    # Lower-case hex.
+    value = models.CharField(max_length=64)
+    labels = models.JSONField(default=list, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "bank entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bank", "signal_type", "value"],
+                condition=Q(removed_at__isnull=True),
+                name="one_live_entry_per_hash_per_bank",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["signal_type", "value"],
+                condition=Q(removed_at__isnull=True),
+                name="bank_entry_lookup",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.signal_type} {self.value}"
+
+
+class Match(models.Model):
+    """A media file matched a bank entry."""
+
+    media = models.ForeignKey("reports.Media", on_delete=models.CASCADE, related_name="matches")
+    entry = models.ForeignKey(BankEntry, on_delete=models.PROTECT, related_name="matches")
+    signal_type = models.CharField(max_length=10, choices=SignalType)
+    distance = models.PositiveSmallIntegerField()
+    # For PDQ: which of the media's eight rotations/mirror images hit (0 = as stored).
+    variant = models.PositiveSmallIntegerField(null=True, blank=True)
+    matched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "matches"
+        constraints = [
+            models.UniqueConstraint(fields=["media", "entry"], name="one_match_per_media_entry")
+        ]
+
+    def __str__(self):
+        return f"media {self.media_id} ~ entry {self.entry_id} ({self.distance})"
+
+
+class BankVersion(models.Model):
+    """One row, bumped whenever bank entries change, so every process knows to rebuild its
+    in-memory index (moderation/banks/matching.py)."""
+
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"bank version {self.version}"
+
+    @classmethod
+    def bump(cls) -> None:
+        updated = cls.objects.filter(pk=1).update(version=models.F("version") + 1)
+        if not updated:
+            cls.objects.get_or_create(pk=1, defaults={"version": 1})
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+class Cluster(models.Model):
+    """Near-duplicate media: every member is within the PDQ threshold of another member."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"cluster {self.pk}"
+
+
+class ClusterLock(models.Model):
+    """One row, locked while a media file joins a cluster, so two workers hashing near-copies
+    at the same moment see each other instead of starting two clusters."""
+
+    def __str__(self):
+        return "cluster lock"

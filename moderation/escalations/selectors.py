@@ -1,0 +1,136 @@
+"""Reads for escalations: the list people work from, one escalation with what it gathers."""
+
+from django.db.models import Case as When_
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+
+from accounts import roles
+from moderation.cases.models import Case
+from moderation.escalations.models import Escalation
+from moderation.review.models import Decision
+
+S = Escalation.Status
+
+# The list's filters: what needs someone first, then each state.
+ATTENTION = "attention"
+FILTERS = [
+    (ATTENTION, "Needs someone"),
+    ("all", "All"),
+    *[(value, label) for value, label in S.choices],
+]
+NEEDS_SOMEONE = (S.DRAFT, S.AWAITING_APPROVAL, S.FAILED, S.READY)
+
+
+def visible_to(user, qs: QuerySet[Escalation] | None = None) -> QuerySet[Escalation]:
+    """Senior reviewers and supervisors see every escalation; a reviewer sees those their own
+    decisions opened or added to (to prepare the report), and no others."""
+    qs = Escalation.objects.all() if qs is None else qs
+    if user.has_perm(roles.SENIOR_REVIEW):
+        return qs
+    escalated_by_user = Decision.objects.filter(
+        case__escalations=OuterRef("pk"), reviewer=user, action=Decision.Action.ESCALATE
+    )
+    return qs.filter(Q(opened_by=user) | Exists(escalated_by_user))
+
+
+def failed_first(user) -> bool:
+    """Supervisors, who answer for every report, see failed ones before anything else: a failed
+    report is one nobody else will pick up. Everyone else sees urgent ones first."""
+    return user.has_perm(roles.SUPERVISE)
+
+
+def escalations_list(user, status: str = ATTENTION) -> QuerySet[Escalation]:
+    """Urgent first, then failed ones (someone must act), then the oldest: what waits longest is
+    what the authority has waited on longest. For supervisors, failed ones first, then urgent."""
+    qs = (
+        visible_to(user)
+        .select_related("approved_by", "approval_requested_by", "legal_hold_by")
+        .annotate(
+            cases_count=Count("cases", distinct=True),
+            failed_first=When_(
+                When(status=S.FAILED, then=Value(0)), default=Value(1), output_field=IntegerField()
+            ),
+        )
+    )
+    if status == ATTENTION:
+        qs = qs.filter(status__in=NEEDS_SOMEONE)
+    elif status != "all":
+        qs = qs.filter(status=status)
+    if failed_first(user):
+        return qs.order_by("failed_first", "-urgent", "created_at", "pk")
+    return qs.order_by("-urgent", "failed_first", "created_at", "pk")
+
+
+def escalation_counts(user) -> dict[str, int]:
+    rows = visible_to(user).order_by().values_list("status").annotate(n=Count("pk"))
+    counts = dict(rows)
+    return {label: counts.get(value, 0) for value, label in S.choices if counts.get(value)}
+
+
+def escalation_cases(escalation: Escalation) -> list[Case]:
+    """Its cases with their content, queue and the escalating decisions, in a fixed number of
+    queries."""
+    return list(
+        escalation.cases.select_related("content_item", "queue")
+        .prefetch_related(
+            Prefetch(
+                "decisions",
+                queryset=Decision.objects.filter(action=Decision.Action.ESCALATE)
+                .select_related("reviewer")
+                .order_by("created_at"),
+                to_attr="escalating_decisions",
+            ),
+            "content_item__media",
+        )
+        .order_by("pk")
+    )
+
+
+def overturned_case_ids(escalation: Escalation) -> list[int]:
+    """Cases whose escalating decision was overturned on appeal since: the escalation stays until
+    a person withdraws it (or, if it was submitted, retracts it at the authority), so say so."""
+    from moderation.review.models import Appeal
+
+    return list(
+        Appeal.objects.filter(
+            case__escalations=escalation,
+            decision__action=Decision.Action.ESCALATE,
+            status=Appeal.Status.OVERTURNED,
+        )
+        .values_list("case_id", flat=True)
+        .distinct()
+    )
+
+
+def cleared_case_ids(escalation: Escalation) -> list[int]:
+    """Cases whose latest decision found no violation (e.g. a reviewer looked at what a bank
+    policy escalated on its own and disagreed): worth a person's look before it is reported."""
+    latest = Decision.objects.filter(case=OuterRef("pk")).order_by("-created_at", "-pk")
+    return list(
+        escalation.cases.annotate(latest_action=Subquery(latest.values("action")[:1]))
+        .filter(latest_action=Decision.Action.NO_VIOLATION)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def escalation_audit(escalation: Escalation, limit: int = 200):
+    from moderation.audit.models import AuditEvent
+
+    return list(
+        AuditEvent.objects.filter(
+            object_type=escalation._meta.label_lower, object_id=str(escalation.pk)
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )

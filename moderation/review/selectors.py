@@ -1,0 +1,198 @@
+"""Reads for the console. Each returns a bounded number of queries whatever the data size."""
+
+from django.db.models import Count, Prefetch, Q
+from django.utils import timezone
+
+from accounts import roles
+from moderation.banks.models import Match
+from moderation.cases.models import Case, Queue
+from moderation.cases.queue_stats import queue_counts
+from moderation.enforcement.selectors import case_actions_prefetch
+from moderation.review.models import Appeal, Decision, ReReview
+from moderation.review.services import claimable_queue_ids
+from reports.models import Media, Report
+
+
+def dashboard_queues(user):
+    """The queues the user may work, with open counts, the oldest waiting case (shared counts, a
+    few seconds old: see queue_stats) and how many are being reviewed right now (live).
+
+    Three queries whatever the backlog: the queues, the live claims, and the shared counts when
+    they are due for a refresh.
+    """
+    queues = list(Queue.objects.filter(pk__in=claimable_queue_ids(user)).order_by("order", "slug"))
+    counts = queue_counts()
+    claimed = dict(
+        Case.objects.filter(
+            status=Case.Status.OPEN,
+            assignee__isnull=False,
+            lease_expires_at__gt=timezone.now(),
+            queue__in=queues,
+        )
+        .values("queue_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("queue_id", "n")
+    )
+    for queue in queues:
+        queue.open_count = counts.open_count(queue.pk)
+        queue.oldest_waiting = counts.oldest_waiting(queue.pk)
+        queue.claimed_count = claimed.get(queue.pk, 0)
+        queue.counts_taken_at = counts.taken_at
+    return queues
+
+
+def user_may_view_case(user, case: Case) -> bool:
+    """Reviewers see cases they hold or that sit in a queue they are certified for."""
+    if user.has_perm(roles.SUPERVISE):
+        return True
+    if case.assignee_id == user.pk:
+        return True
+    # The reviewer who made the latest decision may look back at it (and a resent form meets a
+    # clear "already recorded", not a 403). Decisions come prefetched, newest first.
+    latest = next(iter(case.decisions.all()), None)
+    if latest is not None and latest.reviewer_id == user.pk:
+        return True
+    return case.queue_id in claimable_queue_ids(user)
+
+
+def case_for_review(case_id: int) -> Case:
+    return (
+        Case.objects.select_related("content_item", "queue", "assignee")
+        .prefetch_related(
+            Prefetch(
+                "reports",
+                queryset=Report.objects.select_related("reporter_identity").order_by("created_at"),
+            ),
+            Prefetch("flags"),
+            Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
+            case_actions_prefetch(),
+            "escalations",
+        )
+        .get(pk=case_id)
+    )
+
+
+def case_media(case: Case):
+    return (
+        Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
+        .prefetch_related(
+            Prefetch(
+                "matches",
+                queryset=Match.objects.select_related("entry__bank").order_by("distance"),
+            )
+        )
+        .order_by("created_at")
+    )
+
+
+def case_fed_by(case: Case, user) -> bool:
+    """Whether the platform account `user` sent any of the case's reports or flags."""
+    return (
+        case.reports.filter(submitted_by=user).exists()
+        or case.flags.filter(submitted_by=user).exists()
+    )
+
+
+def cluster_cases(case: Case, limit: int = 20) -> tuple[int, list[Case]]:
+    """How many other cases share a cluster with this case's media, and the most recent of them
+    with their decisions."""
+    clusters = [
+        c
+        for c in Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
+        .exclude(cluster__isnull=True)
+        .values_list("cluster_id", flat=True)
+        .distinct()
+    ]
+    if not clusters:
+        return 0, []
+    others = (
+        Case.objects.filter(
+            Q(reports__media__cluster_id__in=clusters) | Q(flags__media__cluster_id__in=clusters)
+        )
+        .exclude(pk=case.pk)
+        .distinct()
+    )
+    total = others.count()
+    shown = list(
+        others.select_related("queue")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("reviewer"))
+        )
+        .order_by("-created_at")[:limit]
+    )
+    return total, shown
+
+
+def case_open_appeal(case: Case, user) -> tuple[Appeal | None, bool]:
+    """The case's open appeal, and whether `user` took part in the decision it contests (then
+    they may not decide it). Uses the case's prefetched decisions."""
+    appeal = (
+        Appeal.objects.filter(case=case, status=Appeal.Status.OPEN)
+        .select_related("decision__reviewer")
+        .first()
+    )
+    if appeal is None:
+        return None, False
+    involved = any(
+        d.reviewer_id == user.pk and d.created_at <= appeal.decision.created_at
+        for d in case.decisions.all()
+    )
+    return appeal, involved
+
+
+def rereviews_disagreed():
+    """Disagreements waiting for a supervisor, oldest first, with both decisions."""
+    return (
+        ReReview.objects.filter(status=ReReview.Status.DISAGREED)
+        .select_related("decision__reviewer", "reviewed_by", "case", "queue")
+        .order_by("reviewed_at", "pk")
+    )
+
+
+def rereviews_resolved(limit: int = 20):
+    return list(
+        ReReview.objects.filter(status=ReReview.Status.RESOLVED)
+        .select_related("decision__reviewer", "reviewed_by", "resolved_by", "case")
+        .order_by("-resolved_at", "-pk")[:limit]
+    )
+
+
+def held_rereview(user, case: Case) -> ReReview | None:
+    """The open re-review of `case` that `user` holds, if any."""
+    return ReReview.objects.filter(case=case, assignee=user, status=ReReview.Status.OPEN).first()
+
+
+def owner_history(case: Case, limit: int = 10) -> tuple[int, list[Decision]]:
+    """Decisions on the owner's other content, newest first: how many, and the latest `limit`.
+    Two queries whatever the owner's history; none when the owner is unknown."""
+    owner_id = case.content_item.owner_id
+    if not owner_id:
+        return 0, []
+    decisions = Decision.objects.filter(case__content_item__owner_id=owner_id).exclude(
+        case_id=case.pk
+    )
+    total = decisions.count()
+    if not total:
+        return 0, []
+    shown = list(
+        decisions.select_related("case", "case__content_item", "reviewer").order_by(
+            "-created_at", "-pk"
+        )[:limit]
+    )
+    return total, shown
+
+
+def no_queue_reason(user) -> str:
+    """Why a reviewer may claim from no queue, in words they can act on."""
+    from accounts.models import QueueCertification
+
+    lapsed = list(
+        QueueCertification.objects.filter(user=user, expires_at__lte=timezone.now())
+        .select_related("queue")
+        .order_by("-expires_at")[:5]
+    )
+    if lapsed:
+        names = ", ".join(f"{c.queue.name} (expired {c.expires_at:%Y-%m-%d})" for c in lapsed)
+        return f"Your certifications have expired: {names}. A supervisor can renew them."
+    return "You are not certified for any queue yet, so there is nothing you may claim."

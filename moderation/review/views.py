@@ -1,0 +1,288 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import roles, wellness
+from accounts.models import User
+from lib.access import reviewer_required, supervisor_required
+from lib.forms import add_service_errors
+from lib.http import client_ip
+from lib.text import is_storable
+from moderation.cases import assignment
+from moderation.cases.models import Case, Queue
+from moderation.escalations import custody
+from moderation.periodic.services import escalations_requeue_if_due, waiting_refresh_if_due
+from moderation.review import cluster_decisions, selectors, services
+from moderation.review.forms import DecisionForm
+from moderation.review.models import Decision
+from moderation.review.rules import DEFAULT_POLICY, requirement_notes
+
+
+def get_visible_case(request, case_id: int) -> Case:
+    """The case, or 404 if it does not exist, or 403 if this user may not see it."""
+    try:
+        case = selectors.case_for_review(case_id)
+    except Case.DoesNotExist:
+        raise Http404("No such case") from None
+    if not selectors.user_may_view_case(request.user, case):
+        raise PermissionDenied
+    return case
+
+
+@reviewer_required
+@require_GET
+def dashboard(request):
+    queues = selectors.dashboard_queues(request.user)
+    held = Case.objects.filter(assignee=request.user, status=Case.Status.OPEN).select_related(
+        "queue"
+    )
+    return render(
+        request,
+        "moderation/dashboard.html",
+        {
+            "queues": queues,
+            "held": held,
+            "exposure": wellness.exposure_this_shift(request.user),
+            "pause": wellness.current_pause(request.user),
+        },
+    )
+
+
+@reviewer_required
+@require_POST
+def review_next(request):
+    # Embedded mode has no scheduler: waiting time is brought up to date (throttled) just before
+    # it decides which case comes next.
+    waiting_refresh_if_due()
+    # Nor a relay loop: packet assemblies whose in-process job died with the server go again.
+    escalations_requeue_if_due()
+    queue = None
+    if slug := request.POST.get("queue"):
+        if not is_storable(slug):
+            raise Http404("No such queue")
+        queue = get_object_or_404(Queue, slug=slug)
+    case = services.case_claim_next(user=request.user, queue=queue, ip=client_ip(request))
+    if case is None:
+        if services.claimable_queue_ids(request.user):
+            messages.info(request, "Nothing is waiting in your queues right now.")
+        else:
+            messages.error(request, selectors.no_queue_reason(request.user))
+        return redirect("dashboard")
+    return redirect("case_detail", case_id=case.pk)
+
+
+@reviewer_required
+@never_cache
+@require_GET
+def case_detail(request, case_id: int):
+    case = get_visible_case(request, case_id)
+    task = selectors.held_rereview(request.user, case)
+    if task is not None:
+        # A blind re-review must not be unblinded by opening the case's own page.
+        return redirect("rereview_detail", task_id=task.pk)
+    holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
+    if holding:
+        services.case_renew_lease(case_id=case.pk, user=request.user)
+    form = DecisionForm(
+        initial={"policy": DEFAULT_POLICY.get(case.category), "seen": services.case_version(case)}
+    )
+    return render(request, "moderation/case_detail.html", _case_context(request, case, form))
+
+
+def _case_context(request, case, form):
+    holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
+    appeal, own_appeal = selectors.case_open_appeal(case, request.user)
+    return {
+        "appeal": appeal,
+        "own_appeal": own_appeal,
+        "case": case,
+        "media": selectors.case_media(case),
+        "form": form,
+        "holding": holding,
+        "cluster": selectors.cluster_cases(case),
+        "owner_history": selectors.owner_history(case),
+        "prefs": wellness.preferences_for(request.user),
+        "exposure": wellness.exposure_this_shift(request.user),
+        "reassign_candidates": assignment.reassign_candidates(case)
+        if request.user.has_perm(roles.SUPERVISE) and case.status == Case.Status.OPEN
+        else None,
+        # Who reported is for supervisors only (reporter privacy).
+        "show_reporters": request.user.has_perm(roles.SUPERVISE),
+        "requirements": requirement_notes(case),
+        # Evidence kept for a report to the authorities: named roles only (custody.py).
+        "preserved_locked": not request.user.has_perm(roles.PRESERVED_EVIDENCE)
+        and custody.case_is_preserved(case),
+    }
+
+
+@reviewer_required
+@require_POST
+def case_decide(request, case_id: int):
+    case = get_visible_case(request, case_id)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.case_decide(
+                case_id=case.pk, user=request.user, ip=client_ip(request), **form.cleaned_data
+            )
+        except services.CaseChanged as e:
+            return _look_again(request, case_id, str(e))
+        except services.CaseNotHeld as e:
+            messages.error(request, str(e))
+            return redirect("dashboard")
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, f"Decision recorded on case {case.pk}.")
+            escalation = _escalation_to_prepare(case, form.cleaned_data["action"])
+            if escalation is not None:
+                # The report to the authority is best written by who just looked at the content.
+                messages.info(
+                    request,
+                    "Describe the incident for the report to the authority, then send it for "
+                    "approval.",
+                )
+                return redirect("escalation_detail", escalation.pk)
+            return redirect("dashboard")
+    return render(
+        request, "moderation/case_detail.html", _case_context(request, case, form), status=400
+    )
+
+
+def _escalation_to_prepare(case, action: str):
+    if action != Decision.Action.ESCALATE:
+        return None
+    from moderation.escalations.models import Escalation
+
+    return case.escalations.filter(status__in=Escalation.GATHERING).first()
+
+
+def _look_again(request, case_id: int, message: str):
+    """The case page as it is now, keeping the reviewer's choices, with what changed said."""
+    case = get_visible_case(request, case_id)
+    data = request.POST.copy()
+    data["seen"] = services.case_version(case)
+    form = DecisionForm(data)
+    form.is_valid()
+    form.add_error(None, message)
+    return render(
+        request, "moderation/case_detail.html", _case_context(request, case, form), status=409
+    )
+
+
+@reviewer_required
+@require_POST
+def case_decide_cluster(request, case_id: int):
+    """Step one shows the cases the decision would cover; step two (confirmed) decides them."""
+    case = get_visible_case(request, case_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "moderation/case_detail.html", _case_context(request, case, form), status=400
+        )
+    others = cluster_decisions.cluster_open_cases(case=case, user=request.user)
+    if request.POST.get("confirmed") != "yes":
+        return render(
+            request,
+            "moderation/cluster_confirm.html",
+            {"case": case, "others": others, "form": form, "data": form.cleaned_data},
+        )
+    confirmed = {int(x) for x in request.POST.getlist("cases") if x.isascii() and x.isdecimal()}
+    # The confirmation step lists the cluster as it is now; cluster_decide checks it again.
+    fields = {k: v for k, v in form.cleaned_data.items() if k != "seen"}
+    try:
+        decided = cluster_decisions.cluster_decide(
+            case_id=case.pk,
+            user=request.user,
+            confirmed_case_ids=confirmed,
+            ip=client_ip(request),
+            **fields,
+        )
+    except (services.CaseNotHeld, cluster_decisions.ClusterChanged) as e:
+        messages.error(request, str(e))
+        return redirect("case_detail", case_id=case.pk)
+    except ValidationError as e:
+        add_service_errors(form, e)
+        return render(
+            request, "moderation/case_detail.html", _case_context(request, case, form), status=400
+        )
+    messages.success(
+        request, f"Decision recorded on {len(decided)} cases: {', '.join(map(str, decided))}."
+    )
+    return redirect("dashboard")
+
+
+@supervisor_required
+@require_POST
+def case_reassign(request, case_id: int):
+    """A supervisor gives an open case to a certified reviewer, or back to its queue."""
+    case = get_visible_case(request, case_id)
+    to_id = request.POST.get("to", "")
+    to = None
+    if to_id:
+        if not (to_id.isascii() and to_id.isdecimal()):
+            raise Http404("No such reviewer")
+        to = get_object_or_404(User, pk=int(to_id))
+    try:
+        assignment.case_reassign(case_id=case.pk, by=request.user, to=to, ip=client_ip(request))
+    except assignment.ReassignRefused as e:
+        messages.error(request, str(e))
+    else:
+        where = f"to {to.get_username()}" if to else f"back to the {case.queue.name} queue"
+        messages.success(request, f"Case {case.pk} went {where}.")
+    return redirect("case_detail", case_id=case.pk)
+
+
+@reviewer_required
+@require_POST
+def case_skip(request, case_id: int):
+    case = get_visible_case(request, case_id)
+    try:
+        services.case_release(case_id=case.pk, user=request.user, ip=client_ip(request))
+    except services.CaseNotHeld as e:
+        messages.error(request, str(e))
+    else:
+        messages.info(request, f"Case {case.pk} went back to its queue.")
+    return redirect("dashboard")
+
+
+@reviewer_required
+@require_POST
+def case_lease(request, case_id: int):
+    """Polled by the open case page (htmx): keeps the case while the reviewer has it open, and
+    says so at once when something new arrived on it since the page was drawn (the form's
+    `seen`), rather than only when a decision is refused."""
+    case = get_visible_case(request, case_id)
+    services.case_renew_lease(case_id=case.pk, user=request.user)
+    seen = request.POST.get("seen", "")
+    changed = bool(seen) and seen != services.case_version(case)
+    case.refresh_from_db(fields=["assignee", "lease_expires_at", "status"])
+    return render(request, "moderation/_lease.html", {"case": case, "changed": changed})
+
+
+@reviewer_required
+@never_cache
+@require_GET
+def case_media(request, case_id: int, media_id: int):
+    """Serve a case's media to a reviewer who may see the case. Every fetch is audited."""
+    case = get_visible_case(request, case_id)
+    media = selectors.case_media(case).filter(pk=media_id).first()
+    if media is None:
+        raise Http404("No such media on this case")
+    # Evidence kept for a report to the authorities: only named roles (refusals are logged).
+    custody.media_check_preserved_access(
+        media=media, case=case, user=request.user, ip=client_ip(request)
+    )
+    try:
+        handle = media.file.open("rb")
+    except FileNotFoundError:
+        # Evidence missing from storage is an operations problem, not a view to log.
+        raise Http404("The file is missing from storage") from None
+    services.media_record_view(media=media, case=case, user=request.user, ip=client_ip(request))
+    response = FileResponse(handle, content_type=media.mime or "application/octet-stream")
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, no-store"
+    return response
