@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.api import forget_principals
 from accounts.models import ApiToken, hash_token
 from accounts.roles import scopes_allowed
 from moderation.audit.services import audit_record
@@ -63,8 +64,6 @@ def api_token_revoke(*, token: ApiToken, revoked_by=None) -> None:
             revoked_at=timezone.now()
         )
         if updated:
-            from config.api import forget_principals
-
             # This process stops honouring it at once; others within seconds.
             transaction.on_commit(forget_principals)
             audit_record(

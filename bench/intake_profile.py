@@ -38,7 +38,7 @@ def main():
     from django.db import connection, connections
     from django.test import Client
 
-    import config.api
+    import accounts.api
     import moderation.cases.rollup
     import reports.api
     import reports.services
@@ -62,9 +62,9 @@ def main():
         return wrapper
 
     steps = [
-        (config.api.BearerToken, "authenticate", "auth (token, rate limit, scopes)"),
-        (config.api, "hit", "  rate limiter (Redis)"),
-        (config.api, "scopes_allowed", "  scopes_allowed (permissions)"),
+        (accounts.api.BearerToken, "authenticate", "auth (token, rate limit, scopes)"),
+        (accounts.api, "hit", "  rate limiter (Redis)"),
+        (accounts.api, "scopes_allowed", "  scopes_allowed (permissions)"),
         (reports.api, "flag_submit", "flag_submit"),
         (reports.services, "content_item_get_or_create", "  content_item_get_or_create"),
         (reports.services, "case_attach", "  case_attach"),

@@ -11,7 +11,7 @@ from django.core.validators import URLValidator, validate_email
 from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, IPvAnyAddress, StrictBool
 
-from config.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError, require_scope
 from lib.text import storable_text
 from moderation.cases.routing import BCP47_PATTERN, normalise_language
 from reports.categories import Category

@@ -78,7 +78,7 @@ def empty_cache():
     """Rate-limit counters from one test must not throttle the next."""
     from django.core.cache import cache
 
-    from config.api import forget_principals
+    from accounts.api import forget_principals
     from moderation.banks.clusters import forget_media_hashes
     from moderation.banks.matching import forget_indexes
     from moderation.cases.weights import forget_weights

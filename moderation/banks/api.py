@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from ninja import Router, Schema, Status
 from pydantic import AfterValidator, Field
 
-from config.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError, require_scope
 from lib.ratelimit import hit
 from lib.text import storable_text
 from moderation.audit.services import audit_record

@@ -7,7 +7,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import model_serializer
 
 from accounts import roles
-from config.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError, require_scope
 from moderation.dsa import schema as dsa_schema
 from moderation.dsa import selectors as dsa
 

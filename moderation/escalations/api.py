@@ -13,7 +13,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from accounts import roles
-from config.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError, require_scope
 from lib.http import client_ip
 from moderation.escalations import custody
 from moderation.escalations.models import Escalation

@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator
 
 from accounts import roles
-from config.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError, require_scope
 from lib.http import client_ip
 from lib.text import is_storable, storable_text
 from moderation.cases.models import Case, Queue

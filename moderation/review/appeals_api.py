@@ -5,7 +5,7 @@ from datetime import datetime
 from django.conf import settings
 from ninja import Router, Schema, Status
 
-from config.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError, require_scope
 from moderation.review.appeals import AppealRefused, appeal_open
 from moderation.review.models import Appeal
 from reports.api import Text

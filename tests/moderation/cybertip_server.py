@@ -22,7 +22,13 @@ from pathlib import Path
 from lxml import etree
 
 USERNAME, PASSWORD = "vigil-esp", "fake-cybertip-password"
-VENDORED_XSD = Path(__file__).resolve().parents[2] / "moderation" / "escalations" / "schemas" / "cyber_tipline.xsd"
+VENDORED_XSD = (
+    Path(__file__).resolve().parents[2]
+    / "moderation"
+    / "escalations"
+    / "schemas"
+    / "cyber_tipline.xsd"
+)
 SHARED_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "cyber_tipline.xsd"
 
 # The server's own copy of the schema, loaded independently of the code under test.

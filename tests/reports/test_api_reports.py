@@ -142,8 +142,8 @@ class TestTokenCache:
     ):
         import time
 
+        from accounts import api
         from accounts.models import User
-        from config import api
 
         token = token_for(make_user)
         assert client.get("/api/v1/queues", **auth(token)).status_code == 200
