@@ -9,7 +9,7 @@ test:
 	bin/test
 
 lint:
-	bin/venv && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+	bin/venv && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 format:
 	bin/venv && .venv/bin/ruff check --fix . && .venv/bin/ruff format .

@@ -7,8 +7,8 @@ from django.shortcuts import redirect
 
 from accounts.models import ApiToken, QueueCertification, User
 from accounts.services import TokenRefused, api_token_create, api_token_revoke
-from lib.admin import AuditedAdmin
 from lib.http import client_ip
+from moderation.audit.admin import AuditedAdmin
 from moderation.audit.services import audit_record
 
 

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts import roles
 from accounts.models import ExposureEvent, ReviewerPreferences, SensitivePause
 from moderation.audit.services import audit_record
 
@@ -98,69 +97,3 @@ def current_pause(user, now: datetime | None = None) -> SensitivePause | None:
         .order_by("-until")
         .first()
     )
-
-
-def sensitive_pause(
-    *, user, until: datetime, reason: str, by, ip: str | None = None
-) -> SensitivePause:
-    """Keep `user` away from sensitive queues until `until`. Cases they hold in those queues go
-    back to the queue, so the pause takes effect at once."""
-    from moderation.cases.models import Case
-
-    if not by.has_perm(roles.SUPERVISE):
-        raise PermissionDenied("Only a supervisor can pause a reviewer's access.")
-    now = timezone.now()
-    if until <= now:
-        raise ValidationError({"until": "The pause must end in the future."})
-    with transaction.atomic():
-        pause = SensitivePause.objects.create(
-            user=user, until=until, reason=reason, paused_by=by, created_at=now
-        )
-        audit_record(
-            verb="wellness.paused",
-            obj=pause,
-            actor=by,
-            after={"reviewer": user.get_username(), "until": until.isoformat(), "reason": reason},
-            ip=ip,
-        )
-        held = Case.objects.select_for_update().filter(
-            assignee=user, status=Case.Status.OPEN, queue__sensitive=True
-        )
-        for case in held:
-            case.assignee, case.lease_expires_at, case.updated_at = None, None, now
-            case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
-            audit_record(
-                verb="case.released",
-                obj=case,
-                case=case,
-                actor=by,
-                before={"assignee": user.get_username()},
-                after={"assignee": None, "reasons": ["reviewer paused from sensitive queues"]},
-                ip=ip,
-            )
-    return pause
-
-
-def sensitive_pause_lift(*, user, by, ip: str | None = None) -> int:
-    """End the reviewer's current pauses now. Returns how many were lifted."""
-    if not by.has_perm(roles.SUPERVISE):
-        raise PermissionDenied("Only a supervisor can lift a pause.")
-    now = timezone.now()
-    with transaction.atomic():
-        pauses = list(
-            SensitivePause.objects.select_for_update().filter(
-                SensitivePause.active_q(now), user=user
-            )
-        )
-        for pause in pauses:
-            pause.lifted_at, pause.lifted_by = now, by
-            pause.save(update_fields=["lifted_at", "lifted_by"])
-            audit_record(
-                verb="wellness.resumed",
-                obj=pause,
-                actor=by,
-                before={"until": pause.until.isoformat()},
-                after={"reviewer": user.get_username(), "lifted_at": now.isoformat()},
-                ip=ip,
-            )
-    return len(pauses)

@@ -99,7 +99,7 @@ def reviewer_process(username: str, rounds: int, out: str) -> None:
     from django.test import Client
 
     from accounts.models import User
-    from moderation.review.services import case_claim_next
+    from moderation.cases.services import case_claim_next
 
     client = Client()
     client.force_login(User.objects.get(username=username))
@@ -163,7 +163,7 @@ def double_assignments() -> int:
     from django.db.models import Count
 
     from moderation.audit.models import AuditEvent
-    from moderation.review.models import Decision
+    from moderation.cases.models import Decision
 
     claimed_twice = (
         AuditEvent.objects.filter(verb="case.claimed")

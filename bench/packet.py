@@ -70,12 +70,13 @@ def child_setup(images: int, megabytes: int) -> dict:
     from accounts.models import QueueCertification, User
     from accounts.roles import Role
     from moderation.cases.models import Queue
+    from moderation.cases.services import case_claim_next
     from moderation.escalations.models import Escalation
     from moderation.escalations.services import (
         escalation_request_approval,
         escalation_update_details,
     )
-    from moderation.review.services import case_claim_next, case_decide
+    from moderation.review.services import case_decide
     from reports.models import Media, Report
     from reports.services import report_submit
 

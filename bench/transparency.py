@@ -38,9 +38,8 @@ CATEGORIES = "ARRAY['harassment','spam','csam','self_harm','violent_extremism','
 
 
 def fill(total: int, queue_id: int, reviewer_id: int) -> None:
-    from moderation.cases.models import Case
+    from moderation.cases.models import Case, Decision
     from moderation.enforcement.models import EnforcementAction
-    from moderation.review.models import Decision
     from reports.models import ContentItem, Report
 
     # Opening time spread over the year; decided 0-48 h later for 4 cases in 5.

@@ -134,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "lib.middleware.ApiErrorShapeMiddleware",
+    # Without Redis, the periodic work the scheduler would do runs before the pages needing it.
+    "moderation.periodic.embedded.EmbeddedSchedulerMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -6,12 +6,16 @@ domain's router; the handlers here give every error that shape.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+from lib.text import storable_text
 
 
 class ErrorOut(Schema):
@@ -53,6 +57,57 @@ def require_scope(request: HttpRequest, scope: str) -> Principal:
     if scope not in principal.scopes:
         raise ApiError(403, "forbidden", f"This call needs the '{scope}' scope.")
     return principal
+
+
+# Shared field types: strict where pydantic would coerce, so a platform's bug shows as a 422.
+
+
+def strict_str(value: Any) -> Any:
+    # Pydantic would turn 123 into "123"; a platform sending a number where a string belongs has a
+    # bug worth hearing about.
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return storable_text(value)
+
+
+def strict_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+def strict_int(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _iso_string(value: Any) -> Any:
+    # Pydantic would also take a Unix timestamp; a number is ambiguous (seconds? milliseconds?)
+    # where the authority needs an exact time, so only ISO 8601 text with a time zone is accepted.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with a time zone, as a string")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    # Stored (and sent to the authority) in UTC: 0001-01-01T00:00+05:00 has no UTC time.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a time between the years 1 and 9999 in UTC") from None
+
+
+# ISO 8601 with an explicit offset or Z, e.g. 2026-11-20T14:03:00Z.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_in_utc)]
+
+
+def Text(max_length: int, min_length: int = 0, **kwargs):  # noqa: N802 - a type factory
+    return Annotated[
+        str,
+        BeforeValidator(strict_str),
+        Field(min_length=min_length, max_length=max_length, **kwargs),
+    ]
 
 
 def install_error_handlers(api: NinjaAPI) -> None:

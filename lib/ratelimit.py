@@ -10,6 +10,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from lib.jobs import redis_connection
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,9 +33,7 @@ def hit(key: str, *, limit: int, window: int = 60) -> int | None:
 def _count(cache_key: str, window: int) -> int:
     if settings.REDIS_URL:
         # One round trip on the hot path of every API call.
-        from lib.jobs import _connection
-
-        pipe = _connection(settings.REDIS_URL).pipeline(transaction=False)
+        pipe = redis_connection(settings.REDIS_URL).pipeline(transaction=False)
         pipe.incr(cache_key)
         pipe.expire(cache_key, window + 1, nx=True)
         count, _ = pipe.execute()

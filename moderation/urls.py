@@ -1,17 +1,29 @@
 from django.urls import path
 
-from moderation.audit import views as audit_chain_views
-from moderation.audit import views as audit_views
 from moderation.dsa import views as dsa_views
 from moderation.enforcement import views as delivery_views
 from moderation.escalations import custody_views, packet_views, submission_views
 from moderation.escalations import views as escalation_views
 from moderation.review import rereview_views as quality_views
 from moderation.review import views
-from moderation.supervision import transparency_views
+from moderation.supervision import audit_views, team_views, transparency_views
 from moderation.supervision import views as health_views
 
 urlpatterns = [
+    path("supervise/team/", team_views.team_page, name="team"),
+    path("supervise/team/<int:user_id>/", team_views.reviewer_page, name="reviewer"),
+    path(
+        "supervise/team/<int:user_id>/rereview/", team_views.assign_rereview, name="assign_rereview"
+    ),
+    path(
+        "supervise/team/<int:user_id>/certifications/<int:certification_id>/renew/",
+        team_views.renew_certification,
+        name="renew_certification",
+    ),
+    path("supervise/team/<int:user_id>/pause/", team_views.pause_reviewer, name="pause_reviewer"),
+    path(
+        "supervise/team/<int:user_id>/resume/", team_views.resume_reviewer, name="resume_reviewer"
+    ),
     path("review/", views.dashboard, name="dashboard"),
     path("review/next/", views.review_next, name="review_next"),
     path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
@@ -27,7 +39,7 @@ urlpatterns = [
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("audit/case/<int:case_id>/", audit_views.audit_case_timeline, name="audit_case"),
     path("audit/actor/<int:user_id>/", audit_views.audit_actor_timeline, name="audit_actor"),
-    path("audit/verify/", audit_chain_views.audit_verify_request, name="audit_verify_request"),
+    path("audit/verify/", audit_views.audit_verify_request, name="audit_verify_request"),
     path("escalations/", escalation_views.escalation_list, name="escalations"),
     path(
         "escalations/<int:escalation_id>/",

@@ -1,24 +1,21 @@
 """Intake API: reports and flags forwarded by the platform (see SPEC.md, "Public contract")."""
 
-import base64
-import binascii
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from ninja import Field, Router, Schema, Status
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, IPvAnyAddress, StrictBool
+from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
 
-from lib.api import ERRORS, ApiError, require_scope
-from lib.text import storable_text
-from moderation.cases.routing import BCP47_PATTERN, normalise_language
+from lib.api import ERRORS, Text, Timestamp, require_scope, strict_int, strict_number, strict_str
+from moderation.cases.route_rules import BCP47_PATTERN, normalise_language
 from reports.categories import Category
-from reports.media import ImageRejected, IncomingImage, inspect_image
+from reports.media import IncomingImage
 from reports.models import IP_CAPTURE_EVENTS, ContentItem, Report
 from reports.services import IpCaptureIn as IpCaptureData
 from reports.services import flag_submit, report_submit
+from reports.uploads import MediaIn, decode_media
 
 router = Router(tags=["intake"])
 
@@ -30,46 +27,6 @@ ContentType = Literal[tuple(ContentItem.Type.values)]  # type: ignore[valid-type
 ReporterKind = Literal[tuple(Report.ReporterKind.values)]  # type: ignore[valid-type]
 IpCaptureEvent = Literal[tuple(IP_CAPTURE_EVENTS)]  # type: ignore[valid-type]
 MAX_IP_CAPTURES = 100
-
-
-def _strict_str(value: Any) -> Any:
-    # Pydantic would turn 123 into "123"; a platform sending a number where a string belongs has a
-    # bug worth hearing about.
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    return storable_text(value)
-
-
-def _strict_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
-    return value
-
-
-def _strict_int(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be a whole number")
-    return value
-
-
-def _iso_string(value: Any) -> Any:
-    # Pydantic would also take a Unix timestamp; a number is ambiguous (seconds? milliseconds?)
-    # where the authority needs an exact time, so only ISO 8601 text with a time zone is accepted.
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date and time with a time zone, as a string")
-    return value
-
-
-def _in_utc(value: datetime) -> datetime:
-    # Stored (and sent to the authority) in UTC: 0001-01-01T00:00+05:00 has no UTC time.
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("must be a time between the years 1 and 9999 in UTC") from None
-
-
-# ISO 8601 with an explicit offset or Z, e.g. 2026-11-20T14:03:00Z.
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_in_utc)]
 
 
 def _language(value: str) -> str:
@@ -94,18 +51,10 @@ def _email(value: str) -> str:
     return value
 
 
-def Text(max_length: int, min_length: int = 0, **kwargs):  # noqa: N802 - a type factory
-    return Annotated[
-        str,
-        BeforeValidator(_strict_str),
-        Field(min_length=min_length, max_length=max_length, **kwargs),
-    ]
-
-
 class IpCaptureIn(Schema):
     ip: Annotated[
         IPvAnyAddress,
-        BeforeValidator(_strict_str),
+        BeforeValidator(strict_str),
         Field(description="An IPv4 or IPv6 address the content's owner used."),
     ]
     event: IpCaptureEvent = Field(
@@ -132,7 +81,7 @@ class ContentIn(Schema):
     reach: (
         Annotated[
             int,
-            BeforeValidator(_strict_int),
+            BeforeValidator(strict_int),
             Field(ge=0, le=MAX_REACH, description="Views or audience size, if known."),
         ]
         | None
@@ -151,12 +100,6 @@ class ContentIn(Schema):
         description="IP addresses the content's owner used (login, upload, ...) and when: "
         "reported to child-protection authorities with the owner. Never the reporter's.",
     )
-
-
-class MediaIn(Schema):
-    filename: Text(255, 1)
-    # Base64 of at most MAX_UPLOAD_BYTES (checked after decoding, with a clearer error).
-    data_base64: Text(((settings.MAX_UPLOAD_BYTES + 2) // 3) * 4 + 4, 1)
 
 
 class ReporterIn(Schema):
@@ -186,7 +129,7 @@ class FlagIn(IntakeIn):
         description="The flag's id in that system: (source, external_id) "
         "makes a repeat of the same flag harmless.",
     )
-    score: Annotated[float, BeforeValidator(_strict_number), Field(ge=0, le=1)]
+    score: Annotated[float, BeforeValidator(strict_number), Field(ge=0, le=1)]
     model_version: Text(100) = ""
 
 
@@ -207,34 +150,6 @@ class FlagOut(Schema):
 
 class FlagBatchOut(Schema):
     results: list[FlagOut]
-
-
-def decode_media(media: list[MediaIn], *, path: str = "media") -> list[IncomingImage]:
-    """Decode and check every image before anything is written: all or nothing."""
-    images = []
-    for i, m in enumerate(media):
-        try:
-            data = base64.b64decode(m.data_base64, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(
-                422, "invalid_media", {"loc": [path, i, "data_base64"], "msg": "not valid base64"}
-            ) from None
-        try:
-            image = inspect_image(data, filename=m.filename)
-        except ImageRejected as e:
-            raise ApiError(e.status, e.code, {"loc": [path, i], "msg": e.message}) from None
-        if image.extension_mismatch:
-            raise ApiError(
-                415,
-                "media_type_mismatch",
-                {
-                    "loc": [path, i, "filename"],
-                    "msg": f"{m.filename}: the name says one type but the content is {image.mime}; "
-                    "send the file under its real type.",
-                },
-            )
-        images.append(image)
-    return images
 
 
 def _content_kwargs(content: ContentIn) -> dict:

@@ -71,7 +71,7 @@ def email_field(label: str, help_text: str) -> forms.EmailField:
 def _language_choices() -> list[tuple[str, str]]:
     from django.conf import global_settings
 
-    from moderation.cases.routing import normalise_language
+    from moderation.cases.route_rules import normalise_language
 
     named = sorted(
         ((normalise_language(code), name) for code, name in global_settings.LANGUAGES),

@@ -7,11 +7,10 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from lib.jobs import enqueue, job_path
+from lib.jobs import job_path
 from moderation.audit.services import audit_record
 from moderation.cases.reprioritise import reporter_share
 from moderation.cases.rollup import (
@@ -20,8 +19,8 @@ from moderation.cases.rollup import (
     case_count_report,
     case_refresh_priority,
 )
-from moderation.cases.routing import source_of_flag
-from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
+from moderation.cases.route_rules import source_of_flag
+from moderation.outbox.services import enqueue
 from reports.media import IncomingImage, store_image
 from reports.models import ContentItem, Flag, IpCapture, Media, Report, ReporterIdentity
 
@@ -460,180 +459,3 @@ def report_status(reference: str) -> dict | None:
     else:
         state = "waiting"
     return {"reference": report.reference, "received_at": report.created_at, "state": state}
-
-
-def media_hash(*, media_id: int) -> Media:
-    """Hash a media file, cluster it with its near-duplicates, match it against the banks and act
-    on the matches by bank policy.
-
-    The hashing itself (the slow part) runs before the transaction; everything it writes is
-    written in one transaction, so a worker that dies halfway leaves nothing behind and the retry
-    starts clean. Idempotent: running it again on hashed media changes nothing.
-    """
-    from moderation.banks.clusters import cluster_lock, media_assign_cluster
-    from moderation.banks.matching import find_matches
-    from moderation.cases.models import Case
-
-    media = Media.objects.get(pk=media_id)
-    if media.hashed_at is not None:
-        return media
-    with media.file.open("rb") as f:
-        data = f.read()
-    sha256, md5, size = exact_hashes([data])
-    damaged = bool(media.sha256) and sha256 != media.sha256
-    perceptual, reason = None, ""
-    if damaged:
-        # The stored file is not what was received: evidence damaged in storage. Keep the
-        # received hash (it is the evidence's identity) and say so; never hash the damage.
-        reason = f"stored file does not match its SHA-256 (found {sha256[:16]}…)"
-    else:
-        try:
-            perceptual = perceptual_hashes(data)
-        except Unhashable as e:
-            reason = e.reason[:200]
-
-    variants = list(perceptual.pdq_dihedral) if perceptual is not None else []
-    # Matching reads only the hashes: done before the transaction, so no lock waits on it.
-    hits = find_matches(
-        pdq_variants=variants,
-        pdq_quality=perceptual.pdq_quality if perceptual is not None else None,
-        phash=perceptual.phash if perceptual is not None else "",
-        dhash=perceptual.dhash if perceptual is not None else "",
-        md5="" if damaged else md5,
-        sha256=media.sha256 or sha256,
-    )
-
-    with transaction.atomic():
-        media = Media.objects.select_for_update().get(pk=media_id)
-        if media.hashed_at is not None:
-            return media
-        if not damaged:
-            media.sha256, media.md5, media.size = sha256, md5, size
-        media.unhashable_reason = reason
-        if perceptual is not None:
-            p = perceptual
-            media.pdq, media.pdq_quality = p.pdq, p.pdq_quality
-            media.phash, media.dhash = p.phash, p.dhash
-            media.width, media.height = p.width, p.height
-            media.exif_orientation = p.exif_orientation
-        owner = media.report if media.report_id else media.flag
-        case = Case.objects.select_for_update().get(pk=owner.case_id)
-        media.save()
-        if hits:
-            _record_matches(media=media, case=case, hits=hits)
-        # Last, and briefly: the cluster lock, then the database's own clock for hashed_at, so
-        # hashed_at order is commit order on every machine (moderation/banks/clusters.py relies on it).
-        cluster_lock()
-        Media.objects.filter(pk=media.pk).update(hashed_at=Now())
-        media.refresh_from_db(fields=["hashed_at"])
-        cluster = media_assign_cluster(media=media, variants=variants)
-        audit_record(
-            verb="media.hashed",
-            obj=media,
-            case=case,
-            after={
-                "sha256": media.sha256,
-                "md5": media.md5,
-                "pdq": media.pdq,
-                "pdq_quality": media.pdq_quality,
-                "phash": media.phash,
-                "dhash": media.dhash,
-                "cluster": cluster.pk if cluster else None,
-                **({"unhashable": media.unhashable_reason} if media.unhashable_reason else {}),
-            },
-        )
-    return media
-
-
-def _record_matches(*, media: Media, case, hits) -> None:
-    """Store a media's bank matches and act on them by each bank's policy."""
-    from moderation.banks.models import HashBank, Match
-    from moderation.cases.rollup import case_apply_matches
-
-    Match.objects.bulk_create(
-        [
-            Match(
-                media=media,
-                entry_id=h.entry_id,
-                signal_type=h.signal_type,
-                distance=h.distance,
-                variant=h.variant,
-            )
-            for h in hits
-        ],
-        ignore_conflicts=True,
-    )
-    banks = list(HashBank.objects.filter(entries__pk__in=[h.entry_id for h in hits]).distinct())
-    done = case_apply_matches(case=case, banks=banks)
-    case_refresh_priority(case=case)
-    audit_record(
-        verb="media.matched",
-        obj=media,
-        case=case,
-        after={
-            "matches": [
-                {
-                    "entry": h.entry_id,
-                    "signal": h.signal_type,
-                    "distance": h.distance,
-                    "variant": h.variant,
-                }
-                for h in hits
-            ],
-            "banks": [b.slug for b in banks],
-            "actions": done,
-        },
-    )
-
-
-def media_rematch(*, entry_ids: list[int]) -> int:
-    """Match media already received against bank entries added since: material listed today may
-    have arrived last week. Returns how many media gained matches.
-
-    Compares the stored hashes (the media as received; its rotations were checked against the
-    banks of the day it arrived) with the new entries only, and acts on the banks' policies as
-    the hashing job would. Idempotent: matches already recorded are skipped.
-    """
-    from moderation.banks.matching import Hit, build_index
-    from moderation.banks.models import MIN_PDQ_QUALITY, PERCEPTUAL, BankEntry, Match
-    from moderation.cases.models import Case
-
-    entries = BankEntry.objects.filter(pk__in=entry_ids, removed_at__isnull=True)
-    by_type: dict[str, list[int]] = {}
-    for pk, signal_type in entries.values_list("pk", "signal_type"):
-        by_type.setdefault(signal_type, []).append(pk)
-    found: dict[int, list[Hit]] = {}
-    for signal_type in PERCEPTUAL:
-        if signal_type not in by_type:
-            continue
-        index = build_index(signal_type, entry_ids=by_type[signal_type])
-        media = Media.objects.filter(hashed_at__isnull=False).exclude(**{signal_type: ""})
-        if signal_type == "pdq":
-            media = media.filter(pdq_quality__gte=MIN_PDQ_QUALITY)
-        for pk, value in media.values_list("pk", signal_type).iterator(chunk_size=2000):
-            for entry_id, distance in index.query(value, signal_type):
-                found.setdefault(pk, []).append(
-                    Hit(entry_id, signal_type, distance, 0 if signal_type == "pdq" else None)
-                )
-    for signal_type in ("md5", "sha256"):
-        if signal_type not in by_type:
-            continue
-        values = dict(entries.filter(signal_type=signal_type).values_list("value", "pk"))
-        for pk, value in Media.objects.filter(**{f"{signal_type}__in": list(values)}).values_list(
-            "pk", signal_type
-        ):
-            found.setdefault(pk, []).append(Hit(values[value], signal_type, 0))
-
-    gained = 0
-    for media_id, hits in found.items():
-        with transaction.atomic():
-            media = Media.objects.select_for_update().get(pk=media_id)
-            known = set(Match.objects.filter(media=media).values_list("entry_id", flat=True))
-            new = [h for h in hits if h.entry_id not in known]
-            if not new:
-                continue
-            owner = media.report if media.report_id else media.flag
-            case = Case.objects.select_for_update().get(pk=owner.case_id)
-            _record_matches(media=media, case=case, hits=new)
-            gained += 1
-    return gained

@@ -30,8 +30,8 @@ from PIL import Image
 from accounts.roles import Role
 from accounts.services import api_token_create
 from config.wsgi import application
+from moderation.cases import services as case_services
 from moderation.cases.models import Queue
-from moderation.review import services
 from reports.models import Report
 from reports.services import report_submit
 
@@ -156,7 +156,7 @@ def world(make_user):
         )
         case_ids.append(report.case_id)
     # The reviewer holds a case, so one decision can go through.
-    held = services.case_claim_next(user=reviewer, queue=Queue.objects.get(slug="general"))
+    held = case_services.case_claim_next(user=reviewer, queue=Queue.objects.get(slug="general"))
     assert held is not None
     return {
         "tokens": tokens,

@@ -8,7 +8,6 @@ from django.db import models
 
 from moderation.audit.chain import audit_seal_on_commit
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case
 
 SYSTEM = "system"
 
@@ -19,7 +18,7 @@ def audit_record(
     obj: models.Model,
     actor=None,
     actor_label: str = "",
-    case: Case | None = None,
+    case: models.Model | None = None,  # the Case the change belongs to
     before: dict | None = None,
     after: dict | None = None,
     ip: str | None = None,

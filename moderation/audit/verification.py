@@ -8,11 +8,11 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from lib.jobs import enqueue
 from moderation.audit.chain import audit_seal
 from moderation.audit.chain_verify import audit_verify, default_workers
 from moderation.audit.models import AuditVerification
 from moderation.audit.services import audit_record
+from moderation.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from lib.text import storable_text
 from moderation.audit.services import audit_record
 from moderation.banks.matching import MalformedHash, find_matches, parse_hex
 from moderation.banks.models import HEX_LENGTH, BankEntry, HashBank
-from reports.hashing import Unhashable, perceptual_hashes
+from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
+from reports.uploads import MediaIn, decode_media
 
 router = Router(tags=["hashes"])
 
@@ -110,9 +111,6 @@ def lookup(request, payload: LookupIn):
             **({"pdq_variants": [value]} if payload.signal_type == "pdq" else hashes)
         )
     else:
-        from reports.api import MediaIn, decode_media
-        from reports.hashing import exact_hashes
-
         (image,) = decode_media([MediaIn(**payload.image.dict())], path="image")
         try:
             p = perceptual_hashes(image.data)

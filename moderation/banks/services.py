@@ -122,8 +122,8 @@ def bank_import(
                 progress(added, len(fresh))
         BankVersion.bump()
         if added:
-            from lib.jobs import enqueue
             from moderation.banks.jobs import rematch_media
+            from moderation.outbox.services import enqueue
 
             # Media already received may be copies of what was just listed.
             enqueue(rematch_media, bank.pk, now.isoformat())

@@ -7,7 +7,7 @@ from django.utils import timezone
 from accounts import roles
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case
-from moderation.review.services import _lease_until, claimable_queue_ids
+from moderation.cases.services import _lease_until, claimable_queue_ids
 
 
 class ReassignRefused(Exception):

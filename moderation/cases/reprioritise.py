@@ -5,11 +5,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from lib.jobs import enqueue
 from moderation.cases.models import Case, PriorityWeights
 from moderation.cases.priority import RELIABILITY_MIN_REPORTS, compute_priority
 from moderation.cases.rollup import case_priority_inputs, cases_refresh
 from moderation.cases.weights import forget_weights
+from moderation.outbox.services import enqueue
 from reports.models import ReporterIdentity, ReporterRecord
 
 # Open cases recomputed per transaction (and per job) when the weights change.

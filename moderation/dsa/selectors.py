@@ -44,6 +44,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from moderation.banks.models import Match
+from moderation.cases.models import Appeal, Decision
 from moderation.dsa.schema import (
     BANK_POLICY,
     CONTENT_TYPES,
@@ -52,7 +53,6 @@ from moderation.dsa.schema import (
     ground_fields,
 )
 from moderation.enforcement.models import EnforcementAction
-from moderation.review.models import Appeal, Decision
 from reports.models import ContentItem, Flag, Media, Report
 
 # A bank's suspension belongs with its removal when asked in the same go (same case and reason,

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from lib.access import supervisor_required
+from accounts.access import supervisor_required
 from lib.http import client_ip, csv_response
 from moderation.dsa import schema as dsa_schema
 from moderation.dsa import selectors as dsa

@@ -27,11 +27,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from lib.jobs import enqueue
 from moderation.audit.services import audit_record
+from moderation.cases.access import user_may_view_case
 from moderation.enforcement import webhooks
 from moderation.enforcement.models import DeliveryAttempt, EnforcementAction, WebhookDelivery
 from moderation.enforcement.payload import build_payload
+from moderation.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +235,6 @@ def action_reverse(
     "appeal" when an upheld appeal overturns the decision). A request the platform never
     received is cancelled instead, and nothing is sent.
     """
-    from moderation.review.selectors import user_may_view_case
-
     if not reason.strip():
         raise DeliveryError("Say why the action is reversed.")
     with transaction.atomic():

@@ -10,14 +10,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from lib.access import reviewer_required, supervisor_required
+from accounts.access import reviewer_required, supervisor_required
 from lib.http import client_ip
 from lib.text import is_storable
+from moderation.cases.access import get_visible_case
 from moderation.enforcement import delivery
 from moderation.enforcement import selectors as delivery_selectors
 from moderation.enforcement.models import EnforcementAction, WebhookDelivery
 from moderation.enforcement.payload import build_payload
-from moderation.review.views import get_visible_case
 
 PAGE_SIZE = 50
 

@@ -29,10 +29,9 @@ from django.utils import timezone
 
 from accounts import roles
 from moderation.audit.services import audit_record
-from moderation.cases.models import Case
+from moderation.cases.models import Appeal, Case, ReReview
 from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.services import EscalationStateError
-from moderation.review.models import Appeal, ReReview
 from reports.models import Media
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from lib.access import supervisor_required
+from accounts.access import supervisor_required
 from lib.forms import add_service_errors
 from lib.http import client_ip
 from moderation.escalations import custody

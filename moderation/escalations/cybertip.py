@@ -27,8 +27,8 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from lxml import etree
 
+from moderation.cases.models import Decision
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation, EscalationFile
-from moderation.review.models import Decision
 from reports.models import ContentItem, Flag, IpCapture, Report
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "cyber_tipline.xsd"

@@ -36,13 +36,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import roles
-from lib.jobs import enqueue
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
 from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.packet_summary import summary
 from moderation.escalations.packet_zip import EvidenceMismatch, PacketWriter
 from moderation.escalations.services import EscalationStateError, job_queue
+from moderation.outbox.services import enqueue
 from reports.models import Media
 
 logger = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ content (no reporter identities, no report texts, no uploaders' file names). Bui
 values only (no "now"), so a retry writes the same bytes.
 """
 
+from moderation.cases.models import Decision
 from moderation.escalations.models import Escalation, EscalationFile
-from moderation.review.models import Decision
 
 
 def _time(value) -> str | None:

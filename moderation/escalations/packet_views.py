@@ -6,7 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from lib.access import supervisor_required
+from accounts.access import supervisor_required
 from lib.http import client_ip
 from moderation.escalations.models import Escalation
 from moderation.escalations.packet import escalation_retry_assembly

@@ -15,9 +15,8 @@ from django.db.models import (
 )
 
 from accounts import roles
-from moderation.cases.models import Case
+from moderation.cases.models import Case, Decision
 from moderation.escalations.models import Escalation
-from moderation.review.models import Decision
 
 S = Escalation.Status
 
@@ -99,7 +98,7 @@ def escalation_cases(escalation: Escalation) -> list[Case]:
 def overturned_case_ids(escalation: Escalation) -> list[int]:
     """Cases whose escalating decision was overturned on appeal since: the escalation stays until
     a person withdraws it (or, if it was submitted, retracts it at the authority), so say so."""
-    from moderation.review.models import Appeal
+    from moderation.cases.models import Appeal
 
     return list(
         Appeal.objects.filter(

@@ -14,11 +14,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import roles
-from lib.jobs import enqueue
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
+from moderation.cases.models import Decision
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation
-from moderation.review.models import Decision
+from moderation.outbox.services import enqueue
 
 S = Escalation.Status
 # The report is written in draft. Once sent for approval it is fixed: an approver who wants a

@@ -44,7 +44,6 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from lib.jobs import enqueue
 from moderation.audit.services import audit_record
 from moderation.escalations import cybertip, submitter
 from moderation.escalations.models import Escalation, EscalationFile, SubmissionAttempt
@@ -55,6 +54,7 @@ from moderation.escalations.services import (
     escalation_mark_submitted,
     job_queue,
 )
+from moderation.outbox.services import enqueue
 
 S = Escalation.Status
 Step = SubmissionAttempt.Step

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from lib.access import supervisor_required
+from accounts.access import supervisor_required
 from lib.http import client_ip
 from moderation.escalations import submission
 from moderation.escalations.views import get_visible_escalation

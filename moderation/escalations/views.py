@@ -15,13 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
-from lib.access import reviewer_required, senior_required, supervisor_required
+from accounts.access import reviewer_required, senior_required, supervisor_required
 from lib.forms import add_service_errors
 from moderation.escalations import selectors
 from moderation.escalations import services as escalations
 from moderation.escalations.forms import EscalationDetailsForm, NoteForm
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation
-from moderation.periodic.services import escalations_requeue_if_due
 
 PAGE_SIZE = 50
 S = Escalation.Status
@@ -40,9 +39,8 @@ def get_visible_escalation(request, escalation_id: int) -> Escalation:
 @never_cache
 @require_GET
 def escalation_list(request):
-    # Embedded mode: an assembly whose in-process job died with the server (stuck in
-    # "assembling") is queued again here, where people look for it (throttled; see periodic).
-    escalations_requeue_if_due()
+    # Embedded mode: assemblies stuck in "assembling" were queued again just before this view
+    # (moderation/periodic/embedded.py).
     status = request.GET.get("status", selectors.ATTENTION)
     if status not in dict(selectors.FILTERS):
         status = selectors.ATTENTION

@@ -6,10 +6,8 @@ first schedules the next, then recomputes. The next run's job id is its time slo
 (re)start the chain — each run, every relay_outbox pass, a restart — one job exists per slot, so
 there is never more than one chain, and a chain Redis lost is restarted by the next relay pass.
 
-Without Redis (embedded mode) there is no scheduler: "review next" refreshes stale cases before it
-picks one, at most once a minute per process. Nor is there a relay loop to sweep for packet
-assemblies whose job was lost (the server stopped mid-assembly: the in-process job died with it):
-"review next" and the escalation list queue those again, likewise at most once a minute.
+Without Redis (embedded mode) there is no scheduler: moderation/periodic/embedded.py runs the same
+work in-process before the pages that need it, at most once a minute per process.
 
 Each run also rebuilds queue health's recent hourly figures (moderation/supervision/queue_health.py).
 
@@ -27,10 +25,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from rq.exceptions import DuplicateJobError
 
+from lib.jobs import get_queue
 from moderation.audit.chain import audit_seal
+from moderation.audit.jobs import verify_audit_log
 from moderation.cases.rollup import cases_refresh_waiting
+from moderation.escalations.jobs import purge_expired_evidence
+from moderation.periodic.jobs import refresh_waiting_priorities
+from moderation.supervision.queue_health import queue_hours_refresh
 
 PERIOD_SECONDS = 300
 JOB_PREFIX = "vigil-refresh-waiting-"
@@ -39,9 +42,6 @@ STALE_AFTER = timedelta(minutes=10)
 # One run does at most MAX_BATCHES batches of BATCH cases; the rest wait for the next run.
 BATCH = 1000
 MAX_BATCHES = 20
-EMBEDDED_THROTTLE_SECONDS = 60
-EMBEDDED_ASSEMBLY_LIMIT = 5
-EMBEDDED_LIMIT = 500
 
 PURGE_JOB_PREFIX = "vigil-purge-evidence-"
 DAY_SECONDS = 86400
@@ -63,10 +63,6 @@ def waiting_refresh_schedule(*, now: datetime | None = None) -> str | None:
     embedded mode, which has no scheduler)."""
     if settings.JOBS_EAGER:
         return None
-    from rq.exceptions import DuplicateJobError
-
-    from lib.jobs import get_queue
-    from moderation.periodic.jobs import refresh_waiting_priorities
 
     slot = next_slot(now or datetime.now(UTC))
     job_id = f"{JOB_PREFIX}{slot}"
@@ -93,9 +89,6 @@ def _daily_schedule(
     scheduler)."""
     if settings.JOBS_EAGER:
         return None
-    from rq.exceptions import DuplicateJobError
-
-    from lib.jobs import get_queue
 
     now = now or datetime.now(UTC)
     day = int((now.timestamp() - hour_utc * 3600) // DAY_SECONDS) + 1
@@ -114,7 +107,6 @@ def _daily_schedule(
 
 def evidence_purge_schedule(*, now: datetime | None = None) -> str | None:
     """The daily purge of expired evidence (moderation/escalations/custody.py)."""
-    from moderation.escalations.jobs import purge_expired_evidence
 
     return _daily_schedule(
         purge_expired_evidence,
@@ -127,7 +119,6 @@ def evidence_purge_schedule(*, now: datetime | None = None) -> str | None:
 
 def audit_verify_schedule(*, now: datetime | None = None) -> str | None:
     """The daily audit chain verification (moderation/audit/verification.py)."""
-    from moderation.audit.jobs import verify_audit_log
 
     return _daily_schedule(
         verify_audit_log,
@@ -150,8 +141,6 @@ def waiting_refresh_run() -> int:
         # The purge is retried by the next run (five minutes on); the recompute must go on.
         logger.exception("Could not schedule the evidence purge")
     try:
-        from moderation.supervision.queue_health import queue_hours_refresh
-
         queue_hours_refresh()
     except Exception:
         # Queue health's recent hours are rebuilt again by the next run; the recompute must go on.
@@ -168,26 +157,3 @@ def waiting_refresh_run() -> int:
         if done < BATCH:
             break
     return total
-
-
-def waiting_refresh_if_due() -> int:
-    """Embedded mode only: recompute some stale cases, at most once a minute per process."""
-    if not settings.JOBS_EAGER:
-        return 0
-    if not cache.add("vigil:waiting-refresh", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
-        return 0
-    return cases_refresh_waiting(stale_after=STALE_AFTER, limit=EMBEDDED_LIMIT)
-
-
-def escalations_requeue_if_due() -> int:
-    """Embedded mode only: queue again assemblies left in ASSEMBLING by a process that stopped
-    (what relay_outbox's sweep does with Redis), at most once a minute per process. In-process
-    jobs run when the request's writes commit, so a few at a time: the request that finds them
-    waits for their assembly."""
-    if not settings.JOBS_EAGER:
-        return 0
-    if not cache.add("vigil:assembly-sweep", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
-        return 0
-    from moderation.escalations.packet import escalations_requeue_stale
-
-    return escalations_requeue_stale(limit=EMBEDDED_ASSEMBLY_LIMIT)

@@ -11,10 +11,11 @@ from accounts import roles
 from lib.api import ERRORS, ApiError, require_scope
 from lib.http import client_ip
 from lib.text import is_storable, storable_text
-from moderation.cases.models import Case, Queue
+from moderation.cases import services as case_services
+from moderation.cases.access import user_may_view_case
+from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.rules import POLICIES
 from moderation.review import selectors, services
-from moderation.review.models import Decision
-from moderation.review.rules import POLICIES
 
 router = Router(tags=["review"])
 
@@ -201,7 +202,7 @@ def _visible_case(request, case_id: int) -> Case:
         raise ApiError(404, "not_found", f"No case {case_id}.") from None
     # Staff read what their queues allow; platform accounts only the cases they fed.
     if principal.user.has_perm(roles.REVIEW):
-        if not selectors.user_may_view_case(principal.user, case):
+        if not user_may_view_case(principal.user, case):
             raise ApiError(403, "forbidden", "This case is in a queue you are not certified for.")
     elif not selectors.case_fed_by(case, principal.user):
         raise ApiError(404, "not_found", f"No case {case_id}.")
@@ -238,7 +239,7 @@ def claim(request, slug: str):
     queue = Queue.objects.filter(slug=slug, is_active=True).first() if is_storable(slug) else None
     if queue is None:
         raise ApiError(404, "not_found", f"No active queue {slug!r}.")
-    case = services.case_claim_next(user=principal.user, queue=queue, ip=client_ip(request))
+    case = case_services.case_claim_next(user=principal.user, queue=queue, ip=client_ip(request))
     if case is None:
         return Status(204, None)
     case = selectors.case_for_review(case.pk)
@@ -259,9 +260,9 @@ def decide(request, case_id: int, payload: DecisionIn):
             ip=client_ip(request),
             **payload.dict(),
         )
-    except services.OwnDecisionAppealed as e:
+    except case_services.OwnDecisionAppealed as e:
         raise ApiError(403, "own_decision_appealed", str(e)) from None
-    except services.CaseNotHeld as e:
+    except case_services.CaseNotHeld as e:
         raise ApiError(409, "case_not_held", str(e)) from None
     except services.CaseChanged as e:
         raise ApiError(409, "case_changed", str(e)) from None

@@ -2,13 +2,11 @@
 by someone other than the reviewers behind the contested decision."""
 
 from django.db import transaction
-from django.db.models import F, OuterRef, QuerySet
 from django.utils import timezone
 
 from moderation.audit.services import audit_record
-from moderation.cases.models import Case, Queue
+from moderation.cases.models import Appeal, Case, Decision, Queue
 from moderation.cases.rollup import case_refresh_priority
-from moderation.review.models import Appeal, Decision
 
 
 class AppealRefused(Exception):
@@ -17,18 +15,6 @@ class AppealRefused(Exception):
     def __init__(self, status: int, code: str, detail: str):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
-
-
-def appeals_involving(user) -> QuerySet:
-    """For a query on cases (via OuterRef): the case's open appeal, if `user` took part in the
-    decision it contests: any decision on the case up to and including the contested one (the
-    reviewer who sent it to senior review as well as the senior reviewer who decided it)."""
-    return Appeal.objects.filter(
-        status=Appeal.Status.OPEN,
-        case=OuterRef("pk"),
-        case__decisions__reviewer=user,
-        case__decisions__created_at__lte=F("decision__created_at"),
-    )
 
 
 def appeals_queue() -> Queue | None:

@@ -5,10 +5,9 @@ from datetime import datetime
 from django.conf import settings
 from ninja import Router, Schema, Status
 
-from lib.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError, Text, require_scope
+from moderation.cases.models import Appeal
 from moderation.review.appeals import AppealRefused, appeal_open
-from moderation.review.models import Appeal
-from reports.api import Text
 
 router = Router(tags=["appeals"])
 

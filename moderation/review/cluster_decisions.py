@@ -6,13 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from moderation.cases.models import Case
-from moderation.review.services import (
-    SKIP_MEMORY,
-    claimable_queue_ids,
-    decision_errors,
-    lock_held_case,
-    record_decision,
-)
+from moderation.cases.services import SKIP_MEMORY, claimable_queue_ids, lock_held_case
+from moderation.review.services import decision_errors, record_decision
 
 
 class ClusterChanged(Exception):

@@ -1,7 +1,7 @@
 from django import forms
 
-from moderation.review.models import Decision, ReReview
-from moderation.review.rules import POLICIES
+from moderation.cases.models import Decision, ReReview
+from moderation.cases.rules import POLICIES
 
 
 class DecisionForm(forms.Form):

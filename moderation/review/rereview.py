@@ -13,10 +13,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from moderation.audit.services import audit_record
-from moderation.cases.models import Case
-from moderation.review.models import Decision, QualitySettings, ReReview
-from moderation.review.rules import decision_requirements, missing_fields
-from moderation.review.services import SKIP_MEMORY
+from moderation.cases.models import Case, Decision, QualitySettings, ReReview
+from moderation.cases.rules import decision_requirements, missing_fields
+from moderation.cases.services import SKIP_MEMORY
 
 
 class ReReviewNotHeld(Exception):
@@ -129,7 +128,7 @@ def rereviews_claimable(user, now=None, queue_ids: list[int] | None = None):
     """Re-reviews the user may take: in a queue they are certified for (`queue_ids` when the
     caller already knows them), nobody holding them, on cases the user never decided (so never
     their own decision)."""
-    from moderation.review.services import claimable_queue_ids
+    from moderation.cases.services import claimable_queue_ids
 
     now = now or timezone.now()
     if queue_ids is None:
@@ -145,7 +144,7 @@ def rereviews_claimable(user, now=None, queue_ids: list[int] | None = None):
 def rereview_claim_next(*, user, ip: str | None = None) -> ReReview | None:
     """Hand the reviewer the oldest re-review they may take, under a lease like a case's. SKIP
     LOCKED lets concurrent reviewers pass over a task another is taking: never one task to two."""
-    from moderation.review.services import _lease_until
+    from moderation.cases.services import _lease_until
 
     now = timezone.now()
     with transaction.atomic():

@@ -7,14 +7,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
-from lib.access import reviewer_required, supervisor_required
+from accounts.access import reviewer_required, supervisor_required
 from lib.forms import add_service_errors
 from lib.http import client_ip
+from moderation.cases.models import ReReview
+from moderation.cases.rules import DEFAULT_POLICY
 from moderation.review import rereview as rereview_services
 from moderation.review import selectors
 from moderation.review.forms import ReReviewForm, ResolveForm
-from moderation.review.models import ReReview
-from moderation.review.rules import DEFAULT_POLICY
 
 
 @reviewer_required

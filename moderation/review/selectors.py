@@ -3,13 +3,11 @@
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
-from accounts import roles
 from moderation.banks.models import Match
-from moderation.cases.models import Case, Queue
+from moderation.cases.models import Appeal, Case, Decision, Queue, ReReview
 from moderation.cases.queue_stats import queue_counts
+from moderation.cases.services import claimable_queue_ids
 from moderation.enforcement.selectors import case_actions_prefetch
-from moderation.review.models import Appeal, Decision, ReReview
-from moderation.review.services import claimable_queue_ids
 from reports.models import Media, Report
 
 
@@ -40,20 +38,6 @@ def dashboard_queues(user):
         queue.claimed_count = claimed.get(queue.pk, 0)
         queue.counts_taken_at = counts.taken_at
     return queues
-
-
-def user_may_view_case(user, case: Case) -> bool:
-    """Reviewers see cases they hold or that sit in a queue they are certified for."""
-    if user.has_perm(roles.SUPERVISE):
-        return True
-    if case.assignee_id == user.pk:
-        return True
-    # The reviewer who made the latest decision may look back at it (and a resent form meets a
-    # clear "already recorded", not a 403). Decisions come prefetched, newest first.
-    latest = next(iter(case.decisions.all()), None)
-    if latest is not None and latest.reviewer_id == user.pk:
-        return True
-    return case.queue_id in claimable_queue_ids(user)
 
 
 def case_for_review(case_id: int) -> Case:

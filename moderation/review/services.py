@@ -1,32 +1,17 @@
 """Writes on cases. Every function owns its transaction and its audit events."""
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from accounts import roles
-from accounts.models import QueueCertification, SensitivePause, User
 from accounts.wellness import exposure_record
 from moderation.audit.services import audit_record
-from moderation.cases.models import Case, CaseSkip, Queue
+from moderation.cases.models import Case, Decision, Queue
 from moderation.cases.reprioritise import reporters_record_outcome, reporters_revise_outcome
-from moderation.review.models import Decision
-from moderation.review.rules import NON_FINDINGS, decision_requirements, missing_fields
-
-# A skipped case is not offered to the same reviewer again for this long.
-SKIP_MEMORY = timedelta(minutes=30)
-
-
-class CaseNotHeld(Exception):
-    """The reviewer no longer holds the case (someone else claimed it, or it was decided)."""
-
-
-class OwnDecisionAppealed(CaseNotHeld):
-    """The case is an appeal of a decision this reviewer took part in: someone else decides it."""
+from moderation.cases.rules import NON_FINDINGS, decision_requirements, missing_fields
+from moderation.cases.services import (
+    lock_held_case,
+)
 
 
 class CaseChanged(Exception):
@@ -41,160 +26,6 @@ def case_version(case: Case) -> str:
         f"{case.reports_count}r.{case.flags_count}f.{case.bank_match_level}b."
         f"{case.category}.{case.queue_id}q"
     )
-
-
-def _lease_until(now):
-    return now + timedelta(seconds=settings.CASE_LEASE_SECONDS)
-
-
-def claimable_queue_ids(user, now=None) -> list[int]:
-    """Queues the user holds a current certification for (senior-only ones need the senior
-    reviewer's permission as well; sensitive ones no wellness pause)."""
-    now = now or timezone.now()
-    certified = QueueCertification.objects.filter(
-        user=user, expires_at__gt=now, queue__is_active=True
-    )
-    if not user.has_perm(roles.SENIOR_REVIEW):
-        certified = certified.exclude(queue__senior_only=True)
-    # A supervisor's wellness pause keeps the reviewer out of sensitive queues (same query).
-    paused = SensitivePause.objects.filter(SensitivePause.active_q(now), user=user)
-    certified = certified.exclude(Exists(paused), queue__sensitive=True)
-    return list(certified.values_list("queue_id", flat=True))
-
-
-CLAIM_ORDER = ("-priority", "waiting_since", "pk")
-
-
-def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
-    """Lock the best claimable case across the queues, skipping rows others are claiming.
-
-    One ORDER BY across several queues cannot walk the per-queue claim index and sorts every open
-    case instead. So: read each queue's head through its index, pick the best, then lock within
-    that queue. Under contention the lock may land on that queue's next case rather than another
-    queue's head: a momentary, bounded inversion, never a double claim.
-    """
-    from moderation.review.appeals import appeals_involving
-
-    claimable = (
-        Case.objects.claimable(now)
-        .exclude(
-            Exists(
-                CaseSkip.objects.filter(
-                    case=OuterRef("pk"), user=user, skipped_at__gt=now - SKIP_MEMORY
-                )
-            )
-        )
-        # An appeal never goes to a reviewer behind the decision it contests.
-        .exclude(Exists(appeals_involving(user)))
-    )
-    # Every queue's head in one query (one index probe per queue), then their sort keys.
-    head_ids = (
-        Queue.objects.filter(pk__in=queue_ids)
-        .annotate(
-            head=Subquery(
-                claimable.filter(queue_id=OuterRef("pk")).order_by(*CLAIM_ORDER).values("pk")[:1]
-            )
-        )
-        .exclude(head=None)
-        .values_list("head", flat=True)
-    )
-    heads = [
-        ((-priority, waiting_since, pk), queue_id)
-        for priority, waiting_since, pk, queue_id in Case.objects.filter(
-            pk__in=list(head_ids)
-        ).values_list("priority", "waiting_since", "pk", "queue_id")
-    ]
-    for _, queue_id in sorted(heads):
-        case = (
-            claimable.filter(queue_id=queue_id)
-            .order_by(*CLAIM_ORDER)
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
-        if case is not None:
-            return case
-    return None
-
-
-def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) -> Case | None:
-    """Give the reviewer the highest-priority claimable case in their queues, under a lease.
-
-    A reviewer who already holds a live case gets that one back rather than a second. On
-    PostgreSQL, SKIP LOCKED lets concurrent reviewers pass over rows another is claiming, so two
-    reviewers never get the same case and nobody waits on anybody else.
-    """
-    now = timezone.now()
-    queue_ids = claimable_queue_ids(user, now)
-    if queue is not None:
-        queue_ids = [q for q in queue_ids if q == queue.pk]
-
-    with transaction.atomic():
-        # One claim at a time per reviewer: two quick clicks must not hand out two cases.
-        User.objects.select_for_update().filter(pk=user.pk).first()
-        held = (
-            Case.objects.filter(assignee=user, status=Case.Status.OPEN, lease_expires_at__gt=now)
-            .order_by("lease_expires_at")
-            .first()
-        )
-        if held is not None:
-            return held
-        if not queue_ids:
-            return None
-        case = _lock_next_claimable(queue_ids, now, user)
-        if case is None:
-            return None
-        previous = case.assignee.get_username() if case.assignee_id else None
-        case.assignee = user
-        case.lease_expires_at = _lease_until(now)
-        case.updated_at = now
-        case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
-        audit_record(
-            verb="case.claimed",
-            obj=case,
-            case=case,
-            actor=user,
-            before={"assignee": previous},
-            after={
-                "assignee": user.get_username(),
-                "lease_expires_at": case.lease_expires_at.isoformat(),
-            },
-            ip=ip,
-        )
-    return case
-
-
-def case_renew_lease(*, case_id: int, user) -> bool:
-    """Extend the reviewer's lease while they have the case open. False if they lost it."""
-    now = timezone.now()
-    return bool(
-        Case.objects.filter(pk=case_id, assignee=user, status=Case.Status.OPEN).update(
-            lease_expires_at=_lease_until(now)
-        )
-    )
-
-
-def case_release(*, case_id: int, user, ip: str | None = None) -> None:
-    """Hand a held case back to its queue (the reviewer skips it)."""
-    with transaction.atomic():
-        case = Case.objects.select_for_update().get(pk=case_id)
-        if case.assignee_id != user.pk or case.status != Case.Status.OPEN:
-            raise CaseNotHeld("You are not holding this case, so there was nothing to skip.")
-        case.assignee = None
-        case.lease_expires_at = None
-        case.updated_at = timezone.now()
-        case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
-        CaseSkip.objects.update_or_create(
-            case=case, user=user, defaults={"skipped_at": case.updated_at}
-        )
-        audit_record(
-            verb="case.released",
-            obj=case,
-            case=case,
-            actor=user,
-            before={"assignee": user.get_username()},
-            after={"assignee": None},
-            ip=ip,
-        )
 
 
 def decision_errors(
@@ -341,46 +172,6 @@ def case_decide(
             now=timezone.now(),
             ip=ip,
         )
-
-
-def lock_held_case(*, case_id: int, user) -> Case:
-    """The open case the user holds under a live lease and a current certification, locked;
-    CaseNotHeld otherwise."""
-    now = timezone.now()
-    case = Case.objects.select_for_update().get(pk=case_id)
-    if (
-        case.assignee_id != user.pk
-        and case.decisions.filter(reviewer=user, created_at__gte=case.waiting_since).exists()
-    ):
-        # The same form sent twice (a double click, a resent POST): the first one counted.
-        raise CaseNotHeld("You already recorded a decision on this case; it was counted once.")
-    if case.status != Case.Status.OPEN:
-        raise CaseNotHeld("This case has already been decided. Nothing was recorded.")
-    if case.assignee_id != user.pk:
-        raise CaseNotHeld(
-            "This case is no longer yours: your hold on it lapsed and it went back to the "
-            "queue. Nothing was recorded."
-        )
-    if not case.lease_is_live(now):
-        # Nobody has taken it yet, but it was free to take: the hold is gone either way.
-        raise CaseNotHeld(
-            "Your hold on this case ran out while you were away, so it went back to the queue. "
-            "Nothing was recorded: take it again with Review next."
-        )
-    if case.queue_id not in claimable_queue_ids(user, now):
-        raise CaseNotHeld(
-            f"You are no longer certified to work the {case.queue.name} queue (your "
-            "certification expired or was withdrawn, or your access was paused). Nothing was "
-            "recorded; a supervisor can renew it."
-        )
-    from moderation.review.appeals import appeals_involving
-
-    if Case.objects.filter(pk=case.pk).filter(Exists(appeals_involving(user))).exists():
-        raise OwnDecisionAppealed(
-            "This case is an appeal against a decision you took part in, so another reviewer "
-            "must decide it. Nothing was recorded; skip it to hand it back."
-        )
-    return case
 
 
 def media_record_view(*, media, case: Case, user, ip: str | None = None) -> None:

@@ -1,35 +1,24 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles, wellness
+from accounts.access import reviewer_required, supervisor_required
 from accounts.models import User
-from lib.access import reviewer_required, supervisor_required
 from lib.forms import add_service_errors
 from lib.http import client_ip
 from lib.text import is_storable
 from moderation.cases import assignment
-from moderation.cases.models import Case, Queue
+from moderation.cases import services as case_services
+from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
-from moderation.periodic.services import escalations_requeue_if_due, waiting_refresh_if_due
 from moderation.review import cluster_decisions, selectors, services
+from moderation.review.access import get_reviewable_case
 from moderation.review.forms import DecisionForm
-from moderation.review.models import Decision
-from moderation.review.rules import DEFAULT_POLICY, requirement_notes
-
-
-def get_visible_case(request, case_id: int) -> Case:
-    """The case, or 404 if it does not exist, or 403 if this user may not see it."""
-    try:
-        case = selectors.case_for_review(case_id)
-    except Case.DoesNotExist:
-        raise Http404("No such case") from None
-    if not selectors.user_may_view_case(request.user, case):
-        raise PermissionDenied
-    return case
 
 
 @reviewer_required
@@ -54,19 +43,16 @@ def dashboard(request):
 @reviewer_required
 @require_POST
 def review_next(request):
-    # Embedded mode has no scheduler: waiting time is brought up to date (throttled) just before
-    # it decides which case comes next.
-    waiting_refresh_if_due()
-    # Nor a relay loop: packet assemblies whose in-process job died with the server go again.
-    escalations_requeue_if_due()
+    # Embedded mode: waiting time was brought up to date just before this view
+    # (moderation/periodic/embedded.py).
     queue = None
     if slug := request.POST.get("queue"):
         if not is_storable(slug):
             raise Http404("No such queue")
         queue = get_object_or_404(Queue, slug=slug)
-    case = services.case_claim_next(user=request.user, queue=queue, ip=client_ip(request))
+    case = case_services.case_claim_next(user=request.user, queue=queue, ip=client_ip(request))
     if case is None:
-        if services.claimable_queue_ids(request.user):
+        if case_services.claimable_queue_ids(request.user):
             messages.info(request, "Nothing is waiting in your queues right now.")
         else:
             messages.error(request, selectors.no_queue_reason(request.user))
@@ -78,14 +64,14 @@ def review_next(request):
 @never_cache
 @require_GET
 def case_detail(request, case_id: int):
-    case = get_visible_case(request, case_id)
+    case = get_reviewable_case(request, case_id)
     task = selectors.held_rereview(request.user, case)
     if task is not None:
         # A blind re-review must not be unblinded by opening the case's own page.
         return redirect("rereview_detail", task_id=task.pk)
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
     if holding:
-        services.case_renew_lease(case_id=case.pk, user=request.user)
+        case_services.case_renew_lease(case_id=case.pk, user=request.user)
     form = DecisionForm(
         initial={"policy": DEFAULT_POLICY.get(case.category), "seen": services.case_version(case)}
     )
@@ -121,7 +107,7 @@ def _case_context(request, case, form):
 @reviewer_required
 @require_POST
 def case_decide(request, case_id: int):
-    case = get_visible_case(request, case_id)
+    case = get_reviewable_case(request, case_id)
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
@@ -130,7 +116,7 @@ def case_decide(request, case_id: int):
             )
         except services.CaseChanged as e:
             return _look_again(request, case_id, str(e))
-        except services.CaseNotHeld as e:
+        except case_services.CaseNotHeld as e:
             messages.error(request, str(e))
             return redirect("dashboard")
         except ValidationError as e:
@@ -162,7 +148,7 @@ def _escalation_to_prepare(case, action: str):
 
 def _look_again(request, case_id: int, message: str):
     """The case page as it is now, keeping the reviewer's choices, with what changed said."""
-    case = get_visible_case(request, case_id)
+    case = get_reviewable_case(request, case_id)
     data = request.POST.copy()
     data["seen"] = services.case_version(case)
     form = DecisionForm(data)
@@ -177,7 +163,7 @@ def _look_again(request, case_id: int, message: str):
 @require_POST
 def case_decide_cluster(request, case_id: int):
     """Step one shows the cases the decision would cover; step two (confirmed) decides them."""
-    case = get_visible_case(request, case_id)
+    case = get_reviewable_case(request, case_id)
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return render(
@@ -201,7 +187,7 @@ def case_decide_cluster(request, case_id: int):
             ip=client_ip(request),
             **fields,
         )
-    except (services.CaseNotHeld, cluster_decisions.ClusterChanged) as e:
+    except (case_services.CaseNotHeld, cluster_decisions.ClusterChanged) as e:
         messages.error(request, str(e))
         return redirect("case_detail", case_id=case.pk)
     except ValidationError as e:
@@ -219,7 +205,7 @@ def case_decide_cluster(request, case_id: int):
 @require_POST
 def case_reassign(request, case_id: int):
     """A supervisor gives an open case to a certified reviewer, or back to its queue."""
-    case = get_visible_case(request, case_id)
+    case = get_reviewable_case(request, case_id)
     to_id = request.POST.get("to", "")
     to = None
     if to_id:
@@ -239,10 +225,10 @@ def case_reassign(request, case_id: int):
 @reviewer_required
 @require_POST
 def case_skip(request, case_id: int):
-    case = get_visible_case(request, case_id)
+    case = get_reviewable_case(request, case_id)
     try:
-        services.case_release(case_id=case.pk, user=request.user, ip=client_ip(request))
-    except services.CaseNotHeld as e:
+        case_services.case_release(case_id=case.pk, user=request.user, ip=client_ip(request))
+    except case_services.CaseNotHeld as e:
         messages.error(request, str(e))
     else:
         messages.info(request, f"Case {case.pk} went back to its queue.")
@@ -255,8 +241,8 @@ def case_lease(request, case_id: int):
     """Polled by the open case page (htmx): keeps the case while the reviewer has it open, and
     says so at once when something new arrived on it since the page was drawn (the form's
     `seen`), rather than only when a decision is refused."""
-    case = get_visible_case(request, case_id)
-    services.case_renew_lease(case_id=case.pk, user=request.user)
+    case = get_reviewable_case(request, case_id)
+    case_services.case_renew_lease(case_id=case.pk, user=request.user)
     seen = request.POST.get("seen", "")
     changed = bool(seen) and seen != services.case_version(case)
     case.refresh_from_db(fields=["assignee", "lease_expires_at", "status"])
@@ -268,7 +254,7 @@ def case_lease(request, case_id: int):
 @require_GET
 def case_media(request, case_id: int, media_id: int):
     """Serve a case's media to a reviewer who may see the case. Every fetch is audited."""
-    case = get_visible_case(request, case_id)
+    case = get_reviewable_case(request, case_id)
     media = selectors.case_media(case).filter(pk=media_id).first()
     if media is None:
         raise Http404("No such media on this case")

@@ -43,10 +43,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from moderation.banks.models import Match
-from moderation.cases.models import Case
+from moderation.cases.models import Appeal, Case, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.escalations.models import Escalation
-from moderation.review.models import Appeal, Decision
 from reports.categories import Category
 from reports.models import Flag, Report
 

@@ -7,11 +7,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from lib.access import supervisor_required
+from accounts.access import supervisor_required
 from lib.http import client_ip, csv_response
+from moderation.cases.models import Decision
 from moderation.dsa.views import PeriodForm
 from moderation.enforcement.models import EnforcementAction
-from moderation.review.models import Decision
 from moderation.supervision import research
 from moderation.supervision.services import research_export_record, transparency_export_record
 from moderation.supervision.svg_charts import bar_chart

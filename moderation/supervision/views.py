@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from lib.access import supervisor_required
+from accounts.access import supervisor_required
 from moderation.supervision.charts import chart_html, queue_charts
 from moderation.supervision.queue_health import queue_health, queue_hours_refresh_if_due
 

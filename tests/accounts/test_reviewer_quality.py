@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
+from moderation.cases.models import Decision
+from moderation.cases.services import case_claim_next
 from moderation.review.appeals import appeal_open
-from moderation.review.models import Decision
 from moderation.review.rereview import rereview_claim_next, rereview_open, rereview_record
-from moderation.review.services import case_claim_next, case_decide
+from moderation.review.services import case_decide
 from moderation.supervision.reviewer_stats import period_start, reviewer_quality
 
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from accounts.models import SensitivePause
 from accounts.roles import Role
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 
 
 def work(user, submit_report, category, n=1):

@@ -7,15 +7,16 @@ from django.utils import timezone
 
 from accounts.models import ExposureEvent, SensitivePause
 from accounts.roles import Role
-from accounts.wellness import (
-    current_pause,
-    exposure_this_shift,
+from accounts.wellness import current_pause, exposure_this_shift
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Queue
+from moderation.cases.services import (
+    case_claim_next,
+    claimable_queue_ids,
     sensitive_pause,
     sensitive_pause_lift,
 )
-from moderation.audit.models import AuditEvent
-from moderation.cases.models import Queue
-from moderation.review.services import case_claim_next, case_decide, claimable_queue_ids
+from moderation.review.services import case_decide
 
 
 def decide_next(user, **kwargs):

@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.review.services import case_claim_next, case_decide, media_record_view
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide, media_record_view
 
 pytestmark = pytest.mark.browser
 

@@ -1,8 +1,8 @@
 import pytest
 from django.db import transaction
 
-from lib.jobs import enqueue
 from moderation.cases.models import Queue
+from moderation.outbox.services import enqueue
 from tests.lib.jobs_fixtures import explode, remember
 
 

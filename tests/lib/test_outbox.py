@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from lib.jobs import relay
 from moderation.outbox.models import OutboxJob
+from moderation.outbox.services import relay
 from reports.models import Media
 
 REDIS_SERVER = shutil.which("redis-server")

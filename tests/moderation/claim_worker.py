@@ -19,7 +19,8 @@ django.setup()
 
 from accounts.models import User  # noqa: E402
 from moderation.cases.models import Queue  # noqa: E402
-from moderation.review.services import case_claim_next, case_decide  # noqa: E402
+from moderation.cases.services import case_claim_next  # noqa: E402
+from moderation.review.services import case_decide  # noqa: E402
 
 
 def main(username: str, queue_slug: str, out: str) -> None:

@@ -9,8 +9,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.roles import Role
+from moderation.cases.models import Decision
 from moderation.escalations.models import Escalation, EscalationFile
-from moderation.review.models import Decision
 from reports.models import Report
 from reports.services import IpCaptureIn
 

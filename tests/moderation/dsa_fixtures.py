@@ -7,9 +7,10 @@ from django.db import transaction
 
 from accounts.roles import Role
 from moderation.banks.models import HashBank
+from moderation.banks.policy import case_apply_matches
 from moderation.cases.models import Case
-from moderation.cases.rollup import case_apply_matches
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 from reports.models import Report
 from reports.services import flag_submit
 

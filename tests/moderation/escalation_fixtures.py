@@ -3,14 +3,15 @@
 import pytest
 
 from accounts.roles import Role
+from moderation.cases.models import Decision
+from moderation.cases.services import case_claim_next
 from moderation.escalations.models import Escalation
 from moderation.escalations.services import (
     escalation_approve,
     escalation_request_approval,
     escalation_update_details,
 )
-from moderation.review.models import Decision
-from moderation.review.services import case_claim_next, case_decide
+from moderation.review.services import case_decide
 
 DETAILS = {
     "incident_type": "Child Pornography (possession, manufacture, and distribution)",

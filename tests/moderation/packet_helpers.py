@@ -8,13 +8,14 @@ import pytest
 from django.core.files.storage import default_storage
 
 from accounts.roles import Role
+from moderation.cases.services import case_claim_next
 from moderation.escalations.models import Escalation
 from moderation.escalations.services import (
     escalation_approve,
     escalation_request_approval,
     escalation_update_details,
 )
-from moderation.review.services import case_claim_next, case_decide
+from moderation.review.services import case_decide
 
 
 @pytest.fixture

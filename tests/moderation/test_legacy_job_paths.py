@@ -9,7 +9,7 @@ RQ keeps a job's function as a dotted path: in Redis for queued and scheduled jo
 import pytest
 from django.utils.module_loading import import_string
 
-from lib.jobs import get_queue, relay
+from lib.jobs import get_queue
 from moderation.audit.jobs import verify_audit_log
 from moderation.audit.models import AuditVerification
 from moderation.banks.jobs import rematch_media
@@ -17,6 +17,7 @@ from moderation.cases.jobs import recompute_priorities, refresh_reporters_cases
 from moderation.enforcement.jobs import deliver_action
 from moderation.escalations.jobs import assemble_packet, purge_expired_evidence, submit_escalation
 from moderation.outbox.models import OutboxJob
+from moderation.outbox.services import relay
 from moderation.periodic.jobs import refresh_waiting_priorities
 from tests.rqworker import needs_real_worker, run_burst_worker
 

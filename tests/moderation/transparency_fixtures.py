@@ -7,11 +7,10 @@ import pytest
 
 from accounts.roles import Role
 from moderation.banks.models import BankEntry, HashBank, Match
-from moderation.cases.models import Case
+from moderation.cases.models import Appeal, Case, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import case_note_action
 from moderation.escalations.models import Escalation
-from moderation.review.models import Appeal, Decision
 from reports.models import Flag, Report
 from reports.services import flag_submit
 

@@ -137,7 +137,8 @@ def platform_down(settings):
 @pytest.fixture
 def decide(reviewer, submit_report, run_jobs):
     """Submit a report and decide it with `action`; jobs (the first delivery) run after commit."""
-    from moderation.review.services import case_claim_next, case_decide
+    from moderation.cases.services import case_claim_next
+    from moderation.review.services import case_decide
 
     counter = iter(range(1, 10_000))
 

@@ -9,7 +9,8 @@ from django.test import RequestFactory, override_settings
 from accounts.roles import Role
 from lib.http import client_ip, rate_limit_key
 from moderation.cases.models import Case
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 from reports.models import ContentItem, Report
 from tests.api_helpers import auth, flag_payload, token_for
 
@@ -169,8 +170,9 @@ def test_stored_images_leave_no_partial_files(private_media, png_upload, db):
 def test_a_job_that_cannot_be_enqueued_does_not_block_the_rest(settings, submit_report, png_upload):
     import shutil
 
-    from lib.jobs import get_queue, outbox_prune, relay
+    from lib.jobs import get_queue
     from moderation.outbox.models import OutboxJob
+    from moderation.outbox.services import outbox_prune, relay
     from tests.lib.test_outbox import RedisServer, free_port
 
     if not shutil.which("redis-server"):

@@ -129,7 +129,7 @@ class TestHashingJob:
     def test_a_worker_dying_halfway_leaves_nothing_and_the_retry_hashes_once(
         self, submit_report, monkeypatch
     ):
-        from moderation.banks import matching
+        from moderation.banks import hashing
 
         bank = HashBank.objects.create(name="Known", slug="known", signal_types=["md5"])
         data = encode(gradient(), "PNG")
@@ -139,7 +139,7 @@ class TestHashingJob:
         def die(**kwargs):
             raise SystemExit("worker killed")  # what a SIGTERM'd work-horse raises
 
-        monkeypatch.setattr(matching, "find_matches", die)
+        monkeypatch.setattr(hashing, "find_matches", die)
         with pytest.raises(SystemExit):
             hash_media(media.pk)
         media.refresh_from_db()

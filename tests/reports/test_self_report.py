@@ -120,7 +120,8 @@ class TestReportFormExtras:
 @pytest.mark.django_db
 class TestReportStatus:
     def test_it_says_waiting_then_reviewed(self, client, reviewer, submit_report):
-        from moderation.review.services import case_claim_next, case_decide
+        from moderation.cases.services import case_claim_next
+        from moderation.review.services import case_decide
 
         report = submit_report(owner_handle="@the_owner", description="secret words")
         r = client.get("/report/status/", {"reference": report.reference.lower()})

@@ -8,9 +8,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from lib.jobs import outbox_prune, relay
 from moderation.enforcement.delivery import deliveries_sweep
 from moderation.escalations.packet import escalations_requeue_stale
+from moderation.outbox.services import outbox_prune, relay
 from moderation.periodic.services import waiting_refresh_schedule
 from reports.services import media_requeue_unhashed
 

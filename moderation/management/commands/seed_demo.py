@@ -19,11 +19,11 @@ from accounts.models import QueueCertification, User
 from accounts.roles import Role
 from moderation.banks.models import HashBank
 from moderation.banks.services import bank_import
-from moderation.cases.models import Case, Queue
+from moderation.cases.models import Case, Decision, Queue
 from moderation.cases.rollup import case_refresh_priority
-from moderation.review.models import Decision
-from moderation.review.rules import DEFAULT_POLICY, decision_requirements
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.rules import DEFAULT_POLICY, decision_requirements
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 from reports.categories import Category
 from reports.hashing import perceptual_hashes
 from reports.media import inspect_image
@@ -306,8 +306,8 @@ class Command(BaseCommand):
         """An owner's appeal against one of reviewer2's decisions, and two of them re-reviewed
         blind by reviewer3, one in disagreement, so the appeals queue and the supervisor's
         disagreements page have something to show."""
+        from moderation.cases.models import Appeal, ReReview
         from moderation.review.appeals import appeal_open
-        from moderation.review.models import Appeal, ReReview
         from moderation.review.rereview import (
             rereview_claim_next,
             rereview_open,

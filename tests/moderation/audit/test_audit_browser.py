@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.audit.selectors import PAGE_SIZE, change_rows
 from moderation.audit.services import audit_record
+from moderation.supervision.audit_browser import PAGE_SIZE, change_rows
 from tests.moderation.audit_helpers import audit_guard_off
 
 

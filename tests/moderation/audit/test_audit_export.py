@@ -5,9 +5,9 @@ import io
 
 import pytest
 
-from moderation.audit import selectors as audit_browser
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
+from moderation.supervision import audit_browser as audit_browser
 
 
 def rows(response) -> list[dict]:

@@ -1,6 +1,7 @@
 import pytest
 
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 
 
 @pytest.mark.django_db

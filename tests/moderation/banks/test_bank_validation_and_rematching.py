@@ -104,8 +104,8 @@ class TestLookupDisclosure:
 
 @pytest.mark.django_db
 def test_cluster_decisions_leave_out_cases_the_reviewer_skipped(reviewer, submit_report):
+    from moderation.cases.services import case_claim_next, case_release
     from moderation.review.cluster_decisions import cluster_open_cases
-    from moderation.review.services import case_claim_next, case_release
     from tests.moderation.banks.test_clusters import picture, report_with
 
     a = report_with(submit_report, picture(9), category="spam")

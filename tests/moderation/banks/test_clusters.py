@@ -6,7 +6,8 @@ from PIL import Image
 
 from moderation.banks.clusters import forget_media_hashes
 from moderation.banks.models import Cluster
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 from reports.jobs import hash_media
 from reports.media import inspect_image
 from reports.models import Media
@@ -122,8 +123,7 @@ class TestClusterDecision:
         return [r.case_id for r in reports]
 
     def test_it_asks_first_then_decides_every_case(self, client, reviewer, submit_report):
-        from moderation.cases.models import Case
-        from moderation.review.models import Decision
+        from moderation.cases.models import Case, Decision
 
         case_ids = self.make_cluster(submit_report)
         held = case_claim_next(user=reviewer)
@@ -146,7 +146,7 @@ class TestClusterDecision:
     def test_it_refuses_when_the_cluster_changed_since_confirming(
         self, client, reviewer, submit_report
     ):
-        from moderation.review.models import Decision
+        from moderation.cases.models import Decision
 
         case_ids = self.make_cluster(submit_report)
         held = case_claim_next(user=reviewer)

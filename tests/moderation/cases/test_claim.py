@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
 from moderation.cases.models import Case, Queue
-from moderation.review.services import CaseNotHeld, case_claim_next, case_release
+from moderation.cases.services import CaseNotHeld, case_claim_next, case_release
 
 
 @pytest.mark.django_db

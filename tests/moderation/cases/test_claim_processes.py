@@ -11,8 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Queue
-from moderation.review.models import Decision
+from moderation.cases.models import Case, Decision, Queue
 from reports.models import ContentItem
 
 WORKER = Path(__file__).parent.parent / "claim_worker.py"

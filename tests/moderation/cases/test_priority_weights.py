@@ -86,7 +86,8 @@ class TestWeightsAdmin:
     def test_an_admin_edits_the_weights_and_every_open_case_is_recomputed(
         self, admin_client, submit_report, reviewer, run_jobs
     ):
-        from moderation.review.services import case_claim_next, case_decide
+        from moderation.cases.services import case_claim_next
+        from moderation.review.services import case_decide
 
         decided = submit_report(category="spam").case
         case = case_claim_next(user=reviewer)
@@ -160,8 +161,8 @@ class TestWeightsAdmin:
 def relay_chained_jobs(run_jobs):
     """With Redis, a job's own enqueue waits for a commit that a test's transaction never makes:
     hand such jobs over (as production's commit would) until none are left."""
-    from lib.jobs import relay
     from moderation.outbox.models import OutboxJob
+    from moderation.outbox.services import relay
 
     while OutboxJob.objects.filter(enqueued_at__isnull=True).exists():
         with run_jobs():

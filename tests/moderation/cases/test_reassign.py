@@ -7,11 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from accounts.roles import Role
-from accounts.wellness import sensitive_pause
 from moderation.audit.models import AuditEvent
 from moderation.cases.assignment import ReassignRefused, case_reassign
 from moderation.cases.models import Case, Queue
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next, sensitive_pause
+from moderation.review.services import case_decide
 
 
 @pytest.mark.django_db

@@ -6,7 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from moderation.cases.models import Case
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 from reports.models import Report, ReporterRecord
 from reports.services import reporter_fingerprint
 

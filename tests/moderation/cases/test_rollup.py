@@ -3,7 +3,8 @@ import pytest
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
 from moderation.cases.models import Case, Queue
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 
 
 def decide(user, action="no_violation", policy="harassment"):
@@ -62,7 +63,7 @@ class TestRollup:
     def test_a_more_severe_report_takes_the_case_from_its_holder_and_moves_it(
         self, make_user, submit_report
     ):
-        from moderation.review.services import CaseNotHeld
+        from moderation.cases.services import CaseNotHeld
 
         generalist = make_user("gen", Role.REVIEWER, queues=[Queue.objects.get(slug="general")])
         submit_report(platform_id="p1", category="spam")

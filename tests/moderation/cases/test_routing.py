@@ -188,7 +188,8 @@ class TestBankRules:
     def test_a_case_in_senior_review_stays_there_when_a_match_arrives(
         self, banks, png_upload, run_jobs, reviewer
     ):
-        from moderation.review.services import case_claim_next, case_decide
+        from moderation.cases.services import case_claim_next
+        from moderation.review.services import case_decide
 
         banks("listed")
         queue("matched", bank_rule=Queue.BankRule.ANY_BANK)

@@ -11,9 +11,9 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
+from moderation.cases.rules import POLICIES
 from moderation.dsa import schema as dsa_schema
 from moderation.dsa import selectors as dsa
-from moderation.review.rules import POLICIES
 
 VISIBILITIES = {
     "DECISION_VISIBILITY_CONTENT_REMOVED",

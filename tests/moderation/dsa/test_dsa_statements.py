@@ -7,13 +7,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.roles import Role
+from moderation.cases.services import case_claim_next
 from moderation.dsa import schema as dsa_schema
 from moderation.dsa import selectors as dsa
 from moderation.enforcement.delivery import action_reverse
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import action_request
 from moderation.review.appeals import appeal_open
-from moderation.review.services import case_claim_next, case_decide
+from moderation.review.services import case_decide
 from reports.models import Report
 
 EU = settings.DSA_EU_MEMBER_STATES

@@ -124,8 +124,9 @@ class TestActionReverse:
     def test_an_overturned_appeal_reverses_at_the_platform(
         self, platform, decide, reviewer, make_user, run_jobs
     ):
+        from moderation.cases.services import case_claim_next
         from moderation.review.appeals import appeal_open
-        from moderation.review.services import case_claim_next, case_decide
+        from moderation.review.services import case_decide
 
         case = decide("suspend", platform_id="post-appealed")
         appeal_open(content_id="post-appealed", statement="not mine", actor_label="api token t")

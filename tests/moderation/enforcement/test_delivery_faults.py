@@ -8,10 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from lib.jobs import relay
+from moderation.cases.services import case_claim_next
 from moderation.enforcement.models import WebhookDelivery
 from moderation.outbox.models import OutboxJob
-from moderation.review.services import case_claim_next, case_decide
+from moderation.outbox.services import relay
+from moderation.review.services import case_decide
 from tests.lib.test_outbox import REDIS_SERVER, RedisServer, free_port, work_queue
 
 

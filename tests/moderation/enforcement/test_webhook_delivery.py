@@ -65,7 +65,8 @@ class TestDelivery:
     def test_nothing_is_sent_before_commit_nor_after_a_rollback(
         self, platform, reviewer, submit_report, run_jobs
     ):
-        from moderation.review.services import case_claim_next, case_decide
+        from moderation.cases.services import case_claim_next
+        from moderation.review.services import case_decide
 
         submit_report(category="spam", platform_id="p-1")
         case = case_claim_next(user=reviewer)

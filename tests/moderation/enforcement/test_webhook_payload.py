@@ -4,10 +4,11 @@ import json
 
 import pytest
 
+from moderation.cases.services import case_claim_next
 from moderation.enforcement.delivery import action_reverse
 from moderation.enforcement.models import EnforcementAction, WebhookDelivery
 from moderation.enforcement.payload import build_payload
-from moderation.review.services import case_claim_next, case_decide
+from moderation.review.services import case_decide
 from reports.models import Report
 from reports.services import report_submit
 

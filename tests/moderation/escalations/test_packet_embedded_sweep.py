@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from moderation.escalations.models import Escalation
-from moderation.periodic import services as periodic
+from moderation.periodic import embedded as periodic
 from tests.moderation.packet_helpers import approved
 
 __all__ = ["approved"]

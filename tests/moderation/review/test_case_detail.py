@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Queue
-from moderation.review.models import Decision
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from moderation.cases.models import Queue
-from moderation.review.services import case_claim_next
+from moderation.cases.services import case_claim_next
 
 
 @pytest.mark.django_db

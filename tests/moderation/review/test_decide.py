@@ -2,9 +2,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case
-from moderation.review.models import Decision
-from moderation.review.services import CaseNotHeld, case_claim_next, case_decide
+from moderation.cases.models import Case, Decision
+from moderation.cases.services import CaseNotHeld, case_claim_next
+from moderation.review.services import case_decide
 
 
 @pytest.mark.django_db

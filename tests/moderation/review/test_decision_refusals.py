@@ -8,15 +8,9 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Queue
-from moderation.review.models import Decision
-from moderation.review.services import (
-    CaseChanged,
-    CaseNotHeld,
-    case_claim_next,
-    case_decide,
-    case_version,
-)
+from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.services import CaseNotHeld, case_claim_next
+from moderation.review.services import CaseChanged, case_decide, case_version
 
 
 def decide_form(case, **extra):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 
 
 def decide(user, action="warn"):

@@ -1,7 +1,7 @@
 import pytest
 
 from moderation.audit.models import AuditEvent
-from moderation.review.models import QualitySettings
+from moderation.cases.models import QualitySettings
 
 
 @pytest.mark.django_db

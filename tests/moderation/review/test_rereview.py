@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Queue
-from moderation.review.models import Decision, QualitySettings, ReReview
+from moderation.cases.models import Decision, QualitySettings, Queue, ReReview
+from moderation.cases.services import case_claim_next
 from moderation.review.rereview import (
     ReReviewNotHeld,
     rereview_claim_next,
@@ -18,7 +18,7 @@ from moderation.review.rereview import (
     rereview_release,
     rereview_sample,
 )
-from moderation.review.services import case_claim_next, case_decide
+from moderation.review.services import case_decide
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from moderation.audit.models import AuditEvent
+from moderation.cases.models import Decision, QualitySettings, ReReview
+from moderation.cases.services import case_claim_next
 from moderation.enforcement.models import EnforcementAction
-from moderation.review.models import Decision, QualitySettings, ReReview
 from moderation.review.rereview import rereview_claim_next, rereview_record, rereview_resolve
-from moderation.review.services import case_claim_next, case_decide
+from moderation.review.services import case_decide
 
 
 @pytest.fixture

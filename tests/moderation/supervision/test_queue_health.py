@@ -10,7 +10,8 @@ from django.utils import timezone
 from accounts.models import ExposureEvent
 from moderation.cases import queue_stats
 from moderation.cases.models import Case, Queue
-from moderation.review.services import case_claim_next, case_decide
+from moderation.cases.services import case_claim_next
+from moderation.review.services import case_decide
 from moderation.supervision.charts import bar_chart
 from moderation.supervision.models import QueueHour
 from moderation.supervision.queue_health import (

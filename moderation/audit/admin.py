@@ -1,10 +1,12 @@
-"""Admin changes are state changes too: they go into the audit log like any other."""
+"""Admin changes are state changes too: they go into the audit log like any other. And the audit
+log itself is read-only in the admin."""
 
 from django.contrib import admin
 from django.db import models
 from django.forms.models import model_to_dict
 
 from lib.http import client_ip
+from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
 
 # Never copied into the audit log, even hashed.
@@ -71,3 +73,30 @@ class AuditedAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only, for everyone, through every door."""
+
+    list_display = [
+        "created_at",
+        "actor_label",
+        "verb",
+        "object_type",
+        "object_id",
+        "case_id",
+        "ip",
+    ]
+    list_filter = ["verb"]
+    search_fields = ["actor_label", "object_id"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -6,12 +6,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import supervisor_required
 from accounts.models import User
-from lib.access import supervisor_required
 from lib.http import client_ip, csv_response
-from moderation.audit import selectors as browser
 from moderation.audit.verification import audit_verification_request
 from moderation.cases.models import Case
+from moderation.supervision import audit_browser as browser
 
 
 @supervisor_required

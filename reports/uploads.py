@@ -1,0 +1,45 @@
+"""Media sent through the API as base64: the schema, and the all-or-nothing check shared by
+intake and the hash lookup (every image is decoded and checked before anything is written)."""
+
+import base64
+import binascii
+
+from django.conf import settings
+from ninja import Schema
+
+from lib.api import ApiError, Text
+from reports.media import ImageRejected, IncomingImage, inspect_image
+
+
+class MediaIn(Schema):
+    filename: Text(255, 1)
+    # Base64 of at most MAX_UPLOAD_BYTES (checked after decoding, with a clearer error).
+    data_base64: Text(((settings.MAX_UPLOAD_BYTES + 2) // 3) * 4 + 4, 1)
+
+
+def decode_media(media: list[MediaIn], *, path: str = "media") -> list[IncomingImage]:
+    """Decode and check every image before anything is written: all or nothing."""
+    images = []
+    for i, m in enumerate(media):
+        try:
+            data = base64.b64decode(m.data_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(
+                422, "invalid_media", {"loc": [path, i, "data_base64"], "msg": "not valid base64"}
+            ) from None
+        try:
+            image = inspect_image(data, filename=m.filename)
+        except ImageRejected as e:
+            raise ApiError(e.status, e.code, {"loc": [path, i], "msg": e.message}) from None
+        if image.extension_mismatch:
+            raise ApiError(
+                415,
+                "media_type_mismatch",
+                {
+                    "loc": [path, i, "filename"],
+                    "msg": f"{m.filename}: the name says one type but the content is {image.mime}; "
+                    "send the file under its real type.",
+                },
+            )
+        images.append(image)
+    return images
