@@ -7,6 +7,7 @@ command; production sets both.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -53,7 +54,6 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 def check_webhook_settings(*, url: str, secret: str, timeout: int, intervals, debug: bool):
     """Refuse to start with a webhook configuration that would fail, or leak, at delivery time."""
-    from urllib.parse import urlsplit
 
     if not url:
         if secret:

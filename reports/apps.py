@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from PIL import Image
 
 
 class ReportsConfig(AppConfig):
@@ -6,8 +8,5 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports and flags"
 
     def ready(self):
-        from django.conf import settings
-        from PIL import Image
-
         # Pillow's decompression-bomb guard, at our limit rather than its default.
         Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS

@@ -1,6 +1,7 @@
 from django import forms
-from django.conf import settings
+from django.conf import global_settings, settings
 
+from moderation.cases.route_rules import normalise_language
 from reports.categories import DESCRIPTIONS, Category
 from reports.media import ImageRejected, inspect_image
 
@@ -69,10 +70,6 @@ def email_field(label: str, help_text: str) -> forms.EmailField:
 
 
 def _language_choices() -> list[tuple[str, str]]:
-    from django.conf import global_settings
-
-    from moderation.cases.route_rules import normalise_language
-
     named = sorted(
         ((normalise_language(code), name) for code, name in global_settings.LANGUAGES),
         key=lambda choice: choice[1],

@@ -20,7 +20,9 @@ from moderation.cases.rollup import (
     case_refresh_priority,
 )
 from moderation.cases.route_rules import source_of_flag
+from moderation.outbox.models import OutboxJob
 from moderation.outbox.services import enqueue
+from reports.jobs import hash_media
 from reports.media import IncomingImage, store_image
 from reports.models import ContentItem, Flag, IpCapture, Media, Report, ReporterIdentity
 
@@ -399,8 +401,6 @@ def flag_submit(
 
 
 def _queue_hashing(media: Sequence[Media]) -> None:
-    from reports.jobs import hash_media
-
     for m in media:
         enqueue(hash_media, m.pk)
 
@@ -412,8 +412,6 @@ def media_requeue_unhashed(*, older_than: timedelta, limit: int = 500) -> int:
     restart without persistence, a flushed database). Hashing is idempotent, so a media whose job
     was merely slow is hashed once all the same. A media queued again recently is left alone.
     """
-    from moderation.outbox.models import OutboxJob
-    from reports.jobs import hash_media
 
     now = timezone.now()
     recently_queued = OutboxJob.objects.filter(

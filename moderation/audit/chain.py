@@ -264,6 +264,8 @@ def _content(queryset, *leading: str):
 
 
 def _model():
+    # Imported when sealing: verifying workers are spawned processes that import this module
+    # (moderation/audit/chain_verify.py) before they set Django up.
     from moderation.audit.models import AuditEvent
 
     return AuditEvent

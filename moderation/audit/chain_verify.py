@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import django
+from django.conf import settings
 from django.db import connections
 from django.db.models import Max
 from django.utils import timezone
@@ -73,8 +75,6 @@ class Span:
 
 
 def default_workers() -> int:
-    from django.conf import settings
-
     return settings.AUDIT_VERIFY_WORKERS
 
 
@@ -186,8 +186,6 @@ def _worker_setup(settings_module: str, database: dict, parent: int) -> None:
     caller's database name is not the one the settings give)."""
     exit_when_orphaned(parent)
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
-    import django
-
     django.setup()
     connections["default"].settings_dict = dict(database)
 
@@ -200,8 +198,6 @@ def _check_range(low: int | None, high: int | None, batch: int) -> Span:
 
 
 def _verify_in_workers(top: int, batch: int, workers: int, span: int | None) -> Verification:
-    from django.conf import settings
-
     count = max(1, math.ceil(top / span)) if span else workers * SPANS_PER_WORKER
     pool = ProcessPoolExecutor(
         workers,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from moderation.audit.chain import audit_seal
 from moderation.audit.chain_verify import audit_verify, default_workers
+from moderation.audit.jobs import verify_audit_log
 from moderation.audit.models import AuditVerification
 from moderation.audit.services import audit_record
 from moderation.outbox.services import enqueue
@@ -36,7 +37,6 @@ def audit_verification_request(*, user, ip: str | None = None) -> AuditVerificat
     with transaction.atomic():
         verification = AuditVerification.objects.create(requested_by=user)
         audit_record(verb="audit.verification_requested", obj=verification, actor=user, ip=ip)
-        from moderation.audit.jobs import verify_audit_log
 
         enqueue(verify_audit_log, verification.pk)
     return verification

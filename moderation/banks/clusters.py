@@ -14,6 +14,7 @@ import numpy as np
 
 from moderation.banks.matching import to_words
 from moderation.banks.models import DEFAULT_THRESHOLDS, MIN_PDQ_QUALITY, Cluster, ClusterLock
+from reports.models import Media
 
 PDQ_THRESHOLD = DEFAULT_THRESHOLDS["pdq"]
 
@@ -64,8 +65,6 @@ def forget_media_hashes() -> None:
 
 
 def _refresh() -> None:
-    from reports.models import Media
-
     rows = Media.objects.filter(pdq_quality__gte=MIN_PDQ_QUALITY).exclude(pdq="")
     if _state.loaded_until is not None:
         # A little overlap: rows committed with an earlier timestamp than the last one seen.
@@ -88,7 +87,6 @@ def media_assign_cluster(*, media, variants: list[str]) -> Cluster | None:
     has any and none is clustered yet, merging clusters it bridges. Call inside the hashing
     transaction, after cluster_lock(); returns the media's cluster, or None when it has no
     near-duplicate."""
-    from reports.models import Media
 
     if not variants or (media.pdq_quality or 0) < MIN_PDQ_QUALITY:
         return None

@@ -19,7 +19,14 @@ from math import comb
 
 import numpy as np
 
-from moderation.banks.models import HEX_LENGTH, PERCEPTUAL, BankEntry, BankVersion, HashBank
+from moderation.banks.models import (
+    HEX_LENGTH,
+    MIN_PDQ_QUALITY,
+    PERCEPTUAL,
+    BankEntry,
+    BankVersion,
+    HashBank,
+)
 
 REFRESH_SECONDS = 2.0
 
@@ -424,7 +431,6 @@ def find_matches(
     sha256: str = "",
 ) -> list[Hit]:
     """Every live entry the hashes match, the closest hit per entry."""
-    from moderation.banks.models import MIN_PDQ_QUALITY
 
     best: dict[int, Hit] = {}
 

@@ -10,8 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from moderation.audit.services import audit_record
+from moderation.banks.jobs import rematch_media
 from moderation.banks.matching import MalformedHash, parse_hex
 from moderation.banks.models import BankEntry, BankVersion, HashBank
+from moderation.outbox.services import enqueue
 
 # python-threatexchange's names for the signals we hold.
 SIGNAL_ALIASES = {
@@ -122,9 +124,6 @@ def bank_import(
                 progress(added, len(fresh))
         BankVersion.bump()
         if added:
-            from moderation.banks.jobs import rematch_media
-            from moderation.outbox.services import enqueue
-
             # Media already received may be copies of what was just listed.
             enqueue(rematch_media, bank.pk, now.isoformat())
         audit_record(

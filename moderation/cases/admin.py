@@ -7,6 +7,7 @@ from moderation.audit.admin import AuditedAdmin
 from moderation.cases.models import MAX_POINTS, PriorityWeights, QualitySettings, Queue
 from moderation.cases.priority import Weights
 from moderation.cases.reprioritise import priority_weights_changed
+from moderation.cases.route_rules import normalise_language, source_rule_error
 from moderation.cases.rules import QUEUE_REQUIREMENTS
 from reports.categories import Category
 
@@ -83,8 +84,6 @@ class QueueForm(forms.ModelForm):
             self.initial["languages"] = ", ".join(self.instance.languages)
 
     def clean_sources(self):
-        from moderation.cases.route_rules import source_rule_error
-
         sources = _split(self.cleaned_data["sources"])
         errors = [e for e in map(source_rule_error, sources) if e]
         if errors:
@@ -92,8 +91,6 @@ class QueueForm(forms.ModelForm):
         return sources
 
     def clean_languages(self):
-        from moderation.cases.route_rules import normalise_language
-
         try:
             return [normalise_language(t) for t in _split(self.cleaned_data["languages"])]
         except ValueError as e:

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
+from accounts.models import QueueCertification
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case
 from moderation.cases.services import _lease_until, claimable_queue_ids
@@ -60,7 +61,6 @@ def case_reassign(*, case_id: int, by, to=None, ip: str | None = None) -> Case:
 def reassign_candidates(case: Case) -> list:
     """Reviewers currently certified for the case's queue, for the supervisor's choice (one
     query). The service checks again, pauses and roles included, when one is picked."""
-    from accounts.models import QueueCertification
 
     return [
         c.user

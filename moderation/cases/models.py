@@ -594,8 +594,6 @@ class ReReview(models.Model):
 
     @property
     def action_label(self) -> str:
-        from moderation.cases.models import Decision
-
         return Decision.Action(self.action).label if self.action else ""
 
     @property

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from moderation.cases.jobs import recompute_priorities, refresh_reporters_cases
 from moderation.cases.models import Case, PriorityWeights
 from moderation.cases.priority import RELIABILITY_MIN_REPORTS, compute_priority
 from moderation.cases.rollup import case_priority_inputs, cases_refresh
@@ -22,7 +23,6 @@ def priority_weights_changed() -> int:
     PriorityWeights.objects.filter(pk=1).update(version=F("version") + 1, updated_at=timezone.now())
     version = PriorityWeights.objects.filter(pk=1).values_list("version", flat=True).get()
     forget_weights()
-    from moderation.cases.jobs import recompute_priorities
 
     enqueue(recompute_priorities, version, 0)
     return version
@@ -52,8 +52,6 @@ def cases_recompute_priorities(*, version: int, after_id: int = 0) -> int | None
             case.updated_at = now
         Case.objects.bulk_update(cases, ["priority", "priority_breakdown", "updated_at"])
         if len(cases) == RECOMPUTE_BATCH:
-            from moderation.cases.jobs import recompute_priorities
-
             enqueue(recompute_priorities, version, cases[-1].pk)
     return cases[-1].pk if cases else None
 
@@ -104,8 +102,6 @@ def reporters_record_outcome(*, case: Case, upheld: bool) -> None:
         records.filter(decided__gte=RELIABILITY_MIN_REPORTS).values_list("pk", flat=True)
     )
     if counting:
-        from moderation.cases.jobs import refresh_reporters_cases
-
         enqueue(refresh_reporters_cases, counting)
 
 
@@ -134,8 +130,6 @@ def reporters_revise_outcome(*, case: Case, was_upheld: bool, upheld: bool) -> N
         )
     )
     if counting:
-        from moderation.cases.jobs import refresh_reporters_cases
-
         enqueue(refresh_reporters_cases, counting)
 
 

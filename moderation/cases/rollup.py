@@ -14,6 +14,7 @@ from moderation.cases.route_rules import RouteInput
 from moderation.cases.routing import case_reroute, queue_route
 from moderation.cases.weights import current_weights
 from reports.categories import SEVERITY
+from reports.models import Media, ReporterIdentity
 
 
 class Outcome:
@@ -27,7 +28,6 @@ def case_novelty(
     case: Case, *, category: str, involves_child: bool, media_sha256s: frozenset[str]
 ) -> list[str]:
     """What a new report would bring to a decided case; empty when it brings nothing new."""
-    from reports.models import Media
 
     reasons = []
     seen = set(case.reports.values_list("category", flat=True)) | set(
@@ -195,7 +195,6 @@ def _absorb(
 
 def case_count_report(case: Case, *, fingerprint: str) -> None:
     """Count a new report on a locked case, before its reporter identity is stored."""
-    from reports.models import ReporterIdentity
 
     case.reports_count += 1
     known = (
@@ -215,7 +214,6 @@ def case_count_flag(case: Case, *, score: float) -> None:
 def case_recount(case: Case) -> None:
     """Count a case's reports, reporters and flags from scratch (the intake keeps them up to date
     one at a time; this is for repairs and checks)."""
-    from reports.models import ReporterIdentity
 
     case.reports_count = case.reports.count()
     case.flags_count = case.flags.count()

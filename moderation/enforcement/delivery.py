@@ -30,6 +30,7 @@ from django.utils import timezone
 from moderation.audit.services import audit_record
 from moderation.cases.access import user_may_view_case
 from moderation.enforcement import webhooks
+from moderation.enforcement.jobs import deliver_action
 from moderation.enforcement.models import DeliveryAttempt, EnforcementAction, WebhookDelivery
 from moderation.enforcement.payload import build_payload
 from moderation.outbox.services import enqueue
@@ -59,7 +60,6 @@ def max_attempts() -> int:
 def delivery_queue(*, action: EnforcementAction, event: str) -> WebhookDelivery:
     """Create the delivery of an event about an action and queue its first attempt. Call inside
     the transaction that records the event: the job runs only once it has committed."""
-    from moderation.enforcement.jobs import deliver_action
 
     delivery = WebhookDelivery.objects.create(
         action=action, event=event, next_attempt_at=timezone.now()
@@ -215,7 +215,6 @@ def delivery_resend(*, delivery_id: int, user, ip: str | None = None) -> Webhook
             after={"event": delivery.event, "status": WebhookDelivery.Status.PENDING},
             ip=ip,
         )
-        from moderation.enforcement.jobs import deliver_action
 
         enqueue(deliver_action, action.pk, delivery.event)
     delivery.refresh_from_db()
@@ -320,7 +319,6 @@ def deliveries_sweep(*, limit: int = 200) -> int:
         for _, action_id, event in due:
             delivery_attempt(action_id=action_id, event=event)
         return len(due)
-    from moderation.enforcement.jobs import deliver_action
 
     for pk, action_id, event in due:
         with transaction.atomic():

@@ -1,5 +1,7 @@
 """RQ jobs for enforcement. Thin: take ids, call one service."""
 
+from rq import Retry, get_current_job
+
 
 def deliver_action(action_id: int, event: str = "action.requested"):
     """Deliver one event about an enforcement action to the platform (moderation/enforcement/delivery.py).
@@ -8,8 +10,7 @@ def deliver_action(action_id: int, event: str = "action.requested"):
     delay our schedule gives; RQ's own count is only a backstop, the delivery row decides when
     to stop. In-process (embedded mode) the next attempt is left to `manage.py deliver_actions`.
     """
-    from rq import Retry, get_current_job
-
+    # Imported when the job runs: the service module imports this one to enqueue the job.
     from moderation.enforcement.delivery import delivery_attempt, max_attempts
 
     attempted = delivery_attempt(action_id=action_id, event=event)

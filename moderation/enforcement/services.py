@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case
+from moderation.enforcement.delivery import delivery_queue
 from moderation.enforcement.models import EnforcementAction, WebhookDelivery
 
 
@@ -24,7 +25,6 @@ def action_request(
     """Record an action for the platform to carry out, and queue its delivery to the platform
     (after commit). None when the same action on the same target is already pending for this
     case (idempotent)."""
-    from moderation.enforcement.delivery import delivery_queue
 
     if EnforcementAction.objects.filter(
         case=case, kind=kind, target=target, status=EnforcementAction.Status.PENDING

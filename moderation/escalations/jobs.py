@@ -1,8 +1,12 @@
 """RQ jobs for escalations. Thin: take ids, call one service."""
 
+from django.conf import settings
+from rq import Retry, get_current_job
+
 
 def purge_expired_evidence() -> None:
     """The daily purge of evidence whose preservation has ended (moderation/escalations/custody.py)."""
+    # Imported when the job runs: the service module imports this one to enqueue the job.
     from moderation.escalations.custody import evidence_purge_expired
 
     evidence_purge_expired()
@@ -16,9 +20,7 @@ def submit_escalation(escalation_id: int):
     escalation decide when to stop, RQ's own count is only a backstop. In-process (embedded mode,
     no worker to wait) such a failure fails the submission at once, for a supervisor to resume.
     """
-    from django.conf import settings
-    from rq import Retry, get_current_job
-
+    # Imported when the job runs: the service module imports this one to enqueue the job.
     from moderation.escalations.submission import submission_run
 
     under_rq = get_current_job() is not None
@@ -37,6 +39,7 @@ def assemble_packet(escalation_id: int) -> None:
     the job (lib.jobs hands every job over with a `Retry`); the relay loop's sweep queues again an
     assembly whose job was lost altogether.
     """
+    # Imported when the job runs: the service module imports this one to enqueue the job.
     from moderation.escalations.packet import escalation_assemble
 
     escalation_assemble(escalation_id=escalation_id)

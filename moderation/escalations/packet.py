@@ -26,6 +26,7 @@ import logging
 import os
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -38,6 +39,8 @@ from django.utils import timezone
 from accounts import roles
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
+from moderation.escalations import cybertip
+from moderation.escalations.jobs import assemble_packet
 from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.packet_summary import summary
 from moderation.escalations.packet_zip import EvidenceMismatch, PacketWriter
@@ -221,7 +224,6 @@ def _media_of(escalation: Escalation) -> list[tuple[Media, int]]:
 def packet_report_xml(escalation: Escalation) -> bytes:
     """The report.xml of the assembled packet, checked against its manifest: what was approved
     and assembled is what goes to the authority, byte for byte."""
-    import zipfile
 
     try:
         with escalation.packet.open("rb") as handle, zipfile.ZipFile(handle) as packet:
@@ -240,7 +242,6 @@ def packet_report_xml(escalation: Escalation) -> bytes:
 
 def _documents(escalation: Escalation, files: list[EscalationFile]) -> list[tuple[str, bytes]]:
     """report.xml and each fileDetails XML, validated against the CyberTipline schema."""
-    from moderation.escalations import cybertip
 
     documents = [("report.xml", cybertip.report_xml(escalation))]
     contexts = cybertip.file_details_contexts(files)
@@ -444,8 +445,6 @@ def escalation_retry_assembly(*, escalation_id: int, user, ip: str | None = None
 
 
 def _queue(escalation: Escalation) -> None:
-    from moderation.escalations.jobs import assemble_packet
-
     enqueue(assemble_packet, escalation.pk, queue=job_queue(escalation))
 
 

@@ -15,7 +15,8 @@ from django.db.models import (
 )
 
 from accounts import roles
-from moderation.cases.models import Case, Decision
+from moderation.audit.models import AuditEvent
+from moderation.cases.models import Appeal, Case, Decision
 from moderation.escalations.models import Escalation
 
 S = Escalation.Status
@@ -98,7 +99,6 @@ def escalation_cases(escalation: Escalation) -> list[Case]:
 def overturned_case_ids(escalation: Escalation) -> list[int]:
     """Cases whose escalating decision was overturned on appeal since: the escalation stays until
     a person withdraws it (or, if it was submitted, retracts it at the authority), so say so."""
-    from moderation.cases.models import Appeal
 
     return list(
         Appeal.objects.filter(
@@ -124,8 +124,6 @@ def cleared_case_ids(escalation: Escalation) -> list[int]:
 
 
 def escalation_audit(escalation: Escalation, limit: int = 200):
-    from moderation.audit.models import AuditEvent
-
     return list(
         AuditEvent.objects.filter(
             object_type=escalation._meta.label_lower, object_id=str(escalation.pk)

@@ -17,6 +17,7 @@ from accounts import roles
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
 from moderation.cases.models import Decision
+from moderation.escalations.jobs import assemble_packet
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation
 from moderation.outbox.services import enqueue
 
@@ -244,7 +245,6 @@ def escalation_approve(*, escalation_id: int, user) -> Escalation:
 
 def escalation_queue_assembly(escalation: Escalation) -> None:
     """Queue the assembly job (after the caller's commit)."""
-    from moderation.escalations.jobs import assemble_packet
 
     enqueue(assemble_packet, escalation.pk, queue=job_queue(escalation))
 

@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from moderation.audit.services import audit_record
 from moderation.escalations import cybertip, submitter
+from moderation.escalations.jobs import submit_escalation
 from moderation.escalations.models import Escalation, EscalationFile, SubmissionAttempt
 from moderation.escalations.packet import AssemblyFailed, packet_report_xml
 from moderation.escalations.services import (
@@ -174,7 +175,6 @@ def escalation_submit(*, escalation_id: int, user, ip: str | None = None) -> Esc
                 "packet_sha256": escalation.packet_sha256,
             },
         )
-        from moderation.escalations.jobs import submit_escalation
 
         enqueue(submit_escalation, escalation.pk, queue=job_queue(escalation))
     return escalation

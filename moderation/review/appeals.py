@@ -7,6 +7,8 @@ from django.utils import timezone
 from moderation.audit.services import audit_record
 from moderation.cases.models import Appeal, Case, Decision, Queue
 from moderation.cases.rollup import case_refresh_priority
+from moderation.enforcement.delivery import reverse_in_transaction
+from reports.models import ContentItem
 
 
 class AppealRefused(Exception):
@@ -27,7 +29,6 @@ def appeal_open(
     """File the owner's appeal against the last decision on their content, reopening its case in
     the appeals queue. Returns (appeal, created): an appeal already open is returned as it is, so
     the platform may safely send the same appeal again. Raises AppealRefused."""
-    from reports.models import ContentItem
 
     # The same lookup as intake's: the first item the platform's id names.
     item = ContentItem.objects.filter(platform_id=content_id).order_by("pk").first()
@@ -148,6 +149,5 @@ def appeal_settle(*, case: Case, decision: Decision, user, now) -> Appeal | None
 def action_reverse_for(*, action, user, reason: str, source: str = "review") -> None:
     """Reverse an enforcement action: recorded, audited, and the platform told to undo it
     (moderation/enforcement/delivery.py). Call inside a transaction."""
-    from moderation.enforcement.delivery import reverse_in_transaction
 
     reverse_in_transaction(action=action, user=user, reason=reason, source=source)

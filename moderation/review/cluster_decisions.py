@@ -8,6 +8,7 @@ from django.utils import timezone
 from moderation.cases.models import Case
 from moderation.cases.services import SKIP_MEMORY, claimable_queue_ids, lock_held_case
 from moderation.review.services import decision_errors, record_decision
+from reports.models import Media
 
 
 class ClusterChanged(Exception):
@@ -17,7 +18,6 @@ class ClusterChanged(Exception):
 def cluster_open_cases(*, case: Case, user) -> list[Case]:
     """Other open cases sharing near-duplicate media with `case` that this reviewer may decide:
     in a queue they work, and not held by someone else."""
-    from reports.models import Media
 
     clusters = list(
         Media.objects.filter(Q(report__case=case) | Q(flag__case=case))

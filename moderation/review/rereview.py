@@ -11,11 +11,13 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from accounts import roles
 from accounts.models import User
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case, Decision, QualitySettings, ReReview
 from moderation.cases.rules import decision_requirements, missing_fields
-from moderation.cases.services import SKIP_MEMORY
+from moderation.cases.services import SKIP_MEMORY, _lease_until, claimable_queue_ids
+from moderation.review.actions import supersede_actions
 
 
 class ReReviewNotHeld(Exception):
@@ -81,7 +83,6 @@ def rereview_assign_sample(
     """A supervisor sends `count` of the reviewer's recent decisions (the last `days` days),
     drawn at random, to blind re-review. Fewer when fewer are eligible; a ValidationError when
     none is. `rng` is for tests."""
-    from accounts import roles
 
     if not by.has_perm(roles.SUPERVISE):
         raise PermissionDenied("Only a supervisor can assign re-reviews.")
@@ -128,7 +129,6 @@ def rereviews_claimable(user, now=None, queue_ids: list[int] | None = None):
     """Re-reviews the user may take: in a queue they are certified for (`queue_ids` when the
     caller already knows them), nobody holding them, on cases the user never decided (so never
     their own decision)."""
-    from moderation.cases.services import claimable_queue_ids
 
     now = now or timezone.now()
     if queue_ids is None:
@@ -144,7 +144,6 @@ def rereviews_claimable(user, now=None, queue_ids: list[int] | None = None):
 def rereview_claim_next(*, user, ip: str | None = None) -> ReReview | None:
     """Hand the reviewer the oldest re-review they may take, under a lease like a case's. SKIP
     LOCKED lets concurrent reviewers pass over a task another is taking: never one task to two."""
-    from moderation.cases.services import _lease_until
 
     now = timezone.now()
     with transaction.atomic():
@@ -270,7 +269,6 @@ def rereview_resolve(
     the original on the case: recorded as the supervisor's decision, the original's actions
     reversed and the new ones requested. Refused (ValidationError) if the case has moved on
     since (reopened or decided again): then it is corrected through the case itself."""
-    from moderation.review.services import supersede_actions
 
     if stands not in ReReview.Stands.values:
         raise ValidationError({"stands": "Say which decision stands."})

@@ -3,6 +3,7 @@
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
+from accounts.models import QueueCertification
 from moderation.banks.models import Match
 from moderation.cases.models import Appeal, Case, Decision, Queue, ReReview
 from moderation.cases.queue_stats import queue_counts
@@ -169,7 +170,6 @@ def owner_history(case: Case, limit: int = 10) -> tuple[int, list[Decision]]:
 
 def no_queue_reason(user) -> str:
     """Why a reviewer may claim from no queue, in words they can act on."""
-    from accounts.models import QueueCertification
 
     lapsed = list(
         QueueCertification.objects.filter(user=user, expires_at__lte=timezone.now())

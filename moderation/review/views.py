@@ -16,6 +16,7 @@ from moderation.cases import services as case_services
 from moderation.cases.models import Case, Decision, Queue
 from moderation.cases.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
+from moderation.escalations.models import Escalation
 from moderation.review import cluster_decisions, selectors, services
 from moderation.review.access import get_reviewable_case
 from moderation.review.forms import DecisionForm
@@ -141,7 +142,6 @@ def case_decide(request, case_id: int):
 def _escalation_to_prepare(case, action: str):
     if action != Decision.Action.ESCALATE:
         return None
-    from moderation.escalations.models import Escalation
 
     return case.escalations.filter(status__in=Escalation.GATHERING).first()
 

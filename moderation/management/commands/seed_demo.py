@@ -16,19 +16,29 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.models import QueueCertification, User
+from accounts.models import User as UserModel
 from accounts.roles import Role
 from moderation.banks.models import HashBank
 from moderation.banks.services import bank_import
-from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.assignment import case_reassign
+from moderation.cases.models import Appeal, Case, Decision, Queue, ReReview
 from moderation.cases.rollup import case_refresh_priority
 from moderation.cases.rules import DEFAULT_POLICY, decision_requirements
 from moderation.cases.services import case_claim_next
+from moderation.escalations.models import Escalation
+from moderation.escalations.services import (
+    escalation_approve,
+    escalation_request_approval,
+    escalation_update_details,
+)
+from moderation.review.appeals import appeal_open
+from moderation.review.rereview import rereview_claim_next, rereview_open, rereview_record
 from moderation.review.services import case_decide
 from reports.categories import Category
 from reports.hashing import perceptual_hashes
 from reports.media import inspect_image
 from reports.models import ContentItem, Report
-from reports.services import report_submit
+from reports.services import IpCaptureIn, report_submit
 
 DEMO_QUEUES = [
     {
@@ -306,13 +316,6 @@ class Command(BaseCommand):
         """An owner's appeal against one of reviewer2's decisions, and two of them re-reviewed
         blind by reviewer3, one in disagreement, so the appeals queue and the supervisor's
         disagreements page have something to show."""
-        from moderation.cases.models import Appeal, ReReview
-        from moderation.review.appeals import appeal_open
-        from moderation.review.rereview import (
-            rereview_claim_next,
-            rereview_open,
-            rereview_record,
-        )
 
         if Appeal.objects.exists() or ReReview.objects.exists():
             return
@@ -353,15 +356,6 @@ class Command(BaseCommand):
         reviewer1 escalated both accounts' posts and wrote the reports; senior1 approved the first
         (its packet is assembled at once in the embedded mode, by a worker otherwise), the second
         waits for approval. The pictures are generated like every demo image."""
-        from accounts.models import User as UserModel
-        from moderation.cases.assignment import case_reassign
-        from moderation.escalations.models import Escalation
-        from moderation.escalations.services import (
-            escalation_approve,
-            escalation_request_approval,
-            escalation_update_details,
-        )
-        from reports.services import IpCaptureIn
 
         if ContentItem.objects.filter(platform_id__startswith="escalated-demo-").exists():
             return 0

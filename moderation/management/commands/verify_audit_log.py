@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from moderation.audit.chain import UNSEALED_GRACE, VERIFY_BATCH, audit_seal
 from moderation.audit.chain_verify import audit_verify, default_workers
+from moderation.audit.verification import audit_verification_run
 
 
 class Command(BaseCommand):
@@ -55,8 +56,6 @@ class Command(BaseCommand):
     ):
         started, how = time.monotonic(), ""
         if record:
-            from moderation.audit.verification import audit_verification_run
-
             v = audit_verification_run(workers=max(1, workers))
             ok, checked, message = v.ok, v.events_checked, v.message
         else:
