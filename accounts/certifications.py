@@ -30,7 +30,7 @@ def certification_renew(
         raise ValidationError(
             {"expires_on": f"A renewal lasts at most {MAX_RENEWAL.days} days from today."}
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         cert = (
             QueueCertification.objects.select_for_update(of=("self",))
             .select_related("user", "queue", "granted_by")

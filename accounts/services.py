@@ -59,7 +59,7 @@ def api_token_create(
 
 
 def api_token_revoke(*, token: ApiToken, revoked_by=None) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )

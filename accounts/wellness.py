@@ -31,7 +31,7 @@ def preferences_for(user) -> ReviewerPreferences:
 def preferences_update(*, user, blur_px: int, greyscale: bool, ip: str | None = None):
     if not 0 <= blur_px <= ReviewerPreferences.MAX_BLUR_PX:
         raise ValidationError({"blur_px": "Blur must be between 0 and 40 pixels."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         prefs, _ = ReviewerPreferences.objects.select_for_update().get_or_create(user=user)
         before = {"blur_px": prefs.blur_px, "greyscale": prefs.greyscale}
         prefs.blur_px, prefs.greyscale, prefs.updated_at = blur_px, greyscale, timezone.now()

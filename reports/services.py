@@ -245,7 +245,7 @@ def report_submit(
 ) -> Report:
     """Accept a report: store it and its reporter's identity (apart), roll it up into its case,
     and queue hashing of its images."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         item, case, outcome = _item_and_case(
             platform_id=platform_id,
             content_url=content_url,
@@ -343,7 +343,7 @@ def flag_submit(
     if existing is not None:
         return existing, False
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             item, case, outcome = _item_and_case(
                 platform_id=platform_id,
                 content_url=content_url,
@@ -424,7 +424,7 @@ def media_requeue_unhashed(*, older_than: timedelta, limit: int = 500) -> int:
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for media_id in stale:
             enqueue(hash_media, media_id)
     return len(stale)

@@ -34,7 +34,7 @@ def _anchor() -> tuple[int, str] | None:
 
 def audit_verification_request(*, user, ip: str | None = None) -> AuditVerification:
     """A supervisor asks for a check now: recorded, audited, and run as a job."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         verification = AuditVerification.objects.create(requested_by=user)
         audit_record(verb="audit.verification_requested", obj=verification, actor=user, ip=ip)
 

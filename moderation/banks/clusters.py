@@ -12,6 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
+from lib.transactions import in_transaction
 from moderation.banks.matching import to_words
 from moderation.banks.models import DEFAULT_THRESHOLDS, MIN_PDQ_QUALITY, Cluster, ClusterLock
 from reports.models import Media
@@ -82,6 +83,7 @@ def cluster_lock() -> None:
     ClusterLock.objects.select_for_update().get_or_create(pk=1)
 
 
+@in_transaction
 def media_assign_cluster(*, media, variants: list[str]) -> Cluster | None:
     """Put a freshly hashed media file in the cluster of its near-duplicates, starting one if it
     has any and none is clustered yet, merging clusters it bridges. Call inside the hashing

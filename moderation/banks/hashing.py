@@ -55,7 +55,7 @@ def media_hash(*, media_id: int) -> Media:
         sha256=media.sha256 or sha256,
     )
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         media = Media.objects.select_for_update().get(pk=media_id)
         if media.hashed_at is not None:
             return media
@@ -171,7 +171,7 @@ def media_rematch(*, entry_ids: list[int]) -> int:
 
     gained = 0
     for media_id, hits in found.items():
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             media = Media.objects.select_for_update().get(pk=media_id)
             known = set(Match.objects.filter(media=media).values_list("entry_id", flat=True))
             new = [h for h in hits if h.entry_id not in known]

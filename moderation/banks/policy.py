@@ -2,6 +2,7 @@
 (known material) put it at the very top, ask for removal and suspension and open the owner's
 escalation. Vigil records; the platform enforces; a person sees it all on the case."""
 
+from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.banks.models import HashBank
 from moderation.cases.models import Case
@@ -12,6 +13,7 @@ from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open
 
 
+@in_transaction
 def case_apply_matches(*, case: Case, banks) -> list[str]:
     """Act on bank matches of a case's media, by each bank's policy, and route the case again
     (queues may have bank rules). Call inside a transaction with the case locked. Returns what

@@ -89,7 +89,7 @@ def bank_import(
     entries = parse_hash_list(text, allowed=bank.signal_types)
     now = timezone.now()
     added = 0
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # One import per bank at a time: two at once would both insert the same new hash.
         HashBank.objects.select_for_update().filter(pk=bank.pk).first()
         live = set(
@@ -137,7 +137,7 @@ def bank_import(
 
 
 def bank_entry_remove(*, entry: BankEntry, user=None, actor_label: str = "") -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         updated = BankEntry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(
             removed_at=timezone.now()
         )

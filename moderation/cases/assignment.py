@@ -24,7 +24,7 @@ def case_reassign(*, case_id: int, by, to=None, ip: str | None = None) -> Case:
     if not by.has_perm(roles.SUPERVISE):
         raise PermissionDenied("Only a supervisor can reassign a case.")
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.status != Case.Status.OPEN:
             raise ReassignRefused(f"Case {case.pk} is already decided: there is nothing to move.")

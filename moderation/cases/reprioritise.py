@@ -5,6 +5,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from lib.transactions import in_transaction
 from moderation.cases.jobs import recompute_priorities, refresh_reporters_cases
 from moderation.cases.models import Case, PriorityWeights
 from moderation.cases.priority import RELIABILITY_MIN_REPORTS, compute_priority
@@ -33,7 +34,7 @@ def cases_recompute_priorities(*, version: int, after_id: int = 0) -> int | None
     weights of `version`, and queue the batch after it. Returns the last id done, or None when
     there was nothing to do. A newer change of weights starts its own pass, so a pass for an
     older version stops; running a batch twice gives the same result."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         row = PriorityWeights.load()
         if row.version != version:
             return None
@@ -80,6 +81,7 @@ def case_reporter_reliability(case: Case) -> float | None:
     return max(shares) if shares else None
 
 
+@in_transaction
 def reporters_record_outcome(*, case: Case, upheld: bool) -> None:
     """A decision was reached on `case`: count it in the track record of each reporter whose
     report it had not counted yet (once per reporter per decision). Call inside the decision's
@@ -105,6 +107,7 @@ def reporters_record_outcome(*, case: Case, upheld: bool) -> None:
         enqueue(refresh_reporters_cases, counting)
 
 
+@in_transaction
 def reporters_revise_outcome(*, case: Case, was_upheld: bool, upheld: bool) -> None:
     """An appeal overturned the case's decision: the reporters already counted for it move from
     upheld to not (or back). Call inside the decision's transaction, before

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case
 from moderation.cases.priority import PriorityInputs, Weights, compute_priority
@@ -48,6 +49,7 @@ def case_novelty(
     return reasons
 
 
+@in_transaction
 def case_attach(
     *,
     content_item,
@@ -245,6 +247,7 @@ def case_priority_inputs(case: Case) -> PriorityInputs:
     )
 
 
+@in_transaction
 def case_refresh_priority(*, case: Case, now=None, weights: Weights | None = None) -> None:
     """Recompute a case's priority from its counters and save it. Call inside a transaction."""
     now = now or timezone.now()
@@ -272,7 +275,7 @@ def cases_refresh(ids, *, now=None, weights=None, before=None) -> None:
     """Recompute the priority of each case still open, one locked case per transaction (a long
     batch never holds many rows). `before(case)` updates an input first."""
     for case_id in ids:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             case = (
                 Case.objects.select_for_update(of=("self",))
                 .select_related("content_item")

@@ -109,7 +109,7 @@ def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) 
     if queue is not None:
         queue_ids = [q for q in queue_ids if q == queue.pk]
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # One claim at a time per reviewer: two quick clicks must not hand out two cases.
         User.objects.select_for_update().filter(pk=user.pk).first()
         held = (
@@ -156,7 +156,7 @@ def case_renew_lease(*, case_id: int, user) -> bool:
 
 def case_release(*, case_id: int, user, ip: str | None = None) -> None:
     """Hand a held case back to its queue (the reviewer skips it)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.assignee_id != user.pk or case.status != Case.Status.OPEN:
             raise CaseNotHeld("You are not holding this case, so there was nothing to skip.")
@@ -238,7 +238,7 @@ def sensitive_pause(
     now = timezone.now()
     if until <= now:
         raise ValidationError({"until": "The pause must end in the future."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         pause = SensitivePause.objects.create(
             user=user, until=until, reason=reason, paused_by=by, created_at=now
         )
@@ -272,7 +272,7 @@ def sensitive_pause_lift(*, user, by, ip: str | None = None) -> int:
     if not by.has_perm(roles.SUPERVISE):
         raise PermissionDenied("Only a supervisor can lift a pause.")
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         pauses = list(
             SensitivePause.objects.select_for_update().filter(
                 SensitivePause.active_q(now), user=user

@@ -16,7 +16,7 @@ def statements_export_record(
     Written before the first byte goes out, so a download cut short is still on record. `rows`
     is how many statements the period holds as the export starts: the period ends no later than
     that moment, and decisions are never back-dated, so the file carries exactly that many."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         return audit_record(
             verb="dsa.exported",
             obj=user,

@@ -27,6 +27,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.cases.access import user_may_view_case
 from moderation.enforcement import webhooks
@@ -57,6 +58,7 @@ def max_attempts() -> int:
     return 1 + len(settings.PLATFORM_WEBHOOK_RETRY_INTERVALS)
 
 
+@in_transaction
 def delivery_queue(*, action: EnforcementAction, event: str) -> WebhookDelivery:
     """Create the delivery of an event about an action and queue its first attempt. Call inside
     the transaction that records the event: the job runs only once it has committed."""
@@ -87,7 +89,7 @@ def delivery_attempt(*, action_id: int, event: str) -> Attempted | None:
     """
     if not delivery_configured():
         return None
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("action__case__content_item", "action__decision")
@@ -179,7 +181,7 @@ def _record(delivery: WebhookDelivery, answer: webhooks.Answer, started_at) -> A
 def delivery_resend(*, delivery_id: int, user, ip: str | None = None) -> WebhookDelivery:
     """Queue a failed delivery again, with a fresh retry schedule and the same delivery id (so the
     platform acts on it once even if an earlier attempt did reach it)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("action__case")
@@ -236,7 +238,7 @@ def action_reverse(
     """
     if not reason.strip():
         raise DeliveryError("Say why the action is reversed.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = (
             EnforcementAction.objects.select_for_update(of=("self",))
             .select_related("case")
@@ -250,6 +252,7 @@ def action_reverse(
     return action
 
 
+@in_transaction
 def reverse_in_transaction(
     *, action: EnforcementAction, user, reason: str, source: str, ip: str | None = None
 ) -> None:
@@ -321,7 +324,7 @@ def deliveries_sweep(*, limit: int = 200) -> int:
         return len(due)
 
     for pk, action_id, event in due:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             # Not due again until the new job has had time to run: one re-queue per lost job.
             moved = WebhookDelivery.objects.filter(
                 pk=pk, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=due_before

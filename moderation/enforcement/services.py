@@ -2,12 +2,14 @@
 
 from django.db.models import Q
 
+from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case
 from moderation.enforcement.delivery import delivery_queue
 from moderation.enforcement.models import EnforcementAction, WebhookDelivery
 
 
+@in_transaction
 def case_note_action(*, case: Case, at) -> None:
     """Keep Case.first_action_at the earliest decision or automated action on the case: call
     whenever one is written (record_decision sets it on the case it saves itself)."""
@@ -19,6 +21,7 @@ def case_note_action(*, case: Case, at) -> None:
     case.first_action_at = at
 
 
+@in_transaction
 def action_request(
     *, case, kind: str, target: str, reason: str, decision=None, user=None, actor_label: str = ""
 ) -> EnforcementAction | None:

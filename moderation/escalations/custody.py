@@ -297,7 +297,7 @@ def escalation_set_legal_hold(
                 "until someone lifts it."
             }
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked_for_hold(escalation_id, user)
         before = _hold_state(escalation)
         escalation.legal_hold = True
@@ -321,7 +321,7 @@ def escalation_lift_legal_hold(*, escalation_id: int, user, reason: str) -> Esca
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the hold is lifted."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked_for_hold(escalation_id, user)
         if not escalation.legal_hold:
             raise EscalationStateError(f"Escalation {escalation.pk} is not under a legal hold.")
@@ -425,7 +425,7 @@ def escalation_purge_evidence(
     already missing is recorded as such. With dry_run, says what would go and changes nothing.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = (
             Escalation.objects.select_for_update().filter(_expired(now), pk=escalation_id).first()
         )

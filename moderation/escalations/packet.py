@@ -406,7 +406,7 @@ def _fail(escalation_id: int, failed: AssemblyFailed) -> Result | None:
 
 def escalation_retry_assembly(*, escalation_id: int, user, ip: str | None = None) -> Escalation:
     """A supervisor tries the assembly again (the missing file was restored, the report fixed)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = Escalation.objects.select_for_update().get(pk=escalation_id)
         if not escalation.failed_in_assembly:
             raise EscalationStateError(
@@ -460,7 +460,7 @@ def escalations_requeue_stale(*, older_than: timedelta = LOST_AFTER, limit: int 
         .values_list("pk", flat=True)[:limit]
     )
     for pk in stale:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             # Not stale again until the new job has had its time: one re-queue per lost job.
             moved = Escalation.objects.filter(
                 pk=pk, status=S.ASSEMBLING, updated_at__lte=cutoff

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import roles
+from lib.transactions import in_transaction
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
 from moderation.cases.models import Decision
@@ -93,6 +94,7 @@ def can_approve(user, escalation: Escalation, involved: set[int] | None = None) 
     return user.has_perm(roles.SENIOR_REVIEW) and user.pk not in involved
 
 
+@in_transaction
 def escalation_open(
     *, case, reason: str, user=None, actor_label: str = "", urgent_reason: str = ""
 ) -> Escalation:
@@ -163,7 +165,7 @@ def escalation_update_details(
         raise ValidationError(
             {"urgent_reason": "Say why a child is in immediate danger: the authority reads this."}
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked(escalation_id)
         _expect(escalation, *EDITABLE, doing="edited")
         before = {f: getattr(escalation, f) for f in DETAIL_FIELDS}
@@ -185,7 +187,7 @@ def escalation_update_details(
 
 
 def escalation_request_approval(*, escalation_id: int, user) -> Escalation:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked(escalation_id)
         _expect(escalation, S.DRAFT, doing="sent for approval")
         if not escalation.incident_summary:
@@ -211,7 +213,7 @@ def escalation_request_approval(*, escalation_id: int, user) -> Escalation:
 
 def escalation_approve(*, escalation_id: int, user) -> Escalation:
     """The second person's approval: the packet is assembled by a job after commit."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked(escalation_id)
         _expect(escalation, S.AWAITING_APPROVAL, doing="approved")
         if not can_approve(user, escalation):
@@ -258,7 +260,7 @@ def escalation_return(*, escalation_id: int, user, note: str) -> Escalation:
     note = note.strip()
     if not note:
         raise ValidationError({"note": "Say what needs to change before you can approve it."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked(escalation_id)
         failed_assembly = escalation.failed_in_assembly
         if not failed_assembly:
@@ -337,7 +339,7 @@ def escalation_withdraw(*, escalation_id: int, user, note: str) -> Escalation:
     note = note.strip()
     if not note:
         raise ValidationError({"note": "Say why this escalation is withdrawn."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked(escalation_id)
         _expect(escalation, *WITHDRAWABLE, doing="withdrawn")
         check_no_submission_in_progress(escalation, doing="withdrawn")
@@ -386,7 +388,7 @@ def escalation_mark_submitted(
     """The report is in the authority's hands: record its report id and start preservation."""
     if report_id <= 0:
         raise ValidationError({"report_id": "The authority's report id is a positive number."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked(escalation_id)
         _expect(escalation, S.READY, S.FAILED, doing="marked submitted")
         if via != Escalation.SubmittedVia.API:
@@ -449,7 +451,7 @@ def escalation_mark_acknowledged(
     *, escalation_id: int, user=None, actor_label: str = ""
 ) -> Escalation:
     """The authority confirmed it received the report."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = _locked(escalation_id)
         _expect(escalation, S.SUBMITTED, doing="marked acknowledged")
         escalation.status, escalation.acknowledged_at = S.ACKNOWLEDGED, timezone.now()

@@ -150,7 +150,7 @@ def escalation_submit(*, escalation_id: int, user, ip: str | None = None) -> Esc
             "Submission through the CyberTipline API is not configured (CYBERTIP_API_URL, "
             "CYBERTIP_USERNAME, CYBERTIP_PASSWORD): download the packet and submit it by hand."
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         escalation = Escalation.objects.select_for_update().get(pk=escalation_id)
         if not stalled(escalation):
             check_no_submission_in_progress(escalation, doing="submitted again")
@@ -438,7 +438,7 @@ def escalation_retract_submission(*, escalation_id: int, user, ip: str | None = 
             "running, can be retracted."
         )
     # Take the lease so no submission starts while the retraction is on its way.
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Escalation.objects.select_for_update().get(pk=escalation_id)
         if not can_retract(locked):
             raise EscalationStateError("Someone else changed this escalation: reload the page.")
@@ -460,7 +460,7 @@ def escalation_retract_submission(*, escalation_id: int, user, ip: str | None = 
         raise EscalationStateError(
             f"The CyberTipline did not retract report {report_id}: {e}"
         ) from None
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Escalation.objects.select_for_update().get(pk=escalation_id)
         before = locked.status
         locked.report_id = None

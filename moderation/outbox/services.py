@@ -64,7 +64,7 @@ def relay(
     relays can run at once without handing a job over twice.
     """
     relayed = 0
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         pending = OutboxJob.objects.filter(enqueued_at__isnull=True)
         if ids is not None:
             pending = pending.filter(pk__in=ids)

@@ -2,6 +2,7 @@
 escalation, and replacing them when a second look (an appeal, a re-review) changes the decision.
 Call inside the decision's transaction."""
 
+from lib.transactions import in_transaction
 from moderation.cases.models import Case, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import action_request
@@ -30,6 +31,7 @@ def planned_actions(*, case: Case, action: str) -> list[tuple[str, str]]:
     return planned
 
 
+@in_transaction
 def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -> None:
     """Record what the decision asks the platform to do, and open the escalation it calls for.
     Delivery to the platform is separate (pending until delivered). `skip`: (kind, target) pairs
@@ -45,6 +47,7 @@ def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -
         escalation_open(case=case, reason=reason, user=user)
 
 
+@in_transaction
 def supersede_actions(
     *, case: Case, old: Decision, new: Decision, user, source: str = "review"
 ) -> None:

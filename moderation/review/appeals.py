@@ -4,6 +4,7 @@ by someone other than the reviewers behind the contested decision."""
 from django.db import transaction
 from django.utils import timezone
 
+from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.cases.models import Appeal, Case, Decision, Queue
 from moderation.cases.rollup import case_refresh_priority
@@ -34,7 +35,7 @@ def appeal_open(
     item = ContentItem.objects.filter(platform_id=content_id).order_by("pk").first()
     if item is None:
         raise AppealRefused(404, "not_found", f"No content {content_id!r} was reported to Vigil.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Every case of the item, locked in the same order as intake's roll-up, so an appeal and
         # a report arriving together queue up instead of both reopening the case.
         cases = list(
@@ -114,6 +115,7 @@ def _appealable_decision(case: Case) -> Decision:
     return decision
 
 
+@in_transaction
 def appeal_settle(*, case: Case, decision: Decision, user, now) -> Appeal | None:
     """Settle the case's open appeal with the decision just recorded on it (the same action
     upholds the contested decision, any other overturns it). Call inside record_decision's
@@ -146,6 +148,7 @@ def appeal_settle(*, case: Case, decision: Decision, user, now) -> Appeal | None
     return appeal
 
 
+@in_transaction
 def action_reverse_for(*, action, user, reason: str, source: str = "review") -> None:
     """Reverse an enforcement action: recorded, audited, and the platform told to undo it
     (moderation/enforcement/delivery.py). Call inside a transaction."""

@@ -59,7 +59,7 @@ def cluster_decide(
     """Decide the held case and every open case of its cluster the reviewer confirmed, in one
     transaction. Refuses (ClusterChanged) if the cluster's open cases are no longer exactly the
     confirmed ones, and (ValidationError) if the decision does not fit every case."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         case = lock_held_case(case_id=case_id, user=user)
         others = cluster_open_cases(case=case, user=user)
         if {c.pk for c in others} != set(confirmed_case_ids):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
+from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case, Decision, QualitySettings, ReReview
 from moderation.cases.rules import decision_requirements, missing_fields
@@ -35,6 +36,7 @@ def rereview_sample(*, decision: Decision, draw: Callable[[], float] = random.ra
     return rereview_open(decision=decision, why=f"sampled at {share}")
 
 
+@in_transaction
 def rereview_open(
     *, decision: Decision, why: str, actor_label: str = "sampling", actor=None
 ) -> ReReview:
@@ -91,7 +93,7 @@ def rereview_assign_sample(
     if not 1 <= days <= MAX_ASSIGN_DAYS:
         raise ValidationError({"days": f"Choose between 1 and {MAX_ASSIGN_DAYS} days."})
     since = timezone.now() - timedelta(days=days)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Two supervisors assigning at once must not both pick the same decision.
         User.objects.select_for_update().filter(pk=reviewer.pk).first()
         ids = list(rereview_candidates(reviewer, since).values_list("pk", flat=True))
@@ -146,7 +148,7 @@ def rereview_claim_next(*, user, ip: str | None = None) -> ReReview | None:
     LOCKED lets concurrent reviewers pass over a task another is taking: never one task to two."""
 
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # One claim at a time per reviewer, as for cases.
         User.objects.select_for_update().filter(pk=user.pk).first()
         held = ReReview.objects.filter(
@@ -178,7 +180,7 @@ def rereview_claim_next(*, user, ip: str | None = None) -> ReReview | None:
 
 def rereview_release(*, task_id: int, user, ip: str | None = None) -> None:
     """Hand a held re-review back unrecorded; another reviewer takes it."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         task = ReReview.objects.select_for_update().get(pk=task_id)
         if task.status != ReReview.Status.OPEN or task.assignee_id != user.pk:
             raise ReReviewNotHeld("You are not holding this re-review: nothing to hand back.")
@@ -211,7 +213,7 @@ def rereview_record(
 ) -> ReReview:
     """Record the re-reviewer's own decision and compare it with the original's action; a
     disagreement waits for a supervisor. Nothing reaches the platform from a re-review."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         task = (
             ReReview.objects.select_for_update().select_related("decision", "case").get(pk=task_id)
         )
@@ -274,7 +276,7 @@ def rereview_resolve(
         raise ValidationError({"stands": "Say which decision stands."})
     if not note.strip():
         raise ValidationError({"note": "Say why, for the reviewers and the audit log."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         task = ReReview.objects.select_for_update().select_related("decision").get(pk=task_id)
         if task.status != ReReview.Status.DISAGREED:
             raise ValidationError(

@@ -150,7 +150,7 @@ def case_decide(
     CaseChanged when `seen` (the case_version the form was drawn from) is stale, and
     ValidationError when a field the decision needs is missing.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         case = lock_held_case(case_id=case_id, user=user)
         if seen and seen != case_version(case):
             raise CaseChanged(
@@ -177,6 +177,6 @@ def case_decide(
 
 def media_record_view(*, media, case: Case, user, ip: str | None = None) -> None:
     """Log that a person looked at a media file (feeds "who saw this file" and fileViewedByEsp)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         audit_record(verb="media.viewed", obj=media, case=case, actor=user, ip=ip)
         exposure_record(user=user, kind="reveal", case=case)

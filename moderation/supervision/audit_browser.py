@@ -229,7 +229,7 @@ def audit_export_record(*, user, filters: dict, ip: str | None = None) -> AuditE
     """Record that `user` exported the events matching `filters`. Written before the first byte
     goes out, so an export cut short is still on record; the file holds the matching events
     older than this record."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         return audit_record(
             verb="audit.exported",
             obj=user,

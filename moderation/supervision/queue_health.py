@@ -60,7 +60,7 @@ def queue_hours_recompute(*, start: datetime, end: datetime) -> int:
     start, end = hour_floor(start), hour_floor(end)
     if end <= start:
         return 0
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK])

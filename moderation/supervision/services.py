@@ -12,7 +12,7 @@ def transparency_export_record(
     *, user, since: datetime, until: datetime, fmt: str, ip: str | None = None
 ) -> AuditEvent:
     """Record that `user` downloaded the transparency report for [since, until) as `fmt`."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         return audit_record(
             verb="transparency.exported",
             obj=user,
@@ -37,7 +37,7 @@ def research_export_record(
     """Record that `user` exported the research dataset: written before the first byte goes
     out, so a download cut short is still on record. `rows` are the published groups, `cases`
     the cases they hold and `suppressed` the cases left out in groups smaller than `k`."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         return audit_record(
             verb="research.exported",
             obj=user,
