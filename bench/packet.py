@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from reports.content import ContentFacts
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -96,11 +98,13 @@ def child_setup(images: int, megabytes: int) -> dict:
         category="csam",
         reporter_kind=Report.ReporterKind.PUBLIC,
         source=Report.Source.FORM,
-        content_url="https://social.example/p/bench",
-        platform_id="bench-post",
-        content_type="image",
-        owner_id="bench-account",
-        owner_handle="bench_handle",
+        content=ContentFacts(
+            url="https://social.example/p/bench",
+            platform_id="bench-post",
+            type="image",
+            owner_id="bench-account",
+            owner_handle="bench_handle",
+        ),
     )
     case = case_claim_next(user=reviewer)
     assert case.pk == report.case_id

@@ -11,9 +11,10 @@ from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
 from lib.api import ERRORS, Text, Timestamp, require_scope, strict_int, strict_number, strict_str
 from moderation.cases.route_rules import BCP47_PATTERN, normalise_language
 from reports.categories import Category
+from reports.content import ContentFacts
+from reports.content import IpCaptureIn as IpCaptureData
 from reports.media import IncomingImage
 from reports.models import IP_CAPTURE_EVENTS, ContentItem, Report
-from reports.services import IpCaptureIn as IpCaptureData
 from reports.services import flag_submit, report_submit
 from reports.uploads import MediaIn, decode_media
 
@@ -152,22 +153,22 @@ class FlagBatchOut(Schema):
     results: list[FlagOut]
 
 
-def _content_kwargs(content: ContentIn) -> dict:
-    return {
-        "platform_id": content.id,
-        "content_url": content.url,
-        "content_type": content.type,
-        "owner_id": content.owner_id,
-        "owner_handle": content.owner_handle,
-        "language": content.language,
-        "reach": content.reach,
-        "posted_at": content.posted_at,
-        "publicly_available": content.publicly_available,
-        "ip_captures": [
+def _content_facts(content: ContentIn) -> ContentFacts:
+    return ContentFacts(
+        platform_id=content.id,
+        url=content.url,
+        type=content.type,
+        owner_id=content.owner_id,
+        owner_handle=content.owner_handle,
+        language=content.language,
+        reach=content.reach,
+        posted_at=content.posted_at,
+        publicly_available=content.publicly_available,
+        ip_captures=[
             IpCaptureData(ip=str(c.ip), event=c.event, captured_at=c.time)
             for c in content.ip_captures
         ],
-    }
+    )
 
 
 @router.post("/reports", response={201: ReportOut, **ERRORS}, summary="Forward a user report")
@@ -187,7 +188,7 @@ def post_report(request, payload: ReportIn):
         source=Report.Source.API,
         submitted_by=principal.user,
         actor_label=principal.label,
-        **_content_kwargs(payload.content),
+        content=_content_facts(payload.content),
     )
     return Status(201, {"reference": report.reference, "case_id": report.case_id})
 
@@ -204,7 +205,7 @@ def _submit_flag(flag: FlagIn, images: list[IncomingImage], principal) -> dict:
         images=images,
         submitted_by=principal.user,
         actor_label=principal.label,
-        **_content_kwargs(flag.content),
+        content=_content_facts(flag.content),
     )
     return {"flag_id": created_flag.pk, "case_id": created_flag.case_id, "created": created}
 

@@ -1,10 +1,7 @@
 """Writes for what comes in: reports, flags, their media, and the media's hashes."""
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,129 +19,10 @@ from moderation.cases.rollup import (
 from moderation.cases.route_rules import source_of_flag
 from moderation.outbox.models import OutboxJob
 from moderation.outbox.services import enqueue
+from reports.content import ContentFacts, content_item_get_or_create
 from reports.jobs import hash_media
 from reports.media import IncomingImage, store_image
-from reports.models import ContentItem, Flag, IpCapture, Media, Report, ReporterIdentity
-
-
-@dataclass(frozen=True)
-class IpCaptureIn:
-    """An IP address the content's owner used: for what (a CyberTipline ipCaptureType) and when."""
-
-    ip: str
-    event: str
-    captured_at: datetime
-
-
-def content_add_ip_captures(item: ContentItem, captures: Sequence[IpCaptureIn]) -> int:
-    """Add the owner's IP capture events the item does not have yet; never removes any.
-    Returns how many were new."""
-    if not captures:
-        return 0
-    have = set(
-        IpCapture.objects.filter(content_item=item).values_list("ip", "event", "captured_at")
-    )
-    new = {
-        (c.ip, c.event, c.captured_at)
-        for c in captures
-        if (c.ip, c.event, c.captured_at) not in have
-    }
-    # ignore_conflicts: a concurrent report of the same content may add the same event.
-    IpCapture.objects.bulk_create(
-        [IpCapture(content_item=item, ip=ip, event=e, captured_at=at) for ip, e, at in new],
-        ignore_conflicts=True,
-    )
-    return len(new)
-
-
-def normalise_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    # Scheme and host are case-insensitive; the fragment never reaches the server.
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
-    )
-
-
-def url_key(url: str) -> str:
-    return hashlib.sha256(normalise_url(url).encode()).hexdigest() if url else ""
-
-
-def content_key(*, platform_id: str = "", url: str = "") -> str:
-    """The identity of a content item: the platform's id if known, else its normalised URL (by
-    hash, so any URL the form accepts fits)."""
-    if platform_id:
-        return f"id:{platform_id}"
-    return f"url:{url_key(url)}"
-
-
-def content_item_get_or_create(
-    *,
-    platform_id: str = "",
-    url: str = "",
-    type: str = "",
-    owner_id: str = "",
-    owner_handle: str = "",
-    language: str = "",
-    reach: int | None = None,
-    posted_at: datetime | None = None,
-    publicly_available: bool | None = None,
-) -> tuple[ContentItem, set[str]]:
-    """The item a report is about, and which of its fields this intake filled in or changed. The
-    platform's id wins; failing that, the URL — so a report through the form (URL only) and one
-    from the platform (id and URL) meet on one item."""
-    item = None
-    if platform_id:
-        item = ContentItem.objects.filter(platform_id=platform_id).order_by("pk").first()
-    if item is None and url:
-        candidate = ContentItem.objects.filter(url_key=url_key(url)).order_by("pk").first()
-        # Same URL, and no platform id that says otherwise.
-        if candidate is not None and (
-            not platform_id or candidate.platform_id in ("", platform_id)
-        ):
-            item = candidate
-    if item is None:
-        item, created = ContentItem.objects.get_or_create(
-            key=content_key(platform_id=platform_id, url=url),
-            defaults={
-                "platform_id": platform_id,
-                "url": url,
-                "url_key": url_key(url),
-                "type": type or ContentItem.Type.OTHER,
-                "owner_id": owner_id,
-                "owner_handle": owner_handle,
-                "language": language,
-                "reach": reach,
-                "posted_at": posted_at,
-                "publicly_available": publicly_available,
-            },
-        )
-        if created:
-            return item, {"created"}
-    # Later reports may know more about the item than the first one did.
-    updates = {
-        field: value
-        for field, value in (
-            ("platform_id", platform_id),
-            ("url", url),
-            ("url_key", url_key(url)),
-            ("owner_id", owner_id),
-            ("owner_handle", owner_handle),
-            ("language", language),
-        )
-        if value and not getattr(item, field)
-    }
-    # Facts about the content the first report did not know; a later one never overwrites them.
-    for field, value in (("posted_at", posted_at), ("publicly_available", publicly_available)):
-        if value is not None and getattr(item, field) is None:
-            updates[field] = value
-    # Audiences grow: the largest figure reported is the latest that matters.
-    if reach is not None and (item.reach is None or reach > item.reach):
-        updates["reach"] = reach
-    if updates:
-        ContentItem.objects.filter(pk=item.pk).update(**updates)
-        for field, value in updates.items():
-            setattr(item, field, value)
-    return item, set(updates)
+from reports.models import Flag, Media, Report, ReporterIdentity
 
 
 def reporter_fingerprint(*, account_id: str = "", email: str = "", ip: str | None = None) -> str:
@@ -178,35 +56,15 @@ def _store_media(images: Sequence[IncomingImage], **owner) -> list[Media]:
 
 def _item_and_case(
     *,
-    platform_id: str,
-    content_url: str,
-    content_type: str,
-    owner_id: str,
-    owner_handle: str,
+    content: ContentFacts,
     category: str,
     involves_child: bool,
     images: Sequence[IncomingImage],
     actor_label: str,
     source: str,
-    language: str = "",
-    reach: int | None = None,
-    posted_at: datetime | None = None,
-    publicly_available: bool | None = None,
-    ip_captures: Sequence[IpCaptureIn] = (),
 ):
     """The content item a report or flag is about and the case it rolls up into."""
-    item, changed = content_item_get_or_create(
-        platform_id=platform_id,
-        url=content_url,
-        type=content_type,
-        owner_id=owner_id,
-        owner_handle=owner_handle,
-        language=language,
-        reach=reach,
-        posted_at=posted_at,
-        publicly_available=publicly_available,
-    )
-    content_add_ip_captures(item, ip_captures)
+    item, changed = content_item_get_or_create(content)
     case, outcome = case_attach(
         content_item=item,
         category=category,
@@ -224,16 +82,7 @@ def report_submit(
     category: str,
     reporter_kind: str,
     source: str,
-    content_url: str = "",
-    platform_id: str = "",
-    content_type: str = "",
-    owner_id: str = "",
-    owner_handle: str = "",
-    language: str = "",
-    reach: int | None = None,
-    posted_at: datetime | None = None,
-    publicly_available: bool | None = None,
-    ip_captures: Sequence[IpCaptureIn] = (),
+    content: ContentFacts,
     description: str = "",
     involves_child: bool = False,
     images: Sequence[IncomingImage] = (),
@@ -247,21 +96,12 @@ def report_submit(
     and queue hashing of its images."""
     with transaction.atomic(durable=True):
         item, case, outcome = _item_and_case(
-            platform_id=platform_id,
-            content_url=content_url,
-            content_type=content_type,
-            owner_id=owner_id,
-            owner_handle=owner_handle,
+            content=content,
             category=category,
             involves_child=involves_child,
             images=images,
             actor_label=actor_label,
             source=source,
-            language=language,
-            reach=reach,
-            posted_at=posted_at,
-            publicly_available=publicly_available,
-            ip_captures=ip_captures,
         )
         report = Report.objects.create(
             content_item=item,
@@ -273,23 +113,9 @@ def report_submit(
             source=source,
             submitted_by=submitted_by,
         )
-        fingerprint = reporter_fingerprint(
-            account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
+        _count_reporter(
+            report, case, account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
         )
-        case_count_report(case, fingerprint=fingerprint)
-        share = reporter_share(fingerprint)
-        if share is not None and (
-            case.reporter_reliability is None or share > case.reporter_reliability
-        ):
-            case.reporter_reliability = share
-        if reporter_account_id or reporter_email or reporter_ip:
-            ReporterIdentity.objects.create(
-                report=report,
-                account_id=reporter_account_id,
-                email=reporter_email,
-                ip=reporter_ip,
-                fingerprint=fingerprint,
-            )
         media = _store_media(images, content_item=item, report=report)
         case_refresh_priority(case=case)
         # The reporter's identity stays out of the audit trail: it is in ReporterIdentity only.
@@ -312,22 +138,29 @@ def report_submit(
     return report
 
 
+def _count_reporter(report: Report, case, *, account_id: str, email: str, ip: str | None) -> None:
+    """Count the reporter once on the case, weigh in their track record, and keep who they are
+    apart from the report (ReporterIdentity), never in the audit trail."""
+    fingerprint = reporter_fingerprint(account_id=account_id, email=email, ip=ip)
+    case_count_report(case, fingerprint=fingerprint)
+    share = reporter_share(fingerprint)
+    if share is not None and (
+        case.reporter_reliability is None or share > case.reporter_reliability
+    ):
+        case.reporter_reliability = share
+    if account_id or email or ip:
+        ReporterIdentity.objects.create(
+            report=report, account_id=account_id, email=email, ip=ip, fingerprint=fingerprint
+        )
+
+
 def flag_submit(
     *,
     source: str,
     external_id: str,
     category: str,
     score: float,
-    platform_id: str = "",
-    content_url: str = "",
-    content_type: str = "",
-    owner_id: str = "",
-    owner_handle: str = "",
-    language: str = "",
-    reach: int | None = None,
-    posted_at: datetime | None = None,
-    publicly_available: bool | None = None,
-    ip_captures: Sequence[IpCaptureIn] = (),
+    content: ContentFacts,
     model_version: str = "",
     description: str = "",
     involves_child: bool = False,
@@ -345,21 +178,12 @@ def flag_submit(
     try:
         with transaction.atomic(durable=True):
             item, case, outcome = _item_and_case(
-                platform_id=platform_id,
-                content_url=content_url,
-                content_type=content_type,
-                owner_id=owner_id,
-                owner_handle=owner_handle,
+                content=content,
                 category=category,
                 involves_child=involves_child,
                 images=images,
                 actor_label=actor_label,
                 source=source_of_flag(source),
-                language=language,
-                reach=reach,
-                posted_at=posted_at,
-                publicly_available=publicly_available,
-                ip_captures=ip_captures,
             )
             flag = Flag.objects.create(
                 content_item=item,

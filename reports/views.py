@@ -9,6 +9,7 @@ from lib.access import public
 from lib.http import client_ip, rate_limit_key
 from lib.ratelimit import hit
 from reports.categories import Category
+from reports.content import ContentFacts
 from reports.forms import ReportForm, SelfReportForm, StatusForm
 from reports.models import Report
 from reports.services import report_status, report_submit
@@ -47,8 +48,7 @@ def _public_report(request, form, template: str, context: dict, **fixed):
                     "involves_child": data.get("involves_child", False),
                     **fixed,
                 },
-                content_url=data["content_url"],
-                language=data.get("language", ""),
+                content=ContentFacts(url=data["content_url"], language=data.get("language", "")),
                 description=data["description"],
                 images=data["images"],
                 reporter_email=data["email"],

@@ -16,6 +16,7 @@ from PIL import Image
 from accounts.models import QueueCertification, User
 from accounts.roles import Role
 from moderation.cases.models import Queue
+from tests.intake import intake_fields
 
 # The platform's webhook endpoint as a local HTTP server, and helpers to decide and deliver.
 pytest_plugins = [
@@ -199,6 +200,6 @@ def submit_report(db):
             "source": Report.Source.FORM,
         }
         fields.update(overrides)
-        return report_submit(**fields)
+        return report_submit(**intake_fields(**fields))
 
     return submit

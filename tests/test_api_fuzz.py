@@ -32,6 +32,7 @@ from accounts.services import api_token_create
 from config.wsgi import application
 from moderation.cases import services as case_services
 from moderation.cases.models import Queue
+from reports.content import ContentFacts
 from reports.models import Report
 from reports.services import report_submit
 
@@ -148,11 +149,10 @@ def world(make_user):
     for i, category in enumerate(["harassment", "spam", "csam", "violent_extremism", "other"]):
         report = report_submit(
             category=category,
-            content_url=f"https://social.example/p/fuzz-{i}",
-            platform_id=f"fuzz-{i}",
             reporter_kind=Report.ReporterKind.PLATFORM_USER,
             source=Report.Source.API,
             actor_label="api token fuzz (fuzz-platform)",
+            content=ContentFacts(url=f"https://social.example/p/fuzz-{i}", platform_id=f"fuzz-{i}"),
         )
         case_ids.append(report.case_id)
     # The reviewer holds a case, so one decision can go through.

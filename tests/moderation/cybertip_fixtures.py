@@ -11,8 +11,8 @@ from django.utils import timezone
 from accounts.roles import Role
 from moderation.cases.models import Decision
 from moderation.escalations.models import Escalation, EscalationFile
+from reports.content import IpCaptureIn
 from reports.models import Report
-from reports.services import IpCaptureIn
 
 POSTED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 LOGIN = IpCaptureIn(

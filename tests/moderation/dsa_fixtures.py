@@ -13,6 +13,7 @@ from moderation.cases.services import case_claim_next
 from moderation.review.services import case_decide
 from reports.models import Report
 from reports.services import flag_submit
+from tests.intake import intake_fields
 
 CHILD_FIELDS = {"intent": "malicious", "classification": "A2"}
 _ids = itertools.count(1)
@@ -51,7 +52,13 @@ def dsa_decide(make_user, submit_report):
         }
         if flagged:
             flag_submit(
-                source="classifier-x", external_id=f"x-{n}", score=0.9, actor_label="t", **content
+                **intake_fields(
+                    source="classifier-x",
+                    external_id=f"x-{n}",
+                    score=0.9,
+                    actor_label="t",
+                    **content,
+                )
             )
         else:
             submit_report(

@@ -11,6 +11,7 @@ from moderation.cases.models import Appeal, Case, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import case_note_action
 from moderation.escalations.models import Escalation
+from reports.content import ContentFacts
 from reports.models import Flag, Report
 from reports.services import flag_submit
 
@@ -67,8 +68,8 @@ def known_week(make_user, submit_report, png_upload):
         external_id="x-1",
         category="violent_extremism",
         score=0.9,
-        content_url="https://social.example/flagged",
         actor_label="test",
+        content=ContentFacts(url="https://social.example/flagged"),
     )
     cases["c6"] = place(flag.case, DAY)
     matched = submit_report(category="spam", images=[png_upload()])

@@ -35,10 +35,11 @@ from moderation.review.appeals import appeal_open
 from moderation.review.rereview import rereview_claim_next, rereview_open, rereview_record
 from moderation.review.services import case_decide
 from reports.categories import Category
+from reports.content import ContentFacts, IpCaptureIn
 from reports.hashing import perceptual_hashes
 from reports.media import inspect_image
 from reports.models import ContentItem, Report
-from reports.services import IpCaptureIn, report_submit
+from reports.services import report_submit
 
 DEMO_QUEUES = [
     {
@@ -251,26 +252,23 @@ class Command(BaseCommand):
                     ]
                 report = report_submit(
                     category=category,
-                    platform_id=platform_id,
-                    content_url=f"https://social.example/p/{platform_id}",
-                    content_type="image"
-                    if has_image
-                    else rng.choice(["post", "message", "account"]),
-                    owner_id=f"user-{rng.randrange(1000, 9999)}",
-                    owner_handle=f"@demo_user_{rng.randrange(100, 999)}",
-                    # From the index, not the generator, so earlier demo data stays as it was.
-                    language=DEMO_LANGUAGES[i % len(DEMO_LANGUAGES)],
-                    reach=(i * 7919) % 250_000 if i % 3 == 0 else None,
                     description=rng.choice(DESCRIPTIONS),
                     involves_child=involves_child,
                     images=images,
-                    reporter_kind=(
-                        Report.ReporterKind.SELF
-                        if category == Category.SELF_GENERATED
-                        else Report.ReporterKind.PLATFORM_USER
-                    ),
+                    reporter_kind=Report.ReporterKind.SELF
+                    if category == Category.SELF_GENERATED
+                    else Report.ReporterKind.PLATFORM_USER,
                     source=Report.Source.API,
                     actor_label="seed_demo",
+                    content=ContentFacts(
+                        platform_id=platform_id,
+                        url=f"https://social.example/p/{platform_id}",
+                        type="image" if has_image else rng.choice(["post", "message", "account"]),
+                        owner_id=f"user-{rng.randrange(1000, 9999)}",
+                        owner_handle=f"@demo_user_{rng.randrange(100, 999)}",
+                        language=DEMO_LANGUAGES[i % len(DEMO_LANGUAGES)],
+                        reach=(i * 7919) % 250_000 if i % 3 == 0 else None,
+                    ),
                 )
             # Spread arrival times so queues show realistic waiting times.
             case = report.case
@@ -384,11 +382,6 @@ class Command(BaseCommand):
                 posted = now - timedelta(hours=6 + post)
                 report = report_submit(
                     category=Category.CSAM,
-                    platform_id=f"escalated-demo-{n}-{post}",
-                    content_url=f"https://social.example/p/escalated-demo-{n}-{post}",
-                    content_type="image",
-                    owner_id=owner,
-                    owner_handle=handle,
                     involves_child=True,
                     description="Demo report.",
                     images=[
@@ -396,14 +389,23 @@ class Command(BaseCommand):
                             demo_image(rng, 60 + 2 * n + post, 0), filename=f"IMG_{n}{post}.png"
                         )
                     ],
-                    posted_at=posted,
-                    publicly_available=True,
-                    ip_captures=[
-                        IpCaptureIn(ip=f"203.0.113.{10 + n}", event="Upload", captured_at=posted)
-                    ],
                     reporter_kind=Report.ReporterKind.PLATFORM_USER,
                     source=Report.Source.API,
                     actor_label="seed_demo",
+                    content=ContentFacts(
+                        platform_id=f"escalated-demo-{n}-{post}",
+                        url=f"https://social.example/p/escalated-demo-{n}-{post}",
+                        type="image",
+                        owner_id=owner,
+                        owner_handle=handle,
+                        posted_at=posted,
+                        publicly_available=True,
+                        ip_captures=[
+                            IpCaptureIn(
+                                ip=f"203.0.113.{10 + n}", event="Upload", captured_at=posted
+                            )
+                        ],
+                    ),
                 )
                 case_reassign(case_id=report.case_id, by=supervisor, to=reviewer)
                 case_decide(

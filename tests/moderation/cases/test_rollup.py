@@ -5,6 +5,7 @@ from moderation.audit.models import AuditEvent
 from moderation.cases.models import Case, Queue
 from moderation.cases.services import case_claim_next
 from moderation.review.services import case_decide
+from reports.content import ContentFacts
 
 
 def decide(user, action="no_violation", policy="harassment"):
@@ -127,7 +128,11 @@ def test_counters_kept_one_at_a_time_match_a_full_recount(submit_report):
     for n, email in enumerate(reporters):
         submit_report(platform_id="p1", reporter_email=email)
         flag_submit(
-            source="clf", external_id=f"x{n}", category="spam", score=n / 10, platform_id="p1"
+            source="clf",
+            external_id=f"x{n}",
+            category="spam",
+            score=n / 10,
+            content=ContentFacts(platform_id="p1"),
         )
     case = Case.objects.get()
     kept = (case.reports_count, case.reporters_count, case.flags_count, case.max_flag_score)

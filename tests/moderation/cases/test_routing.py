@@ -12,6 +12,7 @@ from moderation.cases.models import Case, Queue
 from reports.models import Report
 from reports.services import flag_submit, report_submit
 from tests.conftest import png_bytes
+from tests.intake import intake_fields
 
 
 def queue(slug, order=5, **rules) -> Queue:
@@ -23,34 +24,40 @@ def queue(slug, order=5, **rules) -> Queue:
 
 def api_report(platform_id="p1", category="harassment", **fields) -> Case:
     report = report_submit(
-        category=category,
-        platform_id=platform_id,
-        reporter_kind=Report.ReporterKind.PLATFORM_USER,
-        source=Report.Source.API,
-        **fields,
+        **intake_fields(
+            category=category,
+            platform_id=platform_id,
+            reporter_kind=Report.ReporterKind.PLATFORM_USER,
+            source=Report.Source.API,
+            **fields,
+        )
     )
     return Case.objects.get(pk=report.case_id)
 
 
 def form_report(url="https://social.example/p/1", category="harassment", **fields) -> Case:
     report = report_submit(
-        category=category,
-        content_url=url,
-        reporter_kind=Report.ReporterKind.PUBLIC,
-        source=Report.Source.FORM,
-        **fields,
+        **intake_fields(
+            category=category,
+            content_url=url,
+            reporter_kind=Report.ReporterKind.PUBLIC,
+            source=Report.Source.FORM,
+            **fields,
+        )
     )
     return Case.objects.get(pk=report.case_id)
 
 
 def a_flag(platform_id="p1", source="nudity-ai", external_id="f1", **fields) -> Case:
     flag, _ = flag_submit(
-        source=source,
-        external_id=external_id,
-        category=fields.pop("category", "harassment"),
-        score=0.5,
-        platform_id=platform_id,
-        **fields,
+        **intake_fields(
+            source=source,
+            external_id=external_id,
+            category=fields.pop("category", "harassment"),
+            score=0.5,
+            platform_id=platform_id,
+            **fields,
+        )
     )
     return Case.objects.get(pk=flag.case_id)
 

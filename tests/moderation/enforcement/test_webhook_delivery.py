@@ -12,6 +12,7 @@ from moderation.audit.models import AuditEvent
 from moderation.enforcement.delivery import delivery_attempt, delivery_resend
 from moderation.enforcement.jobs import deliver_action
 from moderation.enforcement.models import DeliveryAttempt, EnforcementAction, WebhookDelivery
+from reports.content import ContentFacts
 from tests.moderation.webhook_receiver import (
     SECRET,
     TEST_INTERVALS,
@@ -204,8 +205,7 @@ class TestDelivery:
             category="csam",
             reporter_kind=Report.ReporterKind.PUBLIC,
             source=Report.Source.FORM,
-            content_url="https://social.example/p/9",
-            owner_id="acct-9",
+            content=ContentFacts(url="https://social.example/p/9", owner_id="acct-9"),
         )
         with run_jobs(), transaction.atomic():
             action_request(

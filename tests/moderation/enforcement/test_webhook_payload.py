@@ -11,6 +11,7 @@ from moderation.enforcement.payload import build_payload
 from moderation.review.services import case_decide
 from reports.models import Report
 from reports.services import report_submit
+from tests.intake import intake_fields
 
 REPORTER = {
     "reporter_account_id": "reporter-acct-777",
@@ -23,16 +24,18 @@ NOTES = "Reporter Jane Roe (whistle.blower@mail.example) is reliable"
 
 def report_about(item: str, category: str, **extra) -> Report:
     return report_submit(
-        category=category,
-        reporter_kind=Report.ReporterKind.PUBLIC,
-        source=Report.Source.API,
-        platform_id=item,
-        content_url=f"https://social.example/p/{item}",
-        content_type="image",
-        owner_id="owner-acct-1",
-        owner_handle="@owner",
-        **REPORTER,
-        **extra,
+        **intake_fields(
+            category=category,
+            reporter_kind=Report.ReporterKind.PUBLIC,
+            source=Report.Source.API,
+            platform_id=item,
+            content_url=f"https://social.example/p/{item}",
+            content_type="image",
+            owner_id="owner-acct-1",
+            owner_handle="@owner",
+            **REPORTER,
+            **extra,
+        )
     )
 
 

@@ -10,6 +10,7 @@ from moderation.audit.models import AuditEvent
 from moderation.cases.models import Case, Decision, Queue
 from moderation.cases.services import case_claim_next
 from moderation.review.services import case_decide
+from reports.content import ContentFacts
 
 
 @pytest.mark.django_db
@@ -260,8 +261,8 @@ def test_the_review_screen_makes_a_fixed_number_of_queries_however_much_context(
                     external_id=f"{owner}-{i}",
                     category="harassment",
                     score=0.5,
-                    platform_id=f"{owner}-now",
                     images=[image(seed, i + 1)],
+                    content=ContentFacts(platform_id=f"{owner}-now"),
                 )
         return first.case_id
 
