@@ -163,7 +163,7 @@ def double_assignments() -> int:
     from django.db.models import Count
 
     from moderation.audit.models import AuditEvent
-    from moderation.cases.models import Decision
+    from moderation.decisions.models import Decision
 
     claimed_twice = (
         AuditEvent.objects.filter(verb="case.claimed")

@@ -38,7 +38,8 @@ CATEGORIES = "ARRAY['harassment','spam','csam','self_harm','violent_extremism','
 
 
 def fill(total: int, queue_id: int, reviewer_id: int) -> None:
-    from moderation.cases.models import Case, Decision
+    from moderation.cases.models import Case
+    from moderation.decisions.models import Decision
     from moderation.enforcement.models import EnforcementAction
     from reports.models import ContentItem, Report
 

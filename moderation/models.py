@@ -4,15 +4,8 @@ Code imports models from their domain's module, never from here (import-linter c
 
 from moderation.audit.models import AuditEvent, AuditVerification
 from moderation.banks.models import BankEntry, BankVersion, Cluster, ClusterLock, HashBank, Match
-from moderation.cases.models import (
-    Appeal,
-    Case,
-    CaseSkip,
-    PriorityWeights,
-    QualitySettings,
-    Queue,
-    ReReview,
-)
+from moderation.cases.models import Case, CaseSkip, PriorityWeights, Queue
+from moderation.decisions.models import Appeal, Decision, QualitySettings, ReReview
 from moderation.enforcement.models import DeliveryAttempt, EnforcementAction, WebhookDelivery
 from moderation.escalations.models import Escalation, EscalationFile, SubmissionAttempt
 from moderation.outbox.models import OutboxJob
@@ -26,6 +19,7 @@ __all__ = [
     "BankVersion",
     "Case",
     "CaseSkip",
+    "Decision",
     "Cluster",
     "ClusterLock",
     "DeliveryAttempt",

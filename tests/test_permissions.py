@@ -9,8 +9,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation.cases.models import Case, Decision, ReReview
+from moderation.cases.models import Case
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Decision, ReReview
 from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open
 

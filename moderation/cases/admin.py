@@ -4,11 +4,12 @@ from django import forms
 from django.contrib import admin
 
 from moderation.audit.admin import AuditedAdmin
-from moderation.cases.models import MAX_POINTS, PriorityWeights, QualitySettings, Queue
+from moderation.cases.models import MAX_POINTS, PriorityWeights, Queue
 from moderation.cases.priority import Weights
 from moderation.cases.reprioritise import priority_weights_changed
 from moderation.cases.route_rules import normalise_language, source_rule_error
-from moderation.cases.rules import QUEUE_REQUIREMENTS
+from moderation.decisions.models import QualitySettings
+from moderation.decisions.rules import QUEUE_REQUIREMENTS
 from reports.categories import Category
 
 

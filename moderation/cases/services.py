@@ -12,7 +12,8 @@ from django.utils import timezone
 from accounts import roles
 from accounts.models import QueueCertification, SensitivePause, User
 from moderation.audit.services import audit_record
-from moderation.cases.models import Appeal, Case, CaseSkip, Queue
+from moderation.cases.models import Case, CaseSkip, Queue
+from moderation.decisions.models import Appeal
 
 # A skipped case is not offered to the same reviewer again for this long.
 SKIP_MEMORY = timedelta(minutes=30)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from moderation.cases.models import Decision
-from moderation.cases.rules import POLICIES
+from moderation.decisions.models import Decision
+from moderation.decisions.rules import POLICIES
 from reports.models import ContentItem
 
 # Decisions that restrict content, and what each restricts: (visibility, account suspended).

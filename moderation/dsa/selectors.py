@@ -44,7 +44,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from moderation.banks.models import Match
-from moderation.cases.models import Appeal, Decision
+from moderation.decisions.models import Appeal, Decision
 from moderation.dsa.schema import (
     BANK_POLICY,
     CONTENT_TYPES,

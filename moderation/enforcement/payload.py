@@ -6,7 +6,7 @@ here, so nothing about who reported can reach the platform, nor through it the c
 The format is documented for platform engineers in docs/webhooks.md: change both together.
 """
 
-from moderation.cases.rules import POLICIES
+from moderation.decisions.rules import POLICIES
 from moderation.enforcement.models import EnforcementAction, WebhookDelivery
 from reports.categories import Category
 

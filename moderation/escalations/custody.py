@@ -29,7 +29,8 @@ from django.utils import timezone
 
 from accounts import roles
 from moderation.audit.services import audit_record
-from moderation.cases.models import Appeal, Case, ReReview
+from moderation.cases.models import Case
+from moderation.decisions.models import Appeal, ReReview
 from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.services import EscalationStateError
 from reports.models import Media

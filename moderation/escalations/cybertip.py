@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from lxml import etree
 
-from moderation.cases.models import Decision
+from moderation.decisions.models import Decision
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation, EscalationFile
 from reports.models import ContentItem, Flag, IpCapture, Report
 

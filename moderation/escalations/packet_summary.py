@@ -6,7 +6,7 @@ content (no reporter identities, no report texts, no uploaders' file names). Bui
 values only (no "now"), so a retry writes the same bytes.
 """
 
-from moderation.cases.models import Decision
+from moderation.decisions.models import Decision
 from moderation.escalations.models import Escalation, EscalationFile
 
 

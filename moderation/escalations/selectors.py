@@ -16,7 +16,8 @@ from django.db.models import (
 
 from accounts import roles
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Appeal, Case, Decision
+from moderation.cases.models import Case
+from moderation.decisions.models import Appeal, Decision
 from moderation.escalations.models import Escalation
 
 S = Escalation.Status

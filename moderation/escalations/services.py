@@ -17,7 +17,7 @@ from accounts import roles
 from lib.transactions import in_transaction
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
-from moderation.cases.models import Decision
+from moderation.decisions.models import Decision
 from moderation.escalations.jobs import assemble_packet
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation
 from moderation.outbox.services import enqueue

@@ -3,7 +3,8 @@ escalation, and replacing them when a second look (an appeal, a re-review) chang
 Call inside the decision's transaction."""
 
 from lib.transactions import in_transaction
-from moderation.cases.models import Case, Decision
+from moderation.cases.models import Case
+from moderation.decisions.models import Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open

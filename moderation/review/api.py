@@ -13,8 +13,9 @@ from lib.http import client_ip
 from lib.text import is_storable, storable_text
 from moderation.cases import services as case_services
 from moderation.cases.access import user_may_view_case
-from moderation.cases.models import Case, Decision, Queue
-from moderation.cases.rules import POLICIES
+from moderation.cases.models import Case, Queue
+from moderation.decisions.models import Decision
+from moderation.decisions.rules import POLICIES
 from moderation.review import selectors, services
 
 router = Router(tags=["review"])

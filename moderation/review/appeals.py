@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
-from moderation.cases.models import Appeal, Case, Decision, Queue
+from moderation.cases.models import Case, Queue
 from moderation.cases.rollup import case_refresh_priority
+from moderation.decisions.models import Appeal, Decision
 from moderation.enforcement.delivery import reverse_in_transaction
 from reports.models import ContentItem
 

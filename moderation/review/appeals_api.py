@@ -6,7 +6,7 @@ from django.conf import settings
 from ninja import Router, Schema, Status
 
 from lib.api import ERRORS, ApiError, Text, require_scope
-from moderation.cases.models import Appeal
+from moderation.decisions.models import Appeal
 from moderation.review.appeals import AppealRefused, appeal_open
 
 router = Router(tags=["appeals"])

@@ -1,7 +1,7 @@
 from django import forms
 
-from moderation.cases.models import Decision, ReReview
-from moderation.cases.rules import POLICIES
+from moderation.decisions.models import Decision, ReReview
+from moderation.decisions.rules import POLICIES
 
 
 class DecisionForm(forms.Form):

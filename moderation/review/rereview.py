@@ -15,9 +15,10 @@ from accounts import roles
 from accounts.models import User
 from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
-from moderation.cases.models import Case, Decision, QualitySettings, ReReview
-from moderation.cases.rules import decision_requirements, missing_fields
+from moderation.cases.models import Case
 from moderation.cases.services import SKIP_MEMORY, _lease_until, claimable_queue_ids
+from moderation.decisions.models import Decision, QualitySettings, ReReview
+from moderation.decisions.rules import decision_requirements, missing_fields
 from moderation.review.actions import supersede_actions
 
 

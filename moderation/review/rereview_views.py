@@ -10,8 +10,8 @@ from accounts import roles
 from accounts.access import reviewer_required, supervisor_required
 from lib.forms import add_service_errors
 from lib.http import client_ip
-from moderation.cases.models import ReReview
-from moderation.cases.rules import DEFAULT_POLICY
+from moderation.decisions.models import ReReview
+from moderation.decisions.rules import DEFAULT_POLICY
 from moderation.review import rereview as rereview_services
 from moderation.review import selectors
 from moderation.review.forms import ReReviewForm, ResolveForm

@@ -5,9 +5,10 @@ from django.utils import timezone
 
 from accounts.models import QueueCertification
 from moderation.banks.models import Match
-from moderation.cases.models import Appeal, Case, Decision, Queue, ReReview
+from moderation.cases.models import Case, Queue
 from moderation.cases.queue_stats import queue_counts
 from moderation.cases.services import claimable_queue_ids
+from moderation.decisions.models import Appeal, Decision, ReReview
 from moderation.enforcement.selectors import case_actions_prefetch
 from reports.models import Media, Report
 

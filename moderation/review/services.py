@@ -6,12 +6,13 @@ from django.utils import timezone
 
 from accounts.wellness import exposure_record
 from moderation.audit.services import audit_record
-from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.models import Case, Queue
 from moderation.cases.reprioritise import reporters_record_outcome, reporters_revise_outcome
-from moderation.cases.rules import NON_FINDINGS, decision_requirements, missing_fields
 from moderation.cases.services import (
     lock_held_case,
 )
+from moderation.decisions.models import Decision
+from moderation.decisions.rules import NON_FINDINGS, decision_requirements, missing_fields
 from moderation.review.actions import request_actions, supersede_actions
 from moderation.review.appeals import appeal_settle
 from moderation.review.rereview import rereview_sample

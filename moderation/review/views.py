@@ -13,8 +13,9 @@ from lib.http import client_ip
 from lib.text import is_storable
 from moderation.cases import assignment
 from moderation.cases import services as case_services
-from moderation.cases.models import Case, Decision, Queue
-from moderation.cases.rules import DEFAULT_POLICY, requirement_notes
+from moderation.cases.models import Case, Queue
+from moderation.decisions.models import Decision
+from moderation.decisions.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
 from moderation.escalations.models import Escalation
 from moderation.review import cluster_decisions, selectors, services

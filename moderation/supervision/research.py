@@ -34,7 +34,8 @@ from django.db.models import (
 from django.db.models import Case as Choose
 from django.db.models.functions import Coalesce, TruncWeek
 
-from moderation.cases.models import Appeal, Case, Decision
+from moderation.cases.models import Case
+from moderation.decisions.models import Appeal, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.escalations.models import Escalation
 from moderation.supervision.transparency import detection_source, no_jit

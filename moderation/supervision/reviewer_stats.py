@@ -32,7 +32,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Appeal, Decision, ReReview
+from moderation.decisions.models import Appeal, Decision, ReReview
 
 PERIODS = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
 DEFAULT_DAYS = 30

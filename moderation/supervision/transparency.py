@@ -43,7 +43,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from moderation.banks.models import Match
-from moderation.cases.models import Appeal, Case, Decision
+from moderation.cases.models import Case
+from moderation.decisions.models import Appeal, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.escalations.models import Escalation
 from reports.categories import Category

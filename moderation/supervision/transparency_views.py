@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import supervisor_required
 from lib.http import client_ip, csv_response
-from moderation.cases.models import Decision
+from moderation.decisions.models import Decision
 from moderation.dsa.views import PeriodForm
 from moderation.enforcement.models import EnforcementAction
 from moderation.supervision import research

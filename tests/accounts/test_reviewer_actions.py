@@ -11,8 +11,8 @@ from django.utils import timezone
 from accounts.certifications import certification_renew
 from accounts.models import QueueCertification, SensitivePause
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Decision, ReReview
 from moderation.cases.services import case_claim_next, claimable_queue_ids
+from moderation.decisions.models import Decision, ReReview
 from moderation.review.rereview import rereview_assign_sample, rereview_claim_next
 from moderation.review.services import case_decide
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Decision
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Decision
 from moderation.review.appeals import appeal_open
 from moderation.review.rereview import rereview_claim_next, rereview_open, rereview_record
 from moderation.review.services import case_decide

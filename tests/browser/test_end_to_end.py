@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Decision
+from moderation.cases.models import Case
+from moderation.decisions.models import Decision
 from reports.media import inspect_image
 from reports.models import Report
 from tests.conftest import png_bytes

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation.cases.models import Decision
+from moderation.decisions.models import Decision
 from moderation.escalations.models import Escalation, EscalationFile
 from reports.content import IpCaptureIn
 from reports.models import Report

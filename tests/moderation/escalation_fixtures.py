@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.roles import Role
-from moderation.cases.models import Decision
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Decision
 from moderation.escalations.models import Escalation
 from moderation.escalations.services import (
     escalation_approve,

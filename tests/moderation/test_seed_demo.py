@@ -6,7 +6,8 @@ from django.core.management import call_command
 
 from accounts.models import User
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.models import Case, Queue
+from moderation.decisions.models import Decision
 from reports.models import ContentItem, Media, Report
 
 
@@ -64,7 +65,7 @@ class TestSeedDemo:
 
 @pytest.mark.django_db
 def test_it_shows_an_appeal_and_a_disagreement():
-    from moderation.cases.models import Appeal, ReReview
+    from moderation.decisions.models import Appeal, ReReview
 
     seed("--cases", "60", "--password", "demo-pass-3")
     appeal = Appeal.objects.get()

@@ -7,7 +7,8 @@ import pytest
 
 from accounts.roles import Role
 from moderation.banks.models import BankEntry, HashBank, Match
-from moderation.cases.models import Appeal, Case, Decision
+from moderation.cases.models import Case
+from moderation.decisions.models import Appeal, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import case_note_action
 from moderation.escalations.models import Escalation

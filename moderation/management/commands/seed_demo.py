@@ -21,10 +21,11 @@ from accounts.roles import Role
 from moderation.banks.models import HashBank
 from moderation.banks.services import bank_import
 from moderation.cases.assignment import case_reassign
-from moderation.cases.models import Appeal, Case, Decision, Queue, ReReview
+from moderation.cases.models import Case, Queue
 from moderation.cases.rollup import case_refresh_priority
-from moderation.cases.rules import DEFAULT_POLICY, decision_requirements
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Appeal, Decision, ReReview
+from moderation.decisions.rules import DEFAULT_POLICY, decision_requirements
 from moderation.escalations.models import Escalation
 from moderation.escalations.services import (
     escalation_approve,

@@ -123,7 +123,8 @@ class TestClusterDecision:
         return [r.case_id for r in reports]
 
     def test_it_asks_first_then_decides_every_case(self, client, reviewer, submit_report):
-        from moderation.cases.models import Case, Decision
+        from moderation.cases.models import Case
+        from moderation.decisions.models import Decision
 
         case_ids = self.make_cluster(submit_report)
         held = case_claim_next(user=reviewer)
@@ -146,7 +147,7 @@ class TestClusterDecision:
     def test_it_refuses_when_the_cluster_changed_since_confirming(
         self, client, reviewer, submit_report
     ):
-        from moderation.cases.models import Decision
+        from moderation.decisions.models import Decision
 
         case_ids = self.make_cluster(submit_report)
         held = case_claim_next(user=reviewer)

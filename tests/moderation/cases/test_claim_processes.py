@@ -11,7 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.models import Case, Queue
+from moderation.decisions.models import Decision
 from reports.models import ContentItem
 
 WORKER = Path(__file__).parent.parent / "claim_worker.py"

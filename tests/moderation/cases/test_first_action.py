@@ -10,8 +10,9 @@ from django.db import connection
 from django.db.models import Min
 
 from accounts.roles import Role
-from moderation.cases.models import Case, Decision
+from moderation.cases.models import Case
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import case_note_action
 from moderation.review.services import case_decide

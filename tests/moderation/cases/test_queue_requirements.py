@@ -4,9 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.roles import Role
-from moderation.cases.models import QualitySettings, Queue
-from moderation.cases.rules import decision_requirements
+from moderation.cases.models import Queue
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import QualitySettings
+from moderation.decisions.rules import decision_requirements
 from moderation.review.rereview import rereview_claim_next, rereview_record
 from moderation.review.services import case_decide
 from tests.moderation.cases.test_routing import queue_form

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from moderation.cases.rules import POLICIES
+from moderation.decisions.rules import POLICIES
 from moderation.dsa import schema as dsa_schema
 from moderation.dsa import selectors as dsa
 

@@ -277,7 +277,7 @@ def test_escalating_on_the_case_page_leads_to_the_report_to_prepare(
 
 @pytest.mark.django_db
 def test_the_page_says_when_an_escalating_decision_was_overturned(client, escalate, make_user):
-    from moderation.cases.models import Appeal, Decision
+    from moderation.decisions.models import Appeal, Decision
 
     escalation, _ = escalate()
     decision = Decision.objects.get(case__escalations=escalation)
@@ -319,7 +319,7 @@ def test_a_failed_assembly_offers_the_way_back_to_draft(client, escalate, make_u
 
 @pytest.mark.django_db
 def test_the_page_says_when_a_later_decision_found_no_violation(client, submit_report, make_user):
-    from moderation.cases.models import Decision
+    from moderation.decisions.models import Decision
 
     report = submit_report(category="csam", owner_id="acct-8")
     # A bank policy escalated it on its own; then a reviewer looked and disagreed.

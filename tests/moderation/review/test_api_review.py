@@ -4,7 +4,7 @@ import pytest
 
 from accounts.roles import Role
 from accounts.services import api_token_create
-from moderation.cases.models import Decision
+from moderation.decisions.models import Decision
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Appeal, Case
+from moderation.cases.models import Case
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Appeal
 from moderation.review.services import case_decide
 from tests.api_helpers import auth, token_for
 

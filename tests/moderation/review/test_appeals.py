@@ -4,13 +4,14 @@ import pytest
 from django.utils import timezone
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Appeal, Case, Decision, Queue
+from moderation.cases.models import Case, Queue
 from moderation.cases.services import (
     CaseNotHeld,
     OwnDecisionAppealed,
     case_claim_next,
     case_release,
 )
+from moderation.decisions.models import Appeal, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.review.appeals import AppealRefused, appeal_open
 from moderation.review.services import case_decide

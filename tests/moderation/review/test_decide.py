@@ -2,8 +2,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Decision
+from moderation.cases.models import Case
 from moderation.cases.services import CaseNotHeld, case_claim_next
+from moderation.decisions.models import Decision
 from moderation.review.services import case_decide
 
 

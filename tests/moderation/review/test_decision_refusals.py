@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Case, Decision, Queue
+from moderation.cases.models import Case, Queue
 from moderation.cases.services import CaseNotHeld, case_claim_next
+from moderation.decisions.models import Decision
 from moderation.review.services import CaseChanged, case_decide, case_version
 
 

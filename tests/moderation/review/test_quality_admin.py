@@ -1,7 +1,7 @@
 import pytest
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import QualitySettings
+from moderation.decisions.models import QualitySettings
 
 
 @pytest.mark.django_db

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Decision, QualitySettings, Queue, ReReview
+from moderation.cases.models import Queue
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Decision, QualitySettings, ReReview
 from moderation.review.rereview import (
     ReReviewNotHeld,
     rereview_claim_next,

@@ -2,8 +2,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from moderation.audit.models import AuditEvent
-from moderation.cases.models import Decision, QualitySettings, ReReview
 from moderation.cases.services import case_claim_next
+from moderation.decisions.models import Decision, QualitySettings, ReReview
 from moderation.enforcement.models import EnforcementAction
 from moderation.review.rereview import rereview_claim_next, rereview_record, rereview_resolve
 from moderation.review.services import case_decide
