@@ -3,17 +3,16 @@
 from typing import Annotated, Literal
 
 from django.conf import settings
-from django.db.models import Count, Q
 from ninja import Router, Schema, Status
 from pydantic import AfterValidator, Field
 
 from lib.api import ERRORS, ApiError, require_scope
 from lib.ratelimit import hit
 from lib.text import storable_text
-from moderation.audit.services import audit_record
-from moderation.banks.matching import MalformedHash, find_matches, parse_hex
-from moderation.banks.models import HEX_LENGTH, BankEntry, HashBank
-from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
+from moderation.banks.lookup import bank_thresholds, banks_listed, hash_lookup, image_lookup
+from moderation.banks.matching import MalformedHash
+from moderation.banks.models import HEX_LENGTH
+from reports.hashing import Unhashable
 from reports.uploads import MediaIn, decode_media
 
 router = Router(tags=["hashes"])
@@ -59,9 +58,6 @@ class LookupOut(Schema):
 @router.get("/banks", response={200: list[BankOut], **ERRORS})
 def list_banks(request):
     require_scope(request, "read")
-    banks = HashBank.objects.filter(is_active=True).annotate(
-        live=Count("entries", filter=Q(entries__removed_at__isnull=True))
-    )
     return Status(
         200,
         [
@@ -70,13 +66,11 @@ def list_banks(request):
                 "name": b.name,
                 "source": b.source,
                 "signal_types": b.signal_types,
-                "thresholds": {
-                    t: b.threshold(t) for t in b.signal_types if t in ("pdq", "phash", "dhash")
-                },
+                "thresholds": bank_thresholds(b),
                 "policy": b.policy,
                 "entries": b.live,
             }
-            for b in banks.order_by("slug")
+            for b in banks_listed()
         ],
     )
 
@@ -97,59 +91,27 @@ def lookup(request, payload: LookupIn):
         )
     if (payload.hash is None) == (payload.image is None):
         raise ApiError(422, "invalid_request", "Send either signal_type and hash, or image.")
+    who = {
+        "actor": principal.user,
+        "actor_label": principal.label,
+        "obj": principal.token or principal.user,
+    }
     if payload.hash is not None:
         if payload.signal_type is None:
             raise ApiError(
                 422, "invalid_request", {"loc": ["signal_type"], "msg": "required with hash"}
             )
         try:
-            value = parse_hex(payload.signal_type, payload.hash)
+            result = hash_lookup(signal_type=payload.signal_type, value=payload.hash, **who)
         except MalformedHash as e:
             raise ApiError(422, "malformed_hash", {"loc": ["hash"], "msg": str(e)}) from None
-        hashes = {payload.signal_type: value}
-        hits = find_matches(
-            **({"pdq_variants": [value]} if payload.signal_type == "pdq" else hashes)
-        )
     else:
         (image,) = decode_media([MediaIn(**payload.image.dict())], path="image")
         try:
-            p = perceptual_hashes(image.data)
+            result = image_lookup(data=image.data, **who)
         except Unhashable as e:
             raise ApiError(422, "unhashable_image", {"loc": ["image"], "msg": e.reason}) from None
-        sha256, md5, _size = exact_hashes([image.data])
-        hashes = {
-            "pdq": p.pdq,
-            "pdq_quality": p.pdq_quality,
-            "phash": p.phash,
-            "dhash": p.dhash,
-            "md5": md5,
-            "sha256": sha256,
-        }
-        hits = find_matches(
-            pdq_variants=list(p.pdq_dihedral),
-            pdq_quality=p.pdq_quality,
-            phash=p.phash,
-            dhash=p.dhash,
-            md5=md5,
-            sha256=sha256,
-        )
     # One line per bank, its closest hit: enough to act on, and no list of the bank's entries.
-    entries = BankEntry.objects.select_related("bank").in_bulk([h.entry_id for h in hits])
-    per_bank: dict[int, tuple] = {}
-    for h in hits:
-        bank = entries[h.entry_id].bank
-        if bank.pk not in per_bank or h.distance < per_bank[bank.pk][1].distance:
-            per_bank[bank.pk] = (bank, h)
-    audit_record(
-        verb="hash.lookup",
-        obj=principal.token or principal.user,
-        actor=principal.user,
-        actor_label=principal.label,
-        after={
-            "by": "hash" if payload.hash is not None else "image",
-            "banks": sorted(b.slug for b, _ in per_bank.values()),
-        },
-    )
     return Status(
         200,
         {
@@ -161,10 +123,8 @@ def lookup(request, payload: LookupIn):
                     "distance": h.distance,
                     "variant": h.variant,
                 }
-                for bank, h in sorted(
-                    per_bank.values(), key=lambda bh: (bh[1].distance, bh[0].slug)
-                )
+                for bank, h in result.matches
             ],
-            "hashes": hashes,
+            "hashes": result.hashes,
         },
     )

@@ -2,6 +2,7 @@
 against the banks and act on the matches by bank policy; and matching media already received
 against entries added since (retroactive matching)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -14,21 +15,27 @@ from moderation.banks.models import MIN_PDQ_QUALITY, PERCEPTUAL, BankEntry, Hash
 from moderation.banks.policy import case_apply_matches
 from moderation.cases.models import Case
 from moderation.cases.rollup import case_refresh_priority
-from reports.hashing import Unhashable, exact_hashes, perceptual_hashes
+from reports.hashing import PerceptualHashes, Unhashable, exact_hashes, perceptual_hashes
 from reports.models import Media
 
 
-def media_hash(*, media_id: int) -> Media:
-    """Hash a media file, cluster it with its near-duplicates, match it against the banks and act
-    on the matches by bank policy.
+@dataclass(frozen=True)
+class _Hashed:
+    sha256: str
+    md5: str
+    size: int
+    # The stored file is not what was received (evidence damaged in storage).
+    damaged: bool
+    perceptual: PerceptualHashes | None
+    unhashable_reason: str
 
-    The hashing itself (the slow part) runs before the transaction; everything it writes is
-    written in one transaction, so a worker that dies halfway leaves nothing behind and the retry
-    starts clean. Idempotent: running it again on hashed media changes nothing.
-    """
-    media = Media.objects.get(pk=media_id)
-    if media.hashed_at is not None:
-        return media
+    @property
+    def variants(self) -> list[str]:
+        return list(self.perceptual.pdq_dihedral) if self.perceptual is not None else []
+
+
+def _hash_file(media: Media) -> _Hashed:
+    """The file's hashes: the slow part, done outside any transaction."""
     with media.file.open("rb") as f:
         data = f.read()
     sha256, md5, size = exact_hashes([data])
@@ -43,27 +50,44 @@ def media_hash(*, media_id: int) -> Media:
             perceptual = perceptual_hashes(data)
         except Unhashable as e:
             reason = e.reason[:200]
+    return _Hashed(sha256, md5, size, damaged, perceptual, reason)
 
-    variants = list(perceptual.pdq_dihedral) if perceptual is not None else []
-    # Matching reads only the hashes: done before the transaction, so no lock waits on it.
-    hits = find_matches(
-        pdq_variants=variants,
-        pdq_quality=perceptual.pdq_quality if perceptual is not None else None,
-        phash=perceptual.phash if perceptual is not None else "",
-        dhash=perceptual.dhash if perceptual is not None else "",
-        md5="" if damaged else md5,
-        sha256=media.sha256 or sha256,
+
+def _bank_hits(media: Media, hashed: _Hashed) -> list[Hit]:
+    """Matching reads only the hashes: done before the transaction, so no lock waits on it."""
+    p = hashed.perceptual
+    return find_matches(
+        pdq_variants=hashed.variants,
+        pdq_quality=p.pdq_quality if p is not None else None,
+        phash=p.phash if p is not None else "",
+        dhash=p.dhash if p is not None else "",
+        md5="" if hashed.damaged else hashed.md5,
+        sha256=media.sha256 or hashed.sha256,
     )
 
+
+def media_hash(*, media_id: int) -> Media:
+    """Hash a media file, cluster it with its near-duplicates, match it against the banks and act
+    on the matches by bank policy.
+
+    The hashing itself (the slow part) runs before the transaction; everything it writes is
+    written in one transaction, so a worker that dies halfway leaves nothing behind and the retry
+    starts clean. Idempotent: running it again on hashed media changes nothing.
+    """
+    media = Media.objects.get(pk=media_id)
+    if media.hashed_at is not None:
+        return media
+    hashed = _hash_file(media)
+    hits = _bank_hits(media, hashed)
     with transaction.atomic(durable=True):
         media = Media.objects.select_for_update().get(pk=media_id)
         if media.hashed_at is not None:
             return media
-        if not damaged:
-            media.sha256, media.md5, media.size = sha256, md5, size
-        media.unhashable_reason = reason
-        if perceptual is not None:
-            p = perceptual
+        if not hashed.damaged:
+            media.sha256, media.md5, media.size = hashed.sha256, hashed.md5, hashed.size
+        media.unhashable_reason = hashed.unhashable_reason
+        if hashed.perceptual is not None:
+            p = hashed.perceptual
             media.pdq, media.pdq_quality = p.pdq, p.pdq_quality
             media.phash, media.dhash = p.phash, p.dhash
             media.width, media.height = p.width, p.height
@@ -78,7 +102,7 @@ def media_hash(*, media_id: int) -> Media:
         cluster_lock()
         Media.objects.filter(pk=media.pk).update(hashed_at=Now())
         media.refresh_from_db(fields=["hashed_at"])
-        cluster = media_assign_cluster(media=media, variants=variants)
+        cluster = media_assign_cluster(media=media, variants=hashed.variants)
         audit_record(
             verb="media.hashed",
             obj=media,

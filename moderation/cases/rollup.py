@@ -3,6 +3,8 @@
 Called by the intake services (reports/services.py) inside their transaction.
 """
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -49,6 +51,23 @@ def case_novelty(
     return reasons
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A report or flag arriving about a content item, as the case it joins sees it.
+
+    `source` is where it came from (route_rules.FORM, API or source_of_flag(...));
+    `language_is_new` says this intake told us the content's language for the first time: both
+    are routing inputs, so the case is routed again when they change.
+    """
+
+    category: str
+    involves_child: bool
+    source: str
+    actor_label: str
+    media_sha256s: frozenset[str] = frozenset()
+    language_is_new: bool = False
+
+
 @in_transaction
 def case_attach(
     *,
@@ -60,93 +79,111 @@ def case_attach(
     language_is_new: bool = False,
     actor_label: str,
 ) -> tuple[Case, str]:
-    """The case a new report or flag about `content_item` belongs to. Call inside a transaction.
+    """The case a new report or flag about `content_item` belongs to.
 
     Joins the item's open case; else reopens its last decided case if the report brings something
     new (a category or media not seen before), or counts it there without requeueing; else opens a
     new case. All cases of the item are locked first, so concurrent reports about one item queue
     up behind each other instead of opening two cases.
-
-    `source` is where this report or flag came from (route_rules.FORM, API or source_of_flag(...));
-    `language_is_new` says this intake told us the content's language for the first time: both
-    are routing inputs, so the case is routed again when they change.
     """
+    arrival = Arrival(
+        category=category,
+        involves_child=involves_child,
+        source=source,
+        actor_label=actor_label,
+        media_sha256s=media_sha256s,
+        language_is_new=language_is_new,
+    )
     cases = list(
         Case.objects.select_for_update().filter(content_item=content_item).order_by("-created_at")
     )
     for c in cases:
         c.content_item = content_item  # routing and priority read it: no query for it again
     current = next((c for c in cases if c.status == Case.Status.OPEN), None)
-    if current is None and cases:
-        latest = cases[0]
-        reasons = case_novelty(
-            latest, category=category, involves_child=involves_child, media_sha256s=media_sha256s
-        )
-        if not reasons:
-            return latest, Outcome.COUNTED
-        latest.status = Case.Status.OPEN
-        latest.decided_at = None
-        latest.waiting_since = timezone.now()
-        _absorb(
-            latest,
-            category=category,
-            involves_child=involves_child,
-            source=source,
-            reopened=True,
-            reroute=True,
-        )
-        latest.save()
-        audit_record(
-            verb="case.reopened",
-            obj=latest,
-            case=latest,
-            actor_label=actor_label,
-            before={"status": "decided"},
-            after={"status": "open", "queue": latest.queue.slug, "reasons": reasons},
-        )
-        return latest, Outcome.REOPENED
     if current is not None:
-        if current.assignee_id is not None:
-            reasons = case_novelty(
-                current,
-                category=category,
-                involves_child=involves_child,
-                media_sha256s=media_sha256s,
-            )
-            if reasons:
-                # The reviewer holding it has not seen this: they must not decide without it.
-                audit_record(
-                    verb="case.released",
-                    obj=current,
-                    case=current,
-                    actor_label=actor_label,
-                    before={"assignee": current.assignee.get_username()},
-                    after={"assignee": None, "reasons": reasons},
-                )
-                current.assignee = None
-                current.lease_expires_at = None
-        _absorb(
-            current,
-            category=category,
-            involves_child=involves_child,
-            source=source,
-            reroute=language_is_new,
-        )
-        return current, Outcome.JOINED
+        return _join(current, arrival), Outcome.JOINED
+    if cases:
+        return _reopen_or_count(cases[0], arrival)
+    return _open(content_item, arrival)
 
+
+def _novelty(case: Case, arrival: Arrival) -> list[str]:
+    return case_novelty(
+        case,
+        category=arrival.category,
+        involves_child=arrival.involves_child,
+        media_sha256s=arrival.media_sha256s,
+    )
+
+
+def _reopen_or_count(latest: Case, arrival: Arrival) -> tuple[Case, str]:
+    """A decided item reported again: reopened when the report brings something new, otherwise
+    counted against the decided case."""
+    reasons = _novelty(latest, arrival)
+    if not reasons:
+        return latest, Outcome.COUNTED
+    latest.status = Case.Status.OPEN
+    latest.decided_at = None
+    latest.waiting_since = timezone.now()
+    _absorb(
+        latest,
+        category=arrival.category,
+        involves_child=arrival.involves_child,
+        source=arrival.source,
+        reopened=True,
+        reroute=True,
+    )
+    latest.save()
+    audit_record(
+        verb="case.reopened",
+        obj=latest,
+        case=latest,
+        actor_label=arrival.actor_label,
+        before={"status": "decided"},
+        after={"status": "open", "queue": latest.queue.slug, "reasons": reasons},
+    )
+    return latest, Outcome.REOPENED
+
+
+def _join(current: Case, arrival: Arrival) -> Case:
+    """The item's open case takes the arrival in. A reviewer holding it has not seen anything
+    new it brings, so they must not decide without it: the case goes back to the queue."""
+    if current.assignee_id is not None and (reasons := _novelty(current, arrival)):
+        audit_record(
+            verb="case.released",
+            obj=current,
+            case=current,
+            actor_label=arrival.actor_label,
+            before={"assignee": current.assignee.get_username()},
+            after={"assignee": None, "reasons": reasons},
+        )
+        current.assignee = None
+        current.lease_expires_at = None
+    _absorb(
+        current,
+        category=arrival.category,
+        involves_child=arrival.involves_child,
+        source=arrival.source,
+        reroute=arrival.language_is_new,
+    )
+    return current
+
+
+def _open(content_item, arrival: Arrival) -> tuple[Case, str]:
+    """The item's first case, in the queue its rules pick."""
     route = RouteInput(
-        category=category,
-        involves_child=involves_child,
-        sources=frozenset([source]),
+        category=arrival.category,
+        involves_child=arrival.involves_child,
+        sources=frozenset([arrival.source]),
         language=content_item.language,
     )
     try:
         with transaction.atomic():
             case = Case.objects.create(
                 content_item=content_item,
-                category=category,
-                involves_child=involves_child,
-                sources=[source],
+                category=arrival.category,
+                involves_child=arrival.involves_child,
+                sources=[arrival.source],
                 queue=queue_route(route),
             )
     except IntegrityError:
@@ -154,13 +191,18 @@ def case_attach(
         case = Case.objects.select_for_update().get(
             content_item=content_item, status=Case.Status.OPEN
         )
-        _absorb(case, category=category, involves_child=involves_child, source=source)
+        _absorb(
+            case,
+            category=arrival.category,
+            involves_child=arrival.involves_child,
+            source=arrival.source,
+        )
         return case, Outcome.JOINED
     audit_record(
         verb="case.opened",
         obj=case,
         case=case,
-        actor_label=actor_label,
+        actor_label=arrival.actor_label,
         after={"queue": case.queue.slug, "category": case.category},
     )
     return case, Outcome.OPENED

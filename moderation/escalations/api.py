@@ -8,14 +8,13 @@ integration account.
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from accounts import roles
 from lib.api import ERRORS, ApiError, require_scope
 from lib.http import client_ip
-from moderation.escalations import custody
+from moderation.escalations import custody, selectors
 from moderation.escalations.models import Escalation
 
 router = Router(tags=["escalations"])
@@ -150,20 +149,6 @@ def escalation_out(escalation: Escalation, case_ids: list[int]) -> dict:
     }
 
 
-def _escalations():
-    return Escalation.objects.annotate(attempts=Count("submission_attempts"))
-
-
-def _case_ids(escalation_ids: list[int]) -> dict[int, list[int]]:
-    through = Escalation.cases.through.objects.filter(escalation_id__in=escalation_ids)
-    ids: dict[int, list[int]] = {pk: [] for pk in escalation_ids}
-    for escalation_id, case_id in through.order_by("case_id").values_list(
-        "escalation_id", "case_id"
-    ):
-        ids[escalation_id].append(case_id)
-    return ids
-
-
 @router.get(
     "/escalations",
     response={200: EscalationPage, **ERRORS},
@@ -174,15 +159,10 @@ def list_escalations(request, params: Query[ListParams]):
     `?status=` (draft, awaiting_approval, assembling, ready, submitted, acknowledged, failed,
     withdrawn). Pages of `limit` (default 50, at most 200), newest first; follow `next`."""
     _caller(request)
-    qs = _escalations()
-    if params.status:
-        qs = qs.filter(status=params.status)
-    if params.cursor:
-        qs = qs.filter(pk__lt=params.cursor)
-    rows = list(qs.order_by("-pk")[: params.limit + 1])
-    more = len(rows) > params.limit
-    rows = rows[: params.limit]
-    case_ids = _case_ids([e.pk for e in rows])
+    rows, more = selectors.escalations_page(
+        status=params.status, before=params.cursor, limit=params.limit
+    )
+    case_ids = selectors.escalations_case_ids([e.pk for e in rows])
     return Status(
         200,
         {
@@ -195,7 +175,7 @@ def list_escalations(request, params: Query[ListParams]):
 def get_api_escalation(request, escalation_id: int) -> Escalation:
     """The escalation, for a caller allowed to see escalations; 403/404 JSON otherwise."""
     _caller(request)
-    escalation = _escalations().filter(pk=escalation_id).first()
+    escalation = selectors.escalation_with_attempts(escalation_id)
     if escalation is None:
         raise ApiError(404, "not_found", f"No escalation {escalation_id}.")
     return escalation
@@ -211,7 +191,10 @@ def get_escalation(request, escalation_id: int):
     `status` is `assembling`: `progress` moves as the packet is built. `packet.sha256` is the
     packet's chain-of-custody hash once it is ready; `failure` says why it failed."""
     escalation = get_api_escalation(request, escalation_id)
-    return Status(200, escalation_out(escalation, _case_ids([escalation.pk])[escalation.pk]))
+    return Status(
+        200,
+        escalation_out(escalation, selectors.escalations_case_ids([escalation.pk])[escalation.pk]),
+    )
 
 
 PACKET_RESPONSE = {

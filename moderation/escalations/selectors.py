@@ -132,3 +132,36 @@ def escalation_audit(escalation: Escalation, limit: int = 200):
         .select_related("actor")
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+def _with_attempts() -> QuerySet:
+    return Escalation.objects.annotate(attempts=Count("submission_attempts"))
+
+
+def escalations_page(
+    *, status: str | None, before: int | None, limit: int
+) -> tuple[list[Escalation], bool]:
+    """A page of escalations, newest first, with their submission attempts counted; and whether
+    more follow."""
+    qs = _with_attempts()
+    if status:
+        qs = qs.filter(status=status)
+    if before:
+        qs = qs.filter(pk__lt=before)
+    rows = list(qs.order_by("-pk")[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def escalation_with_attempts(escalation_id: int) -> Escalation | None:
+    return _with_attempts().filter(pk=escalation_id).first()
+
+
+def escalations_case_ids(escalation_ids: list[int]) -> dict[int, list[int]]:
+    """Each escalation's case ids, in order, in one query."""
+    through = Escalation.cases.through.objects.filter(escalation_id__in=escalation_ids)
+    ids: dict[int, list[int]] = {pk: [] for pk in escalation_ids}
+    for escalation_id, case_id in through.order_by("case_id").values_list(
+        "escalation_id", "case_id"
+    ):
+        ids[escalation_id].append(case_id)
+    return ids

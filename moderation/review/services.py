@@ -5,13 +5,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.wellness import exposure_record
+from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case, Queue
 from moderation.cases.reprioritise import reporters_record_outcome, reporters_revise_outcome
 from moderation.cases.services import (
     lock_held_case,
 )
-from moderation.decisions.models import Decision
+from moderation.decisions.models import Appeal, Decision
 from moderation.decisions.rules import NON_FINDINGS, decision_requirements, missing_fields
 from moderation.review.actions import request_actions, supersede_actions
 from moderation.review.appeals import appeal_settle
@@ -51,6 +52,7 @@ def _senior_queue() -> Queue | None:
     return Queue.objects.filter(senior_only=True, is_active=True).order_by("order").first()
 
 
+@in_transaction
 def record_decision(
     *,
     case: Case,
@@ -64,7 +66,8 @@ def record_decision(
     ip: str | None,
     via_case: int | None = None,
 ) -> Decision:
-    """Write a decision on a locked, validated case and close (or move) the case."""
+    """Write a decision on a locked, validated case, close (or move) the case and set going what
+    the decision asks for."""
     decision = Decision.objects.create(
         case=case,
         reviewer=user,
@@ -76,41 +79,8 @@ def record_decision(
         created_at=now,
     )
     exposure_record(user=user, kind="decision", case=case)  # in the queue it was decided in
-    before = {
-        "status": case.status,
-        "queue": case.queue.slug,
-        "assignee": case.assignee.get_username() if case.assignee_id else None,
-    }
-    case.assignee = None
-    case.lease_expires_at = None
-    case.updated_at = now
-    if case.first_action_at is None or now < case.first_action_at:
-        case.first_action_at = now  # as actions.case_note_action does, saved below
-    if action == Decision.Action.SENIOR_REVIEW:
-        # Stays open, for a senior reviewer to pick up in their own queue.
-        case.queue = _senior_queue()
-        case.waiting_since = now
-    else:
-        case.status = Case.Status.DECIDED
-        case.decided_at = now
-    case.save()
-
-    appeal = appeal_settle(case=case, decision=decision, user=user, now=now)
-    if appeal is None:
-        request_actions(case=case, decision=decision, user=user)
-    elif appeal.status == appeal.Status.OVERTURNED:
-        supersede_actions(case=case, old=appeal.decision, new=decision, user=user, source="appeal")
-    # Upheld: the appealed decision's actions stand as they are; nothing new is asked.
-    if action != Decision.Action.SENIOR_REVIEW:
-        rereview_sample(decision=decision)
-        upheld = action not in NON_FINDINGS
-        if appeal is not None and appeal.status == appeal.Status.OVERTURNED:
-            # The reporters counted with the appealed decision are judged by its outcome now.
-            reporters_revise_outcome(
-                case=case, was_upheld=appeal.decision.action not in NON_FINDINGS, upheld=upheld
-            )
-        # Sending a case up is not a finding: the reporters' records wait for the senior's.
-        reporters_record_outcome(case=case, upheld=upheld)
+    before = _move_on(case, action=action, now=now)
+    appeal = _follow_through(case=case, decision=decision, user=user, now=now)
     audit_record(
         verb="case.decided",
         obj=case,
@@ -131,6 +101,53 @@ def record_decision(
         ip=ip,
     )
     return decision
+
+
+def _move_on(case: Case, *, action: str, now) -> dict:
+    """Close the decided case (or send it up to senior review) and free it; returns what it was
+    before, for the audit record."""
+    before = {
+        "status": case.status,
+        "queue": case.queue.slug,
+        "assignee": case.assignee.get_username() if case.assignee_id else None,
+    }
+    case.assignee = None
+    case.lease_expires_at = None
+    case.updated_at = now
+    if case.first_action_at is None or now < case.first_action_at:
+        case.first_action_at = now  # as actions.case_note_action does, saved below
+    if action == Decision.Action.SENIOR_REVIEW:
+        # Stays open, for a senior reviewer to pick up in their own queue.
+        case.queue = _senior_queue()
+        case.waiting_since = now
+    else:
+        case.status = Case.Status.DECIDED
+        case.decided_at = now
+    case.save()
+    return before
+
+
+def _follow_through(*, case: Case, decision: Decision, user, now) -> Appeal | None:
+    """What a decision sets going: the appeal it settles, the actions it asks for (or replaces),
+    a re-review sample, and the reporters' track records. Returns the appeal it settled."""
+    appeal = appeal_settle(case=case, decision=decision, user=user, now=now)
+    if appeal is None:
+        request_actions(case=case, decision=decision, user=user)
+    elif appeal.status == appeal.Status.OVERTURNED:
+        supersede_actions(case=case, old=appeal.decision, new=decision, user=user, source="appeal")
+    # Upheld: the appealed decision's actions stand as they are; nothing new is asked.
+    if decision.action == Decision.Action.SENIOR_REVIEW:
+        # Sending a case up is not a finding: the reporters' records wait for the senior's.
+        return appeal
+    rereview_sample(decision=decision)
+    upheld = decision.action not in NON_FINDINGS
+    if appeal is not None and appeal.status == appeal.Status.OVERTURNED:
+        # The reporters counted with the appealed decision are judged by its outcome now.
+        reporters_revise_outcome(
+            case=case, was_upheld=appeal.decision.action not in NON_FINDINGS, upheld=upheld
+        )
+    reporters_record_outcome(case=case, upheld=upheld)
+    return appeal
 
 
 def case_decide(

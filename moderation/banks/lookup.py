@@ -1,0 +1,89 @@
+"""Hash lookups: what a platform asks before it even files a report. A hash, or an image's hashes,
+against every active bank: the closest hit per bank, never a list of a bank's entries. Nothing is
+stored but the audit record (distances answer "how close", so lookups are watched)."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from moderation.audit.services import audit_record
+from moderation.banks.matching import Hit, find_matches, parse_hex
+from moderation.banks.models import PERCEPTUAL, BankEntry, HashBank
+from reports.hashing import exact_hashes, perceptual_hashes
+
+
+@dataclass(frozen=True)
+class Lookup:
+    # The hashes looked up (for an image: every signal Vigil computes of it).
+    hashes: dict
+    # (bank, its closest hit), closest first.
+    matches: list[tuple[HashBank, Hit]]
+
+
+def banks_listed() -> QuerySet:
+    """Active banks with their live entry counts, by slug."""
+    return (
+        HashBank.objects.filter(is_active=True)
+        .annotate(live=Count("entries", filter=Q(entries__removed_at__isnull=True)))
+        .order_by("slug")
+    )
+
+
+def bank_thresholds(bank: HashBank) -> dict[str, int]:
+    return {t: bank.threshold(t) for t in bank.signal_types if t in PERCEPTUAL}
+
+
+def _closest_per_bank(hits: list[Hit]) -> list[tuple[HashBank, Hit]]:
+    entries = BankEntry.objects.select_related("bank").in_bulk([h.entry_id for h in hits])
+    per_bank: dict[int, tuple[HashBank, Hit]] = {}
+    for h in hits:
+        bank = entries[h.entry_id].bank
+        if bank.pk not in per_bank or h.distance < per_bank[bank.pk][1].distance:
+            per_bank[bank.pk] = (bank, h)
+    return sorted(per_bank.values(), key=lambda bh: (bh[1].distance, bh[0].slug))
+
+
+def _record(lookup: Lookup, *, by: str, actor, actor_label: str, obj) -> Lookup:
+    audit_record(
+        verb="hash.lookup",
+        obj=obj,
+        actor=actor,
+        actor_label=actor_label,
+        after={"by": by, "banks": sorted(b.slug for b, _ in lookup.matches)},
+    )
+    return lookup
+
+
+def hash_lookup(*, signal_type: str, value: str, actor, actor_label: str, obj) -> Lookup:
+    """One hash against the banks. MalformedHash when it is not one of `signal_type`'s. `obj` is
+    what the audit record is about (the caller's API token, or the caller)."""
+    value = parse_hex(signal_type, value)
+    hashes = {signal_type: value}
+    hits = find_matches(**({"pdq_variants": [value]} if signal_type == "pdq" else hashes))
+    lookup = Lookup(hashes=hashes, matches=_closest_per_bank(hits))
+    return _record(lookup, by="hash", actor=actor, actor_label=actor_label, obj=obj)
+
+
+def image_lookup(*, data: bytes, actor, actor_label: str, obj) -> Lookup:
+    """An image's hashes (its rotations and mirror images too) against the banks. Unhashable
+    when it cannot be hashed."""
+    p = perceptual_hashes(data)
+    sha256, md5, _size = exact_hashes([data])
+    hashes = {
+        "pdq": p.pdq,
+        "pdq_quality": p.pdq_quality,
+        "phash": p.phash,
+        "dhash": p.dhash,
+        "md5": md5,
+        "sha256": sha256,
+    }
+    hits = find_matches(
+        pdq_variants=list(p.pdq_dihedral),
+        pdq_quality=p.pdq_quality,
+        phash=p.phash,
+        dhash=p.dhash,
+        md5=md5,
+        sha256=sha256,
+    )
+    lookup = Lookup(hashes=hashes, matches=_closest_per_bank(hits))
+    return _record(lookup, by="image", actor=actor, actor_label=actor_label, obj=obj)
