@@ -27,14 +27,14 @@ urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
     path("review/next/", views.review_next, name="review_next"),
     path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
-    path("cases/<int:case_id>/decide/", views.case_decide, name="case_decide"),
+    path("cases/<int:case_id>/decide/", views.case_decide_view, name="case_decide"),
     path(
         "cases/<int:case_id>/decide-cluster/", views.case_decide_cluster, name="case_decide_cluster"
     ),
     path("cases/<int:case_id>/skip/", views.case_skip, name="case_skip"),
-    path("cases/<int:case_id>/reassign/", views.case_reassign, name="case_reassign"),
+    path("cases/<int:case_id>/reassign/", views.case_reassign_view, name="case_reassign"),
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
-    path("cases/<int:case_id>/media/<int:media_id>/", views.case_media, name="case_media"),
+    path("cases/<int:case_id>/media/<int:media_id>/", views.case_media_view, name="case_media"),
     path("audit/", audit_views.audit_log, name="audit_log"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("audit/case/<int:case_id>/", audit_views.audit_case_timeline, name="audit_case"),
@@ -58,22 +58,22 @@ urlpatterns = [
     ),
     path(
         "escalations/<int:escalation_id>/request-approval/",
-        escalation_views.escalation_request_approval,
+        escalation_views.escalation_request_approval_view,
         name="escalation_request_approval",
     ),
     path(
         "escalations/<int:escalation_id>/approve/",
-        escalation_views.escalation_approve,
+        escalation_views.escalation_approve_view,
         name="escalation_approve",
     ),
     path(
         "escalations/<int:escalation_id>/return/",
-        escalation_views.escalation_return,
+        escalation_views.escalation_return_view,
         name="escalation_return",
     ),
     path(
         "escalations/<int:escalation_id>/withdraw/",
-        escalation_views.escalation_withdraw,
+        escalation_views.escalation_withdraw_view,
         name="escalation_withdraw",
     ),
     path(
@@ -83,7 +83,7 @@ urlpatterns = [
     ),
     path(
         "escalations/<int:escalation_id>/submit/",
-        submission_views.escalation_submit,
+        submission_views.escalation_submit_view,
         name="escalation_submit",
     ),
     path(
@@ -93,9 +93,9 @@ urlpatterns = [
     ),
     path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
     path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),
-    path("rereview/<int:task_id>/record/", quality_views.rereview_record, name="rereview_record"),
+    path("rereview/<int:task_id>/record/", quality_views.rereview_record_view, name="rereview_record"),
     path(
-        "rereview/<int:task_id>/release/", quality_views.rereview_release, name="rereview_release"
+        "rereview/<int:task_id>/release/", quality_views.rereview_release_view, name="rereview_release"
     ),
     path("supervise/rereviews/", quality_views.supervise_rereviews, name="supervise_rereviews"),
     path(
@@ -113,7 +113,7 @@ urlpatterns = [
     ),
     path(
         "supervise/deliveries/<int:delivery_id>/resend/",
-        delivery_views.delivery_resend,
+        delivery_views.delivery_resend_view,
         name="delivery_resend",
     ),
     path(
@@ -152,7 +152,7 @@ urlpatterns = [
     ),
     path(
         "cases/<int:case_id>/actions/<int:action_id>/reverse/",
-        delivery_views.action_reverse,
+        delivery_views.action_reverse_view,
         name="action_reverse",
     ),
     path(
@@ -162,12 +162,12 @@ urlpatterns = [
     ),
     path(
         "escalations/<int:escalation_id>/mark-submitted/",
-        custody_views.escalation_mark_submitted,
+        custody_views.escalation_mark_submitted_view,
         name="escalation_mark_submitted",
     ),
     path(
         "escalations/<int:escalation_id>/mark-acknowledged/",
-        custody_views.escalation_mark_acknowledged,
+        custody_views.escalation_mark_acknowledged_view,
         name="escalation_mark_acknowledged",
     ),
     path(

@@ -70,7 +70,7 @@ def delivery_detail(request, delivery_id: int):
 
 @supervisor_required
 @require_POST
-def delivery_resend(request, delivery_id: int):
+def delivery_resend_view(request, delivery_id: int):
     if not WebhookDelivery.objects.filter(pk=delivery_id).exists():
         raise Http404("No such delivery")
     try:
@@ -84,7 +84,7 @@ def delivery_resend(request, delivery_id: int):
 
 @reviewer_required
 @require_POST
-def action_reverse(request, case_id: int, action_id: int):
+def action_reverse_view(request, case_id: int, action_id: int):
     """Anyone who may see the case may reverse its actions (the service checks it too)."""
     case = get_visible_case(request, case_id)
     if not EnforcementAction.objects.filter(pk=action_id, case=case).exists():

@@ -112,7 +112,7 @@ def escalation_packet(request, escalation_id: int):
 
 @supervisor_required
 @require_POST
-def escalation_mark_submitted(request, escalation_id: int):
+def escalation_mark_submitted_view(request, escalation_id: int):
     """A supervisor submitted the downloaded packet by hand and records the report id."""
     escalation = get_object_or_404(Escalation, pk=escalation_id)
     return _post_form(
@@ -134,7 +134,7 @@ def escalation_mark_submitted(request, escalation_id: int):
 
 @supervisor_required
 @require_POST
-def escalation_mark_acknowledged(request, escalation_id: int):
+def escalation_mark_acknowledged_view(request, escalation_id: int):
     escalation = get_object_or_404(Escalation, pk=escalation_id)
     try:
         escalations.escalation_mark_acknowledged(escalation_id=escalation.pk, user=request.user)

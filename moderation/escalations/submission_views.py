@@ -15,7 +15,7 @@ from moderation.escalations.views import get_visible_escalation
 
 @supervisor_required
 @require_POST
-def escalation_submit(request, escalation_id: int):
+def escalation_submit_view(request, escalation_id: int):
     escalation = get_visible_escalation(request, escalation_id)
     try:
         submission.escalation_submit(

@@ -152,14 +152,14 @@ def escalation_details(request, escalation_id: int):
             add_service_errors(form, e)
         else:
             if "request_approval" in request.POST:
-                return escalation_request_approval(request, escalation_id)
+                return escalation_request_approval_view(request, escalation_id)
             return _done(request, escalation.pk, "Saved.")
     return _render_detail(request, escalation, details_form=form, status=400)
 
 
 @reviewer_required
 @require_POST
-def escalation_request_approval(request, escalation_id: int):
+def escalation_request_approval_view(request, escalation_id: int):
     escalation = get_visible_escalation(request, escalation_id)
     if not escalations.can_prepare(request.user, escalation):
         raise Http404("No such escalation")
@@ -177,7 +177,7 @@ def escalation_request_approval(request, escalation_id: int):
 
 @senior_required
 @require_POST
-def escalation_approve(request, escalation_id: int):
+def escalation_approve_view(request, escalation_id: int):
     escalation = get_visible_escalation(request, escalation_id)
     try:
         escalations.escalation_approve(escalation_id=escalation.pk, user=request.user)
@@ -202,7 +202,7 @@ def _with_note(request, escalation_id: int, service, message: str):
 
 @senior_required
 @require_POST
-def escalation_return(request, escalation_id: int):
+def escalation_return_view(request, escalation_id: int):
     return _with_note(
         request, escalation_id, escalations.escalation_return, "Sent back to draft with your note."
     )
@@ -210,7 +210,7 @@ def escalation_return(request, escalation_id: int):
 
 @supervisor_required
 @require_POST
-def escalation_withdraw(request, escalation_id: int):
+def escalation_withdraw_view(request, escalation_id: int):
     return _with_note(
         request, escalation_id, escalations.escalation_withdraw, "Escalation withdrawn."
     )

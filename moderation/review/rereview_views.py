@@ -66,7 +66,7 @@ def rereview_detail(request, task_id: int):
 
 @reviewer_required
 @require_POST
-def rereview_record(request, task_id: int):
+def rereview_record_view(request, task_id: int):
     task = get_object_or_404(ReReview, pk=task_id)
     form = ReReviewForm(request.POST)
     if form.is_valid():
@@ -87,7 +87,7 @@ def rereview_record(request, task_id: int):
 
 @reviewer_required
 @require_POST
-def rereview_release(request, task_id: int):
+def rereview_release_view(request, task_id: int):
     task = get_object_or_404(ReReview, pk=task_id)
     try:
         rereview_services.rereview_release(

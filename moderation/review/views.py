@@ -108,7 +108,7 @@ def _case_context(request, case, form):
 
 @reviewer_required
 @require_POST
-def case_decide(request, case_id: int):
+def case_decide_view(request, case_id: int):
     case = get_reviewable_case(request, case_id)
     form = DecisionForm(request.POST)
     if form.is_valid():
@@ -204,7 +204,7 @@ def case_decide_cluster(request, case_id: int):
 
 @supervisor_required
 @require_POST
-def case_reassign(request, case_id: int):
+def case_reassign_view(request, case_id: int):
     """A supervisor gives an open case to a certified reviewer, or back to its queue."""
     case = get_reviewable_case(request, case_id)
     to_id = request.POST.get("to", "")
@@ -253,7 +253,7 @@ def case_lease(request, case_id: int):
 @reviewer_required
 @never_cache
 @require_GET
-def case_media(request, case_id: int, media_id: int):
+def case_media_view(request, case_id: int, media_id: int):
     """Serve a case's media to a reviewer who may see the case. Every fetch is audited."""
     case = get_reviewable_case(request, case_id)
     media = selectors.case_media(case).filter(pk=media_id).first()

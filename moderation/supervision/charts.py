@@ -1,9 +1,15 @@
-"""Server-rendered bar charts for queue health. No script: the SVG carries a title and a
-description, and the same figures are offered as a table beside it."""
+"""Server-rendered bar charts for the supervisors' pages, as inline SVG: no script, no chart
+library, no CDN, and they print and save with the page.
+
+- `paired_bars`: arrivals beside decisions over time (queue health); the SVG carries a title and
+  a description, and the same figures are offered as a table beside it.
+- `horizontal_bars`: one bar per labelled figure (the transparency report); labels and values are
+  text too, so the chart reads without colour and to a screen reader.
+"""
 
 from dataclasses import dataclass
 
-from django.utils.html import escape
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 480
@@ -42,7 +48,7 @@ class Chart:
         return self.peak == 0
 
 
-def bar_chart(*, id: str, title: str, points: list[tuple[str, int, int]], every: int) -> Chart:
+def paired_bars(*, id: str, title: str, points: list[tuple[str, int, int]], every: int) -> Chart:
     """Paired bars (arrivals, decisions) per point; every `every`th point's label under the
     axis, the latest included."""
     n = max(len(points), 1)
@@ -98,13 +104,13 @@ def bar_chart(*, id: str, title: str, points: list[tuple[str, int, int]], every:
 def queue_charts(row) -> tuple[Chart, Chart]:
     """The last 24 hours (hourly) and the last 30 days (daily) of one QueueHealth row."""
     slug = row.queue.slug
-    hours = bar_chart(
+    hours = paired_bars(
         id=f"h24-{slug}",
         title=f"{row.queue.name}: arrivals and decisions per hour, last 24 hours (UTC)",
         points=[(f"{h:%H}:00", a, d) for h, a, d in row.hours],
         every=6,
     )
-    days = bar_chart(
+    days = paired_bars(
         id=f"d30-{slug}",
         title=f"{row.queue.name}: arrivals and decisions per day, last 30 days (UTC)",
         points=[(f"{d:%d %b}", a, d2) for d, a, d2 in row.days],
@@ -174,3 +180,46 @@ def chart_html(chart: Chart) -> SafeString:
     out.append("</tbody></table></details></figure>")
     # Every interpolated text is escaped above; numbers are ours.
     return mark_safe("".join(out))  # noqa: S308
+
+
+# Horizontal bars: row height and the widths of the label, bar and value columns.
+ROW, LABEL_WIDTH, BAR_WIDTH, VALUE_WIDTH = 22, 220, 320, 70
+
+
+def horizontal_bars(rows: list[tuple[str, float]], *, title: str, testid: str = "") -> SafeString:
+    """One bar per (label, value), scaled to the largest value; labels and values as text too,
+    so the chart reads without colour and to a screen reader (role="img" with a title)."""
+    peak = max((value for _, value in rows), default=0) or 1
+    height = ROW * max(len(rows), 1) + 4
+    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    bars = format_html_join(
+        "",
+        '<g transform="translate(0,{})"><text x="{}" y="15" text-anchor="end">{}</text>'
+        '<rect x="{}" y="3" width="{}" height="16" fill="#4a6fa5"></rect>'
+        '<text x="{}" y="15">{}</text></g>',
+        (
+            (
+                i * ROW,
+                LABEL_WIDTH - 8,
+                label,
+                LABEL_WIDTH,
+                round(BAR_WIDTH * value / peak, 1),
+                LABEL_WIDTH + round(BAR_WIDTH * value / peak, 1) + 6,
+                value,
+            )
+            for i, (label, value) in enumerate(rows)
+        ),
+    )
+    return format_html(
+        '<svg class="chart" role="img" aria-label="{}" data-testid="{}" viewBox="0 0 {} {}" '
+        'width="{}" height="{}" font-size="12" xmlns="http://www.w3.org/2000/svg">'
+        "<title>{}</title>{}</svg>",
+        title,
+        testid,
+        width,
+        height,
+        width,
+        height,
+        title,
+        bars,
+    )

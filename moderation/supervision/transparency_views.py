@@ -13,8 +13,8 @@ from moderation.decisions.models import Decision
 from moderation.dsa.views import PeriodForm
 from moderation.enforcement.models import EnforcementAction
 from moderation.supervision import research
+from moderation.supervision.charts import horizontal_bars
 from moderation.supervision.services import research_export_record, transparency_export_record
-from moderation.supervision.svg_charts import bar_chart
 from moderation.supervision.transparency import DETECTION_SOURCES, transparency_figures
 from reports.categories import Category
 
@@ -43,7 +43,7 @@ def _charts(figures) -> dict:
         for key, counts in figures.signals_by_category.items()
     ]
     return {
-        "sources": bar_chart(
+        "sources": horizontal_bars(
             [
                 ("User reports (form)", figures.reports_by_source.get("form", 0)),
                 ("User reports (API)", figures.reports_by_source.get("api", 0)),
@@ -53,20 +53,20 @@ def _charts(figures) -> dict:
             title="Signals received by source",
             testid="chart-sources",
         ),
-        "categories": bar_chart(
+        "categories": horizontal_bars(
             by_category, title="Signals received by category", testid="chart-categories"
         ),
-        "decisions": bar_chart(
+        "decisions": horizontal_bars(
             _labelled(figures.decisions_by_action, Decision.Action),
             title="Decisions by action",
             testid="chart-decisions",
         ),
-        "actions": bar_chart(
+        "actions": horizontal_bars(
             _labelled(figures.actions_by_kind, EnforcementAction.Kind),
             title="Enforcement actions by kind",
             testid="chart-actions",
         ),
-        "detection": bar_chart(
+        "detection": horizontal_bars(
             [(DETECTION_SOURCES[k], v) for k, v in figures.cases_by_detection.items()],
             title="Cases opened by detection source",
             testid="chart-detection",

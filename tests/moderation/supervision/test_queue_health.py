@@ -12,7 +12,7 @@ from moderation.cases import queue_stats
 from moderation.cases.models import Case, Queue
 from moderation.cases.services import case_claim_next
 from moderation.review.services import case_decide
-from moderation.supervision.charts import bar_chart
+from moderation.supervision.charts import paired_bars as bar_chart
 from moderation.supervision.models import QueueHour
 from moderation.supervision.queue_health import (
     hour_floor,
