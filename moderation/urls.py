@@ -93,9 +93,13 @@ urlpatterns = [
     ),
     path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
     path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),
-    path("rereview/<int:task_id>/record/", quality_views.rereview_record_view, name="rereview_record"),
     path(
-        "rereview/<int:task_id>/release/", quality_views.rereview_release_view, name="rereview_release"
+        "rereview/<int:task_id>/record/", quality_views.rereview_record_view, name="rereview_record"
+    ),
+    path(
+        "rereview/<int:task_id>/release/",
+        quality_views.rereview_release_view,
+        name="rereview_release",
     ),
     path("supervise/rereviews/", quality_views.supervise_rereviews, name="supervise_rereviews"),
     path(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import model_serializer
 
-from accounts import roles
-from lib.api import ERRORS, ApiError, require_scope
+from lib.api import ERRORS, ApiError
 from moderation.dsa import schema as dsa_schema
 from moderation.dsa import selectors as dsa
+from moderation.dsa.access import api_statements_caller
 
 router = Router(tags=["transparency"])
 
@@ -75,20 +75,6 @@ class PageParams(Schema):
     limit: int = Field(100, ge=1, le=MAX_PAGE)
 
 
-def _exporter(request):
-    """The platform (which submits statements to the EU database) and supervisors. Reviewers'
-    tokens carry `read` too, but a whole period's decisions is not theirs to pull."""
-    principal = require_scope(request, "read")
-    user = principal.user
-    if not (user.has_perm(roles.SUPERVISE) or user.has_perm(roles.SUBMIT_REPORTS)):
-        raise ApiError(
-            403,
-            "forbidden",
-            "Statements of reasons are for the platform's account and supervisors.",
-        )
-    return principal
-
-
 def _aware(moment: datetime, name: str) -> datetime:
     if moment.tzinfo is None:
         raise ApiError(
@@ -115,7 +101,7 @@ def list_statements(request, params: Query[PageParams]):
     under `statement`. Decisions later overturned stay listed (the restriction was applied),
     with the end date of the restriction. Filter by decision time with `since` (inclusive) and
     `until` (exclusive); page with `next` (keyset: stable while decisions are added)."""
-    _exporter(request)
+    api_statements_caller(request)
     since = _aware(params.since, "since") if params.since else EARLIEST
     until = _aware(params.until, "until") if params.until else LATEST
     if since >= until:
@@ -138,7 +124,7 @@ def get_statement(request, decision_id: int):
     """Needs the `read` scope, on the platform's account or a supervisor's. 404 when the
     decision does not exist or restricts nothing (no violation, a warning, a safety notice, a
     referral to senior review)."""
-    _exporter(request)
+    api_statements_caller(request)
     envelope = dsa.statement_for_decision(decision_id)
     if envelope is None:
         raise ApiError(

@@ -15,6 +15,7 @@ from accounts import roles
 from lib.api import ERRORS, ApiError, require_scope
 from lib.http import client_ip
 from moderation.escalations import custody, selectors
+from moderation.escalations.access import api_escalations_caller, get_api_escalation
 from moderation.escalations.models import Escalation
 
 router = Router(tags=["escalations"])
@@ -89,16 +90,6 @@ class ListParams(Schema):
     limit: int = Field(50, ge=1, le=MAX_PAGE)
 
 
-def _caller(request):
-    principal = require_scope(request, "read")
-    user = principal.user
-    if not user.has_perm(roles.SENIOR_REVIEW):
-        raise ApiError(
-            403, "forbidden", "Escalations are visible to senior reviewers and supervisors only."
-        )
-    return user
-
-
 def escalation_out(escalation: Escalation, case_ids: list[int]) -> dict:
     failed = escalation.status == Escalation.Status.FAILED
     return {
@@ -158,7 +149,7 @@ def list_escalations(request, params: Query[ListParams]):
     """Needs the `read` scope on a senior reviewer's, supervisor's or admin's token. Filter with
     `?status=` (draft, awaiting_approval, assembling, ready, submitted, acknowledged, failed,
     withdrawn). Pages of `limit` (default 50, at most 200), newest first; follow `next`."""
-    _caller(request)
+    api_escalations_caller(request)
     rows, more = selectors.escalations_page(
         status=params.status, before=params.cursor, limit=params.limit
     )
@@ -170,15 +161,6 @@ def list_escalations(request, params: Query[ListParams]):
             "next": str(rows[-1].pk) if more else None,
         },
     )
-
-
-def get_api_escalation(request, escalation_id: int) -> Escalation:
-    """The escalation, for a caller allowed to see escalations; 403/404 JSON otherwise."""
-    _caller(request)
-    escalation = selectors.escalation_with_attempts(escalation_id)
-    if escalation is None:
-        raise ApiError(404, "not_found", f"No escalation {escalation_id}.")
-    return escalation
 
 
 @router.get(

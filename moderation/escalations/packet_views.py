@@ -2,13 +2,12 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from accounts.access import supervisor_required
 from lib.http import client_ip
-from moderation.escalations.models import Escalation
+from moderation.escalations.access import get_escalation_or_404
 from moderation.escalations.packet import escalation_retry_assembly
 
 
@@ -16,8 +15,7 @@ from moderation.escalations.packet import escalation_retry_assembly
 @require_POST
 def escalation_retry_assembly_view(request, escalation_id: int):
     """A supervisor assembles a packet again once the cause of its failure is fixed."""
-    if not Escalation.objects.filter(pk=escalation_id).exists():
-        raise Http404("No such escalation")
+    get_escalation_or_404(escalation_id)
     try:
         escalation_retry_assembly(
             escalation_id=escalation_id, user=request.user, ip=client_ip(request)

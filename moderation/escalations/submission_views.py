@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import supervisor_required
 from lib.http import client_ip
 from moderation.escalations import submission
-from moderation.escalations.views import get_visible_escalation
+from moderation.escalations.access import get_visible_escalation
 
 
 @supervisor_required

@@ -19,20 +19,12 @@ from accounts.access import reviewer_required, senior_required, supervisor_requi
 from lib.forms import add_service_errors
 from moderation.escalations import selectors
 from moderation.escalations import services as escalations
+from moderation.escalations.access import get_visible_escalation
 from moderation.escalations.forms import EscalationDetailsForm, NoteForm
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation
 
 PAGE_SIZE = 50
 S = Escalation.Status
-
-
-def get_visible_escalation(request, escalation_id: int) -> Escalation:
-    """The escalation if this user may see it; 404 otherwise (a reviewer does not learn that an
-    escalation they had no part in exists)."""
-    escalation = selectors.visible_to(request.user).filter(pk=escalation_id).first()
-    if escalation is None:
-        raise Http404("No such escalation")
-    return escalation
 
 
 @reviewer_required

@@ -12,11 +12,11 @@ from lib.api import ERRORS, ApiError, require_scope
 from lib.http import client_ip
 from lib.text import is_storable, storable_text
 from moderation.cases import services as case_services
-from moderation.cases.access import user_may_view_case
 from moderation.cases.models import Case, Queue
 from moderation.decisions.models import Decision
 from moderation.decisions.rules import POLICIES
 from moderation.review import selectors, services
+from moderation.review.access import api_reviewer, api_visible_case
 
 router = Router(tags=["review"])
 
@@ -120,13 +120,6 @@ class DecisionIn(Schema):
     )
 
 
-def _reviewer(request):
-    principal = require_scope(request, "read")
-    if not principal.user.has_perm(roles.REVIEW):
-        raise ApiError(403, "forbidden", "Only reviewers can claim and decide cases.")
-    return principal
-
-
 def _cluster_out(case: Case) -> dict | None:
     total, others = selectors.cluster_cases(case)
     if not total:
@@ -195,21 +188,6 @@ def _case_out(case: Case, *, staff: bool = True) -> dict:
     }
 
 
-def _visible_case(request, case_id: int) -> Case:
-    principal = require_scope(request, "read")
-    try:
-        case = selectors.case_for_review(case_id)
-    except Case.DoesNotExist:
-        raise ApiError(404, "not_found", f"No case {case_id}.") from None
-    # Staff read what their queues allow; platform accounts only the cases they fed.
-    if principal.user.has_perm(roles.REVIEW):
-        if not user_may_view_case(principal.user, case):
-            raise ApiError(403, "forbidden", "This case is in a queue you are not certified for.")
-    elif not selectors.case_fed_by(case, principal.user):
-        raise ApiError(404, "not_found", f"No case {case_id}.")
-    return case
-
-
 @router.get("/queues", response={200: list[QueueOut], **ERRORS})
 def list_queues(request):
     """The queues the caller may work, with open counts."""
@@ -219,7 +197,7 @@ def list_queues(request):
 
 @router.get("/cases/{case_id}", response={200: CaseOut, **ERRORS})
 def get_case(request, case_id: int):
-    case = _visible_case(request, case_id)
+    case = api_visible_case(request, case_id)
     if selectors.held_rereview(request.auth.user, case) is not None:
         raise ApiError(
             403,
@@ -236,7 +214,7 @@ def get_case(request, case_id: int):
 )
 def claim(request, slug: str):
     """Claim the highest-priority claimable case in the queue (204 when there is none)."""
-    principal = _reviewer(request)
+    principal = api_reviewer(request)
     queue = Queue.objects.filter(slug=slug, is_active=True).first() if is_storable(slug) else None
     if queue is None:
         raise ApiError(404, "not_found", f"No active queue {slug!r}.")
@@ -252,8 +230,8 @@ def claim(request, slug: str):
     response={201: DecisionOut, **ERRORS},
 )
 def decide(request, case_id: int, payload: DecisionIn):
-    principal = _reviewer(request)
-    case = _visible_case(request, case_id)
+    principal = api_reviewer(request)
+    case = api_visible_case(request, case_id)
     try:
         decision = services.case_decide(
             case_id=case.pk,
