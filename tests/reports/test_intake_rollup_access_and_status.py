@@ -173,7 +173,7 @@ def test_a_job_that_cannot_be_enqueued_does_not_block_the_rest(settings, submit_
     from lib.jobs import get_queue
     from moderation.outbox.models import OutboxJob
     from moderation.outbox.services import outbox_prune, relay
-    from tests.lib.test_outbox import RedisServer, free_port
+    from tests.moderation.outbox.test_outbox import RedisServer, free_port
 
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")

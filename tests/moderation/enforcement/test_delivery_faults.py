@@ -13,7 +13,7 @@ from moderation.enforcement.models import WebhookDelivery
 from moderation.outbox.models import OutboxJob
 from moderation.outbox.services import relay
 from moderation.review.services import case_decide
-from tests.lib.test_outbox import REDIS_SERVER, RedisServer, free_port, work_queue
+from tests.moderation.outbox.test_outbox import REDIS_SERVER, RedisServer, free_port, work_queue
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from moderation.cases.models import Case
 from moderation.periodic import services as periodic
-from tests.lib.test_outbox import REDIS_SERVER, RedisServer, free_port
+from tests.moderation.outbox.test_outbox import REDIS_SERVER, RedisServer, free_port
 
 REVIEW_NEXT = "/review/next/"
 

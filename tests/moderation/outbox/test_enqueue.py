@@ -3,7 +3,7 @@ from django.db import transaction
 
 from moderation.cases.models import Queue
 from moderation.outbox.services import enqueue
-from tests.lib.jobs_fixtures import explode, remember
+from tests.moderation.outbox.jobs_fixtures import explode, remember
 
 
 def general_description():
