@@ -1,0 +1,36 @@
+"""The review pages' URLs (public contract: names and paths stay)."""
+
+from django.urls import path
+
+from moderation.review import rereview_views as quality_views
+from moderation.review import views
+
+urlpatterns = [
+    path("review/", views.dashboard, name="dashboard"),
+    path("review/next/", views.review_next, name="review_next"),
+    path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/decide/", views.case_decide_view, name="case_decide"),
+    path(
+        "cases/<int:case_id>/decide-cluster/", views.case_decide_cluster, name="case_decide_cluster"
+    ),
+    path("cases/<int:case_id>/skip/", views.case_skip, name="case_skip"),
+    path("cases/<int:case_id>/reassign/", views.case_reassign_view, name="case_reassign"),
+    path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
+    path("cases/<int:case_id>/media/<int:media_id>/", views.case_media_view, name="case_media"),
+    path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
+    path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),
+    path(
+        "rereview/<int:task_id>/record/", quality_views.rereview_record_view, name="rereview_record"
+    ),
+    path(
+        "rereview/<int:task_id>/release/",
+        quality_views.rereview_release_view,
+        name="rereview_release",
+    ),
+    path("supervise/rereviews/", quality_views.supervise_rereviews, name="supervise_rereviews"),
+    path(
+        "supervise/rereviews/<int:task_id>/resolve/",
+        quality_views.supervise_rereview_resolve,
+        name="supervise_rereview_resolve",
+    ),
+]
