@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from moderation.cases.route_rules import KNOWN_MATERIAL_POLICY
+
 
 class SignalType(models.TextChoices):
     PDQ = "pdq", "PDQ (256-bit perceptual)"
@@ -30,7 +32,7 @@ class HashBank(models.Model):
         RAISE_PRIORITY = "raise_priority", "Raise the case's priority"
         ROUTE = "route", "Route the case to a queue"
         ACT_AND_ESCALATE = (
-            "act_and_escalate",
+            KNOWN_MATERIAL_POLICY,
             ("Known material: top of the queue, suspend, remove and escalate at once"),
         )
 

@@ -5,6 +5,10 @@ and moderation/cases/routing.py picks the queue."""
 import re
 from dataclasses import dataclass, field
 
+# A bank of known material: its policy's value (moderation/banks/models.py, HashBank.Policy takes
+# it from here, so routing can name it without reading the banks' code).
+KNOWN_MATERIAL_POLICY = "act_and_escalate"
+
 # Sources a queue rule can name: the public form, the platform API's user reports, any automated
 # flag, or flags from one named source ("flag:<source>", the `source` the flag API was given).
 FORM, API, ANY_FLAG = "form", "api", "flag"

@@ -10,8 +10,7 @@ from django.db.models import Q
 
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case, Queue
-from moderation.cases.priority import BankMatch
-from moderation.cases.route_rules import RouteInput
+from moderation.cases.route_rules import KNOWN_MATERIAL_POLICY, RouteInput
 from reports.models import Media
 
 
@@ -34,23 +33,22 @@ def queue_route(route: RouteInput) -> Queue:
 
 
 def case_route_input(case: Case) -> RouteInput:
-    """Everything routing looks at for an existing case. Reads the banks its media matched
-    (bounded by the case's own media), so it is for reroutes, not for every report. Known
-    material is the case's own record of its strongest match (Case.bank_match_level), the same
-    fact its priority shows."""
+    """Everything routing looks at for an existing case. Reads the banks its media matched, with
+    their policies as they are now (bounded by the case's own media), so it is for reroutes, not
+    for every report."""
     matched = (
         Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
-        .values_list("matches__entry__bank_id", flat=True)
+        .values_list("matches__entry__bank_id", "matches__entry__bank__policy")
         .distinct()
     )
-    bank_ids = frozenset(bank_id for bank_id in matched if bank_id is not None)
+    banks = {(bank_id, policy) for bank_id, policy in matched if bank_id is not None}
     return RouteInput(
         category=case.category,
         involves_child=case.involves_child,
         sources=frozenset(case.sources),
         language=case.content_item.language,
-        bank_ids=bank_ids,
-        known_material=case.bank_match_level == BankMatch.KNOWN_MATERIAL,
+        bank_ids=frozenset(bank_id for bank_id, _ in banks),
+        known_material=any(policy == KNOWN_MATERIAL_POLICY for _, policy in banks),
     )
 
 

@@ -9,18 +9,27 @@ pages that need it:
   "assembling") are queued again.
 - The escalation list (`escalations`): those assemblies are queued again, where people look for
   them.
+- Queue health (`queue_health` and its live partial): the recent hourly figures are rebuilt.
+
+Only for a request the page would serve (its method, a signed-in person with its permission),
+so nobody else sets this work going.
 
 With Redis this does nothing: the periodic chain (moderation/periodic/services.py) and
 `manage.py relay_outbox` do the same work. The daily evidence purge and audit verification have
 no in-process runner: in the embedded mode, run their management commands from cron.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts import roles
 from moderation.cases.rollup import cases_refresh_waiting
 from moderation.escalations.packet import escalations_requeue_stale
 from moderation.periodic.services import STALE_AFTER
+from moderation.supervision.queue_health import queue_hours_refresh
 
 EMBEDDED_THROTTLE_SECONDS = 60
 
@@ -52,15 +61,37 @@ def escalations_requeue_if_due() -> int:
     return escalations_requeue_stale(limit=EMBEDDED_ASSEMBLY_LIMIT)
 
 
-# Which periodic work runs just before which page (by URL name).
+def queue_hours_refresh_if_due() -> int:
+    """Embedded mode only (no scheduler): rebuild the recent hours at most once a minute per
+    cache. With Redis the periodic chain does it."""
+    if not settings.JOBS_EAGER:
+        return 0
+    if not cache.add("vigil:queue-hours-refresh", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
+        return 0
+    return queue_hours_refresh()
+
+
+@dataclass(frozen=True)
+class Due:
+    """Periodic work run before a page, for a request the page itself would serve."""
+
+    method: str
+    perm: str
+    work: tuple[Callable[[], int], ...]
+
+
+# Which periodic work runs just before which page (by URL name), for whom.
 DUE_BEFORE = {
-    "review_next": (waiting_refresh_if_due, escalations_requeue_if_due),
-    "escalations": (escalations_requeue_if_due,),
+    "review_next": Due("POST", roles.REVIEW, (waiting_refresh_if_due, escalations_requeue_if_due)),
+    "escalations": Due("GET", roles.REVIEW, (escalations_requeue_if_due,)),
+    "queue_health": Due("GET", roles.SUPERVISE, (queue_hours_refresh_if_due,)),
+    "queue_health_live": Due("GET", roles.SUPERVISE, (queue_hours_refresh_if_due,)),
 }
 
 
 class EmbeddedSchedulerMiddleware:
-    """Runs the work DUE_BEFORE names before a signed-in person's page, in the embedded mode."""
+    """Runs the work DUE_BEFORE names before a page, in the embedded mode, for a request that page
+    would serve (its method, a signed-in person with its permission)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -69,9 +100,12 @@ class EmbeddedSchedulerMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if not settings.JOBS_EAGER or not request.user.is_authenticated:
+        if not settings.JOBS_EAGER:
             return None
         match = request.resolver_match
-        for run in DUE_BEFORE.get(match.url_name if match else None, ()):
+        due = DUE_BEFORE.get(match.url_name) if match else None
+        if due is None or request.method != due.method or not request.user.has_perm(due.perm):
+            return None
+        for run in due.work:
             run()
         return None

@@ -27,8 +27,6 @@ after the workers were down longer than RECOMPUTE_HOURS).
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate, TruncHour
@@ -44,7 +42,6 @@ HOUR = timedelta(hours=1)
 # while a worker restarted are caught up; older hours are final.
 RECOMPUTE_HOURS = 3
 DAYS = 30
-REFRESH_THROTTLE_SECONDS = 60
 # Serialises rebuilds on PostgreSQL (two overlapping runs would both insert the same hours).
 ADVISORY_LOCK = 0x5649_4701
 
@@ -97,16 +94,6 @@ def queue_hours_refresh(*, now: datetime | None = None) -> int:
     """Rebuild the last RECOMPUTE_HOURS hours, the current one included."""
     current = hour_floor(now or timezone.now())
     return queue_hours_recompute(start=current - (RECOMPUTE_HOURS - 1) * HOUR, end=current + HOUR)
-
-
-def queue_hours_refresh_if_due() -> int:
-    """Embedded mode only (no scheduler): rebuild the recent hours at most once a minute per
-    cache. With Redis the periodic chain does it."""
-    if not settings.JOBS_EAGER:
-        return 0
-    if not cache.add("vigil:queue-hours-refresh", 1, timeout=REFRESH_THROTTLE_SECONDS):
-        return 0
-    return queue_hours_refresh()
 
 
 @dataclass

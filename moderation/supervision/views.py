@@ -6,14 +6,14 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import supervisor_required
 from moderation.supervision.charts import chart_html, queue_charts
-from moderation.supervision.queue_health import queue_health, queue_hours_refresh_if_due
+from moderation.supervision.queue_health import queue_health
 
 POLL_SECONDS = 30
 
 
 def _context():
-    # Embedded mode has no scheduler: the page keeps the recent hours up to date itself.
-    queue_hours_refresh_if_due()
+    # Embedded mode: the recent hours were rebuilt just before this view
+    # (moderation/periodic/embedded.py).
     health = queue_health()
     for row in health.queues:
         row.chart_hours_html, row.chart_days_html = map(chart_html, queue_charts(row))

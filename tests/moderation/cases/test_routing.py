@@ -180,6 +180,19 @@ class TestBankRules:
         assert Case.objects.get(pk=ordinary.pk).queue.slug == "general"
         assert Case.objects.get(pk=known.pk).queue.slug == "known-material"
 
+    def test_routing_follows_a_banks_policy_as_it_is_now(self, banks, png_upload, run_jobs):
+        known = banks("known", policy=HashBank.Policy.ACT_AND_ESCALATE, colour=(4, 5, 6))
+        # Known material first: while the bank is known material, a CSAM report keeps it there.
+        queue("known-material", order=0, bank_rule=Queue.BankRule.KNOWN_MATERIAL)
+        queue("csam-next", order=1, categories=["csam"])
+        with run_jobs():
+            case = api_report(platform_id="b", images=[png_upload(colour=(4, 5, 6))])
+        assert Case.objects.get(pk=case.pk).queue.slug == "known-material"
+        # An admin finds the list was not known material after all.
+        HashBank.objects.filter(pk=known.pk).update(policy=HashBank.Policy.RAISE_PRIORITY)
+        api_report(platform_id="b", category="csam")
+        assert Case.objects.get(pk=case.pk).queue.slug == "csam-next"
+
     def test_a_listed_banks_rule_takes_matches_in_those_banks_only(
         self, banks, png_upload, run_jobs
     ):
