@@ -19,6 +19,13 @@ from moderation.decisions.models import Appeal
 SKIP_MEMORY = timedelta(minutes=30)
 
 
+_NOT_CERTIFIED = (
+    "You are no longer certified to work the {queue} queue (your certification expired or was "
+    "withdrawn, or your access was paused), so the case went back to the queue; a supervisor "
+    "can renew it."
+)
+
+
 class CaseNotHeld(Exception):
     """The reviewer no longer holds the case (someone else claimed it, or it was decided)."""
 
@@ -146,13 +153,42 @@ def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) 
 
 
 def case_renew_lease(*, case_id: int, user) -> bool:
-    """Extend the reviewer's lease while they have the case open. False if they lost it."""
+    """Extend the reviewer's lease while they have the case open. False if they lost it.
+
+    A reviewer who may no longer work the case's queue (their certification expired or was
+    withdrawn, or a supervisor paused their access) loses the case at once: it goes back to the
+    queue for someone who may, and CaseNotHeld says why.
+    """
     now = timezone.now()
-    return bool(
-        Case.objects.filter(pk=case_id, assignee=user, status=Case.Status.OPEN).update(
-            lease_expires_at=_lease_until(now)
+    with transaction.atomic(durable=True):
+        case = (
+            Case.objects.select_for_update()
+            .select_related("queue")
+            .filter(pk=case_id, assignee=user, status=Case.Status.OPEN)
+            .first()
         )
-    )
+        if case is None:
+            return False
+        if case.queue_id not in claimable_queue_ids(user, now):
+            case.assignee, case.lease_expires_at, case.updated_at = None, None, now
+            case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
+            audit_record(
+                verb="case.released",
+                obj=case,
+                case=case,
+                actor_label="system",
+                before={"assignee": user.get_username()},
+                after={"assignee": None, "reasons": ["reviewer no longer certified for the queue"]},
+            )
+            released = True
+        else:
+            released = False
+            case.lease_expires_at = _lease_until(now)
+            case.save(update_fields=["lease_expires_at"])
+    if released:
+        # Raised after the commit: the case is back in its queue whatever the caller does.
+        raise CaseNotHeld(_NOT_CERTIFIED.format(queue=case.queue.name))
+    return True
 
 
 def case_release(*, case_id: int, user, ip: str | None = None) -> None:
@@ -204,11 +240,7 @@ def lock_held_case(*, case_id: int, user) -> Case:
             "Nothing was recorded: take it again with Review next."
         )
     if case.queue_id not in claimable_queue_ids(user, now):
-        raise CaseNotHeld(
-            f"You are no longer certified to work the {case.queue.name} queue (your "
-            "certification expired or was withdrawn, or your access was paused). Nothing was "
-            "recorded; a supervisor can renew it."
-        )
+        raise CaseNotHeld(_NOT_CERTIFIED.format(queue=case.queue.name) + " Nothing was recorded.")
     if Case.objects.filter(pk=case.pk).filter(Exists(appeals_involving(user))).exists():
         raise OwnDecisionAppealed(
             "This case is an appeal against a decision you took part in, so another reviewer "

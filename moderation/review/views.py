@@ -73,7 +73,11 @@ def case_detail(request, case_id: int):
         return redirect("rereview_detail", task_id=task.pk)
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
     if holding:
-        case_services.case_renew_lease(case_id=case.pk, user=request.user)
+        try:
+            case_services.case_renew_lease(case_id=case.pk, user=request.user)
+        except case_services.CaseNotHeld as e:
+            messages.error(request, str(e))
+            return redirect("dashboard")
     form = DecisionForm(
         initial={"policy": DEFAULT_POLICY.get(case.category), "seen": services.case_version(case)}
     )
@@ -243,11 +247,16 @@ def case_lease(request, case_id: int):
     says so at once when something new arrived on it since the page was drawn (the form's
     `seen`), rather than only when a decision is refused."""
     case = get_reviewable_case(request, case_id)
-    case_services.case_renew_lease(case_id=case.pk, user=request.user)
+    lost = ""
+    try:
+        case_services.case_renew_lease(case_id=case.pk, user=request.user)
+    except case_services.CaseNotHeld as e:
+        lost = str(e)
     seen = request.POST.get("seen", "")
     changed = bool(seen) and seen != services.case_version(case)
     case.refresh_from_db(fields=["assignee", "lease_expires_at", "status"])
-    return render(request, "moderation/_lease.html", {"case": case, "changed": changed})
+    context = {"case": case, "changed": changed, "lost": lost}
+    return render(request, "moderation/_lease.html", context)
 
 
 @reviewer_required

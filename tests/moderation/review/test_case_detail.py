@@ -195,6 +195,45 @@ class TestLeaseView:
         case.refresh_from_db()
         assert case.assignee == b
 
+    def test_a_lapsed_certification_ends_the_hold_and_says_why(
+        self, client, make_user, submit_report
+    ):
+        # Renewing the lease while the page stays open must not keep a case from everyone for
+        # ever once its holder may no longer work the queue.
+        ed, other = make_user("ed"), make_user("other")
+        submit_report()
+        case = case_claim_next(user=ed)
+        ed.certifications.update(
+            granted_at=timezone.now() - timedelta(days=400),
+            expires_at=timezone.now() - timedelta(minutes=1),
+        )
+        client.force_login(ed)
+        r = client.post(f"/cases/{case.pk}/lease/")
+        assert b"no longer certified to work the General queue" in r.content
+        assert b"Yours until" not in r.content
+        case.refresh_from_db()
+        assert case.assignee is None and case.lease_expires_at is None
+        event = AuditEvent.objects.filter(verb="case.released").latest("pk")
+        assert event.after["reasons"] == ["reviewer no longer certified for the queue"]
+        assert case_claim_next(user=other).pk == case.pk
+
+    def test_opening_the_case_after_the_certification_lapsed_hands_it_back(
+        self, client, make_user, submit_report
+    ):
+        ed = make_user("ed")
+        submit_report()
+        case = case_claim_next(user=ed)
+        ed.certifications.update(
+            granted_at=timezone.now() - timedelta(days=400),
+            expires_at=timezone.now() - timedelta(minutes=1),
+        )
+        client.force_login(ed)
+        r = client.get(f"/cases/{case.pk}/", follow=True)
+        assert r.redirect_chain[-1][0] == "/review/"
+        assert b"no longer certified to work the General queue" in r.content
+        case.refresh_from_db()
+        assert case.assignee is None
+
 
 @pytest.mark.django_db
 def test_media_missing_from_storage_is_a_404_and_not_logged_as_viewed(
