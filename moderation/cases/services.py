@@ -152,6 +152,21 @@ def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) 
     return case
 
 
+def _hand_back(case: Case, *, holder, now, actor=None, reasons=None, ip: str | None = None):
+    """Free a locked case its holder no longer works on, back to its queue, audited."""
+    case.assignee, case.lease_expires_at, case.updated_at = None, None, now
+    case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
+    audit_record(
+        verb="case.released",
+        obj=case,
+        case=case,
+        actor=actor,
+        before={"assignee": holder.get_username()},
+        after={"assignee": None, **({"reasons": reasons} if reasons else {})},
+        ip=ip,
+    )
+
+
 def case_renew_lease(*, case_id: int, user) -> bool:
     """Extend the reviewer's lease while they have the case open. False if they lost it.
 
@@ -170,15 +185,8 @@ def case_renew_lease(*, case_id: int, user) -> bool:
         if case is None:
             return False
         if case.queue_id not in claimable_queue_ids(user, now):
-            case.assignee, case.lease_expires_at, case.updated_at = None, None, now
-            case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
-            audit_record(
-                verb="case.released",
-                obj=case,
-                case=case,
-                actor_label="system",
-                before={"assignee": user.get_username()},
-                after={"assignee": None, "reasons": ["reviewer no longer certified for the queue"]},
+            _hand_back(
+                case, holder=user, now=now, reasons=["reviewer no longer certified for the queue"]
             )
             released = True
         else:
@@ -197,21 +205,9 @@ def case_release(*, case_id: int, user, ip: str | None = None) -> None:
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.assignee_id != user.pk or case.status != Case.Status.OPEN:
             raise CaseNotHeld("You are not holding this case, so there was nothing to skip.")
-        case.assignee = None
-        case.lease_expires_at = None
-        case.updated_at = timezone.now()
-        case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
+        _hand_back(case, holder=user, now=timezone.now(), actor=user, ip=ip)
         CaseSkip.objects.update_or_create(
             case=case, user=user, defaults={"skipped_at": case.updated_at}
-        )
-        audit_record(
-            verb="case.released",
-            obj=case,
-            case=case,
-            actor=user,
-            before={"assignee": user.get_username()},
-            after={"assignee": None},
-            ip=ip,
         )
 
 
@@ -286,15 +282,12 @@ def sensitive_pause(
             assignee=user, status=Case.Status.OPEN, queue__sensitive=True
         )
         for case in held:
-            case.assignee, case.lease_expires_at, case.updated_at = None, None, now
-            case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
-            audit_record(
-                verb="case.released",
-                obj=case,
-                case=case,
+            _hand_back(
+                case,
+                holder=user,
+                now=now,
                 actor=by,
-                before={"assignee": user.get_username()},
-                after={"assignee": None, "reasons": ["reviewer paused from sensitive queues"]},
+                reasons=["reviewer paused from sensitive queues"],
                 ip=ip,
             )
     return pause

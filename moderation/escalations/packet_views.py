@@ -2,12 +2,12 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from accounts.access import supervisor_required
 from lib.http import client_ip
-from moderation.escalations.access import get_escalation_or_404
+from moderation.escalations.models import Escalation
 from moderation.escalations.packet import escalation_retry_assembly
 
 
@@ -15,7 +15,7 @@ from moderation.escalations.packet import escalation_retry_assembly
 @require_POST
 def escalation_retry_assembly_view(request, escalation_id: int):
     """A supervisor assembles a packet again once the cause of its failure is fixed."""
-    get_escalation_or_404(escalation_id)
+    get_object_or_404(Escalation, pk=escalation_id)  # supervisors see every escalation
     try:
         escalation_retry_assembly(
             escalation_id=escalation_id, user=request.user, ip=client_ip(request)

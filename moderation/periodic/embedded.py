@@ -35,40 +35,39 @@ EMBEDDED_THROTTLE_SECONDS = 60
 
 
 EMBEDDED_ASSEMBLY_LIMIT = 5
-
-
 EMBEDDED_LIMIT = 500
 
 
-def waiting_refresh_if_due() -> int:
-    """Embedded mode only: recompute some stale cases, at most once a minute per process."""
+def _throttled(key: str, work: Callable[[], int]) -> int:
+    """Embedded mode only: `work`, at most once a minute per cache (per process on the
+    embedded default's local-memory cache). With Redis the periodic chain does it."""
     if not settings.JOBS_EAGER:
         return 0
-    if not cache.add("vigil:waiting-refresh", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
+    if not cache.add(key, 1, timeout=EMBEDDED_THROTTLE_SECONDS):
         return 0
-    return cases_refresh_waiting(stale_after=STALE_AFTER, limit=EMBEDDED_LIMIT)
+    return work()
+
+
+def waiting_refresh_if_due() -> int:
+    """Recompute some stale cases' waiting-time priority."""
+    return _throttled(
+        "vigil:waiting-refresh",
+        lambda: cases_refresh_waiting(stale_after=STALE_AFTER, limit=EMBEDDED_LIMIT),
+    )
 
 
 def escalations_requeue_if_due() -> int:
-    """Embedded mode only: queue again assemblies left in ASSEMBLING by a process that stopped
-    (what relay_outbox's sweep does with Redis), at most once a minute per process. In-process
-    jobs run when the request's writes commit, so a few at a time: the request that finds them
-    waits for their assembly."""
-    if not settings.JOBS_EAGER:
-        return 0
-    if not cache.add("vigil:assembly-sweep", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
-        return 0
-    return escalations_requeue_stale(limit=EMBEDDED_ASSEMBLY_LIMIT)
+    """Queue again assemblies left in ASSEMBLING by a process that stopped (what relay_outbox's
+    sweep does with Redis). In-process jobs run when the request's writes commit, so a few at a
+    time: the request that finds them waits for their assembly."""
+    return _throttled(
+        "vigil:assembly-sweep", lambda: escalations_requeue_stale(limit=EMBEDDED_ASSEMBLY_LIMIT)
+    )
 
 
 def queue_hours_refresh_if_due() -> int:
-    """Embedded mode only (no scheduler): rebuild the recent hours at most once a minute per
-    cache. With Redis the periodic chain does it."""
-    if not settings.JOBS_EAGER:
-        return 0
-    if not cache.add("vigil:queue-hours-refresh", 1, timeout=EMBEDDED_THROTTLE_SECONDS):
-        return 0
-    return queue_hours_refresh()
+    """Rebuild queue health's recent hours."""
+    return _throttled("vigil:queue-hours-refresh", queue_hours_refresh)
 
 
 @dataclass(frozen=True)
