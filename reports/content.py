@@ -2,6 +2,9 @@
 reports find the same item (the platform's id, or the canonical URL), and finding or creating it."""
 
 import hashlib
+import re
+import string
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,20 +61,144 @@ def content_add_ip_captures(item: ContentItem, captures: Sequence[IpCaptureIn]) 
     return len(new)
 
 
-def normalise_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    # Scheme and host are case-insensitive; the fragment never reaches the server.
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
+# Query parameters that say how someone reached a link (an ad click, a campaign, a share button),
+# never which content it is. Compared lower-cased, after unreserved escapes are decoded. `si`
+# (YouTube's and Spotify's share id) is not here: on other sites it can name the content.
+TRACKING_PARAMETER_PREFIXES = ("utm_",)  # Google Analytics' campaign parameters, any of them
+TRACKING_PARAMETERS = frozenset(
+    {
+        # Ad clicks: Meta, Google Ads, Microsoft Ads, X, TikTok, LinkedIn, Yandex.
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "yclid",
+        # Share buttons and embeds: Instagram, X.
+        "igshid",
+        "igsh",
+        "ref_src",
+        "ref_url",
+        # Email campaigns and cross-site analytics: Mailchimp, HubSpot, Marketo, Google Analytics.
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "_ga",
+        "_gl",
+    }
+)
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})?")
+
+
+def canonical_url(url: str) -> str:
+    """The form of a URL that decides which content item it names; the URL as given is kept for
+    display. Two links meet when they differ only in what cannot change the content a server
+    sends: the case of the scheme and host, a default port (http 80, https 443), an IDN host
+    written in Unicode or punycode, an empty path ("/"), trailing slashes after a non-root path,
+    the fragment (it never reaches the server), the spelling of percent-escapes (unreserved
+    characters decoded, hex upper-cased) and tracking parameters (TRACKING_PARAMETERS, any
+    `utm_*`). The path's case and the other parameters, in their order, are kept: a site may
+    tell them apart, and merging two different items puts one under the other's decision,
+    which is worse than a second case about the same one. Never raises: input urlsplit cannot
+    read is its own canonical form."""
+    text = _strip(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        return text
+    scheme = parts.scheme.lower()
+    netloc = _canonical_netloc(scheme, parts.netloc)
+    path = _normalise_escapes(parts.path)
+    if netloc or scheme:
+        # /a/b/ and /a/b are one page on nearly every site; "" and "/" are one by definition.
+        path = path.rstrip("/") or "/"
+    if not netloc and path.startswith("//"):
+        path = "/" + path.lstrip("/")  # or it would read as a host next time
+    # Parameter order is kept, not sorted: some servers read parameters by position or take the
+    # first of a repeated one, and share links for one item come out of one button in one order.
+    query = "&".join(
+        part
+        for part in (_normalise_escapes(p) for p in parts.query.split("&"))
+        if part and not _is_tracking(part.partition("=")[0].lower())
     )
+    canonical = urlunsplit((scheme, netloc, path, query, ""))
+    # What stood before a dropped fragment or parameter may be spaces: once more without them
+    # (shorter each time, so this ends), so that the canonical form of a canonical form is itself.
+    stripped = _strip(canonical)
+    return canonical if stripped == canonical else canonical_url(stripped)
+
+
+# Whitespace and the control characters urlsplit drops from the start of a URL.
+_EDGES = re.compile(r"^[\s\x00-\x20]+|[\s\x00-\x20]+$")
+
+
+def _strip(text: str) -> str:
+    return _EDGES.sub("", text)
+
+
+def _is_tracking(name: str) -> bool:
+    return name.startswith(TRACKING_PARAMETER_PREFIXES) or name in TRACKING_PARAMETERS
+
+
+def _canonical_netloc(scheme: str, netloc: str) -> str:
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.rpartition(":")
+    is_port = port == "" or (port.isascii() and port.isdigit())
+    if not colon or not is_port or (":" in host and not host.endswith("]")):
+        host, port = hostport, ""  # no port, or an IPv6 address without one
+    port = port.lstrip("0") or ("0" if port else "")
+    if port == DEFAULT_PORTS.get(scheme):
+        port = ""
+    # User information is a credential: its case is kept.
+    return f"{userinfo}{at}{_canonical_host(host)}{':' if port else ''}{port}"
+
+
+def _canonical_host(host: str) -> str:
+    host = host.lower()
+    if host.isascii():
+        return host
+    # An IDN host, as its punycode (RFC 3492) labels: 例え.jp meets xn--r8jz45g.jp. Lower-case
+    # and NFC only, not IDNA's full mapping: a host this does not map like a browser rolls up
+    # less, never into another host.
+    labels = []
+    for label in host.split("."):
+        if not label.isascii():
+            # The punycode codec takes any str, lone surrogates included.
+            label = "xn--" + unicodedata.normalize("NFC", label).encode("punycode").decode()
+        labels.append(label)
+    return ".".join(labels)
+
+
+def _normalise_escapes(text: str) -> str:
+    """%7E and ~ are one character (RFC 3986 6.2.2.2), %2f and %2F one escape; a stray % is
+    written %25, as servers read it."""
+
+    def one(match: re.Match) -> str:
+        hex_digits = match.group(1)
+        if hex_digits is None:
+            return "%25"
+        char = chr(int(hex_digits, 16))
+        return char if char in _UNRESERVED else f"%{hex_digits.upper()}"
+
+    return _ESCAPE.sub(one, text)
 
 
 def url_key(url: str) -> str:
-    return hashlib.sha256(normalise_url(url).encode()).hexdigest() if url else ""
+    """SHA-256 of the canonical URL: how a report that knows only the URL finds its item."""
+    return hashlib.sha256(canonical_url(url).encode()).hexdigest() if url else ""
 
 
 def content_key(*, platform_id: str = "", url: str = "") -> str:
-    """The identity of a content item: the platform's id if known, else its normalised URL (by
+    """The identity of a content item: the platform's id if known, else its canonical URL (by
     hash, so any URL the form accepts fits)."""
     if platform_id:
         return f"id:{platform_id}"

@@ -29,8 +29,9 @@ class ContentItem(models.Model):
     # The platform's id when the platform sent it, otherwise derived from the URL (see services).
     key = models.CharField(max_length=600, unique=True)
     platform_id = models.CharField(max_length=255, blank=True, db_index=True)
-    # SHA-256 of the normalised URL: the form knows only the URL, the platform also its id, and
-    # both must land on the same item.
+    # SHA-256 of the canonical URL (reports/content.py): the form knows only the URL, the
+    # platform also its id, and both must land on the same item. Indexed, not unique: items keyed
+    # by the previous rule that turned out to be one keep their own rows (migration 0009).
     url_key = models.CharField(max_length=64, blank=True, db_index=True)
     url = models.URLField(max_length=2000, blank=True)
     type = models.CharField(max_length=16, choices=Type, default=Type.OTHER)
