@@ -15,6 +15,7 @@ from PIL import Image
 
 from accounts.models import QueueCertification, User
 from accounts.roles import Role
+from moderation.audit.append_only import ALLOW_DELETE
 from moderation.cases.models import Queue
 from tests.intake import intake_fields
 
@@ -29,11 +30,33 @@ pytest_plugins = [
 
 @receiver(connection_created)
 def allow_audit_truncate(sender, connection, **kwargs):
-    """PostgreSQL refuses TRUNCATE of the audit log (moderation/migrations/0026) unless the
+    """PostgreSQL refuses TRUNCATE of the audit log (moderation/migrations/0029) unless the
     session allows it; transactional tests empty every table with TRUNCATE when they end."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET vigil.allow_audit_truncate = on")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def sqlite_flush_may_delete_audit_events():
+    """SQLite refuses every DELETE of an audit event (moderation/migrations/0031) unless the
+    connection allows it, and empties tables with DELETE: transactional tests flush every table
+    when they end. Allowed for the flush only, so a test's own delete is refused as in production."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    operations = DatabaseWrapper.ops_class
+    flush = operations.execute_sql_flush
+
+    def flush_audit_too(self, sql_list):
+        setattr(self.connection, ALLOW_DELETE, True)
+        try:
+            return flush(self, sql_list)
+        finally:
+            setattr(self.connection, ALLOW_DELETE, False)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(operations, "execute_sql_flush", flush_audit_too)
+        yield
 
 
 def pytest_sessionstart(session):

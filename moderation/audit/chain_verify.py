@@ -42,6 +42,7 @@ from moderation.audit.chain import (
     _model,
     event_hash,
 )
+from moderation.audit.head import ChainHead
 
 # Spans per worker: a failure early in the chain stops the run after a fraction of it, and a
 # worker slowed by the machine delays the end by less.
@@ -223,19 +224,54 @@ def _parallel(workers: int) -> bool:
     return workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
+def _short(digest: str | None) -> str:
+    return "none" if not digest else digest[:16] + "..."
+
+
+def check_head(
+    *, last_seq: int, seq: int, digest: str, source: str
+) -> tuple[str, int | None, int] | None:
+    """A head (`seq`, `digest`) that `source` recorded, against a chain found intact up to
+    `last_seq`: None when that event is still there with that hash, else the failure (message,
+    id of the event at `seq` if any, the seq named). Since every hash covers the one before it,
+    the head's hash vouches for all the events up to it."""
+    if seq <= 0:
+        return None
+    if seq > last_seq:
+        missing = seq - last_seq
+        return (
+            f"the chain ends at seq {last_seq} but {source} names seq {seq} "
+            f"(hash {_short(digest)}): {missing} newest "
+            f"{'event is' if missing == 1 else 'events are'} missing (cut off its end)",
+            None,
+            last_seq + 1,
+        )
+    found = _model()._default_manager.filter(seq=seq).values_list("id", "hash").first()
+    if found is not None and found[1] == digest:
+        return None
+    return (
+        f"seq {seq} has hash {_short(found and found[1])} but {source} names hash "
+        f"{_short(digest)}: the chain was rewritten at or before seq {seq}",
+        found[0] if found else None,
+        seq,
+    )
+
+
 def audit_verify(
     *,
     batch: int = VERIFY_BATCH,
     unsealed_grace: timedelta = UNSEALED_GRACE,
     anchor: tuple[int, str] | None = None,
+    head: ChainHead | None = None,
     now: datetime | None = None,
     workers: int = 1,
     span: int | None = None,
 ) -> Verification:
     """Check the whole chain; stop at the first bad event. `anchor` is a (seq, hash) an earlier
-    verification saw: it must still be there, so cutting events off the end of the chain is
-    noticed too. `workers` > 1 checks spans in that many processes (see the module's docstring);
-    `span` sets the events per span there (tests), else each worker gets SPANS_PER_WORKER."""
+    verification saw, `head` one kept outside the database (moderation/audit/head.py): each must
+    still be there with its hash, so cutting events off the end of the chain is noticed too.
+    `workers` > 1 checks spans in that many processes (see the module's docstring); `span` sets
+    the events per span there (tests), else each worker gets SPANS_PER_WORKER."""
     events = _model()._default_manager
     batch = max(1, batch)
     top = events.aggregate(top=Max("seq"))["top"] or 0
@@ -252,21 +288,15 @@ def audit_verify(
             False, checked, message, bad_id, bad_seq, last_seq, prev, result.workers
         )
 
-    if anchor is not None and anchor[0] > 0:
-        if anchor[0] > last_seq:
-            return failed(
-                f"chain ends at seq {last_seq}, but an earlier verification saw seq {anchor[0]}:"
-                " events were removed from its end",
-                None,
-                last_seq + 1,
-            )
-        found = events.filter(seq=anchor[0]).values_list("id", "hash").first()
-        if found is None or found[1] != anchor[1]:
-            return failed(
-                f"seq {anchor[0]} no longer has the hash an earlier verification saw",
-                found[0] if found else None,
-                anchor[0],
-            )
+    # The head kept outside the database first: whoever cut the chain may have cut the
+    # database's record of its end too.
+    known = [] if head is None else [(head.seq, head.hash, head.describe())]
+    if anchor is not None:
+        known.append((anchor[0], anchor[1], "the head an earlier verification recorded"))
+    for seq, digest, source in known:
+        cut = check_head(last_seq=last_seq, seq=seq, digest=digest, source=source)
+        if cut is not None:
+            return failed(*cut)
     cutoff = (now or timezone.now()) - unsealed_grace
     stale = (
         events.filter(seq__isnull=True, created_at__lt=cutoff).order_by("id").values("id").first()

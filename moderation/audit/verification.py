@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from moderation.audit.chain import audit_seal
 from moderation.audit.chain_verify import audit_verify, default_workers
+from moderation.audit.head import ChainHead
 from moderation.audit.jobs import verify_audit_log
 from moderation.audit.models import AuditVerification
 from moderation.audit.services import audit_record
@@ -43,11 +44,15 @@ def audit_verification_request(*, user, ip: str | None = None) -> AuditVerificat
 
 
 def audit_verification_run(
-    *, verification_id: int | None = None, workers: int | None = None
+    *,
+    verification_id: int | None = None,
+    workers: int | None = None,
+    head: ChainHead | None = None,
 ) -> AuditVerification:
     """Seal, then verify the whole chain (in `workers` processes, default
-    settings.AUDIT_VERIFY_WORKERS), and store the result. Idempotent: a run that finished
-    already is returned as it is."""
+    settings.AUDIT_VERIFY_WORKERS), and store the result. `head` is one kept outside the
+    database (moderation/audit/head.py) that must still be in the chain. Idempotent: a run that
+    finished already is returned as it is."""
     if verification_id is None:
         verification = AuditVerification.objects.create()
     else:
@@ -64,7 +69,7 @@ def audit_verification_run(
         logger.exception("sealing before verification failed")
     started = time.monotonic()
     try:
-        result = audit_verify(anchor=anchor, workers=workers or default_workers())
+        result = audit_verify(anchor=anchor, head=head, workers=workers or default_workers())
     except Exception as exc:
         # The check itself broke (the database went away, a worker process died): say so rather
         # than leave the run "running" for ever. ok stays None: the chain was not judged.

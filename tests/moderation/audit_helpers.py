@@ -4,11 +4,21 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from moderation.audit.append_only import sqlite_guard_install, sqlite_guard_remove
+
 
 @contextmanager
 def audit_guard_off():
-    """Lift PostgreSQL's append-only trigger on the audit table inside the test's transaction
-    (the test's rollback restores it). SQLite has no such trigger."""
+    """Lift the append-only triggers on the audit table (PostgreSQL's, migration 0029; SQLite's,
+    0031) inside the test's transaction, as someone with access to the database could; they are
+    back when the block ends (and the test's rollback would restore them anyway)."""
+    if connection.vendor == "sqlite":
+        sqlite_guard_remove(connection=connection)
+        try:
+            yield
+        finally:
+            sqlite_guard_install(connection=connection)
+        return
     if connection.vendor != "postgresql":
         yield
         return
