@@ -5,7 +5,10 @@ embedded (SQLite, jobs executed in-process after commit) so a newcomer sees the 
 command; production sets both.
 """
 
+import contextlib
 import os
+import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -93,13 +96,55 @@ def check_webhook_settings(*, url: str, secret: str, timeout: int, intervals, de
         )
 
 
+def local_secret_key(path: Path) -> str:
+    """The secret key kept in `path`, made on first use: random, and readable by its owner only.
+
+    Written to a private temporary file (mkstemp: mode 0600) and hard-linked into place, which
+    fails if the file exists: when two processes start at once, the first one's key is everyone's.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-key-")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(50) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if len(key) < 50:
+        raise ImproperlyConfigured(
+            f"{path} does not hold a usable secret key: set SECRET_KEY, or delete the file and "
+            "Vigil makes a new one (signed-in people are signed out)."
+        )
+    return key
+
+
 DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET_KEY = "vigil-development-key-not-for-production"  # noqa: S105
-SECRET_KEY = os.environ.get("SECRET_KEY") or _DEV_SECRET_KEY
-if SECRET_KEY == _DEV_SECRET_KEY and not DEBUG:
-    # A known key lets anyone forge sessions: refuse to run in production without a real one.
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
+# Local state of the embedded mode (SQLite file, its secret key, private media) lives under var/,
+# never committed.
+VAR_DIR = Path(os.environ.get("VIGIL_VAR_DIR", BASE_DIR / "var"))
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+
+# SECRET_KEY signs sessions and CSRF tokens and keys reporters' fingerprints (reports/services.py):
+# it must be secret, and the same in every process of a deployment, for good.
+# - Production (DATABASE_URL set, DEBUG off) must set it: a key made up on one machine would differ
+#   on the next web or worker machine. Vigil refuses to start without one.
+# - On the embedded default (no DATABASE_URL: one machine, one SQLite file), or with DEBUG on, an
+#   unset SECRET_KEY means a random key made once for this checkout and kept beside the database
+#   (VAR_DIR/secret-key, mode 0600, under git-ignored var/). The demo server and every manage.py
+#   command, from any shell, read the same key with nothing exported, and no key is published in
+#   the source for anyone to forge sessions with. DEBUG stays off unless asked for: commands need
+#   no ALLOWED_HOSTS, static files or cookies; bin/demo turns it on for the demo server.
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if DATABASE_URL and not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DATABASE_URL is (production); see .env.example."
+        )
+    SECRET_KEY = local_secret_key(VAR_DIR / "secret-key")
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
 if DEBUG and not ALLOWED_HOSTS:
@@ -156,10 +201,6 @@ TEMPLATES = [
     },
 ]
 
-# Local state of the embedded mode (SQLite file, private media) lives under var/, never committed.
-VAR_DIR = Path(os.environ.get("VIGIL_VAR_DIR", BASE_DIR / "var"))
-
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
@@ -176,6 +217,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Jobs. Without REDIS_URL they run in-process right after the transaction commits ("eager").
 REDIS_URL = os.environ.get("REDIS_URL", "")
 JOBS_EAGER = not REDIS_URL
+# Without Redis nothing else runs the periodic work (webhook retries, waiting time, audit sealing
+# and verification, evidence purge): the serving process does, in a background thread
+# (moderation/periodic/embedded.py, started by config/wsgi.py).
+EMBEDDED_SCHEDULER = JOBS_EAGER
 # "high" carries work for a child in immediate danger (urgent escalations): workers listen on it
 # first (`rqworker high default`).
 RQ_QUEUES = {

@@ -24,3 +24,6 @@ WHITENOISE_AUTOREFRESH = True
 REREVIEW_SAMPLING = False
 # Tests read the chain right after each commit: seal on every one (the interval has its own test).
 AUDIT_SEAL_INTERVAL_MS = 0
+# No background scheduler thread (tests/test_api_fuzz.py imports config.wsgi): tests run its
+# passes themselves (tests/moderation/periodic/test_embedded.py).
+EMBEDDED_SCHEDULER = False

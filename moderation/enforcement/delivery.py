@@ -10,7 +10,9 @@ Each action gets a WebhookDelivery when it is requested (and another if it is re
   PLATFORM_WEBHOOK_RETRY_INTERVALS (RQ re-runs the job: it returns an RQ `Retry`); after the last
   interval, failed.
 In the embedded mode (no Redis, so no RQ to wait for a retry) the first attempt runs in-process
-after commit and later ones are made by `manage.py deliver_actions`, which runs those that are due.
+after commit and later ones are made by `deliveries_sweep`, which runs those that are due: every
+15 seconds in the server's background scheduler (moderation/periodic/embedded.py), or by
+`manage.py deliver_actions`.
 With Redis, the relay loop's sweep queues again any pending delivery long overdue, whose job Redis
 lost. Nothing is dropped: a delivery is pending until it is delivered, failed (visible on the
 supervisor's deliveries page) or cancelled by a reversal.

@@ -8,7 +8,8 @@ def deliver_action(action_id: int, event: str = "action.requested"):
 
     Under an RQ worker, a delivery to try again later is handed back to RQ as a `Retry` with the
     delay our schedule gives; RQ's own count is only a backstop, the delivery row decides when
-    to stop. In-process (embedded mode) the next attempt is left to `manage.py deliver_actions`.
+    to stop. In-process (embedded mode) the next attempt is left to `deliveries_sweep` (the
+    server's background scheduler, or `manage.py deliver_actions`).
     """
     # Imported when the job runs: the service module imports this one to enqueue the job.
     from moderation.enforcement.delivery import delivery_attempt, max_attempts

@@ -1,8 +1,9 @@
 """The embedded mode's in-process scheduling, in one place.
 
-Without Redis (REDIS_URL unset) there is no RQ scheduler and no relay loop, so the periodic work
-they do runs here, in the web process, throttled to once a minute per process, just before the
-pages that need it:
+Without Redis (REDIS_URL unset) there is no RQ scheduler and no relay loop, so the process serving
+the pages does their work itself, in two ways.
+
+Before the pages that need it, throttled to once a minute per process (EmbeddedSchedulerMiddleware):
 
 - "Review next" (`review_next`): waiting time is brought up to date before it decides which case
   comes next, and packet assemblies whose in-process job died with the server (stuck in
@@ -14,22 +15,46 @@ pages that need it:
 Only for a request the page would serve (its method, a signed-in person with its permission),
 so nobody else sets this work going.
 
-With Redis this does nothing: the periodic chain (moderation/periodic/services.py) and
-`manage.py relay_outbox` do the same work. The daily evidence purge and audit verification have
-no in-process runner: in the embedded mode, run their management commands from cron.
+On the clock, whether or not anyone opens a page, in a background thread of the serving process
+(`background_start`, called by config/wsgi.py, so by `runserver` and gunicorn alike; never by
+manage.py commands or the test suite):
+
+- webhook deliveries that are due (first attempts lost with a stopped server, and retries), every
+  15 seconds, as `manage.py deliver_actions` would;
+- the periodic run every 5 minutes, as the RQ chain would: waiting time, queue health's recent
+  hours, and sealing audit events still unsealed;
+- the purge of evidence whose preservation has ended, when the server starts and daily after;
+- the audit chain verification (sealing first, the result stored for /audit/), when none has
+  been started in the last day; looked for hourly.
+
+So nothing needs cron while the server runs. The management commands still do each of these by
+hand. With Redis all of this does nothing: the periodic chain (moderation/periodic/services.py),
+RQ's retries and `manage.py relay_outbox` do the same work.
 """
 
+import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
+from django.utils import timezone
 
 from accounts import roles
+from moderation.audit.models import AuditVerification
+from moderation.audit.verification import audit_verification_run
 from moderation.cases.rollup import cases_refresh_waiting
+from moderation.enforcement.delivery import deliveries_sweep
+from moderation.escalations.custody import evidence_purge_expired
 from moderation.escalations.packet import escalations_requeue_stale
-from moderation.periodic.services import STALE_AFTER
+from moderation.periodic.services import PERIOD_SECONDS, STALE_AFTER, waiting_refresh_run
 from moderation.supervision.queue_health import queue_hours_refresh
+
+logger = logging.getLogger(__name__)
 
 EMBEDDED_THROTTLE_SECONDS = 60
 
@@ -108,3 +133,107 @@ class EmbeddedSchedulerMiddleware:
         for run in due.work:
             run()
         return None
+
+
+# How often the background thread does each kind of work, in seconds.
+DELIVERY_SECONDS = 15
+HOUR_SECONDS = 3600
+DAY_SECONDS = 86400
+VERIFY_EVERY = timedelta(days=1)
+# The first pass waits this long after start-up, so the server answers its first requests first.
+FIRST_PASS_DELAY = 5.0
+
+
+def audit_verification_if_due() -> AuditVerification | None:
+    """Seal, verify and record the audit chain unless a verification was started in the last day
+    (by this thread, another process, or a supervisor): restarts do not verify again and again."""
+    since = timezone.now() - VERIFY_EVERY
+    if AuditVerification.objects.filter(created_at__gt=since).exists():
+        return None
+    return audit_verification_run()
+
+
+@dataclass(frozen=True)
+class Every:
+    """Background work, run every `seconds`."""
+
+    name: str
+    seconds: float
+    work: Callable[[], object]
+
+
+BACKGROUND = (
+    Every("webhook deliveries due", DELIVERY_SECONDS, deliveries_sweep),
+    Every("periodic run", PERIOD_SECONDS, waiting_refresh_run),
+    Every("evidence purge", DAY_SECONDS, evidence_purge_expired),
+    Every("audit verification", HOUR_SECONDS, audit_verification_if_due),
+)
+
+
+class BackgroundScheduler:
+    """Runs each task of `tasks` when due. `run_due` is one pass; the thread calls it in a loop."""
+
+    def __init__(self, tasks=BACKGROUND, *, now: float, first_pass_delay: float = 0.0):
+        self.tasks = tuple(tasks)
+        self.next_at = {task.name: now + first_pass_delay for task in self.tasks}
+
+    def run_due(self, now: float) -> list[str]:
+        """Run every task whose time has come; returns their names. A task that fails is logged
+        and tried again at its next time: the others go on."""
+        ran = []
+        for task in self.tasks:
+            if now < self.next_at[task.name]:
+                continue
+            self.next_at[task.name] = now + task.seconds
+            try:
+                task.work()
+            except Exception:
+                logger.exception("embedded scheduler: %s failed", task.name)
+            ran.append(task.name)
+        return ran
+
+    def seconds_to_next(self, now: float) -> float:
+        return max(0.0, min(self.next_at.values()) - now)
+
+
+@dataclass
+class Background:
+    thread: threading.Thread
+    stop: threading.Event
+
+
+_background: Background | None = None
+_background_lock = threading.Lock()
+
+
+def _background_loop(scheduler: BackgroundScheduler, stop: threading.Event) -> None:
+    while not stop.wait(scheduler.seconds_to_next(time.monotonic())):
+        try:
+            scheduler.run_due(time.monotonic())
+        finally:
+            # This thread's own connections: a fresh one each pass, as a request would have.
+            connections.close_all()
+
+
+def background_start(tasks=BACKGROUND) -> Background | None:
+    """Start the background scheduler in this process, once. Only in the embedded mode, and only
+    where settings.EMBEDDED_SCHEDULER allows (the serving process; the test suite turns it off and
+    runs passes itself). A daemon thread: it ends with the process."""
+    global _background
+    if not (settings.JOBS_EAGER and settings.EMBEDDED_SCHEDULER):
+        return None
+    with _background_lock:
+        if _background is None or not _background.thread.is_alive():
+            scheduler = BackgroundScheduler(
+                tasks, now=time.monotonic(), first_pass_delay=FIRST_PASS_DELAY
+            )
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=_background_loop,
+                args=(scheduler, stop),
+                name="vigil-embedded-scheduler",
+                daemon=True,
+            )
+            _background = Background(thread=thread, stop=stop)
+            thread.start()
+        return _background

@@ -6,18 +6,18 @@ first schedules the next, then recomputes. The next run's job id is its time slo
 (re)start the chain — each run, every relay_outbox pass, a restart — one job exists per slot, so
 there is never more than one chain, and a chain Redis lost is restarted by the next relay pass.
 
-Without Redis (embedded mode) there is no scheduler: moderation/periodic/embedded.py runs the same
-work in-process before the pages that need it, at most once a minute per process.
+Without Redis (embedded mode) there is no RQ scheduler: moderation/periodic/embedded.py runs the
+same work in the serving process, before the pages that need it (at most once a minute) and on the
+clock in a background thread (this run every 5 minutes, the daily purge and verification).
 
 Each run also rebuilds queue health's recent hourly figures (moderation/supervision/queue_health.py).
 
 The same chain keeps the daily purge of expired evidence scheduled (moderation/escalations/custody.py): each
-run makes sure tomorrow's purge job exists, one per day by the same unique-job-id rule. In the
-embedded mode, run `manage.py purge_expired_evidence` from cron instead.
+run makes sure tomorrow's purge job exists, one per day by the same unique-job-id rule.
 
 Each run also seals audit events still unsealed (moderation/audit/chain.py: those whose
 after-commit sealing was skipped or failed) and keeps the daily audit chain verification
-scheduled the same way; embedded: `manage.py verify_audit_log --seal --record` from cron.
+scheduled the same way.
 """
 
 import contextlib

@@ -1,8 +1,9 @@
 """Make sure every enforcement action reaches the platform: runs the webhook deliveries that are due.
 
-In the embedded mode (no Redis) this is what retries a delivery the platform did not accept the
-first time; with Redis, RQ retries and this (like the relay loop, which does the same) only queues
-again deliveries whose job was lost. Run it beside the web process, or from cron with --once.
+In the embedded mode (no Redis) the server's background scheduler (moderation/periodic/embedded.py)
+makes the same pass every 15 seconds, retrying deliveries the platform did not accept the first
+time; run this when no server runs. With Redis, RQ retries and this (like the relay loop, which
+does the same) only queues again deliveries whose job was lost.
 """
 
 import time

@@ -1,7 +1,8 @@
 """Delete the evidence of submitted reports whose preservation is over and that no hold keeps.
 
-With Redis, a daily scheduled job does the same (moderation/periodic/services.py); in the embedded mode
-there is no scheduler, so run this from cron. --dry-run says what would go and changes nothing.
+With Redis, a daily scheduled job does the same (moderation/periodic/services.py); in the embedded
+mode the server's background scheduler does (moderation/periodic/embedded.py). Run this by hand, or
+from cron when no server runs. --dry-run says what would go and changes nothing.
 """
 
 from django.core.management.base import BaseCommand

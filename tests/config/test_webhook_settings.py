@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.lib.test_settings import load_settings
+from tests.config.test_settings import load_settings
 
 SECRET = "s" * 40
 
