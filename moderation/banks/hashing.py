@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from moderation.audit.services import audit_record
@@ -159,9 +160,11 @@ def _record_matches(*, media: Media, case, hits) -> None:
     )
 
 
-def media_rematch(*, entry_ids: list[int]) -> int:
+def media_rematch(*, entry_ids: list[int], open_cases_only: bool = False) -> int:
     """Match media already received against bank entries added since: material listed today may
-    have arrived last week. Returns how many media gained matches.
+    have arrived last week. Returns how many media gained matches. `open_cases_only`: only media
+    still waiting for a decision (entries learnt from a decision: the cases already decided were
+    decided on their own, and the deciding case itself must not match what it just added).
 
     Compares the stored hashes (the media as received; its rotations were checked against the
     banks of the day it arrived) with the new entries only, and acts on the banks' policies as
@@ -172,11 +175,16 @@ def media_rematch(*, entry_ids: list[int]) -> int:
     for pk, signal_type in entries.values_list("pk", "signal_type"):
         by_type.setdefault(signal_type, []).append(pk)
     found: dict[int, list[Hit]] = {}
+    received = Media.objects.all()
+    if open_cases_only:
+        received = received.filter(
+            Q(report__case__status=Case.Status.OPEN) | Q(flag__case__status=Case.Status.OPEN)
+        )
     for signal_type in PERCEPTUAL:
         if signal_type not in by_type:
             continue
         index = build_index(signal_type, entry_ids=by_type[signal_type])
-        media = Media.objects.filter(hashed_at__isnull=False).exclude(**{signal_type: ""})
+        media = received.filter(hashed_at__isnull=False).exclude(**{signal_type: ""})
         if signal_type == "pdq":
             media = media.filter(pdq_quality__gte=MIN_PDQ_QUALITY)
         for pk, value in media.values_list("pk", signal_type).iterator(chunk_size=2000):
@@ -188,7 +196,7 @@ def media_rematch(*, entry_ids: list[int]) -> int:
         if signal_type not in by_type:
             continue
         values = dict(entries.filter(signal_type=signal_type).values_list("value", "pk"))
-        for pk, value in Media.objects.filter(**{f"{signal_type}__in": list(values)}).values_list(
+        for pk, value in received.filter(**{f"{signal_type}__in": list(values)}).values_list(
             "pk", signal_type
         ):
             found.setdefault(pk, []).append(Hit(values[value], signal_type, 0))

@@ -7,3 +7,11 @@ def rematch_media(bank_id: int, added_at: str) -> None:
     from moderation.banks.hashing import bank_rematch
 
     bank_rematch(bank_id=bank_id, added_at=added_at)
+
+
+def rematch_open_cases(entry_ids: list[int]) -> None:
+    """Match media waiting in open cases against entries a decision added (confirmed.py)."""
+    # Imported when the job runs: the service module imports this one to enqueue the job.
+    from moderation.banks.hashing import media_rematch
+
+    media_rematch(entry_ids=entry_ids, open_cases_only=True)

@@ -106,6 +106,18 @@ class BankEntry(models.Model):
     )
     added_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
+    # Provenance of an entry learnt from review (moderation/banks/confirmed.py): the decision that
+    # found the material CSAM (its case and reviewer with it) and the media it was hashed from.
+    decision = models.ForeignKey(
+        "moderation.Decision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bank_entries",
+    )
+    media = models.ForeignKey(
+        "reports.Media", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name_plural = "bank entries"

@@ -41,7 +41,10 @@ class Queue(models.Model):
     class BankRule(models.TextChoices):
         ANY_OR_NONE = "", "Any case, matched or not"
         ANY_BANK = "any", "Cases with a match in any bank"
-        KNOWN_MATERIAL = "known_material", "Cases with a match in a known-material bank"
+        KNOWN_MATERIAL = (
+            "known_material",
+            "Known material: a match in a known-material bank, or classified A1–B2 by a decision",
+        )
         LISTED = "listed", "Cases with a match in one of the banks listed below"
 
     slug = models.SlugField(max_length=50, unique=True)

@@ -86,4 +86,5 @@ class RouteInput:
     sources: frozenset[str] = frozenset()
     language: str = ""
     bank_ids: frozenset[int] = field(default_factory=frozenset)
+    # A match in a known-material bank, or a decision that classified the material A1-B2.
     known_material: bool = False

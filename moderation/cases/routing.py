@@ -1,6 +1,8 @@
 """Routing: which queue a case belongs in, by the queues' rules in their explicit order.
 
-A queue's rules: categories, involves a child, sources, languages, bank matches. A case goes to the
+A queue's rules: categories, involves a child, sources, languages, bank matches (the "known
+material" rule also takes a case whose material a decision classified A1-B2: child-safety signals
+route a case whatever category its reporter chose). A case goes to the
 first routable queue (lowest `order`) all of whose rules match it; an empty rule matches anything.
 Queues reached only by people's actions (senior review; see models.PEOPLE_ONLY_FLAGS) are never
 routed to, and a case in one is never routed out of it.
@@ -42,13 +44,15 @@ def case_route_input(case: Case) -> RouteInput:
         .distinct()
     )
     banks = {(bank_id, policy) for bank_id, policy in matched if bank_id is not None}
+    # A decision that classified the material A1-B2 found CSAM, whatever it was reported as.
+    classified = case.decisions.exclude(classification="").exists()
     return RouteInput(
         category=case.category,
         involves_child=case.involves_child,
         sources=frozenset(case.sources),
         language=case.content_item.language,
         bank_ids=frozenset(bank_id for bank_id, _ in banks),
-        known_material=any(policy == KNOWN_MATERIAL_POLICY for _, policy in banks),
+        known_material=classified or any(policy == KNOWN_MATERIAL_POLICY for _, policy in banks),
     )
 
 

@@ -39,10 +39,28 @@ class Decision(models.Model):
     intent = models.CharField(max_length=16, choices=Intent, blank=True)
     classification = models.CharField(max_length=2, choices=Classification, blank=True)
     notes = models.TextField(blank=True, max_length=5000)
+    # A safety notice to the owner added to a finding (never a CSAM finding's only action:
+    # moderation/decisions/rules.py).
+    safety_notice = models.BooleanField(default=False)
+    # A referral the console made instead of the reviewer's choice (moderation/review/guard.py):
+    # what they chose, and why a senior reviewer decides it instead.
+    proposed_action = models.CharField(max_length=16, choices=Action, blank=True)
+    referral_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(safety_notice=False)
+                | ~Q(action__in=["no_violation", "senior_review", "safety_notice"]),
+                name="safety_notice_added_to_a_finding",
+            ),
+            models.CheckConstraint(
+                condition=Q(proposed_action="", referral_reason="") | Q(action="senior_review"),
+                name="proposal_only_on_a_referral",
+            ),
+        ]
         indexes = [
             # Statements of reasons page through decisions by time (moderation/dsa/selectors.py).
             models.Index(fields=["created_at", "id"], name="decision_by_time"),
@@ -56,7 +74,16 @@ class Appeal(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         UPHELD = "upheld", "Upheld (the decision stands)"
-        OVERTURNED = "overturned", "Overturned"
+        # Decided again as no violation: everything the decision asked is undone.
+        OVERTURNED = "overturned", "Overturned (no violation)"
+        STRICTER = "stricter", "Changed to a stricter action"
+        MILDER = "milder", "Changed to a milder action"
+
+    # The appeal changed the decision (DSA: the statement of reasons says so).
+    CHANGED = ("overturned", "stricter", "milder")
+    # The outcome asks less of the platform: what the contested decision asked and the outcome
+    # does not is reversed. A stricter outcome only adds (rules.action_severity).
+    EASED = ("overturned", "milder")
 
     case = models.ForeignKey("moderation.Case", on_delete=models.PROTECT, related_name="appeals")
     # The decision the owner contests; one appeal per decision.

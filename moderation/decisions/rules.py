@@ -5,8 +5,28 @@ from reports.categories import CHILD_SAFETY, Category
 # Actions that find no violation (or defer the finding) need no judgement of the sharer.
 NON_FINDINGS = frozenset({"no_violation", "senior_review"})
 
-# Categories whose material the industry classification (A1/A2/B1/B2) describes.
-CLASSIFIED_IMAGERY = frozenset({Category.CSAM, Category.SELF_GENERATED, Category.CHILD_NUDITY})
+# Categories whose findings must carry the industry classification (A1/A2/B1/B2): sexual
+# imagery of children. Child nudity may be classified (when it is sexual, it is CSAM) but need not
+# be: the scheme has no class for nudity that is neither a sex act nor lascivious.
+CLASSIFIED_IMAGERY = frozenset({Category.CSAM, Category.SELF_GENERATED})
+
+# A finding that classifies the material A1-B2 finds child sexual abuse material. US law
+# (18 U.S.C. 2258A) requires a provider that knows of apparent CSAM to report it to NCMEC, and
+# the material must come down: "Escalate to authority" does both (moderation/review/actions.py).
+CSAM_FINDING_ACTION = "escalate"
+CSAM_FINDING_ERROR = (
+    "Material classified {classification} is child sexual abuse material: it must be removed and "
+    "reported. Choose “Escalate to authority” (removes the content, suspends the account and opens "
+    "the report to NCMEC); add a safety notice to it if the sharing looks non-malicious."
+)
+CSAM_FINDING_NOTE = (
+    "A finding classified A1–B2 must be “Escalate to authority”; a safety notice can be added to "
+    "it, never sent alone."
+)
+SAFETY_NOTICE_ERROR = (
+    "A safety notice can be added only to a finding (not to “No violation”, a referral or a "
+    "safety notice itself)."
+)
 
 # Policies a decision can cite; the console offers these, the API accepts them.
 POLICIES = [
@@ -66,6 +86,45 @@ def decision_requirements(*, category: str, action: str, queue=None) -> set[str]
     return required
 
 
+# How much each action asks of the platform, mildest first: an appeal's outcome is "stricter" or
+# "milder" than the contested decision by this order (moderation/review/appeals.py).
+ACTION_SEVERITY = {
+    "no_violation": 0,
+    "safety_notice": 1,
+    "warn": 2,
+    "age_restrict": 3,
+    "remove": 4,
+    "suspend": 5,
+    "escalate": 6,
+}
+
+
+def action_severity(action: str) -> int:
+    return ACTION_SEVERITY[action]
+
+
+def is_csam_finding(*, action: str, classification: str) -> bool:
+    return bool(classification) and action not in NON_FINDINGS
+
+
+def finding_errors(*, action: str, classification: str, safety_notice: bool = False) -> dict:
+    """What the law and the finding itself rule out, whatever the queue: a CSAM finding that does
+    not remove and report, a classification on no finding, a safety notice on nothing."""
+    errors = {}
+    if classification and action == "no_violation":
+        errors["classification"] = (
+            "“No violation” classifies nothing: clear the classification, or record the finding."
+        )
+    elif (
+        is_csam_finding(action=action, classification=classification)
+        and action != CSAM_FINDING_ACTION
+    ):
+        errors["action"] = CSAM_FINDING_ERROR.format(classification=classification)
+    if safety_notice and action in NON_FINDINGS | {"safety_notice"}:
+        errors["safety_notice"] = SAFETY_NOTICE_ERROR
+    return errors
+
+
 def missing_fields(required: set[str], **given: str) -> dict[str, str]:
     """An error for each required field left empty."""
     return {field: MISSING[field] for field in sorted(required) if not given.get(field)}
@@ -79,6 +138,7 @@ def requirement_notes(case) -> list[str]:
             notes.append("Findings here need the sharer's intent and the industry classification.")
         else:
             notes.append("Findings here need the sharer's apparent intent.")
+        notes.append(CSAM_FINDING_NOTE)
     queue_needs = [f for f in ("intent", "classification") if f in case.queue.required_fields]
     if queue_needs:
         notes.append(f"This queue asks every finding for: {' and '.join(queue_needs)}.")

@@ -177,7 +177,7 @@ def _decisions(decisions, cursor, limit: int) -> list[tuple]:
         .filter(_after(cursor, DECISION, time_field="created_at"))
         .annotate(
             dsa_overturned=Exists(
-                Appeal.objects.filter(decision=OuterRef("pk"), status=Appeal.Status.OVERTURNED)
+                Appeal.objects.filter(decision=OuterRef("pk"), status__in=Appeal.CHANGED)
             )
         )
         .select_related("case__content_item")

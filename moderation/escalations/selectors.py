@@ -105,7 +105,7 @@ def overturned_case_ids(escalation: Escalation) -> list[int]:
         Appeal.objects.filter(
             case__escalations=escalation,
             decision__action=Decision.Action.ESCALATE,
-            status=Appeal.Status.OVERTURNED,
+            status__in=Appeal.EASED,
         )
         .values_list("case_id", flat=True)
         .distinct()

@@ -3,8 +3,10 @@ escalation, and replacing them when a second look (an appeal, a re-review) chang
 Call inside the decision's transaction."""
 
 from lib.transactions import in_transaction
+from moderation.banks.confirmed import decision_confirm_media, decision_withdraw_confirmation
 from moderation.cases.models import Case
 from moderation.decisions.models import Decision
+from moderation.decisions.rules import is_csam_finding
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open
@@ -21,11 +23,15 @@ DECISION_ACTIONS = {
 }
 
 
-def planned_actions(*, case: Case, action: str) -> list[tuple[str, str]]:
-    """(kind, target) of each action a decision of this kind asks the platform for."""
+def planned_actions(*, case: Case, decision: Decision) -> list[tuple[str, str]]:
+    """(kind, target) of each action a decision asks the platform for: its action's, and a
+    safety notice added to it."""
     item = case.content_item
     planned = []
-    for kind, on_owner in DECISION_ACTIONS.get(action, []):
+    wanted = list(DECISION_ACTIONS.get(decision.action, []))
+    if decision.safety_notice:
+        wanted.append(("safety_notice", True))
+    for kind, on_owner in wanted:
         target = item.owner_id if on_owner else (item.platform_id or item.url)
         if target:
             planned.append((kind, target))
@@ -39,13 +45,28 @@ def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -
     already in force from a decision this one replaces."""
 
     reason = f"decision {decision.pk}: {decision.get_action_display()} under {decision.policy}"
-    for kind, target in planned_actions(case=case, action=decision.action):
+    for kind, target in planned_actions(case=case, decision=decision):
         if (kind, target) not in skip:
             action_request(
                 case=case, kind=kind, target=target, reason=reason, decision=decision, user=user
             )
     if decision.action == Decision.Action.ESCALATE:
         escalation_open(case=case, reason=reason, user=user)
+    if is_csam_finding(action=decision.action, classification=decision.classification):
+        # Found CSAM: its copies are known material from now on (moderation/banks/confirmed.py).
+        decision_confirm_media(decision=decision)
+
+
+@in_transaction
+def strengthen_actions(*, case: Case, old: Decision, new: Decision, user) -> None:
+    """`new` asks more than `old` (an appeal made it stricter): keep everything `old` asked and
+    request what `new` adds."""
+    live = old.actions.exclude(status=EnforcementAction.Status.REVERSED).exclude(
+        status=EnforcementAction.Status.FAILED
+    )
+    request_actions(
+        case=case, decision=new, user=user, skip=set(live.values_list("kind", "target"))
+    )
 
 
 @in_transaction
@@ -55,9 +76,10 @@ def supersede_actions(
     """`new` replaces `old` (an appeal overturned it, or a supervisor sided with a re-review):
     reverse what `old` asked of the platform that `new` does not ask too, keep what both ask
     (asking the platform to undo and redo it would be noise), and request the rest of `new`'s.
-    An escalation already opened stays: a report to an authority is withdrawn by people."""
+    An escalation already opened stays: a report to an authority is withdrawn by people. Hashes
+    `old` added to the confirmed-by-review bank are withdrawn."""
 
-    wanted = set(planned_actions(case=case, action=new.action))
+    wanted = set(planned_actions(case=case, decision=new))
     kept = set()
     live = old.actions.select_for_update().exclude(status=EnforcementAction.Status.REVERSED)
     for enforcement in live.order_by("pk"):
@@ -71,4 +93,8 @@ def supersede_actions(
                 reason=f"superseded by decision {new.pk}",
                 source=source,
             )
+    # What `old` taught the confirmed bank goes with it; `new` teaches its own, if it finds CSAM.
+    decision_withdraw_confirmation(
+        decision=old, by=user, reason=f"decision {old.pk} superseded by decision {new.pk}"
+    )
     request_actions(case=case, decision=new, user=user, skip=kept)

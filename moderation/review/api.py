@@ -61,6 +61,11 @@ class DecisionOut(Schema):
     policy: str
     intent: str
     classification: str
+    safety_notice: bool
+    # Set when Vigil sent the case to senior review instead of recording the action asked for
+    # (a known-material match or an A1-B2 classification on the case): what was asked, and why.
+    proposed_action: str
+    referral_reason: str
     reviewer: str
     created_at: datetime
 
@@ -110,6 +115,11 @@ class DecisionIn(Schema):
     intent: IntentName = ""
     classification: ClassificationName = ""
     notes: Annotated[str, AfterValidator(storable_text)] = Field("", max_length=5000)
+    safety_notice: bool = Field(
+        False,
+        description="Also send the owner a safety notice (added to a finding, never alone on a "
+        "CSAM finding).",
+    )
     # The case's `version` when the caller looked at it (optional): refused with 409
     # case_changed if the case has changed since.
     seen: str = Field(
@@ -173,18 +183,7 @@ def _case_out(case: Case, *, staff: bool = True) -> dict:
             }
             for m in selectors.case_media(case)
         ],
-        "decisions": [
-            {
-                "id": d.pk,
-                "action": d.action,
-                "policy": d.policy,
-                "intent": d.intent,
-                "classification": d.classification,
-                "reviewer": d.reviewer.get_username() if staff else "",
-                "created_at": d.created_at,
-            }
-            for d in case.decisions.all()
-        ],
+        "decisions": [_decision_out(d, staff=staff) for d in case.decisions.all()],
     }
 
 
@@ -247,15 +246,19 @@ def decide(request, case_id: int, payload: DecisionIn):
         raise ApiError(409, "case_changed", str(e)) from None
     except ValidationError as e:
         raise ApiError(422, "invalid_decision", e.message_dict) from None
-    return Status(
-        201,
-        {
-            "id": decision.pk,
-            "action": decision.action,
-            "policy": decision.policy,
-            "intent": decision.intent,
-            "classification": decision.classification,
-            "reviewer": principal.user.get_username(),
-            "created_at": decision.created_at,
-        },
-    )
+    return Status(201, _decision_out(decision, staff=True))
+
+
+def _decision_out(decision: Decision, *, staff: bool) -> dict:
+    return {
+        "id": decision.pk,
+        "action": decision.action,
+        "policy": decision.policy,
+        "intent": decision.intent,
+        "classification": decision.classification,
+        "safety_notice": decision.safety_notice,
+        "proposed_action": decision.proposed_action,
+        "referral_reason": decision.referral_reason if staff else "",
+        "reviewer": decision.reviewer.get_username() if staff else "",
+        "created_at": decision.created_at,
+    }

@@ -9,6 +9,7 @@ from moderation.audit.services import audit_record
 from moderation.cases.models import Case, Queue
 from moderation.cases.rollup import case_refresh_priority
 from moderation.decisions.models import Appeal, Decision
+from moderation.decisions.rules import action_severity
 from moderation.enforcement.delivery import reverse_in_transaction
 from reports.models import ContentItem
 
@@ -116,10 +117,22 @@ def _appealable_decision(case: Case) -> Decision:
     return decision
 
 
+def appeal_outcome(*, contested: str, outcome: str) -> str:
+    """What an appeal's decision did to the contested one, as the appeal's status."""
+    if outcome == contested:
+        return Appeal.Status.UPHELD
+    if outcome == Decision.Action.NO_VIOLATION:
+        return Appeal.Status.OVERTURNED
+    if action_severity(outcome) > action_severity(contested):
+        return Appeal.Status.STRICTER
+    return Appeal.Status.MILDER
+
+
 @in_transaction
 def appeal_settle(*, case: Case, decision: Decision, user, now) -> Appeal | None:
     """Settle the case's open appeal with the decision just recorded on it (the same action
-    upholds the contested decision, any other overturns it). Call inside record_decision's
+    upholds the contested decision; no violation overturns it; any other changes it to a stricter
+    or milder action, appeal_outcome). Call inside record_decision's
     transaction; the caller reverses what an overturned decision asked. None when there is no
     open appeal, or the decision only sends the case to senior review."""
     if decision.action == Decision.Action.SENIOR_REVIEW:
@@ -132,8 +145,7 @@ def appeal_settle(*, case: Case, decision: Decision, user, now) -> Appeal | None
     )
     if appeal is None:
         return None
-    upheld = decision.action == appeal.decision.action
-    appeal.status = Appeal.Status.UPHELD if upheld else Appeal.Status.OVERTURNED
+    appeal.status = appeal_outcome(contested=appeal.decision.action, outcome=decision.action)
     appeal.outcome = decision
     appeal.decided_by = user
     appeal.decided_at = now

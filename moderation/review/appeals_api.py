@@ -65,8 +65,10 @@ def _appeal_out(appeal: Appeal) -> dict:
     summary="How an appeal the caller filed stands",
 )
 def get_appeal(request, appeal_id: int):
-    """Needs the `report` scope. `status` is open, upheld (the decision stands) or overturned
-    (its actions are reversed at the platform through the usual webhooks). Only the account that
+    """Needs the `report` scope. `status` is open, upheld (the decision stands),
+    overturned (no violation: its actions are reversed at the platform through the usual
+    webhooks), milder (changed to a milder action: what it no longer asks is reversed) or stricter
+    (changed to a stricter action: the actions stand and more are asked). Only the account that
     filed an appeal sees it: any other id answers 404."""
     principal = require_scope(request, "report")
     appeal = Appeal.objects.filter(pk=appeal_id, submitted_by=principal.user).first()

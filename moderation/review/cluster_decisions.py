@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from moderation.cases.models import Case
 from moderation.cases.services import SKIP_MEMORY, claimable_queue_ids, lock_held_case
+from moderation.review import guard
 from moderation.review.services import decision_errors, record_decision
 from reports.models import Media
 
@@ -54,11 +55,14 @@ def cluster_decide(
     intent: str = "",
     classification: str = "",
     notes: str = "",
+    safety_notice: bool = False,
     ip: str | None = None,
 ) -> list[int]:
     """Decide the held case and every open case of its cluster the reviewer confirmed, in one
     transaction. Refuses (ClusterChanged) if the cluster's open cases are no longer exactly the
-    confirmed ones, and (ValidationError) if the decision does not fit every case."""
+    confirmed ones, and (ValidationError) if the decision does not fit every case or one of them
+    carries a child-safety signal this reviewer may not close with it (guard.py: that case is
+    referred on its own, with its reason, not swept along)."""
     with transaction.atomic(durable=True):
         case = lock_held_case(case_id=case_id, user=user)
         others = cluster_open_cases(case=case, user=user)
@@ -75,9 +79,16 @@ def cluster_decide(
                 intent=intent,
                 classification=classification,
                 notes=notes,
+                safety_notice=safety_notice,
             )
             if errors:
                 raise ValidationError({k: f"Case {target.pk}: {v}" for k, v in errors.items()})
+            if reason := guard.referral_reason(case=target, user=user, action=action):
+                raise ValidationError(
+                    {
+                        "action": f"Case {target.pk}: {reason} Decide it on its own, not as a cluster."
+                    }
+                )
         now = timezone.now()
         fields = dict(
             user=user,
@@ -86,6 +97,7 @@ def cluster_decide(
             intent=intent,
             classification=classification,
             notes=notes,
+            safety_notice=safety_notice,
             now=now,
             ip=ip,
         )

@@ -18,7 +18,7 @@ from moderation.audit.services import audit_record
 from moderation.cases.models import Case
 from moderation.cases.services import SKIP_MEMORY, _lease_until, claimable_queue_ids
 from moderation.decisions.models import Decision, QualitySettings, ReReview
-from moderation.decisions.rules import decision_requirements, missing_fields
+from moderation.decisions.rules import decision_requirements, finding_errors, missing_fields
 from moderation.review.actions import supersede_actions
 
 
@@ -256,7 +256,7 @@ def rereview_record(
 
 
 def _errors(*, task, action: str, intent: str, classification: str, notes: str) -> dict:
-    errors = {}
+    errors = finding_errors(action=action, classification=classification)
     if action == Decision.Action.SENIOR_REVIEW:
         errors["action"] = "A re-review records a decision of its own, not a referral."
     # The same requirements as the decision it second-guesses: its category and its queue.

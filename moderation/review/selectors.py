@@ -175,9 +175,11 @@ def no_queue_reason(user) -> str:
     lapsed = list(
         QueueCertification.objects.filter(user=user, expires_at__lte=timezone.now())
         .select_related("queue")
-        .order_by("-expires_at")[:5]
+        .order_by("-expires_at", "queue__order")[:11]
     )
     if lapsed:
-        names = ", ".join(f"{c.queue.name} (expired {c.expires_at:%Y-%m-%d})" for c in lapsed)
+        names = ", ".join(f"{c.queue.name} (expired {c.expires_at:%Y-%m-%d})" for c in lapsed[:10])
+        if len(lapsed) > 10:
+            names += " and others"
         return f"Your certifications have expired: {names}. A supervisor can renew them."
     return "You are not certified for any queue yet, so there is nothing you may claim."

@@ -9,12 +9,19 @@ from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case, Queue
 from moderation.cases.reprioritise import reporters_record_outcome, reporters_revise_outcome
+from moderation.cases.routing import case_reroute
 from moderation.cases.services import (
     lock_held_case,
 )
 from moderation.decisions.models import Appeal, Decision
-from moderation.decisions.rules import NON_FINDINGS, decision_requirements, missing_fields
-from moderation.review.actions import request_actions, supersede_actions
+from moderation.decisions.rules import (
+    NON_FINDINGS,
+    decision_requirements,
+    finding_errors,
+    missing_fields,
+)
+from moderation.review import guard
+from moderation.review.actions import request_actions, strengthen_actions, supersede_actions
 from moderation.review.appeals import appeal_settle
 from moderation.review.rereview import rereview_sample
 
@@ -34,10 +41,18 @@ def case_version(case: Case) -> str:
 
 
 def decision_errors(
-    *, case: Case, action: str, intent: str, classification: str, notes: str = ""
+    *,
+    case: Case,
+    action: str,
+    intent: str,
+    classification: str,
+    notes: str = "",
+    safety_notice: bool = False,
 ) -> dict:
     """What is missing or not allowed for this decision on this case ({} when it may be made)."""
-    errors = {}
+    errors = finding_errors(
+        action=action, classification=classification, safety_notice=safety_notice
+    )
     if action == Decision.Action.SENIOR_REVIEW:
         if case.queue.senior_only:
             errors["action"] = "This case is already in senior review: decide it here."
@@ -46,6 +61,17 @@ def decision_errors(
     required = decision_requirements(category=case.category, action=action, queue=case.queue)
     missing = missing_fields(required, intent=intent, classification=classification, notes=notes)
     return {**missing, **errors}
+
+
+def referral_for(*, case: Case, user, action: str) -> str:
+    """Why this decision goes to senior review instead of closing the case (guard.py), or "".
+    ValidationError when it must and no senior-review queue can take it."""
+    reason = guard.referral_reason(case=case, user=user, action=action)
+    if reason and (case.queue.senior_only or _senior_queue() is None):
+        raise ValidationError(
+            {"action": f"{reason} No senior-review queue is active; ask an administrator."}
+        )
+    return reason
 
 
 def _senior_queue() -> Queue | None:
@@ -65,9 +91,15 @@ def record_decision(
     now,
     ip: str | None,
     via_case: int | None = None,
+    safety_notice: bool = False,
+    referral: str = "",
 ) -> Decision:
     """Write a decision on a locked, validated case, close (or move) the case and set going what
-    the decision asks for."""
+    the decision asks for. `referral` (referral_for): the decision the reviewer chose is recorded
+    as proposed, and the case goes to senior review with that reason instead."""
+    proposed = ""
+    if referral:
+        proposed, action, safety_notice = action, Decision.Action.SENIOR_REVIEW, False
     decision = Decision.objects.create(
         case=case,
         reviewer=user,
@@ -76,10 +108,13 @@ def record_decision(
         intent=intent,
         classification=classification,
         notes=notes,
+        safety_notice=safety_notice,
+        proposed_action=proposed,
+        referral_reason=referral,
         created_at=now,
     )
     exposure_record(user=user, kind="decision", case=case)  # in the queue it was decided in
-    before = _move_on(case, action=action, now=now)
+    before = _move_on(case, action=action, classification=classification, now=now)
     appeal = _follow_through(case=case, decision=decision, user=user, now=now)
     audit_record(
         verb="case.decided",
@@ -95,6 +130,8 @@ def record_decision(
             "policy": policy,
             "intent": intent,
             "classification": classification,
+            **({"safety_notice": True} if safety_notice else {}),
+            **({"proposed_action": proposed, "referral_reason": referral} if referral else {}),
             **({"applied_from_cluster_of": via_case} if via_case else {}),
             **({"appeal": appeal.pk, "appeal_status": appeal.status} if appeal else {}),
         },
@@ -103,7 +140,7 @@ def record_decision(
     return decision
 
 
-def _move_on(case: Case, *, action: str, now) -> dict:
+def _move_on(case: Case, *, action: str, classification: str, now) -> dict:
     """Close the decided case (or send it up to senior review) and free it; returns what it was
     before, for the audit record."""
     before = {
@@ -123,6 +160,10 @@ def _move_on(case: Case, *, action: str, now) -> dict:
     else:
         case.status = Case.Status.DECIDED
         case.decided_at = now
+        if classification:
+            # Found CSAM where it was reported as something else: it belongs with the
+            # child-safety queues (their re-reviews, their certified reviewers, their figures).
+            case_reroute(case, actor_label="routing: classified A1–B2")
     case.save()
     return before
 
@@ -133,15 +174,19 @@ def _follow_through(*, case: Case, decision: Decision, user, now) -> Appeal | No
     appeal = appeal_settle(case=case, decision=decision, user=user, now=now)
     if appeal is None:
         request_actions(case=case, decision=decision, user=user)
-    elif appeal.status == appeal.Status.OVERTURNED:
+    elif appeal.status in Appeal.EASED:
         supersede_actions(case=case, old=appeal.decision, new=decision, user=user, source="appeal")
+    elif appeal.status == Appeal.Status.STRICTER:
+        # Only a milder outcome undoes anything at the platform: the contested actions stand,
+        # and what the stricter decision asks beyond them is added.
+        strengthen_actions(case=case, old=appeal.decision, new=decision, user=user)
     # Upheld: the appealed decision's actions stand as they are; nothing new is asked.
     if decision.action == Decision.Action.SENIOR_REVIEW:
         # Sending a case up is not a finding: the reporters' records wait for the senior's.
         return appeal
     rereview_sample(decision=decision)
     upheld = decision.action not in NON_FINDINGS
-    if appeal is not None and appeal.status == appeal.Status.OVERTURNED:
+    if appeal is not None and appeal.status in Appeal.CHANGED:
         # The reporters counted with the appealed decision are judged by its outcome now.
         reporters_revise_outcome(
             case=case, was_upheld=appeal.decision.action not in NON_FINDINGS, upheld=upheld
@@ -159,6 +204,7 @@ def case_decide(
     intent: str = "",
     classification: str = "",
     notes: str = "",
+    safety_notice: bool = False,
     ip: str | None = None,
     seen: str = "",
 ) -> Decision:
@@ -166,7 +212,9 @@ def case_decide(
 
     Raises CaseNotHeld when the case is no longer the reviewer's (nothing is recorded),
     CaseChanged when `seen` (the case_version the form was drawn from) is stale, and
-    ValidationError when a field the decision needs is missing.
+    ValidationError when a field the decision needs is missing or the decision is not allowed.
+    On a case with a child-safety signal a reviewer's milder decision is recorded as a referral
+    to senior review (guard.py): the returned decision's action says which.
     """
     with transaction.atomic(durable=True):
         case = lock_held_case(case_id=case_id, user=user)
@@ -176,7 +224,12 @@ def case_decide(
                 "Nothing was recorded: look at it again, then decide."
             )
         errors = decision_errors(
-            case=case, action=action, intent=intent, classification=classification, notes=notes
+            case=case,
+            action=action,
+            intent=intent,
+            classification=classification,
+            notes=notes,
+            safety_notice=safety_notice,
         )
         if errors:
             raise ValidationError(errors)
@@ -188,6 +241,8 @@ def case_decide(
             intent=intent,
             classification=classification,
             notes=notes,
+            safety_notice=safety_notice,
+            referral=referral_for(case=case, user=user, action=action),
             now=timezone.now(),
             ip=ip,
         )

@@ -18,7 +18,7 @@ from moderation.decisions.models import Decision
 from moderation.decisions.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
 from moderation.escalations.models import Escalation
-from moderation.review import cluster_decisions, selectors, services
+from moderation.review import cluster_decisions, guard, selectors, services
 from moderation.review.access import get_reviewable_case
 from moderation.review.forms import DecisionForm
 
@@ -78,10 +78,17 @@ def case_detail(request, case_id: int):
         except case_services.CaseNotHeld as e:
             messages.error(request, str(e))
             return redirect("dashboard")
-    form = DecisionForm(
-        initial={"policy": DEFAULT_POLICY.get(case.category), "seen": services.case_version(case)}
+    form = _decision_form(
+        request,
+        case,
+        initial={"policy": DEFAULT_POLICY.get(case.category), "seen": services.case_version(case)},
     )
     return render(request, "moderation/case_detail.html", _case_context(request, case, form))
+
+
+def _decision_form(request, case, data=None, **kwargs) -> DecisionForm:
+    guarded = bool(guard.guard_notice(case=case, user=request.user))
+    return DecisionForm(data, guarded=guarded, **kwargs)
 
 
 def _case_context(request, case, form):
@@ -104,6 +111,7 @@ def _case_context(request, case, form):
         # Who reported is for supervisors only (reporter privacy).
         "show_reporters": request.user.has_perm(roles.SUPERVISE),
         "requirements": requirement_notes(case),
+        "guard_notice": guard.guard_notice(case=case, user=request.user) if holding else "",
         # Evidence kept for a report to the authorities: named roles only (custody.py).
         "preserved_locked": not request.user.has_perm(roles.PRESERVED_EVIDENCE)
         and custody.case_is_preserved(case),
@@ -114,10 +122,10 @@ def _case_context(request, case, form):
 @require_POST
 def case_decide_view(request, case_id: int):
     case = get_reviewable_case(request, case_id)
-    form = DecisionForm(request.POST)
+    form = _decision_form(request, case, request.POST)
     if form.is_valid():
         try:
-            services.case_decide(
+            decision = services.case_decide(
                 case_id=case.pk, user=request.user, ip=client_ip(request), **form.cleaned_data
             )
         except services.CaseChanged as e:
@@ -128,8 +136,16 @@ def case_decide_view(request, case_id: int):
         except ValidationError as e:
             add_service_errors(form, e)
         else:
+            if decision.referral_reason:
+                messages.warning(
+                    request,
+                    f"Case {case.pk} went to senior review; your choice "
+                    f"({decision.get_proposed_action_display()}) is on it for the senior "
+                    f"reviewer. {decision.referral_reason}",
+                )
+                return redirect("dashboard")
             messages.success(request, f"Decision recorded on case {case.pk}.")
-            escalation = _escalation_to_prepare(case, form.cleaned_data["action"])
+            escalation = _escalation_to_prepare(case, decision.action)
             if escalation is not None:
                 # The report to the authority is best written by who just looked at the content.
                 messages.info(
@@ -156,7 +172,7 @@ def _look_again(request, case_id: int, message: str):
     case = get_reviewable_case(request, case_id)
     data = request.POST.copy()
     data["seen"] = services.case_version(case)
-    form = DecisionForm(data)
+    form = _decision_form(request, case, data)
     form.is_valid()
     form.add_error(None, message)
     return render(
@@ -169,7 +185,7 @@ def _look_again(request, case_id: int, message: str):
 def case_decide_cluster(request, case_id: int):
     """Step one shows the cases the decision would cover; step two (confirmed) decides them."""
     case = get_reviewable_case(request, case_id)
-    form = DecisionForm(request.POST)
+    form = _decision_form(request, case, request.POST)
     if not form.is_valid():
         return render(
             request, "moderation/case_detail.html", _case_context(request, case, form), status=400

@@ -141,7 +141,7 @@ def reviewer_quality(user_ids, since: datetime) -> dict[int, Quality]:
         .values("decision__reviewer_id")
         .annotate(
             appealed=Count("pk"),
-            overturned=Count("pk", filter=Q(status=Appeal.Status.OVERTURNED)),
+            overturned=Count("pk", filter=Q(status__in=Appeal.CHANGED)),
         )
         .order_by()
     ):

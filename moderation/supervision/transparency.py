@@ -253,7 +253,7 @@ def _fill(figures: Figures, since: datetime, until: datetime) -> Figures:
     figures.appeals_lodged = Appeal.objects.filter(**period).count()
     decided = Appeal.objects.filter(decided_at__gte=since, decided_at__lt=until)
     figures.appeals_decided = {
-        s: 0 for s in (Appeal.Status.UPHELD, Appeal.Status.OVERTURNED)
+        s: 0 for s in Appeal.Status.values if s != Appeal.Status.OPEN
     } | _counts(decided.exclude(status=Appeal.Status.OPEN), "status")
     reversed_ = EnforcementAction.objects.filter(reversed_at__gte=since, reversed_at__lt=until)
     by_source = _counts(reversed_, "reversal_source")

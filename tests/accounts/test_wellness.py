@@ -31,6 +31,7 @@ class TestSensitiveQueues:
     def test_child_safety_and_self_reports_are_sensitive(self):
         assert set(Queue.objects.filter(sensitive=True).values_list("slug", flat=True)) == {
             "child-safety",
+            "child-safety-known",
             "self-reports",
         }
 

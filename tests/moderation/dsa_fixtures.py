@@ -71,7 +71,13 @@ def dsa_decide(make_user, submit_report):
             )
         reviewer = make_user(f"reviewer-{n}-{next(counter)}", Role.REVIEWER)
         case = case_claim_next(user=reviewer)
-        fields = {**(CHILD_FIELDS if policy.startswith("child-safety") else {}), **extra}
+        child = {}
+        if policy.startswith("child-safety"):
+            child = dict(CHILD_FIELDS)
+            if action != "escalate":
+                # Classified A1-B2 it would be a CSAM finding, which only escalation may be.
+                del child["classification"]
+        fields = {**child, **extra}
         return case_decide(
             case_id=case.pk, user=reviewer, action=action, policy=policy, notes=notes, **fields
         )

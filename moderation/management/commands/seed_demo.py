@@ -299,6 +299,9 @@ class Command(BaseCommand):
             required = decision_requirements(
                 category=case.category, action=action, queue=case.queue
             )
+            if "classification" in required:
+                # Classified A1-B2, it is a CSAM finding: removed and reported, nothing less.
+                action = Decision.Action.ESCALATE
             case_decide(
                 case_id=case.pk,
                 user=reviewer,

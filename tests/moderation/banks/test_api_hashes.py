@@ -104,7 +104,17 @@ def test_banks_lists_active_banks_with_live_entry_counts(client, make_user, bank
     token = token_for(make_user, username="rev", role=Role.REVIEWER)
     r = client.get("/api/v1/banks", **auth(token))
     assert r.status_code == 200
+    # Every install has the bank decisions add to (moderation/banks/confirmed.py), still empty.
     assert r.json() == [
+        {
+            "slug": "confirmed-by-review",
+            "name": "Confirmed by review",
+            "source": "Vigil: decisions of this platform's reviewers",
+            "signal_types": ["pdq", "md5", "sha256"],
+            "thresholds": {"pdq": 31},
+            "policy": "act_and_escalate",
+            "entries": 0,
+        },
         {
             "slug": "known",
             "name": "Known CSAM",
@@ -113,5 +123,5 @@ def test_banks_lists_active_banks_with_live_entry_counts(client, make_user, bank
             "thresholds": {"pdq": 31},
             "policy": "raise_priority",
             "entries": 1,
-        }
+        },
     ]

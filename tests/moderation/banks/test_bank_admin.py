@@ -35,7 +35,7 @@ class TestBankAdmin:
             },
         )
         assert r.status_code == 302, r.content
-        bank = HashBank.objects.get()
+        bank = HashBank.objects.get(slug="known")
         assert AuditEvent.objects.filter(verb="hashbank.created").exists()
         version = BankVersion.current()
         upload = SimpleUploadedFile("list.txt", ("pdq " + "a" * 64 + "\n").encode())

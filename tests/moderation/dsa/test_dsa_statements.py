@@ -64,7 +64,7 @@ class TestFieldMapping:
         assert dates == [(timezone.now() - timedelta(days=400)).date().isoformat(), "2000-01-01"]
 
     def test_it_maps_child_sexual_abuse_material_as_illegal_under_the_directive(self, dsa_decide):
-        dsa_decide("remove", "child-safety/sexual-exploitation", "csam")
+        dsa_decide("escalate", "child-safety/sexual-exploitation", "csam")
         _, s = only()
         assert s["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT"
         assert "Directive 2011/93/EU" in s["illegal_content_legal_ground"]
@@ -107,7 +107,7 @@ class TestFieldMapping:
     def test_the_terms_url_is_cited_for_terms_grounds_only(self, dsa_decide, settings):
         settings.DSA_TERMS_URL = "https://social.example/terms"
         dsa_decide("remove", "spam", "spam")
-        dsa_decide("remove", "child-safety/sexual-exploitation", "csam")
+        dsa_decide("escalate", "child-safety/sexual-exploitation", "csam")
         grounds = {
             e["statement"]["decision_ground"]: e["statement"]["decision_ground_reference_url"]
             for e in everything()

@@ -50,9 +50,9 @@ class TestPayload:
             (
                 "p-notice",
                 "csam",
-                "safety_notice",
+                "escalate",
                 "child-safety/sexual-exploitation",
-                {"intent": "non_malicious", "classification": "B2"},
+                {"intent": "non_malicious", "classification": "B2", "safety_notice": True},
             ),
         ]
         for item, category, action, policy, extra in decisions:
@@ -99,12 +99,15 @@ class TestPayload:
 
     def test_a_safety_notice_says_why_resharing_harms_and_how_to_report(self, platform, decide):
         decide(
-            "safety_notice",
+            "escalate",
             category="csam",
             policy="child-safety/sexual-exploitation",
-            decision={"intent": "non_malicious", "classification": "B1"},
+            decision={"intent": "non_malicious", "classification": "B1", "safety_notice": True},
         )
-        text = platform.received[0].json["notice"]["text"].lower()
+        notice = next(
+            r.json for r in platform.received if r.json["action"]["kind"] == "safety_notice"
+        )
+        text = notice["notice"]["text"].lower()
         assert "illegal" in text
         assert "revictimises the child" in text
         assert "report it instead" in text and "https://report.cybertip.org" in text
@@ -147,7 +150,7 @@ class TestPayload:
 
     def test_a_self_report_is_sent_as_what_it_shows_not_who_reported_it(self, platform, decide):
         case = decide(
-            "remove",
+            "escalate",
             category="self_generated",
             policy="child-safety/sexual-exploitation",
             decision={"intent": "malicious", "classification": "B2"},

@@ -44,20 +44,29 @@ class TestReviewApi:
         )
         assert r.status_code == 422
         assert set(r.json()["detail"]) == {"intent", "classification"}
+        csam_finding = {
+            "action": "remove",
+            "policy": "child-safety/sexual-exploitation",
+            "intent": "malicious",
+            "classification": "A2",
+        }
         r = client.post(
             f"/api/v1/cases/{report.case_id}/decision",
-            data=json.dumps(
-                {
-                    "action": "remove",
-                    "policy": "child-safety/sexual-exploitation",
-                    "intent": "malicious",
-                    "classification": "A2",
-                }
-            ),
+            data=json.dumps(csam_finding),
+            content_type="application/json",
+            **h(reviewer_token),
+        )
+        # Removal alone is not enough for CSAM: it must be reported too.
+        assert r.status_code == 422
+        assert "Escalate to authority" in r.json()["detail"]["action"][0]
+        r = client.post(
+            f"/api/v1/cases/{report.case_id}/decision",
+            data=json.dumps({**csam_finding, "action": "escalate"}),
             content_type="application/json",
             **h(reviewer_token),
         )
         assert r.status_code == 201
+        assert r.json()["proposed_action"] == "" and r.json()["safety_notice"] is False
         assert Decision.objects.get().classification == "A2"
         case = client.get(f"/api/v1/cases/{report.case_id}", **h(reviewer_token)).json()
         assert case["status"] == "decided" and case["decisions"][0]["reviewer"] == "rita"

@@ -153,7 +153,7 @@ class TestAppealReview:
         assert set(EnforcementAction.objects.values_list("pk", "status")) == pending
         assert AuditEvent.objects.get(verb="appeal.decided").after["status"] == "upheld"
 
-    def test_overturning_reverses_the_appealed_decisions_actions(self, make_user, decided):
+    def test_a_milder_outcome_reverses_what_it_no_longer_asks(self, make_user, decided):
         original, other = make_user("original"), make_user("other")
         case, decision = decided(original, action="suspend")
         kinds = set(decision.actions.values_list("kind", flat=True))
@@ -161,7 +161,7 @@ class TestAppealReview:
         appeal()
         case_claim_next(user=other)
         outcome = case_decide(case_id=case.pk, user=other, action="remove", policy="harassment")
-        assert Appeal.objects.get().status == Appeal.Status.OVERTURNED
+        assert Appeal.objects.get().status == Appeal.Status.MILDER
         by_kind = {a.kind: a for a in decision.actions.all()}
         # The suspension is reversed; the removal both decisions ask for stays as it was.
         assert by_kind["suspend_account"].status == EnforcementAction.Status.REVERSED
@@ -180,6 +180,46 @@ class TestAppealReview:
         statuses = set(decision.actions.values_list("status", flat=True))
         assert statuses == {EnforcementAction.Status.REVERSED}
         assert AuditEvent.objects.filter(verb="action.reversed").count() == 2
+
+    def test_overturning_says_so_in_the_status(self, make_user, decided):
+        original, other = make_user("original"), make_user("other")
+        case, _ = decided(original, action="suspend")
+        appeal()
+        case_claim_next(user=other)
+        case_decide(case_id=case.pk, user=other, action="no_violation", policy="harassment")
+        assert Appeal.objects.get().status == Appeal.Status.OVERTURNED
+        assert AuditEvent.objects.get(verb="appeal.decided").after["status"] == "overturned"
+
+    def test_a_stricter_outcome_keeps_what_was_asked_and_adds_the_rest(self, make_user, decided):
+        original, other = make_user("original"), make_user("other")
+        case, decision = decided(original, action="warn")
+        appeal()
+        case_claim_next(user=other)
+        outcome = case_decide(case_id=case.pk, user=other, action="suspend", policy="harassment")
+        assert Appeal.objects.get().status == Appeal.Status.STRICTER
+        # Only a milder outcome reverses anything at the platform.
+        assert not AuditEvent.objects.filter(verb="action.reversed").exists()
+        assert set(decision.actions.values_list("kind", "status")) == {("warn", "pending")}
+        assert set(outcome.actions.values_list("kind", flat=True)) == {
+            "remove_content",
+            "suspend_account",
+        }
+
+    @pytest.mark.parametrize(
+        "contested,outcome,status",
+        [
+            ("suspend", "suspend", "upheld"),
+            ("suspend", "no_violation", "overturned"),
+            ("suspend", "warn", "milder"),
+            ("remove", "age_restrict", "milder"),
+            ("warn", "remove", "stricter"),
+            ("safety_notice", "escalate", "stricter"),
+        ],
+    )
+    def test_the_status_follows_the_order_of_severity(self, contested, outcome, status):
+        from moderation.review.appeals import appeal_outcome
+
+        assert appeal_outcome(contested=contested, outcome=outcome) == status
 
     def test_an_appeal_case_is_not_swept_into_a_cluster_decision(
         self, make_user, decided, submit_report, png_upload

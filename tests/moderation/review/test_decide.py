@@ -45,7 +45,7 @@ class TestDecide:
         case_decide(
             case_id=case.pk,
             user=reviewer,
-            action="remove",
+            action="escalate",
             policy="child-safety/sexual-exploitation",
             intent="non_malicious",
             classification="B2",

@@ -50,7 +50,10 @@ class TestFigures:
         assert (escalations["submitted"], escalations["cases_submitted"]) == (1, 1)
         assert escalations["opened_by_status"]["submitted"] == 1
         assert escalations["opened_by_status"]["draft"] == 0
-        assert data["appeals"] == {"lodged": 1, "decided": {"upheld": 0, "overturned": 1}}
+        assert data["appeals"] == {
+            "lodged": 1,
+            "decided": {"upheld": 0, "overturned": 1, "stricter": 0, "milder": 0},
+        }
         assert data["actions_reversed"] == {"total": 1, "by_source": {"appeal": 1}}
 
     def test_the_next_day_holds_only_what_falls_in_it(self, client, supervisor, known_week):
