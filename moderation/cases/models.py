@@ -336,6 +336,18 @@ class PriorityWeights(models.Model):
         help_text="For each hour a case has waited, so nothing starves.",
     )
     max_waiting_points = models.PositiveIntegerField(default=DEFAULT_WEIGHTS.max_waiting_points)
+    sla_breach = models.PositiveIntegerField(
+        default=DEFAULT_WEIGHTS.sla_breach,
+        help_text="Once a case has waited longer than its queue's SLA.",
+    )
+    per_hour_past_sla = models.PositiveIntegerField(
+        default=DEFAULT_WEIGHTS.per_hour_past_sla,
+        help_text="For each hour (begun) a case has waited beyond its queue's SLA.",
+    )
+    max_sla_points = models.PositiveIntegerField(
+        default=DEFAULT_WEIGHTS.max_sla_points,
+        help_text="The most time past the SLA can add, breach included.",
+    )
     # Bumped on every change, so every process knows to reload (see current_weights).
     version = models.PositiveBigIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)

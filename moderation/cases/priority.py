@@ -45,6 +45,10 @@ class Weights:
     max_reach_points: int = 60
     per_waiting_hour: int = 5
     max_waiting_points: int = 120
+    # Time past the queue's SLA: points on the breach, and for each hour (begun) beyond it, capped.
+    sla_breach: int = 150
+    per_hour_past_sla: int = 50
+    max_sla_points: int = 400
 
     @classmethod
     def number_fields(cls) -> list[str]:
@@ -61,6 +65,7 @@ class Weights:
             + self.reliability_weight
             + self.max_reach_points
             + self.max_waiting_points
+            + self.max_sla_points
         )
 
 
@@ -80,6 +85,24 @@ class PriorityInputs:
     reporter_reliability: float | None = None
     # Views or audience size the platform reported for the content.
     reach: int | None = None
+    # The SLA of the case's queue (Queue.sla_minutes): time past it weighs in.
+    sla_minutes: int | None = None
+
+
+def sla_overdue_minutes(*, waiting_since: datetime, sla_minutes: int | None, now: datetime) -> int:
+    """Minutes a case has waited beyond its queue's SLA (0 within it, or without one)."""
+    if not sla_minutes:
+        return 0
+    waited = (now - waiting_since).total_seconds() / 60
+    return max(0, math.floor(waited - sla_minutes))
+
+
+def hours_text(minutes: int) -> str:
+    """An SLA or a delay as people say it: "45 min", "1 h", "1.5 h", "24 h"."""
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:g} h" if hours >= 10 or hours == int(hours) else f"{hours:.1f} h"
 
 
 def reach_points(reach: int, weights: Weights) -> int:
@@ -124,6 +147,14 @@ def compute_priority(
     hours = int((now - inputs.waiting_since).total_seconds() // 3600)
     if hours > 0:
         parts.append((f"waiting {hours} h", min(hours * w.per_waiting_hour, w.max_waiting_points)))
+    overdue = sla_overdue_minutes(
+        waiting_since=inputs.waiting_since, sla_minutes=inputs.sla_minutes, now=now
+    )
+    if overdue:
+        # Every hour begun past the SLA counts: a case 5 minutes late is already late.
+        points = min(w.sla_breach + math.ceil(overdue / 60) * w.per_hour_past_sla, w.max_sla_points)
+        label = f"past its {hours_text(inputs.sla_minutes)} SLA by {hours_text(overdue)}"
+        parts.append((label, points))
     parts = [(label, points) for label, points in parts if points]
     parts.sort(key=lambda p: -p[1])
     return sum(p for _, p in parts), [{"label": label, "points": p} for label, p in parts]

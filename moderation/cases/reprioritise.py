@@ -42,7 +42,7 @@ def cases_recompute_priorities(*, version: int, after_id: int = 0) -> int | None
         now = timezone.now()
         cases = list(
             Case.objects.select_for_update(of=("self",))
-            .select_related("content_item")
+            .select_related("content_item", "queue")
             .filter(status=Case.Status.OPEN, pk__gt=after_id)
             .order_by("pk")[:RECOMPUTE_BATCH]
         )

@@ -286,6 +286,7 @@ def case_priority_inputs(case: Case) -> PriorityInputs:
         bank_match_level=case.bank_match_level,
         reporter_reliability=case.reporter_reliability,
         reach=case.content_item.reach,
+        sla_minutes=case.queue.sla_minutes,
     )
 
 
@@ -320,7 +321,7 @@ def cases_refresh(ids, *, now=None, weights=None, before=None) -> None:
         with transaction.atomic(durable=True):
             case = (
                 Case.objects.select_for_update(of=("self",))
-                .select_related("content_item")
+                .select_related("content_item", "queue")
                 .get(pk=case_id)
             )
             if case.status != Case.Status.OPEN:

@@ -56,6 +56,18 @@ def claimable_queue_ids(user, now=None) -> list[int]:
 CLAIM_ORDER = ("-priority", "waiting_since", "pk")
 
 
+def queue_serving_key(*, priority: int, waiting_since, pk: int, sla_minutes: int, now) -> tuple:
+    """Which queue "Review next" serves first, compared on each queue's head case (the rule the
+    dashboard states): a head past its queue's SLA comes before any head within its SLA, the one
+    furthest past relative to its SLA (waited ÷ SLA) first, so a one-hour queue two hours late
+    beats a one-day queue three hours late; otherwise the higher priority, then the longer wait.
+    Within a queue the order is CLAIM_ORDER, and priority already counts time past the SLA."""
+    waited = (now - waiting_since).total_seconds() / 60
+    overdue = bool(sla_minutes) and waited > sla_minutes
+    share = waited / sla_minutes if overdue else 0.0
+    return (not overdue, -share, -priority, waiting_since, pk)
+
+
 def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
     """Lock the best claimable case across the queues, skipping rows others are claiming.
 
@@ -88,10 +100,15 @@ def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
         .values_list("head", flat=True)
     )
     heads = [
-        ((-priority, waiting_since, pk), queue_id)
-        for priority, waiting_since, pk, queue_id in Case.objects.filter(
+        (
+            queue_serving_key(
+                priority=priority, waiting_since=since, pk=pk, sla_minutes=sla, now=now
+            ),
+            queue_id,
+        )
+        for priority, since, pk, queue_id, sla in Case.objects.filter(
             pk__in=list(head_ids)
-        ).values_list("priority", "waiting_since", "pk", "queue_id")
+        ).values_list("priority", "waiting_since", "pk", "queue_id", "queue__sla_minutes")
     ]
     for _, queue_id in sorted(heads):
         case = (

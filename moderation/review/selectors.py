@@ -6,6 +6,7 @@ from django.utils import timezone
 from accounts.models import QueueCertification
 from moderation.banks.models import Match
 from moderation.cases.models import Case, Queue
+from moderation.cases.priority import hours_text
 from moderation.cases.queue_stats import queue_counts
 from moderation.cases.services import claimable_queue_ids
 from moderation.decisions.models import Appeal, Decision, ReReview
@@ -37,6 +38,8 @@ def dashboard_queues(user):
     for queue in queues:
         queue.open_count = counts.open_count(queue.pk)
         queue.oldest_waiting = counts.oldest_waiting(queue.pk)
+        queue.sla_breaches = counts.sla_breaches(queue.pk)
+        queue.sla_text = hours_text(queue.sla_minutes)
         queue.claimed_count = claimed.get(queue.pk, 0)
         queue.counts_taken_at = counts.taken_at
     return queues
@@ -65,7 +68,9 @@ def case_media(case: Case):
         .prefetch_related(
             Prefetch(
                 "matches",
-                queryset=Match.objects.select_related("entry__bank").order_by("distance"),
+                queryset=Match.objects.select_related(
+                    "entry__bank", "entry__decision__reviewer"
+                ).order_by("distance"),
             )
         )
         .order_by("created_at")

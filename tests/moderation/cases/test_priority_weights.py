@@ -40,11 +40,11 @@ class TestWeightsRow:
 
     def test_it_refuses_a_known_material_match_that_would_not_come_first(self):
         row = PriorityWeights.objects.get()
-        row.known_material_match = 1500
+        row.known_material_match = 1900
         with pytest.raises(ValidationError) as e:
             row.full_clean()
         assert "known_material_match" in e.value.message_dict
-        assert "1,530" in e.value.message_dict["known_material_match"][0]
+        assert "1,930" in e.value.message_dict["known_material_match"][0]
 
     def test_it_refuses_missing_unknown_and_negative_severities(self):
         row = PriorityWeights.objects.get()
