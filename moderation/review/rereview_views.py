@@ -14,6 +14,7 @@ from moderation.decisions.models import ReReview
 from moderation.decisions.rules import DEFAULT_POLICY
 from moderation.review import rereview as rereview_services
 from moderation.review import selectors
+from moderation.review.conflicts import recent_conflicts
 from moderation.review.forms import ReReviewForm, ResolveForm
 
 
@@ -109,6 +110,7 @@ def supervise_rereviews(request):
         {
             "disagreed": list(selectors.rereviews_disagreed()[:100]),
             "resolved": selectors.rereviews_resolved(),
+            "conflicts": recent_conflicts(),
             "form": ResolveForm(),
         },
     )

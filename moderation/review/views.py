@@ -18,7 +18,7 @@ from moderation.decisions.models import Decision
 from moderation.decisions.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
 from moderation.escalations.models import Escalation
-from moderation.review import cluster_decisions, guard, selectors, services
+from moderation.review import cluster_decisions, conflicts, guard, selectors, services
 from moderation.review.access import get_reviewable_case
 from moderation.review.forms import DecisionForm
 
@@ -102,6 +102,7 @@ def _case_context(request, case, form):
         "form": form,
         "holding": holding,
         "cluster": selectors.cluster_cases(case),
+        "conflicts": conflicts.case_conflicts(case),
         "owner_history": selectors.owner_history(case),
         "prefs": wellness.preferences_for(request.user),
         "exposure": wellness.exposure_this_shift(request.user),
@@ -195,7 +196,13 @@ def case_decide_cluster(request, case_id: int):
         return render(
             request,
             "moderation/cluster_confirm.html",
-            {"case": case, "others": others, "form": form, "data": form.cleaned_data},
+            {
+                "case": case,
+                "others": others,
+                "form": form,
+                "data": form.cleaned_data,
+                "conflicts": conflicts.case_conflicts(case),
+            },
         )
     confirmed = {int(x) for x in request.POST.getlist("cases") if x.isascii() and x.isdecimal()}
     # The confirmation step lists the cluster as it is now; cluster_decide checks it again.
