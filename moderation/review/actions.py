@@ -58,6 +58,28 @@ def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -
 
 
 @in_transaction
+def settle_automated_actions(*, case: Case, decision: Decision, user) -> int:
+    """A person decided the case: what a bank policy asked of the platform on its own and the
+    decision does not ask is reversed — a senior reviewer who finds a known-material match to be
+    a false positive undoes the removal and suspension with their decision, not by hand. (The
+    escalation the bank opened stays for a person to withdraw; its page says the case was
+    cleared.) Returns how many actions were reversed."""
+    wanted = set(planned_actions(case=case, decision=decision))
+    automated = case.actions.select_for_update().filter(decision__isnull=True)
+    reversed_ = 0
+    for enforcement in automated.exclude(status=EnforcementAction.Status.REVERSED).order_by("pk"):
+        if (enforcement.kind, enforcement.target) in wanted:
+            continue
+        action_reverse_for(
+            action=enforcement,
+            user=user,
+            reason=f"not upheld by decision {decision.pk} ({decision.get_action_display()})",
+        )
+        reversed_ += 1
+    return reversed_
+
+
+@in_transaction
 def strengthen_actions(*, case: Case, old: Decision, new: Decision, user) -> None:
     """`new` asks more than `old` (an appeal made it stricter): keep everything `old` asked and
     request what `new` adds."""

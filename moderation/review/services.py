@@ -21,7 +21,12 @@ from moderation.decisions.rules import (
     missing_fields,
 )
 from moderation.review import guard
-from moderation.review.actions import request_actions, strengthen_actions, supersede_actions
+from moderation.review.actions import (
+    request_actions,
+    settle_automated_actions,
+    strengthen_actions,
+    supersede_actions,
+)
 from moderation.review.appeals import appeal_settle
 from moderation.review.rereview import rereview_sample
 
@@ -174,6 +179,8 @@ def _follow_through(*, case: Case, decision: Decision, user, now) -> Appeal | No
     appeal = appeal_settle(case=case, decision=decision, user=user, now=now)
     if appeal is None:
         request_actions(case=case, decision=decision, user=user)
+        if decision.action != Decision.Action.SENIOR_REVIEW:
+            settle_automated_actions(case=case, decision=decision, user=user)
     elif appeal.status in Appeal.EASED:
         supersede_actions(case=case, old=appeal.decision, new=decision, user=user, source="appeal")
     elif appeal.status == Appeal.Status.STRICTER:

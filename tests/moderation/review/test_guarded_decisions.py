@@ -121,6 +121,38 @@ class TestGuard:
         known_case.refresh_from_db()
         assert known_case.status == "decided"
 
+    def test_a_senior_reviewers_no_violation_undoes_what_the_bank_asked(
+        self, known_case, make_user, client
+    ):
+        senior = make_user("sonia", Role.SENIOR_REVIEWER)
+        case_claim_next(user=senior)
+        decision = case_decide(
+            case_id=known_case.pk, user=senior, action="no_violation", policy="harassment"
+        )
+        assert set(EnforcementAction.objects.values_list("kind", "status")) == {
+            ("remove_content", "reversed"),
+            ("suspend_account", "reversed"),
+        }
+        reversal = AuditEvent.objects.filter(verb="action.reversed").first()
+        assert reversal.actor == senior
+        # The report to the authority is withdrawn by a person; its page says why to look.
+        escalation = Escalation.objects.get()
+        client.force_login(senior)
+        page = client.get(f"/escalations/{escalation.pk}/").content.decode()
+        assert 'data-testid="cleared"' in page
+        assert decision.action == "no_violation"
+
+    def test_a_senior_reviewers_removal_keeps_the_removal_and_undoes_the_rest(
+        self, known_case, make_user
+    ):
+        senior = make_user("sonia", Role.SENIOR_REVIEWER)
+        case_claim_next(user=senior)
+        case_decide(case_id=known_case.pk, user=senior, action="remove", policy="harassment")
+        assert set(EnforcementAction.objects.values_list("kind", "status")) == {
+            ("remove_content", "pending"),
+            ("suspend_account", "reversed"),
+        }
+
     def test_an_earlier_classification_guards_the_case_on_appeal(
         self, reviewer, make_user, submit_report
     ):
