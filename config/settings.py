@@ -319,6 +319,39 @@ check_webhook_settings(
     debug=DEBUG,
 )
 
+# E-mail to reporters who left an address (moderation/notices): that their report was received
+# and, once decided, whether action was taken. Django's mail framework, configured from the
+# environment. Unset EMAIL_BACKEND: the console backend on the embedded default (no DATABASE_URL:
+# the demo prints each e-mail to the server's output), SMTP in production (DATABASE_URL set), so
+# reporters' addresses are never written to production logs by default.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if DATABASE_URL
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip() or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "Set EMAIL_USE_TLS (STARTTLS, usually port 587) or EMAIL_USE_SSL (port 465), not both."
+    )
+# Seconds one SMTP conversation may take before the attempt counts as failed and is retried.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "no-reply@localhost"
+# Seconds before each retry of a notice the mail server did not take (down, timed out, a 4xx);
+# after the last one the notice is marked failed (admin: Reporter notices).
+NOTICE_RETRY_INTERVALS = env_int_list("VIGIL_NOTICE_RETRY_INTERVALS", [60, 300, 1800, 7200])
+# Where the public reaches Vigil (https://report.example.org): e-mails to reporters link to the
+# status page there. Unset: the demo's address on the embedded default, no link in production.
+PUBLIC_URL = (
+    os.environ.get("VIGIL_PUBLIC_URL", "").strip()
+    or ("" if DATABASE_URL else "http://127.0.0.1:8000")
+).rstrip("/")
+
 # Wellness: a shift is the rolling window of the last WELLNESS_SHIFT_HOURS hours; at
 # WELLNESS_EXPOSURE_CAP exposures in it (media reveals + decisions in sensitive queues) the
 # console suggests a break (0 turns the suggestion off).

@@ -1,5 +1,7 @@
 """Intake API: reports and flags forwarded by the platform (see SPEC.md, "Public contract")."""
 
+import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from django.conf import settings
@@ -8,13 +10,23 @@ from django.core.validators import URLValidator, validate_email
 from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
 
-from lib.api import ERRORS, Text, Timestamp, require_scope, strict_int, strict_number, strict_str
+from lib.api import (
+    ERRORS,
+    ApiError,
+    Text,
+    Timestamp,
+    require_scope,
+    strict_int,
+    strict_number,
+    strict_str,
+)
 from moderation.cases.route_rules import BCP47_PATTERN, normalise_language
+from moderation.notices.selectors import STANDINGS, report_standing
 from reports.categories import Category
 from reports.content import ContentFacts
 from reports.content import IpCaptureIn as IpCaptureData
 from reports.media import IncomingImage
-from reports.models import IP_CAPTURE_EVENTS, ContentItem, Report
+from reports.models import IP_CAPTURE_EVENTS, REFERENCE_ALPHABET, ContentItem, Report
 from reports.services import flag_submit, report_submit
 from reports.uploads import MediaIn, decode_media
 
@@ -27,7 +39,11 @@ CategoryName = Literal[tuple(Category.values)]  # type: ignore[valid-type]
 ContentType = Literal[tuple(ContentItem.Type.values)]  # type: ignore[valid-type]
 ReporterKind = Literal[tuple(Report.ReporterKind.values)]  # type: ignore[valid-type]
 IpCaptureEvent = Literal[tuple(IP_CAPTURE_EVENTS)]  # type: ignore[valid-type]
+Standing = Literal[STANDINGS]  # type: ignore[valid-type]
 MAX_IP_CAPTURES = 100
+REFERENCE_SHAPE = re.compile(f"VR-[{REFERENCE_ALPHABET}]{{4}}-[{REFERENCE_ALPHABET}]{{4}}")
+# What the form's e-mail field and the reporter-identity column take (RFC 5321's path limit).
+MAX_EMAIL_LENGTH = 254
 
 
 def _language(value: str) -> str:
@@ -43,13 +59,14 @@ def _http_url(value: str) -> str:
     return value
 
 
-def _email(value: str) -> str:
-    if value:
-        try:
-            validate_email(value)
-        except DjangoValidationError:
-            raise ValueError("must be an email address") from None
-    return value
+def _usable_email(value: str) -> bool:
+    if len(value) > MAX_EMAIL_LENGTH:
+        return False
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        return False
+    return True
 
 
 class IpCaptureIn(Schema):
@@ -106,7 +123,19 @@ class ContentIn(Schema):
 class ReporterIn(Schema):
     kind: ReporterKind = "platform_user"
     account_id: Text(255) = ""
-    email: Annotated[Text(254), AfterValidator(_email)] = ""
+    email: Text(
+        settings.MAX_TEXT_LENGTH,
+        description="The reporter's e-mail address, kept apart from the report (supervisors "
+        "only). One that is not a usable address (malformed, or over 254 characters) does not "
+        "cost the report: it is accepted without the address and the answer's `warnings` say "
+        "so.",
+    ) = ""
+    notify: StrictBool = Field(
+        False,
+        description="The reporter asked to hear back: Vigil e-mails them at `email` that the "
+        "report was received and, once reviewed, whether action was taken (never which action "
+        "or against whom). Default false: the address is only kept.",
+    )
     ip: IPvAnyAddress | None = None
 
 
@@ -138,9 +167,30 @@ class FlagBatchIn(Schema):
     flags: list[FlagIn] = Field(min_length=1, max_length=MAX_FLAGS_PER_BATCH)
 
 
+class WarningOut(Schema):
+    field: str = Field(description="The field in the request, as a dotted path.")
+    code: str
+    detail: str
+
+
 class ReportOut(Schema):
     reference: str
     case_id: int
+    warnings: list[WarningOut] | None = Field(
+        None,
+        description="Present when part of the request was set aside and the report accepted "
+        "without it (a malformed reporter e-mail address, say).",
+    )
+
+
+class ReportStandingOut(Schema):
+    reference: str
+    received_at: datetime
+    status: Standing = Field(
+        description="received (waiting in a queue), under_review (a reviewer has it, or it "
+        "waits for a senior reviewer), actioned (action was taken on the content) or no_action "
+        "(reviewed, no violation found). The latest decision counts: an appeal can change it."
+    )
 
 
 class FlagOut(Schema):
@@ -171,11 +221,44 @@ def _content_facts(content: ContentIn) -> ContentFacts:
     )
 
 
-@router.post("/reports", response={201: ReportOut, **ERRORS}, summary="Forward a user report")
+def _reporter_email(reporter: ReporterIn) -> tuple[str, list[dict]]:
+    """The reporter's address if usable, and warnings for what was set aside. A bad address is
+    the reporter's typo, not the platform's bug: it never costs the report."""
+    email, warnings = reporter.email.strip(), []
+    if email and not _usable_email(email):
+        email = ""
+        warnings.append(
+            {
+                "field": "reporter.email",
+                "code": "email_dropped",
+                "detail": "Not a usable e-mail address: the report was accepted without it"
+                + (", so no notices will be sent." if reporter.notify else "."),
+            }
+        )
+    elif reporter.notify and not email:
+        warnings.append(
+            {
+                "field": "reporter.notify",
+                "code": "no_email",
+                "detail": "No e-mail address to notify: no notices will be sent.",
+            }
+        )
+    return email, warnings
+
+
+@router.post(
+    "/reports",
+    response={201: ReportOut, **ERRORS},
+    summary="Forward a user report",
+    exclude_none=True,
+)
 def post_report(request, payload: ReportIn):
+    """Needs the `report` scope. 201 with the report's `reference` (the reporter's, and the key
+    to GET /reports/{reference}) and `case_id`; `warnings` only when something was set aside."""
     principal = require_scope(request, "report")
     images = decode_media(payload.media)
     reporter = payload.reporter or ReporterIn()
+    email, warnings = _reporter_email(reporter)
     report = report_submit(
         category=payload.category,
         description=payload.description,
@@ -183,14 +266,51 @@ def post_report(request, payload: ReportIn):
         images=images,
         reporter_kind=reporter.kind,
         reporter_account_id=reporter.account_id,
-        reporter_email=reporter.email,
+        reporter_email=email,
+        reporter_notify=reporter.notify,
         reporter_ip=str(reporter.ip) if reporter.ip else None,
         source=Report.Source.API,
         submitted_by=principal.user,
         actor_label=principal.label,
         content=_content_facts(payload.content),
     )
-    return Status(201, {"reference": report.reference, "case_id": report.case_id})
+    return Status(
+        201,
+        {"reference": report.reference, "case_id": report.case_id, "warnings": warnings or None},
+    )
+
+
+@router.get(
+    "/reports/{reference}",
+    response={200: ReportStandingOut, **ERRORS},
+    summary="How a report the caller forwarded stands",
+)
+def get_report(request, reference: str):
+    """Needs the `read` or `report` scope. Whether the report waits, is under review, or was
+    decided with action taken or not: what its reporter's outcome e-mail says, never which
+    action, against whom, or by whom. Only the account that forwarded a report sees it: any
+    other reference answers 404."""
+    principal = request.auth
+    if not principal.scopes & {"read", "report"}:
+        raise ApiError(403, "forbidden", "This call needs the 'read' or 'report' scope.")
+    reference = reference.strip().upper()
+    report = None
+    if REFERENCE_SHAPE.fullmatch(reference):
+        report = (
+            Report.objects.select_related("case")
+            .filter(reference=reference, submitted_by=principal.user)
+            .first()
+        )
+    if report is None:
+        raise ApiError(404, "not_found", "No such report.")
+    return Status(
+        200,
+        {
+            "reference": report.reference,
+            "received_at": report.created_at,
+            "status": report_standing(report),
+        },
+    )
 
 
 def _submit_flag(flag: FlagIn, images: list[IncomingImage], principal) -> dict:

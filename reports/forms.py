@@ -100,7 +100,8 @@ class ReportForm(forms.Form):
     )
     email = email_field(
         "Your email (optional)",
-        "Only if you want us to be able to contact you. It is never shared with the person you "
+        "Only if you want to hear back: we will e-mail you that we received your report and, once "
+        "it has been reviewed, whether we took action. It is never shared with the person you "
         "report.",
     )
 
@@ -117,7 +118,8 @@ class SelfReportForm(forms.Form):
     )
     email = email_field(
         "An email address we can reach you at (optional)",
-        "Only if you want updates. We never share it with anyone who posted or shared the image.",
+        "Only if you want updates: we will e-mail you when we get your report and once it has "
+        "been reviewed. We never share it with anyone who posted or shared the image.",
     )
 
 

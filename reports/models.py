@@ -114,6 +114,14 @@ class Report(models.Model):
     def __str__(self):
         return self.reference
 
+    @property
+    def is_self_report(self) -> bool:
+        """Made by the young person pictured: through the self-report path, or by choosing that
+        category on the general form."""
+        return (
+            self.reporter_kind == self.ReporterKind.SELF or self.category == Category.SELF_GENERATED
+        )
+
 
 class ReporterIdentity(models.Model):
     """Who made a report. Kept apart from the report itself: only supervisors see it, and nothing
@@ -131,6 +139,9 @@ class ReporterIdentity(models.Model):
     # Set once the report's case was decided and counted in the reporter's ReporterRecord, so a
     # reopened and decided-again case does not count the same report twice.
     outcome_counted = models.BooleanField(default=False)
+    # The reporter asked to be e-mailed at `email` (ReporterNotice): giving an address on the
+    # public forms asks for it; the platform's API says so with `reporter.notify`.
+    notify = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -138,6 +149,60 @@ class ReporterIdentity(models.Model):
 
     def __str__(self):
         return f"reporter of {self.report_id}"
+
+
+class ReporterNotice(models.Model):
+    """An e-mail to the person who made a report (moderation/notices): that it was received, and
+    later whether action was taken. At most one of each kind per report, so a job run twice
+    sends once. The address is read from ReporterIdentity when sending, never copied here."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", "Report received"
+        OUTCOME = "outcome", "Outcome"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    class Outcome(models.TextChoices):
+        # All a reporter is told: never which action, against whom, or by whom.
+        ACTIONED = "actioned", "Action taken"
+        NO_ACTION = "no_action", "No violation found"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=8, choices=Kind)
+    # For an outcome notice, what the decision found when the notice was made.
+    outcome = models.CharField(max_length=9, choices=Outcome, blank=True)
+    status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Why the last attempt failed (the reporter's address taken out).
+    last_error = models.CharField(max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "kind"], name="one_notice_per_report_kind"),
+            models.CheckConstraint(
+                condition=models.Q(kind="outcome", outcome__in=["actioned", "no_action"])
+                | models.Q(kind="received", outcome=""),
+                name="notice_outcome_only_on_outcome",
+            ),
+        ]
+        indexes = [
+            # The sweep looks for pending notices that are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="notice_pending_due",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} notice for report {self.report_id}"
 
 
 class ReporterRecord(models.Model):

@@ -11,12 +11,14 @@ from lib.jobs import job_path
 from moderation.audit.services import audit_record
 from moderation.cases.reprioritise import reporter_share
 from moderation.cases.rollup import (
+    Outcome,
     case_attach,
     case_count_flag,
     case_count_report,
     case_refresh_priority,
 )
 from moderation.cases.route_rules import source_of_flag
+from moderation.notices.services import notices_for_report
 from moderation.outbox.models import OutboxJob
 from moderation.outbox.services import enqueue
 from reports.content import ContentFacts, content_item_get_or_create
@@ -88,12 +90,16 @@ def report_submit(
     images: Sequence[IncomingImage] = (),
     reporter_account_id: str = "",
     reporter_email: str = "",
+    reporter_notify: bool = False,
     reporter_ip: str | None = None,
     submitted_by=None,
     actor_label: str = "public form",
 ) -> Report:
     """Accept a report: store it and its reporter's identity (apart), roll it up into its case,
-    and queue hashing of its images."""
+    and queue hashing of its images. `reporter_notify`: the reporter asked to be e-mailed at
+    `reporter_email` that it was received and, later, whether action was taken
+    (moderation/notices)."""
+    notify = reporter_notify and bool(reporter_email)
     with transaction.atomic(durable=True):
         item, case, outcome = _item_and_case(
             content=content,
@@ -114,7 +120,12 @@ def report_submit(
             submitted_by=submitted_by,
         )
         _count_reporter(
-            report, case, account_id=reporter_account_id, email=reporter_email, ip=reporter_ip
+            report,
+            case,
+            account_id=reporter_account_id,
+            email=reporter_email,
+            ip=reporter_ip,
+            notify=notify,
         )
         media = _store_media(images, content_item=item, report=report)
         case_refresh_priority(case=case)
@@ -135,10 +146,14 @@ def report_submit(
             },
         )
         _queue_hashing(media)
+        if notify:
+            notices_for_report(report=report, counted=outcome == Outcome.COUNTED)
     return report
 
 
-def _count_reporter(report: Report, case, *, account_id: str, email: str, ip: str | None) -> None:
+def _count_reporter(
+    report: Report, case, *, account_id: str, email: str, ip: str | None, notify: bool
+) -> None:
     """Count the reporter once on the case, weigh in their track record, and keep who they are
     apart from the report (ReporterIdentity), never in the audit trail."""
     fingerprint = reporter_fingerprint(account_id=account_id, email=email, ip=ip)
@@ -150,7 +165,12 @@ def _count_reporter(report: Report, case, *, account_id: str, email: str, ip: st
         case.reporter_reliability = share
     if account_id or email or ip:
         ReporterIdentity.objects.create(
-            report=report, account_id=account_id, email=email, ip=ip, fingerprint=fingerprint
+            report=report,
+            account_id=account_id,
+            email=email,
+            ip=ip,
+            fingerprint=fingerprint,
+            notify=notify,
         )
 
 

@@ -52,6 +52,8 @@ def _public_report(request, form, template: str, context: dict, **fixed):
                 description=data["description"],
                 images=data["images"],
                 reporter_email=data["email"],
+                # Leaving an address on the form asks to hear back; the form says so.
+                reporter_notify=bool(data["email"]),
                 reporter_ip=client_ip(request),
                 source=Report.Source.FORM,
             )
@@ -98,7 +100,7 @@ def report_received(request, reference: str):
     if REFERENCE_SHAPE.fullmatch(reference):
         report = (
             Report.objects.filter(reference=reference.upper())
-            .only("reference", "reporter_kind")
+            .only("reference", "reporter_kind", "category")
             .first()
         )
     if report is None:
@@ -106,7 +108,11 @@ def report_received(request, reference: str):
     return render(
         request,
         "reports/report_received.html",
-        {"report": report, "self_report": report.reporter_kind == Report.ReporterKind.SELF},
+        {
+            "report": report,
+            "self_report": report.is_self_report,
+            "platform_name": settings.VIGIL_PLATFORM_NAME,
+        },
     )
 
 

@@ -21,6 +21,8 @@ manage.py commands or the test suite):
 
 - webhook deliveries that are due (first attempts lost with a stopped server, and retries), every
   15 seconds, as `manage.py deliver_actions` would;
+- reporter notices that are due (the mail server was down, and retries), every 15 seconds, as
+  `manage.py send_notices` would;
 - the periodic run every 5 minutes, as the RQ chain would: waiting time, queue health's recent
   hours, and sealing audit events still unsealed;
 - the purge of evidence whose preservation has ended, when the server starts and daily after;
@@ -51,6 +53,7 @@ from moderation.cases.rollup import cases_refresh_waiting
 from moderation.enforcement.delivery import deliveries_sweep
 from moderation.escalations.custody import evidence_purge_expired
 from moderation.escalations.packet import escalations_requeue_stale
+from moderation.notices.services import notices_sweep
 from moderation.periodic.services import PERIOD_SECONDS, STALE_AFTER, waiting_refresh_run
 from moderation.supervision.queue_health import queue_hours_refresh
 
@@ -164,6 +167,7 @@ class Every:
 
 BACKGROUND = (
     Every("webhook deliveries due", DELIVERY_SECONDS, deliveries_sweep),
+    Every("reporter notices due", DELIVERY_SECONDS, notices_sweep),
     Every("periodic run", PERIOD_SECONDS, waiting_refresh_run),
     Every("evidence purge", DAY_SECONDS, evidence_purge_expired),
     Every("audit verification", HOUR_SECONDS, audit_verification_if_due),

@@ -20,6 +20,7 @@ from moderation.decisions.rules import (
     finding_errors,
     missing_fields,
 )
+from moderation.notices.services import notices_for_decision
 from moderation.review import guard
 from moderation.review.actions import (
     request_actions,
@@ -199,6 +200,7 @@ def _follow_through(*, case: Case, decision: Decision, user, now) -> Appeal | No
             case=case, was_upheld=appeal.decision.action not in NON_FINDINGS, upheld=upheld
         )
     reporters_record_outcome(case=case, upheld=upheld)
+    notices_for_decision(case=case, decision=decision)  # the reporters who asked to hear back
     return appeal
 
 

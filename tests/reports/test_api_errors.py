@@ -56,7 +56,10 @@ class TestApiErrors:
             ({"content": {"id": "p", "url": "javascript:alert(1)"}}, "content"),
             ({"description": "x" * 5001}, "description"),
             ({"media": [{"filename": "a.png"}]}, "media"),
-            ({"reporter": {"email": "not-an-email"}}, "reporter"),
+            # A malformed address is accepted without it (test_reporter_email_malformed.py);
+            # a number where the address belongs is the platform's bug.
+            ({"reporter": {"email": 7}}, "reporter"),
+            ({"reporter": {"notify": "yes"}}, "reporter"),
             ({"reporter": {"ip": "999.1.1.1"}}, "reporter"),
         ],
     )

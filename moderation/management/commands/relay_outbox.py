@@ -1,6 +1,7 @@
 """Hand jobs that could not reach Redis at commit time over to RQ once it answers again, queue
-again the hashing of media and the assembly of escalation packets whose job Redis lost, and keep
-the periodic priority refresh scheduled. Run one or more of these beside the workers."""
+again the hashing of media, the assembly of escalation packets, webhook deliveries and reporter
+notices whose job Redis lost, and keep the periodic priority refresh scheduled. Run one or more
+of these beside the workers."""
 
 import time
 from datetime import timedelta
@@ -10,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from moderation.enforcement.delivery import deliveries_sweep
 from moderation.escalations.packet import escalations_requeue_stale
+from moderation.notices.services import notices_sweep
 from moderation.outbox.services import outbox_prune, relay
 from moderation.periodic.services import waiting_refresh_schedule
 from reports.services import media_requeue_unhashed
@@ -52,6 +54,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"queued hashing again for {requeued} media")
                 # Webhook deliveries whose job Redis lost are queued again, so none is forgotten.
                 deliveries_sweep()
+                # And reporter notices whose job Redis lost, so every reporter who asked is told.
+                notices_sweep()
                 # So are packet assemblies left in ASSEMBLING with no progress for a while.
                 escalations_requeue_stale()
                 outbox_prune(older_than=KEEP_RELAYED)

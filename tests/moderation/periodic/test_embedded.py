@@ -79,6 +79,7 @@ class TestEmbeddedScheduler:
 
 KINDS = {
     "webhook deliveries due": 15,
+    "reporter notices due": 15,
     "periodic run": 300,
     "evidence purge": 86400,
     "audit verification": 3600,
@@ -106,8 +107,9 @@ class TestBackgroundScheduler:
         assert scheduler.run_due(0.0) == list(KINDS)
         assert scheduler.run_due(14.0) == []
         assert scheduler.seconds_to_next(14.0) == 1.0
-        assert scheduler.run_due(15.0) == ["webhook deliveries due"]
-        assert scheduler.run_due(300.0) == ["webhook deliveries due", "periodic run"]
+        every_15s = ["webhook deliveries due", "reporter notices due"]
+        assert scheduler.run_due(15.0) == every_15s
+        assert scheduler.run_due(300.0) == [*every_15s, "periodic run"]
         assert "audit verification" in scheduler.run_due(3600.0)
         assert "evidence purge" in scheduler.run_due(86400.0)
 
