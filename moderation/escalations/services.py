@@ -101,6 +101,19 @@ def escalation_open(
     """Add the case to the escalation gathering its owner's content, or open one.
     Call inside the caller's transaction (the decision, or the bank policy that escalates)."""
     owner = case.content_item.owner_id
+    # Already gathered (a bank escalated it, then a reviewer did): one draft per case, even when
+    # the owner is unknown and there is no account to gather by.
+    already = (
+        Escalation.objects.select_for_update()
+        .filter(authority=Escalation.Authority.NCMEC, cases=case, status__in=Escalation.GATHERING)
+        .order_by("pk")
+        .first()
+    )
+    if already is not None:
+        if urgent_reason and not already.urgent:
+            already.urgent, already.urgent_reason = True, urgent_reason[:500]
+            _save(already, "urgent", "urgent_reason")
+        return already
     gathering = Escalation.objects.select_for_update().filter(
         authority=Escalation.Authority.NCMEC, owner_id=owner, status__in=Escalation.GATHERING
     )

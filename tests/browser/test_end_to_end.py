@@ -156,15 +156,24 @@ class TestReviewer:
         page.get_by_role("heading", name="Decide").click()
         page.keyboard.press("Enter")
 
-        expect(page).to_have_url(f"{live_server.url}/review/")
-        expect(page.get_by_role("status")).to_have_text(
+        # Classified A1 it is CSAM: removal alone is refused, it must be reported too.
+        expect(errors.filter(has_text="Escalate to authority")).to_be_visible()
+        assert not Decision.objects.exists()
+        page.keyboard.press("7")
+        expect(page.locator("input[name=action][value=escalate]")).to_be_checked()
+        expect(page.get_by_label("Industry classification")).to_have_value("A1")
+        page.get_by_role("heading", name="Decide").click()
+        page.keyboard.press("Enter")
+
+        expect(page).to_have_url(re.compile(rf"{live_server.url}/escalations/\d+/$"))
+        expect(page.get_by_role("status").first).to_have_text(
             f"Decision recorded on case {csam_case.pk}."
         )
         decision = Decision.objects.get()
         assert decision.case == csam_case
         assert decision.reviewer == reviewer1
         assert (decision.action, decision.intent, decision.classification) == (
-            "remove",
+            "escalate",
             "malicious",
             "A1",
         )
@@ -210,11 +219,11 @@ class TestSupervisor:
         review_next(reviewer_page, live_server, csam_case)
         reviewer_page.get_by_role("button", name=re.compile(r"^Reveal image")).click()
         wait_for_revealed_image(reviewer_page)
-        reviewer_page.get_by_role("radio", name=re.compile(r"Remove content")).check()
+        reviewer_page.get_by_role("radio", name=re.compile(r"Escalate to authority")).check()
         reviewer_page.get_by_label("Sharer's apparent intent").select_option("non_malicious")
         reviewer_page.get_by_label("Industry classification").select_option("B2")
         reviewer_page.get_by_role("button", name=re.compile(r"^Record decision")).click()
-        expect(reviewer_page.get_by_role("status")).to_contain_text("Decision recorded")
+        expect(reviewer_page.get_by_role("status").first).to_contain_text("Decision recorded")
 
         page = new_page()
         log_in(page, "supervisor1")

@@ -60,9 +60,9 @@ def test_a_reviewer_works_the_queue_by_keyboard_alone(page, live_server, log_in,
     assert filter_of(page) == "none"
 
     # Decide: a digit picks the action, letters reach the two findings, Escape hands the keys
-    # back to the page, Enter records.
-    page.keyboard.press("2")
-    expect(page.locator("input[name=action][value=remove]")).to_be_checked()
+    # back to the page, Enter records. Classified CSAM can only be escalated: "7".
+    page.keyboard.press("7")
+    expect(page.locator("input[name=action][value=escalate]")).to_be_checked()
     page.keyboard.press("i")
     expect(page.get_by_label("Sharer's apparent intent")).to_be_focused()
     page.keyboard.press("ArrowDown")  # "—" to "Malicious"
@@ -73,16 +73,18 @@ def test_a_reviewer_works_the_queue_by_keyboard_alone(page, live_server, log_in,
     page.keyboard.press("ArrowDown")  # "—", "A1", "A2"
     page.keyboard.press("Escape")
     page.keyboard.press("Enter")
-    expect(page).to_have_url(f"{live_server.url}/review/")
-    expect(page.get_by_role("status")).to_have_text(f"Decision recorded on case {csam.pk}.")
+    # The report to the authority is best written by who just looked: its page comes next.
+    expect(page).to_have_url(re.compile(rf"{live_server.url}/escalations/\d+/$"))
+    expect(page.get_by_role("status").first).to_have_text(f"Decision recorded on case {csam.pk}.")
     decision = Decision.objects.get(case=csam)
     assert (decision.action, decision.intent, decision.classification) == (
-        "remove",
+        "escalate",
         "malicious",
         "A2",
     )
 
-    # Next: "n" again, and the following case is held by the same reviewer.
+    # Back to the queue; "n" again, and the following case is held by the same reviewer.
+    page.goto(f"{live_server.url}/review/")
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/cases/{spam.pk}/")
     page.keyboard.press("1")

@@ -49,6 +49,17 @@ class TestOpening:
         assert escalation.urgent and escalation.urgent_reason == "live stream"
         assert escalation.opened_by is None
 
+    def test_a_case_already_gathered_stays_in_its_one_draft_without_a_known_owner(
+        self, submit_report, reviewer
+    ):
+        # A public-form report has no owner to gather by: the bank escalates, then a reviewer.
+        case = submit_report(category="csam", owner_id="").case
+        by_bank = escalation_open(case=case, reason="bank", actor_label="bank")
+        by_reviewer = escalation_open(case=case, reason="decision", user=reviewer)
+        assert by_reviewer == by_bank
+        assert list(Escalation.objects.filter(cases=case)) == [by_bank]
+        assert AuditEvent.objects.filter(verb="escalation.opened").count() == 1
+
 
 @pytest.mark.django_db
 class TestPreparing:
