@@ -38,10 +38,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 
 import django  # noqa: E402
 
-django.setup()  # moderation.banks.matching imports the bank models; no database is touched
+django.setup()  # moderation.banks.index imports the bank models; no database is touched
 
-from moderation.banks import matching  # noqa: E402
-from moderation.banks.matching import SignalIndex, to_words  # noqa: E402
+from moderation.banks import index as bank_index  # noqa: E402
+from moderation.banks.index import SignalIndex, to_words  # noqa: E402
 
 TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "speedup": 8.0, "memory_mb": 300.0}
 
@@ -303,7 +303,7 @@ def main():
         versions = "threatexchange not installed: PDQIndex left out (bash bench/setup-venv.sh)"
     print(f"# bench/match.py — {args.entries:,} entries, {args.queries:,} queries")
     print(f"\n{machine()}; pinned to CPU {args.cpu}; {versions}")
-    print(f"multi-index from {matching.MULTI_INDEX_MIN_ENTRIES:,} entries")
+    print(f"multi-index from {bank_index.MULTI_INDEX_MIN_ENTRIES:,} entries")
     rng = np.random.default_rng(args.seed)
     failed = False
 

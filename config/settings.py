@@ -227,7 +227,7 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300}
     for name in ("high", "default")
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "config.worker.VigilWorker"}
 
 # Rate-limit counters live in Redis when there is one, so every web process shares them.
 if REDIS_URL:
@@ -291,6 +291,12 @@ TRUSTED_PROXIES = env_int("VIGIL_TRUSTED_PROXIES", 0)
 PUBLIC_FORM_RATE_PER_MINUTE = env_int("VIGIL_PUBLIC_FORM_RATE_PER_MINUTE", 10)
 # Hash lookups per API account per minute (each answer tells how close a hash is to a bank's).
 HASH_LOOKUPS_PER_MINUTE = env_int("VIGIL_HASH_LOOKUPS_PER_MINUTE", 120)
+# Index snapshots (moderation/banks/snapshot.py): files every process on a machine memory-maps, in
+# a directory on local disk; taken once a signal type has this many entries, and again when the
+# entries added and removed since pass this many (or 2% of the snapshot).
+INDEX_DIR = Path(os.environ.get("VIGIL_INDEX_DIR", VAR_DIR / "index"))
+INDEX_SNAPSHOT_MIN_ENTRIES = env_int("VIGIL_INDEX_SNAPSHOT_MIN_ENTRIES", 100_000)
+INDEX_SNAPSHOT_FOLD_AT = env_int("VIGIL_INDEX_SNAPSHOT_FOLD_AT", 20_000)
 
 # How long a claimed case stays with a reviewer without activity.
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)

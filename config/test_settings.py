@@ -5,6 +5,8 @@ DATABASE_URL / REDIS_URL are honoured exactly as in production, so the same suit
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "vigil-test-suite-key")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
@@ -27,3 +29,9 @@ AUDIT_SEAL_INTERVAL_MS = 0
 # No background scheduler thread (tests/test_api_fuzz.py imports config.wsgi): tests run its
 # passes themselves (tests/moderation/periodic/test_embedded.py).
 EMBEDDED_SCHEDULER = False
+# Index snapshot files in a directory of this run's own (each snapshot's files are named by a
+# random key, so runs and databases never share them).
+INDEX_DIR = Path(
+    os.environ.get("VIGIL_INDEX_DIR")
+    or Path(tempfile.gettempdir()) / f"vigil-test-index-{os.getpid()}"
+)

@@ -97,6 +97,16 @@ def private_media(settings, tmp_path):
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def index_snapshot_files():
+    """Index snapshot files the run wrote (config/test_settings.py: a directory of its own) go
+    with it."""
+    import shutil
+
+    yield
+    shutil.rmtree(settings.INDEX_DIR, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Rate-limit counters from one test must not throttle the next."""

@@ -9,8 +9,8 @@ from pydantic import AfterValidator, Field
 from lib.api import ERRORS, ApiError, require_scope
 from lib.ratelimit import hit
 from lib.text import storable_text
+from moderation.banks.index import MalformedHash
 from moderation.banks.lookup import bank_thresholds, banks_listed, hash_lookup, image_lookup
-from moderation.banks.matching import MalformedHash
 from moderation.banks.models import HEX_LENGTH
 from reports.hashing import Unhashable
 from reports.uploads import MediaIn, decode_media

@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from lib.transactions import in_transaction
-from moderation.banks.matching import to_words
+from moderation.banks.index import to_words
 from moderation.banks.models import DEFAULT_THRESHOLDS, MIN_PDQ_QUALITY, Cluster, ClusterLock
 from reports.models import Media
 

@@ -15,6 +15,7 @@ from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.banks.jobs import rematch_open_cases
 from moderation.banks.models import MIN_PDQ_QUALITY, BankEntry, BankVersion, HashBank
+from moderation.banks.snapshot import bank_write_gate
 from moderation.decisions.models import Decision
 from moderation.outbox.services import enqueue
 from reports.models import Media
@@ -36,6 +37,7 @@ def decision_confirm_media(*, decision: Decision) -> list[BankEntry]:
     bank = confirmed_bank()
     if bank is None:
         return []
+    bank_write_gate()
     case = decision.case
     media = Media.objects.filter(
         Q(report__case=case) | Q(flag__case=case), hashed_at__isnull=False
@@ -107,6 +109,7 @@ def decision_withdraw_confirmation(*, decision: Decision, by, reason: str) -> in
     """Take out of the confirmed bank what `decision` put in: it was overturned. Matches already
     made stay on their cases as history; the entries no longer match anything new. Returns how
     many entries were withdrawn."""
+    bank_write_gate()
     now = timezone.now()
     entries = list(
         BankEntry.objects.select_for_update().filter(decision=decision, removed_at__isnull=True)

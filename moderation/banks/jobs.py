@@ -15,3 +15,11 @@ def rematch_open_cases(entry_ids: list[int]) -> None:
     from moderation.banks.hashing import media_rematch
 
     media_rematch(entry_ids=entry_ids, open_cases_only=True)
+
+
+def take_index_snapshot(signal_type: str) -> None:
+    """Fold the entries added and removed since into a new index snapshot (snapshot.py)."""
+    # Imported when the job runs, like the others: matching.py imports this module to enqueue it.
+    from moderation.banks.snapshot import index_snapshot_take
+
+    index_snapshot_take(signal_type=signal_type)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from moderation.audit.services import audit_record
-from moderation.banks.matching import Hit, find_matches, parse_hex
+from moderation.banks.index import parse_hex
+from moderation.banks.matching import Hit, find_matches
 from moderation.banks.models import PERCEPTUAL, BankEntry, HashBank
 from reports.hashing import exact_hashes, perceptual_hashes
 

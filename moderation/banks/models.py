@@ -133,7 +133,13 @@ class BankEntry(models.Model):
                 fields=["signal_type", "value"],
                 condition=Q(removed_at__isnull=True),
                 name="bank_entry_lookup",
-            )
+            ),
+            # The removals an index snapshot must still leave out (moderation/banks/snapshot.py).
+            models.Index(
+                fields=["signal_type", "removed_at"],
+                condition=Q(removed_at__isnull=False),
+                name="bank_entry_removals",
+            ),
         ]
 
     def __str__(self):
@@ -179,6 +185,39 @@ class BankVersion(models.Model):
     @classmethod
     def current(cls) -> int:
         return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+class BankWriteGate(models.Model):
+    """One row. Every transaction that adds or removes bank entries holds it shared from its start
+    (moderation/banks/snapshot.bank_write_gate); taking an index snapshot holds it exclusively for
+    a moment, so that every entry id up to the snapshot's high-water mark is committed when the
+    mark is read and none can appear below it afterwards."""
+
+    def __str__(self):
+        return "bank write gate"
+
+
+class IndexSnapshot(models.Model):
+    """An immutable copy of one signal type's bank entries for matching, written to files once
+    and memory-mapped by every process (moderation/banks/snapshot.py). It holds every entry with
+    an id up to `high_water` not removed before `as_of`; entries added since (a higher id) and
+    removals since are read as a small delta on top."""
+
+    signal_type = models.CharField(max_length=10, choices=SignalType)
+    # Names the files: unique, so two test databases or two deployments never share them.
+    key = models.CharField(max_length=32, unique=True)
+    high_water = models.BigIntegerField()
+    as_of = models.DateTimeField()
+    entries = models.PositiveBigIntegerField()
+    # The largest threshold the multi-index was planned for (a larger one falls back to a scan).
+    planned_threshold = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["signal_type", "-id"], name="index_snapshot_latest")]
+
+    def __str__(self):
+        return f"{self.signal_type} snapshot {self.key} ({self.entries} entries)"
 
 
 class Cluster(models.Model):

@@ -6,13 +6,15 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from moderation.audit.services import audit_record
-from moderation.banks.jobs import rematch_media
-from moderation.banks.matching import MalformedHash, parse_hex
-from moderation.banks.models import BankEntry, BankVersion, HashBank
+from moderation.banks.index import MalformedHash, parse_hex
+from moderation.banks.jobs import rematch_media, take_index_snapshot
+from moderation.banks.models import PERCEPTUAL, BankEntry, BankVersion, HashBank
+from moderation.banks.snapshot import bank_write_gate
 from moderation.outbox.services import enqueue
 
 # python-threatexchange's names for the signals we hold.
@@ -90,6 +92,7 @@ def bank_import(
     now = timezone.now()
     added = 0
     with transaction.atomic(durable=True):
+        bank_write_gate()
         # One import per bank at a time: two at once would both insert the same new hash.
         HashBank.objects.select_for_update().filter(pk=bank.pk).first()
         live = set(
@@ -126,6 +129,11 @@ def bank_import(
         if added:
             # Media already received may be copies of what was just listed.
             enqueue(rematch_media, bank.pk, now.isoformat())
+        if added >= settings.INDEX_SNAPSHOT_FOLD_AT:
+            # A list this size is folded into a new index snapshot once, at the end, rather than
+            # carried as a delta by every process (moderation/banks/snapshot.py).
+            for signal_type in sorted({e.signal_type for e in fresh} & set(PERCEPTUAL)):
+                enqueue(take_index_snapshot, signal_type)
         audit_record(
             verb="bank.imported",
             obj=bank,
@@ -138,6 +146,7 @@ def bank_import(
 
 def bank_entry_remove(*, entry: BankEntry, user=None, actor_label: str = "") -> None:
     with transaction.atomic(durable=True):
+        bank_write_gate()
         updated = BankEntry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(
             removed_at=timezone.now()
         )

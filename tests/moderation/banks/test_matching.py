@@ -2,7 +2,8 @@ import random
 
 import pytest
 
-from moderation.banks.matching import MalformedHash, find_matches, forget_indexes, parse_hex
+from moderation.banks.index import MalformedHash, parse_hex
+from moderation.banks.matching import find_matches, forget_indexes
 from moderation.banks.models import BankEntry, HashBank
 from moderation.banks.services import bank_entry_remove, bank_import
 from tests.testdata import PDQ

@@ -6,8 +6,8 @@ No database: SignalIndex is built straight from arrays, as build_index does from
 import numpy as np
 import pytest
 
-from moderation.banks import matching
-from moderation.banks.matching import MalformedHash, SignalIndex, _MultiIndex, _plan
+from moderation.banks import index as bank_index
+from moderation.banks.index import MalformedHash, SignalIndex, _MultiIndex, _plan
 
 WORDS = {"pdq": 4, "phash": 1, "dhash": 1}
 
@@ -62,7 +62,7 @@ def test_the_multi_index_is_exact_at_every_entry_threshold():
 @pytest.mark.parametrize("signal_type,tmax", [("phash", 10), ("dhash", 16)])
 def test_64_bit_hashes_are_exact_too(signal_type, tmax, monkeypatch):
     # Force the multi-index even where the cost model would scan (64-bit hashes at 16).
-    monkeypatch.setattr(matching, "COST_BRUTE_WORD", 1.0)
+    monkeypatch.setattr(bank_index, "COST_BRUTE_WORD", 1.0)
     rng = np.random.default_rng(tmax)
     n = 30_000
     words = random_words(rng, n, signal_type)
@@ -82,7 +82,7 @@ def test_crowded_buckets_fall_back_to_brute_force_and_stay_exact():
     index = SignalIndex(np.arange(n, dtype=np.int64), words, np.full(n, 31, np.int16))
     assert index.multi_index is not None
     crowded = to_hex(words[7])
-    assert index.multi_index.search(bytes.fromhex(crowded)) is None  # too many candidates
+    assert index.multi_index.search(bytes.fromhex(crowded), index.thresholds) is None  # too many
     assert_exact(index, "pdq", [crowded] + queries(rng, words, 600, 31))
 
 
@@ -106,7 +106,7 @@ def test_a_hand_made_plan_with_uncovered_bits_is_exact():
     words = random_words(rng, n, "phash")
     thresholds = np.full(n, 5, np.int16)
     index = SignalIndex(np.arange(n, dtype=np.int64), words, thresholds)
-    index.multi_index = _MultiIndex(words, thresholds, [(16, 0), (16, 1), (16, 2)])
+    index.multi_index = _MultiIndex(words, 5, [(16, 0), (16, 1), (16, 2)])
     assert_exact(index, "phash", queries(rng, words, 1000, 8))
 
 
