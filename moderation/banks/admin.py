@@ -1,5 +1,7 @@
 """The admin for hash banks: lists, their entries, and importing a list (all or nothing)."""
 
+import io
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -55,8 +57,9 @@ class HashBankAdmin(AuditedAdmin):
         form = BankImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                text = form.cleaned_data["file"].read().decode("utf-8")
-                added, present = bank_import(bank=bank, text=text, user=request.user)
+                # Read as it goes (an upload of millions of lines is a file on disk by now).
+                lines = io.TextIOWrapper(form.cleaned_data["file"].file, encoding="utf-8")
+                added, present = bank_import(bank=bank, lines=lines, user=request.user)
             except UnicodeDecodeError:
                 form.add_error("file", "The file is not UTF-8 text.")
             except ImportFailed as e:

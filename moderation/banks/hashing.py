@@ -160,20 +160,24 @@ def _record_matches(*, media: Media, case, hits) -> None:
     )
 
 
-def media_rematch(*, entry_ids: list[int], open_cases_only: bool = False) -> int:
+def media_rematch(
+    *, entry_ids: list[int] | None = None, entries=None, open_cases_only: bool = False
+) -> int:
     """Match media already received against bank entries added since: material listed today may
-    have arrived last week. Returns how many media gained matches. `open_cases_only`: only media
-    still waiting for a decision (entries learnt from a decision: the cases already decided were
-    decided on their own, and the deciding case itself must not match what it just added).
+    have arrived last week. Returns how many media gained matches. The entries: `entry_ids`, or
+    the queryset `entries` (an import of millions is named by its bank and time, never listed).
+    `open_cases_only`: only media still waiting for a decision (entries learnt from a decision:
+    the cases already decided were decided on their own, and the deciding case itself must not
+    match what it just added).
 
     Compares the stored hashes (the media as received; its rotations were checked against the
     banks of the day it arrived) with the new entries only, and acts on the banks' policies as
     the hashing job would. Idempotent: matches already recorded are skipped.
     """
-    entries = BankEntry.objects.filter(pk__in=entry_ids, removed_at__isnull=True)
-    by_type: dict[str, list[int]] = {}
-    for pk, signal_type in entries.values_list("pk", "signal_type"):
-        by_type.setdefault(signal_type, []).append(pk)
+    if entries is None:
+        entries = BankEntry.objects.filter(pk__in=entry_ids or [])
+    entries = entries.filter(removed_at__isnull=True)
+    types = set(entries.values_list("signal_type", flat=True).distinct())
     found: dict[int, list[Hit]] = {}
     received = Media.objects.all()
     if open_cases_only:
@@ -181,9 +185,9 @@ def media_rematch(*, entry_ids: list[int], open_cases_only: bool = False) -> int
             Q(report__case__status=Case.Status.OPEN) | Q(flag__case__status=Case.Status.OPEN)
         )
     for signal_type in PERCEPTUAL:
-        if signal_type not in by_type:
+        if signal_type not in types:
             continue
-        index = build_index(signal_type, entry_ids=by_type[signal_type])
+        index = build_index(signal_type, entries=entries)
         media = received.filter(hashed_at__isnull=False).exclude(**{signal_type: ""})
         if signal_type == "pdq":
             media = media.filter(pdq_quality__gte=MIN_PDQ_QUALITY)
@@ -193,13 +197,15 @@ def media_rematch(*, entry_ids: list[int], open_cases_only: bool = False) -> int
                     Hit(entry_id, signal_type, distance, 0 if signal_type == "pdq" else None)
                 )
     for signal_type in ("md5", "sha256"):
-        if signal_type not in by_type:
+        if signal_type not in types:
             continue
-        values = dict(entries.filter(signal_type=signal_type).values_list("value", "pk"))
-        for pk, value in received.filter(**{f"{signal_type}__in": list(values)}).values_list(
-            "pk", signal_type
-        ):
-            found.setdefault(pk, []).append(Hit(values[value], signal_type, 0))
+        # The database joins the media's hashes with the entries': no list of either is read.
+        listed = entries.filter(signal_type=signal_type)
+        for pk, value in received.filter(
+            **{f"{signal_type}__in": listed.values("value")}
+        ).values_list("pk", signal_type):
+            for entry_id in listed.filter(value=value).values_list("pk", flat=True):
+                found.setdefault(pk, []).append(Hit(entry_id, signal_type, 0))
 
     gained = 0
     for media_id, hits in found.items():
@@ -219,9 +225,6 @@ def media_rematch(*, entry_ids: list[int], open_cases_only: bool = False) -> int
 def bank_rematch(*, bank_id: int, added_at: str) -> int:
     """Match media already received against the entries one import added to a bank (those still
     listed). Returns how many media gained matches."""
-    entry_ids = list(
-        BankEntry.objects.filter(
-            bank_id=bank_id, added_at=datetime.fromisoformat(added_at), removed_at__isnull=True
-        ).values_list("pk", flat=True)
+    return media_rematch(
+        entries=BankEntry.objects.filter(bank_id=bank_id, added_at=datetime.fromisoformat(added_at))
     )
-    return media_rematch(entry_ids=entry_ids)

@@ -15,23 +15,22 @@ import logging
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from django.conf import settings
 
-from moderation.banks.index import SignalIndex, to_words
+from moderation.banks.index import SignalIndex
 from moderation.banks.jobs import take_index_snapshot
 from moderation.banks.models import (
-    HEX_LENGTH,
     MIN_PDQ_QUALITY,
     PERCEPTUAL,
     BankEntry,
     BankVersion,
-    HashBank,
 )
 from moderation.banks.snapshot import (
     LayeredIndex,
+    bank_thresholds,
     fold_due,
     latest_snapshot,
+    read_entries,
     request_snapshot,
     snapshot_load,
 )
@@ -43,30 +42,23 @@ REFRESH_SECONDS = 2.0
 
 
 def build_index(
-    signal_type: str, entry_ids: list[int] | None = None, above: int | None = None
+    signal_type: str,
+    entry_ids: list[int] | None = None,
+    above: int | None = None,
+    entries=None,
 ) -> SignalIndex:
-    """The index of the live entries of active banks (or of just `entry_ids` among them, or of
-    those with an id above `above`: a snapshot's delta)."""
-    entries = BankEntry.objects.filter(
-        signal_type=signal_type, removed_at__isnull=True, bank__is_active=True
-    )
+    """The index of the live entries of active banks: all of them, or just `entry_ids` among
+    them, or those with an id above `above` (a snapshot's delta), or those of the queryset
+    `entries` (an import's)."""
+    live = BankEntry.objects.all() if entries is None else entries
+    live = live.filter(signal_type=signal_type, removed_at__isnull=True, bank__is_active=True)
     if entry_ids is not None:
-        entries = entries.filter(pk__in=entry_ids)
+        live = live.filter(pk__in=entry_ids)
     if above is not None:
-        entries = entries.filter(pk__gt=above)
-    rows = list(entries.order_by("pk").values_list("pk", "value", "bank_id"))
-    thresholds = {b.pk: b.threshold(signal_type) for b in HashBank.objects.filter(is_active=True)}
-    if not rows:
-        width = HEX_LENGTH[signal_type] // 16
-        return SignalIndex(
-            np.zeros(0, np.int64), np.zeros((0, width), np.uint64), np.zeros(0, np.int16)
-        )
-    ids, values, banks = zip(*rows, strict=True)
-    return SignalIndex(
-        entry_ids=np.fromiter(ids, np.int64, len(ids)),
-        words=to_words(list(values), signal_type),
-        thresholds=np.fromiter((thresholds[b] for b in banks), np.int16, len(banks)),
-    )
+        live = live.filter(pk__gt=above)
+    ids, words, bank_ids = read_entries(live, signal_type)
+    lut = bank_thresholds(signal_type)
+    return SignalIndex(entry_ids=ids, words=words, thresholds=lut[bank_ids])
 
 
 class _Cache:

@@ -118,35 +118,57 @@ def snapshot_files_write(snapshot: IndexSnapshot) -> Path:
     return path
 
 
-def _write(snapshot: IndexSnapshot, path: Path) -> None:
-    signal_type = snapshot.signal_type
-    rows = _snapshot_rows(snapshot)
-    n = rows.count()
+def read_entries(entries, signal_type: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(entry ids, hashes as words, bank ids) of a queryset of entries of one signal type, by id,
+    read in batches into arrays: 10,000,000 rows never sit in Python lists at once."""
+    n = entries.count()
     width = HEX_LENGTH[signal_type] // 16
     entry_ids = np.empty(n, np.int64)
     words = np.empty((n, width), np.uint64)
     bank_ids = np.empty(n, np.int32)
     filled = 0
     batch: list[tuple[int, str, int]] = []
-    # By id, in batches: the rows never all sit in Python lists at once.
-    for row in rows.order_by("pk").values_list("pk", "value", "bank_id").iterator(READ_BATCH):
+    rows = entries.order_by("pk").values_list("pk", "value", "bank_id").iterator(READ_BATCH)
+    for row in rows:
         batch.append(row)
         if len(batch) == READ_BATCH:
             filled = _fill(batch, filled, entry_ids, words, bank_ids, signal_type)
             batch = []
     filled = _fill(batch, filled, entry_ids, words, bank_ids, signal_type)
-    if filled != n:  # rows removed long ago cannot reappear; only a purge could change the count
-        entry_ids, words, bank_ids = entry_ids[:filled], words[:filled], bank_ids[:filled]
+    # Fewer if rows went while reading (a purge; live entries are only ever added at higher ids).
+    return entry_ids[:filled], words[:filled], bank_ids[:filled]
+
+
+def _fill(batch, filled, entry_ids, words, bank_ids, signal_type) -> int:
+    if not batch:
+        return filled
+    end = min(filled + len(batch), len(entry_ids))
+    batch = batch[: end - filled]
+    ids, values, banks = zip(*batch, strict=True)
+    entry_ids[filled:end] = ids
+    words[filled:end] = to_words(list(values), signal_type)
+    bank_ids[filled:end] = banks
+    return end
+
+
+def _write(snapshot: IndexSnapshot, path: Path) -> None:
+    signal_type = snapshot.signal_type
+    entry_ids, words, bank_ids = read_entries(_snapshot_rows(snapshot), signal_type)
+    filled = len(entry_ids)
     arrays = {"entry_ids": entry_ids, "words": words, "bank_ids": bank_ids}
     tmax = snapshot.planned_threshold
-    plan = _plan(64 * width, tmax, filled) if filled >= bank_index.MULTI_INDEX_MIN_ENTRIES else None
+    plan = (
+        _plan(words.shape[1] * 64, tmax, filled)
+        if filled >= bank_index.MULTI_INDEX_MIN_ENTRIES
+        else None
+    )
     if plan is not None:
         arrays.update(_MultiIndex(words, tmax, plan[0]).arrays())
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     tmp.mkdir()
     try:
         for name, array in arrays.items():
-            np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         meta = {
             "signal_type": signal_type,
             "entries": int(filled),
@@ -159,17 +181,6 @@ def _write(snapshot: IndexSnapshot, path: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _fill(batch, filled, entry_ids, words, bank_ids, signal_type) -> int:
-    if not batch:
-        return filled
-    end = filled + len(batch)
-    ids, values, banks = zip(*batch, strict=True)
-    entry_ids[filled:end] = ids
-    words[filled:end] = to_words(list(values), signal_type)
-    bank_ids[filled:end] = banks
-    return end
 
 
 def index_snapshot_take(*, signal_type: str) -> IndexSnapshot:

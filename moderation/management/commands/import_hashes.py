@@ -23,23 +23,30 @@ class Command(BaseCommand):
         target = HashBank.objects.filter(slug=bank).first()
         if target is None:
             raise CommandError(f"No bank {bank!r}.")
+
+        def progress(read):
+            self.stderr.write(f"\r{read:,} entries read", ending="")
+
         try:
-            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+            # Read as it goes: a list of ten million lines never sits in memory whole.
+            with (
+                open(sys.stdin.fileno(), encoding="utf-8", closefd=False)
+                if file == "-"
+                else open(Path(file), encoding="utf-8")
+            ) as lines:
+                added, present = bank_import(
+                    bank=target,
+                    lines=lines,
+                    actor_label="manage.py import_hashes",
+                    progress=progress,
+                )
         except (OSError, UnicodeDecodeError) as e:
-            raise CommandError(f"Cannot read {file}: {e}") from None
-
-        def progress(done, total):
-            if total >= 10_000:
-                self.stderr.write(f"\r{done:,} of {total:,} entries", ending="")
-
-        try:
-            added, present = bank_import(
-                bank=target, text=text, actor_label="manage.py import_hashes", progress=progress
-            )
+            raise CommandError(f"Cannot read {file}, nothing imported: {e}") from None
         except ImportFailed as e:
             shown = e.errors[:50]
             more = f"\n... and {len(e.errors) - 50} more" if len(e.errors) > 50 else ""
             raise CommandError(
                 f"Nothing imported: {len(e.errors)} bad line(s).\n" + "\n".join(shown) + more
             ) from None
+        self.stderr.write("")
         self.stdout.write(f"{target.slug}: {added} added, {present} already present.")
