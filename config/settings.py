@@ -125,7 +125,7 @@ DEBUG = env_bool("DEBUG", False)
 
 # Local state of the embedded mode (SQLite file, its secret key, private media) lives under var/,
 # never committed.
-VAR_DIR = Path(os.environ.get("VIGIL_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("VIGIL_VAR_DIR") or BASE_DIR / "var")
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 
 # SECRET_KEY signs sessions and CSRF tokens and keys reporters' fingerprints (reports/services.py):
@@ -294,7 +294,7 @@ HASH_LOOKUPS_PER_MINUTE = env_int("VIGIL_HASH_LOOKUPS_PER_MINUTE", 120)
 # Index snapshots (moderation/banks/snapshot.py): files every process on a machine memory-maps, in
 # a directory on local disk; taken once a signal type has this many entries, and again when the
 # entries added and removed since pass this many (or 2% of the snapshot).
-INDEX_DIR = Path(os.environ.get("VIGIL_INDEX_DIR", VAR_DIR / "index"))
+INDEX_DIR = Path(os.environ.get("VIGIL_INDEX_DIR") or VAR_DIR / "index")
 INDEX_SNAPSHOT_MIN_ENTRIES = env_int("VIGIL_INDEX_SNAPSHOT_MIN_ENTRIES", 100_000)
 INDEX_SNAPSHOT_FOLD_AT = env_int("VIGIL_INDEX_SNAPSHOT_FOLD_AT", 20_000)
 
