@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,29 +20,9 @@ from moderation.escalations.packet import (
     packet_name,
 )
 from tests.moderation.packet_helpers import approved, packet_bytes
-from tests.rqworker import ROOT, needs_real_worker, run_burst_worker, worker_env
+from tests.rqworker import ROOT, children, needs_real_worker, run_burst_worker, wait_for, worker_env
 
 __all__ = ["approved"]
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @needs_real_worker

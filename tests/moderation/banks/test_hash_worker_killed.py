@@ -1,0 +1,68 @@
+"""A real rqworker (Vigil's worker class) and its work horse killed in the middle of hashing a
+flagged image that matches a large bank's snapshot: nothing is half-written, and the job queued
+again by the relay's sweep records the hashes, the match and the bank's actions exactly once."""
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from moderation.audit.models import AuditEvent
+from moderation.banks.models import HashBank, Match
+from moderation.banks.services import bank_import
+from moderation.banks.snapshot import index_snapshot_take
+from moderation.enforcement.models import EnforcementAction
+from reports.hashing import hash_bytes
+from reports.media import inspect_image
+from reports.services import media_requeue_unhashed
+from tests.moderation.signals import known_image, resized_copy
+from tests.rqworker import ROOT, children, needs_real_worker, run_burst_worker, wait_for, worker_env
+
+
+@needs_real_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_hash_leaves_it_to_a_retry_that_acts_once(
+    submit_report, private_media, tmp_path
+):
+    bank = HashBank.objects.create(
+        name="Known", slug="known", signal_types=["pdq"], policy=HashBank.Policy.ACT_AND_ESCALATE
+    )
+    bank_import(bank=bank, text=f"pdq {hash_bytes(known_image())['pdq']}")
+    index_snapshot_take(signal_type="pdq")
+    report = submit_report(
+        images=[inspect_image(resized_copy(known_image()), filename="a.jpg")],
+        platform_id="post-1",
+        owner_id="acct-1",
+    )
+    media = report.media.get()
+    started = tmp_path / "started"
+    worker = subprocess.Popen(
+        [sys.executable, "tests/moderation/hash_slow_worker.py", "default"],
+        cwd=ROOT,
+        env=worker_env(PRIVATE_MEDIA_ROOT=str(private_media), HASH_STARTED_FLAG=str(started)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(started.exists)
+    finally:
+        for pid in [*children(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+        worker.wait(10)
+
+    media.refresh_from_db()
+    assert media.hashed_at is None and not Match.objects.exists()
+    assert media_requeue_unhashed(older_than=timedelta(0)) == 1
+    run_burst_worker(PRIVATE_MEDIA_ROOT=str(private_media))
+    media.refresh_from_db()
+    assert media.hashed_at is not None
+    assert Match.objects.filter(media=media).count() == 1
+    assert AuditEvent.objects.filter(verb="media.hashed", object_id=str(media.pk)).count() == 1
+    assert set(EnforcementAction.objects.values_list("kind", "target")) == {
+        ("remove_content", "post-1"),
+        ("suspend_account", "acct-1"),
+    }
