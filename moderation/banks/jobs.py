@@ -1,5 +1,9 @@
 """RQ jobs for banks. Thin: take ids, call one service."""
 
+# An import of millions of entries, or a snapshot of them, takes minutes: longer than the queue's
+# default job timeout (read by moderation/outbox/services.relay).
+LONG_JOB_SECONDS = 3 * 3600
+
 
 def rematch_media(bank_id: int, added_at: str) -> None:
     """Match media already received against the entries one import added to a bank."""
@@ -7,6 +11,9 @@ def rematch_media(bank_id: int, added_at: str) -> None:
     from moderation.banks.hashing import bank_rematch
 
     bank_rematch(bank_id=bank_id, added_at=added_at)
+
+
+rematch_media.job_timeout = LONG_JOB_SECONDS
 
 
 def rematch_open_cases(entry_ids: list[int]) -> None:
@@ -23,3 +30,6 @@ def take_index_snapshot(signal_type: str) -> None:
     from moderation.banks.snapshot import index_snapshot_take
 
     index_snapshot_take(signal_type=signal_type)
+
+
+take_index_snapshot.job_timeout = LONG_JOB_SECONDS

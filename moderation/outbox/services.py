@@ -75,11 +75,14 @@ def relay(
         )
         for job in jobs:
             try:
+                func = import_string(job.func)
                 get_queue(job.queue).enqueue(
-                    import_string(job.func),
+                    func,
                     *job.args,
                     job_id=f"outbox-{job.pk}",
                     retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                    # A job that may take longer than the queue's default says so itself.
+                    job_timeout=getattr(func, "job_timeout", None),
                 )
             except redis.RedisError as e:
                 # Redis is down: keep this and every later job for the next relay pass.

@@ -144,3 +144,24 @@ def test_the_relay_command_refuses_to_run_without_redis(settings):
     settings.JOBS_EAGER = True
     with pytest.raises(CommandError, match="no outbox"):
         call_command("relay_outbox", "--once")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_job_goes_to_redis_with_its_own_timeout(spare_redis):
+    from django.db import transaction
+
+    from lib.jobs import get_queue
+    from moderation.banks.jobs import LONG_JOB_SECONDS, take_index_snapshot
+    from moderation.outbox.services import enqueue
+    from reports.jobs import hash_media
+
+    spare_redis.start()
+    with transaction.atomic():
+        enqueue(take_index_snapshot, "pdq")
+        enqueue(hash_media, 1)
+    snapshot, hashing = (
+        get_queue().fetch_job(f"outbox-{pk}")
+        for pk in OutboxJob.objects.order_by("pk").values_list("pk", flat=True)
+    )
+    assert snapshot.timeout == LONG_JOB_SECONDS
+    assert hashing.timeout < LONG_JOB_SECONDS  # the queue's default
