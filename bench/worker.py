@@ -1,8 +1,9 @@
 """A bench-only worker class for bench/pipeline.py: Vigil's worker (config/worker.py) that also runs
 the hashing code once before its first fork, so that what the hashing job imports on its first call
 (imagehash's pHash imports scipy.fftpack, ~200 ms; Pillow's JPEG plugin) is already in the worker
-and every work horse inherits it. The application's worker does not do this: bench/pipeline.py
-measures both, to show what that costs per job. Never used by the application.
+and every work horse inherits it. The application's worker did not do this when the figures of
+2026-12-06 were taken (bench/pipeline.py measured both); config/worker.py has done it since, so
+this class now only reproduces that comparison. Never used by the application.
 
     manage.py rqworker high default --worker-class bench.worker.PreimportWorker
 """
