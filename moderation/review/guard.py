@@ -19,7 +19,15 @@ UNGUARDED_ACTIONS = frozenset({Decision.Action.ESCALATE, Decision.Action.SENIOR_
 
 
 def case_signals(case: Case) -> list[str]:
-    """Why this case carries a child-safety signal, in words ([] when it carries none)."""
+    """Why this case carries a child-safety signal, in words ([] when it carries none). Read once
+    per case object: the page asks for the form's labels and for its notice."""
+    cached = getattr(case, "_child_safety_signals", None)
+    if cached is None:
+        cached = case._child_safety_signals = _read_signals(case)
+    return cached
+
+
+def _read_signals(case: Case) -> list[str]:
     signals = []
     if case.bank_match_level >= BankMatch.KNOWN_MATERIAL:
         signals.append(f"its media matches known material ({case.bank_match_label})")

@@ -94,6 +94,7 @@ def _decision_form(request, case, data=None, **kwargs) -> DecisionForm:
 def _case_context(request, case, form):
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
     appeal, own_appeal = selectors.case_open_appeal(case, request.user)
+    cluster = selectors.cluster_cases(case)
     return {
         "appeal": appeal,
         "own_appeal": own_appeal,
@@ -101,8 +102,9 @@ def _case_context(request, case, form):
         "media": selectors.case_media(case),
         "form": form,
         "holding": holding,
-        "cluster": selectors.cluster_cases(case),
-        "conflicts": conflicts.case_conflicts(case),
+        "cluster": cluster,
+        # Only a case with near-duplicates can be in conflict with them.
+        "conflicts": conflicts.case_conflicts(case) if cluster[0] else [],
         "owner_history": selectors.owner_history(case),
         "prefs": wellness.preferences_for(request.user),
         "exposure": wellness.exposure_this_shift(request.user),
