@@ -2,9 +2,9 @@
 
 RQ forks a fresh work horse per job, so a job finds in memory only what the worker process had
 before the fork. This worker brings the bank indexes up to date before each fork — the memory-mapped
-index snapshots and their small deltas (moderation/banks/snapshot.py) — so a hashing job matches at
-once instead of reading a whole bank from the database in every job (4.5 s per image at 1,000,000
-entries before). The fork keeps RQ's isolation: a job that crashes or is killed takes only its
+index snapshots and their small deltas (moderation/banks/snapshot.py) — and the hashes of the media
+received (near-duplicate clusters), so a hashing job matches at once instead of reading a whole
+bank from the database in every job (4.5 s per image at 1,000,000 entries before). The fork keeps RQ's isolation: a job that crashes or is killed takes only its
 work horse with it, and the jobs stay idempotent as before.
 """
 
@@ -16,6 +16,7 @@ from PIL import Image
 from rq import Worker
 
 from moderation.banks import hashing as _hashing_job  # noqa: F401 - imported once, here
+from moderation.banks.clusters import warm_media_hashes
 from moderation.banks.matching import warm_indexes
 from reports.hashing import hash_bytes
 
@@ -35,6 +36,7 @@ class VigilWorker(Worker):
     def fork_work_horse(self, job, queue):
         try:
             warm_indexes()
+            warm_media_hashes()
         except Exception:
             # The job can still build what it needs itself; never let this stop a worker.
             logger.exception("could not bring the bank indexes up to date before a job")

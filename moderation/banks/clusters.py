@@ -65,6 +65,13 @@ def forget_media_hashes() -> None:
     _state = _MediaHashes()
 
 
+def warm_media_hashes() -> None:
+    """Read the media hashed since this process last looked (a worker does it before it forks a
+    job, so no job re-reads every media received: config/worker.py). The assignment itself reads
+    again under the lock."""
+    _refresh()
+
+
 def _refresh() -> None:
     rows = Media.objects.filter(pdq_quality__gte=MIN_PDQ_QUALITY).exclude(pdq="")
     if _state.loaded_until is not None:

@@ -13,9 +13,11 @@ most every REFRESH_SECONDS), so new entries match within seconds in every worker
 
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from moderation.banks.index import SignalIndex
 from moderation.banks.jobs import take_index_snapshot
@@ -29,6 +31,7 @@ from moderation.banks.snapshot import (
     LayeredIndex,
     bank_thresholds,
     fold_due,
+    index_snapshot_take,
     latest_snapshot,
     read_entries,
     request_snapshot,
@@ -67,14 +70,19 @@ class _Cache:
     indexes: dict[str, SignalIndex] = {}
 
 
-def current_index(signal_type: str) -> SignalIndex | LayeredIndex:
-    now = time.monotonic()
-    if now - _Cache.checked_at > REFRESH_SECONDS or _Cache.version is None:
+def _check_version(*, now: bool = False) -> None:
+    """Drop the indexes if the banks changed: looked up at most every REFRESH_SECONDS, or `now`."""
+    clock = time.monotonic()
+    if now or _Cache.version is None or clock - _Cache.checked_at > REFRESH_SECONDS:
         version = BankVersion.current()
         if version != _Cache.version:
             _Cache.indexes = {}
             _Cache.version = version
-        _Cache.checked_at = now
+        _Cache.checked_at = clock
+
+
+def current_index(signal_type: str) -> SignalIndex | LayeredIndex:
+    _check_version()
     if signal_type not in _Cache.indexes:
         _Cache.indexes[signal_type] = _fresh_index(signal_type)
     return _Cache.indexes[signal_type]
@@ -82,7 +90,7 @@ def current_index(signal_type: str) -> SignalIndex | LayeredIndex:
 
 def warm_indexes() -> None:
     """Bring every perceptual index up to date now (a worker does it before it forks a job, so the
-    job starts with them: moderation/banks/worker.py)."""
+    job starts with them: config/worker.py)."""
     for signal_type in PERCEPTUAL:
         current_index(signal_type)
 
@@ -91,6 +99,11 @@ def _fresh_index(signal_type: str) -> SignalIndex | LayeredIndex:
     """The signal type's index as the banks are now: its latest snapshot with the changes since,
     or, for banks too small to need one, built here from the database."""
     snapshot = latest_snapshot(signal_type)
+    if _too_large_to_build(signal_type, above=snapshot.high_water if snapshot else None):
+        # Never built in the memory of every worker (186 s and 1.75 GB each for 10M entries,
+        # measured): the first process here takes a snapshot that every process maps; the
+        # others, and an import's own snapshot job, wait for it and use it.
+        snapshot = _take_snapshot_here(signal_type) or snapshot
     if snapshot is not None:
         try:
             index = snapshot_load(snapshot, build_delta=_delta)
@@ -101,10 +114,33 @@ def _fresh_index(signal_type: str) -> SignalIndex | LayeredIndex:
             if fold_due(index):
                 request_snapshot(signal_type, enqueue_job=_enqueue_snapshot)
             return index
-    index = build_index(signal_type)
-    if len(index.entry_ids) >= settings.INDEX_SNAPSHOT_MIN_ENTRIES:
-        request_snapshot(signal_type, enqueue_job=_enqueue_snapshot)
-    return index
+    return build_index(signal_type)
+
+
+def _too_large_to_build(signal_type: str, *, above: int | None) -> bool:
+    """Whether the live entries (above a snapshot's mark, if any) reach INDEX_SNAPSHOT_MIN_ENTRIES,
+    counting no further than that."""
+    limit = settings.INDEX_SNAPSHOT_MIN_ENTRIES
+    live = BankEntry.objects.filter(
+        signal_type=signal_type, removed_at__isnull=True, bank__is_active=True
+    )
+    if above is not None:
+        live = live.filter(pk__gt=above)
+    return live[:limit].count() >= limit
+
+
+def _take_snapshot_here(signal_type: str):
+    try:
+        return index_snapshot_take(signal_type=signal_type)
+    except OSError:
+        logger.exception("could not write an index snapshot for %s", signal_type)
+        return None
+
+
+def seen_version() -> int:
+    """The bank version the indexes this process matches with hold at least (read before them)."""
+    _check_version()
+    return _Cache.version
 
 
 def _delta(signal_type: str, after_id: int) -> SignalIndex:
@@ -113,6 +149,28 @@ def _delta(signal_type: str, after_id: int) -> SignalIndex:
 
 def _enqueue_snapshot(signal_type: str) -> None:
     enqueue(take_index_snapshot, signal_type)
+
+
+# Between hashing jobs and retroactive matching: see hashing_commit_shared.
+_HASHING_COMMITS = zlib.crc32(b"vigil:hashing-commits")
+
+
+def hashing_commit_shared() -> None:
+    """A hashing job holds this (shared) from its last look at the bank version to its commit.
+    Retroactive matching (`wait_for_hashing_commits`) waits for every holder before it reads the
+    media received, so each media is either matched by the job against the entries as they are
+    at its commit, or committed before the media are read: never missed by both."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_HASHING_COMMITS])
+
+
+def wait_for_hashing_commits() -> None:
+    """Wait until every hashing job that may have matched without a bank change has committed.
+    SQLite: one writing transaction at a time already."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_HASHING_COMMITS])
 
 
 def forget_indexes() -> None:
@@ -135,8 +193,11 @@ def find_matches(
     dhash: str = "",
     md5: str = "",
     sha256: str = "",
+    fresh: bool = False,
 ) -> list[Hit]:
-    """Every live entry the hashes match, the closest hit per entry."""
+    """Every live entry the hashes match, the closest hit per entry. `fresh`: look at the bank
+    version now rather than trust one read up to REFRESH_SECONDS ago."""
+    _check_version(now=fresh)
 
     best: dict[int, Hit] = {}
 

@@ -93,6 +93,8 @@ class _BulkSink:
 
     def __init__(self, bank: HashBank, user, now):
         self.bank, self.user, self.now = bank, user, now
+        self.live = BankEntry.objects.filter(bank=bank, removed_at__isnull=True)
+        self.before = self.live.count()
 
     def write(self, chunk: list[ParsedEntry]) -> None:
         BankEntry.objects.bulk_create(
@@ -113,8 +115,9 @@ class _BulkSink:
             ignore_conflicts=True,
         )
 
-    def finish(self) -> None:
-        pass
+    def finish(self) -> int:
+        """How many entries were added."""
+        return self.live.count() - self.before
 
 
 class _CopySink:
@@ -143,7 +146,8 @@ class _CopySink:
         with connection.cursor() as cursor:
             cursor.cursor.copy_expert(f"COPY {self.table} FROM STDIN WITH (FORMAT csv)", buffer)
 
-    def finish(self) -> None:
+    def finish(self) -> int:
+        """How many entries were added (the INSERT's own count: no count of the bank's rows)."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO moderation_bankentry "  # noqa: S608 - our table's name, values bound
@@ -153,7 +157,9 @@ class _CopySink:
                 "ON CONFLICT (bank_id, signal_type, value) WHERE removed_at IS NULL DO NOTHING",
                 [self.bank.pk, self.user.pk if self.user else None, self.now],
             )
+            added = cursor.rowcount
             cursor.execute(f"DROP TABLE {self.table}")
+        return added
 
 
 def _analyze_entries() -> None:
@@ -185,8 +191,6 @@ def bank_import(
         bank_write_gate()
         # One import per bank at a time: two at once would both insert the same new hash.
         HashBank.objects.select_for_update().filter(pk=bank.pk).first()
-        live = BankEntry.objects.filter(bank=bank, removed_at__isnull=True)
-        before = live.count()
         sink = (_CopySink if connection.vendor == "postgresql" else _BulkSink)(bank, user, now)
         chunk: list[ParsedEntry] = []
         for number, raw in enumerate(source, start=1):
@@ -213,10 +217,9 @@ def bank_import(
                 errors.append(f"... and {bad - len(errors)} more bad lines")
             raise ImportFailed(errors)
         sink.write(chunk)
-        sink.finish()
+        added = sink.finish()
         if progress:
             progress(read)
-        added = live.count() - before
         BankVersion.bump()
         if added:
             # Media already received may be copies of what was just listed.

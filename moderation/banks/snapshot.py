@@ -28,6 +28,8 @@ import logging
 import os
 import shutil
 import uuid
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -183,22 +185,61 @@ def _write(snapshot: IndexSnapshot, path: Path) -> None:
         raise
 
 
+@contextmanager
+def _one_taker(signal_type: str):
+    """One process at a time takes a signal type's snapshot (across machines on PostgreSQL);
+    the others wait for it, then find it taken."""
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(f"vigil-index-snapshot:{signal_type}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    directory = Path(settings.INDEX_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f".take-{signal_type}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _unchanged_since(snapshot: IndexSnapshot) -> bool:
+    """Whether nothing was added or removed since the snapshot (no delta to fold). Removals
+    stamped by a clock a little behind are still left out at query time (SLACK)."""
+    entries = BankEntry.objects.filter(signal_type=snapshot.signal_type)
+    return (
+        not entries.filter(pk__gt=snapshot.high_water).exists()
+        and not entries.filter(removed_at__gte=snapshot.as_of).exists()
+    )
+
+
 def index_snapshot_take(*, signal_type: str) -> IndexSnapshot:
     """Take a new snapshot of the signal type's entries: mark it, write its files here, record
-    it (every process moves to it on its next refresh), and drop the old ones."""
-    high_water, as_of = _mark(signal_type)
-    snapshot = IndexSnapshot(
-        signal_type=signal_type,
-        key=uuid.uuid4().hex,
-        high_water=high_water,
-        as_of=as_of,
-        entries=0,
-        planned_threshold=planned_threshold(signal_type),
-    )
-    path = snapshot_files_write(snapshot)
-    snapshot.entries = json.loads((path / "meta.json").read_text())["entries"]
-    snapshot.save()
+    it (every process moves to it on its next refresh), and drop the old ones. Whoever asks while
+    another process is taking one waits for it, and gets it if nothing changed since; so an
+    import's snapshot job and the workers that need the snapshot at once take it once."""
+    # Asked again from here on means asked for what this one may not hold: a request made while
+    # the entries are read below must lead to another snapshot, so the flag goes first.
     cache.delete(FOLD_REQUESTED_KEY.format(signal_type))
+    with _one_taker(signal_type):
+        latest = latest_snapshot(signal_type)
+        if latest is not None and _unchanged_since(latest):
+            return latest
+        high_water, as_of = _mark(signal_type)
+        snapshot = IndexSnapshot(
+            signal_type=signal_type,
+            key=uuid.uuid4().hex,
+            high_water=high_water,
+            as_of=as_of,
+            entries=0,
+            planned_threshold=planned_threshold(signal_type),
+        )
+        path = snapshot_files_write(snapshot)
+        snapshot.entries = json.loads((path / "meta.json").read_text())["entries"]
+        snapshot.save()
     for old in IndexSnapshot.objects.filter(signal_type=signal_type).order_by("-pk")[KEEP:]:
         # Processes that still map an old snapshot keep reading it: an unlinked file lives on
         # until its last mapping goes.
