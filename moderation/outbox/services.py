@@ -11,7 +11,7 @@ worker never sees an id whose row is not yet visible and a rolled-back write sen
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import redis
@@ -37,9 +37,26 @@ def enqueue(func: Callable, *args, queue: str = "default") -> None:
     transaction.on_commit(lambda: _relay_quietly([job.pk]))
 
 
+def enqueue_many(func: Callable, calls: Sequence[tuple], *, queue: str = "default") -> None:
+    """`enqueue(func, *args)` for each `args` in `calls`, with one INSERT for all their outbox rows
+    and one hand-over after commit: for a service that writes many changes at once."""
+    calls = [tuple(args) for args in calls]
+    if not calls:
+        return
+    if settings.JOBS_EAGER:
+        transaction.on_commit(lambda: [_run_eagerly(func, args) for args in calls])
+        return
+    jobs = OutboxJob.objects.bulk_create(
+        [OutboxJob(func=job_path(func), args=list(args), queue=queue) for args in calls]
+    )
+    ids = [job.pk for job in jobs]
+    transaction.on_commit(lambda: _relay_quietly(ids))
+
+
 def _relay_quietly(ids: list[int]) -> None:
     try:
-        relay(ids)
+        # All of them: a batch may hand over more than the relay loop's usual pass.
+        relay(ids, limit=max(len(ids), 1))
     except Exception:
         # Committed already; the relay loop will pick the job up. Never fail the request for it.
         logger.exception("could not hand outbox jobs %r to RQ", ids)
