@@ -1,0 +1,185 @@
+"""The content items of many intakes at once (a batch of flags): what content_item_get_or_create
+does for each, one after another, worked out in memory from one read and written in a bounded
+number of statements.
+
+The rules are reports/content.py's: the platform's id finds the item, failing that the canonical
+URL (when no platform id says otherwise), failing that the item is created under its key; later
+intakes fill in what the item lacked (`_learnt`) and add the owner's IP captures it did not have.
+An item the batch creates is inserted with everything the batch told about it; an item that was
+in the database gets one UPDATE per field the batch filled in.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import count
+
+from django.db.models import Q
+
+from lib.transactions import in_transaction
+from reports.content import (
+    ContentFacts,
+    IpCaptureIn,
+    _learnt,  # the same rule as one intake at a time: what a later report may fill in
+    content_key,
+    url_key,
+)
+from reports.models import ContentItem, IpCapture
+
+# The fields _learnt may fill in, each written for the items that changed it.
+LEARNABLE = [
+    "platform_id",
+    "url",
+    "url_key",
+    "owner_id",
+    "owner_handle",
+    "language",
+    "posted_at",
+    "publicly_available",
+    "reach",
+]
+
+
+@dataclass(frozen=True)
+class ContentStep:
+    """What one intake's content step did: the item (shared by every step about it), which of its
+    fields it created or changed (content_item_get_or_create's second value), and the item's
+    language and reach as this step left them (a later step may change them)."""
+
+    item: ContentItem
+    changed: frozenset[str]
+    language: str
+    reach: int | None
+
+
+class ContentBatch:
+    """content_item_get_or_create for a batch's intakes, in order, then save()."""
+
+    def __init__(self, facts: Sequence[ContentFacts]):
+        platform_ids = {f.platform_id for f in facts if f.platform_id}
+        url_keys = {url_key(f.url) for f in facts if f.url}
+        keys = {content_key(platform_id=f.platform_id, url=f.url) for f in facts}
+        self._order = count()
+        self._rank: dict[int, tuple[int, int]] = {}  # id(item) -> its place in "order by pk"
+        self._by_platform_id: dict[str, list[ContentItem]] = {}
+        self._by_url_key: dict[str, list[ContentItem]] = {}
+        self._by_key: dict[str, ContentItem] = {}
+        self.existing: list[ContentItem] = []
+        self._created: list[ContentItem] = []
+        self._filled_in: dict[int, tuple[ContentItem, set[str]]] = {}  # existing items, by pk
+        self._found: dict[int, ContentItem] = {}  # existing items a step found, by pk
+        self._captures: dict[int, set[tuple]] = {}  # id(item) -> (ip, event, captured_at)
+        self._new_captures: list[tuple[ContentItem, tuple]] = []
+        found = ContentItem.objects.filter(
+            Q(platform_id__in=platform_ids) | Q(url_key__in=url_keys) | Q(key__in=keys)
+        ).order_by("pk")
+        for item in found:
+            self._rank[id(item)] = (0, item.pk)
+            self._index(item)
+            self.existing.append(item)
+        if self.existing and any(f.ip_captures for f in facts):
+            by_pk = {item.pk: item for item in self.existing}
+            for item in self.existing:
+                self._captures[id(item)] = set()
+            for item_id, ip, event, at in IpCapture.objects.filter(
+                content_item_id__in=list(by_pk)
+            ).values_list("content_item_id", "ip", "event", "captured_at"):
+                self._captures[id(by_pk[item_id])].add((ip, event, at))
+
+    def _index(self, item: ContentItem) -> None:
+        if item.platform_id:
+            self._add(self._by_platform_id, item.platform_id, item)
+        if item.url_key:
+            self._add(self._by_url_key, item.url_key, item)
+        self._by_key.setdefault(item.key, item)
+
+    def _add(self, index: dict, value: str, item: ContentItem) -> None:
+        items = index.setdefault(value, [])
+        if item not in items:
+            items.append(item)
+            items.sort(key=lambda i: self._rank[id(i)])
+
+    def _find(self, content: ContentFacts) -> ContentItem | None:
+        # content._find over what was read and what the batch created: the first by id.
+        if content.platform_id and (items := self._by_platform_id.get(content.platform_id)):
+            return items[0]
+        if content.url and (items := self._by_url_key.get(url_key(content.url))):
+            candidate = items[0]
+            if not content.platform_id or candidate.platform_id in ("", content.platform_id):
+                return candidate
+        return None
+
+    def get_or_create(self, content: ContentFacts) -> ContentStep:
+        """content_item_get_or_create(content), in memory."""
+        item = self._find(content)
+        if item is None:
+            item = self._by_key.get(content_key(platform_id=content.platform_id, url=content.url))
+        if item is None:
+            item = ContentItem(
+                key=content_key(platform_id=content.platform_id, url=content.url),
+                platform_id=content.platform_id,
+                url=content.url,
+                url_key=url_key(content.url),
+                type=content.type or ContentItem.Type.OTHER,
+                owner_id=content.owner_id,
+                owner_handle=content.owner_handle,
+                language=content.language,
+                reach=content.reach,
+                posted_at=content.posted_at,
+                publicly_available=content.publicly_available,
+            )
+            # Created after everything read: its id will be higher.
+            self._rank[id(item)] = (1, next(self._order))
+            self._captures[id(item)] = set()
+            self._created.append(item)
+            self._index(item)
+            self._add_captures(item, content.ip_captures)
+            return ContentStep(item, frozenset({"created"}), item.language, item.reach)
+        if item.pk is not None:
+            self._found[item.pk] = item
+        updates = _learnt(item, content)
+        for field, value in updates.items():
+            setattr(item, field, value)
+        if updates:
+            self._index(item)
+            if item.pk is not None:
+                self._filled_in.setdefault(item.pk, (item, set()))[1].update(updates)
+        self._add_captures(item, content.ip_captures)
+        return ContentStep(item, frozenset(updates), item.language, item.reach)
+
+    def _add_captures(self, item: ContentItem, captures: Sequence[IpCaptureIn]) -> None:
+        # content_add_ip_captures: the events the item does not have yet.
+        if not captures:
+            return
+        have = self._captures[id(item)]
+        for c in captures:
+            capture = (c.ip, c.event, c.captured_at)
+            if capture not in have:
+                have.add(capture)
+                self._new_captures.append((item, capture))
+
+    @property
+    def found(self) -> list[ContentItem]:
+        """The items read from the database that a step found: their cases are the ones the batch
+        may join, reopen or count on."""
+        return list(self._found.values())
+
+    @in_transaction
+    def save(self) -> None:
+        """Insert the items the batch created, update what it filled in on the others (one
+        statement per field), and add the new IP captures: at most a dozen statements."""
+        if self._created:
+            ContentItem.objects.bulk_create(self._created)
+        learnt = sorted(self._filled_in.values(), key=lambda pair: pair[0].pk)
+        for field in LEARNABLE:
+            items = [item for item, fields in learnt if field in fields]
+            if items:
+                ContentItem.objects.bulk_update(items, [field])
+        if self._new_captures:
+            # ignore_conflicts: a concurrent report of the same content may add the same event.
+            IpCapture.objects.bulk_create(
+                [
+                    IpCapture(content_item=item, ip=ip, event=event, captured_at=at)
+                    for item, (ip, event, at) in self._new_captures
+                ],
+                ignore_conflicts=True,
+            )
