@@ -2,13 +2,15 @@
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import core_schema
 
 from lib.api import (
     ERRORS,
@@ -22,6 +24,7 @@ from lib.api import (
 )
 from moderation.cases.route_rules import BCP47_PATTERN, normalise_language
 from moderation.notices.selectors import STANDINGS, report_standing
+from reports.batch import FlagIntake, FlagStored, flag_submit_batch
 from reports.categories import Category
 from reports.content import ContentFacts
 from reports.content import IpCaptureIn as IpCaptureData
@@ -163,8 +166,27 @@ class FlagIn(IntakeIn):
     model_version: Text(100) = ""
 
 
+class LooseFlag:
+    """A flag of a batch as it came: each is checked against FlagIn on its own (post_flag_batch),
+    so one bad flag is that flag's error, not the whole request's. Documented as FlagIn."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        return core_schema.any_schema()
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema, handler):
+        return handler(FlagIn.__pydantic_core_schema__)
+
+
 class FlagBatchIn(Schema):
-    flags: list[FlagIn] = Field(min_length=1, max_length=MAX_FLAGS_PER_BATCH)
+    flags: list[LooseFlag] = Field(
+        min_length=1,
+        max_length=MAX_FLAGS_PER_BATCH,
+        description=f"1 to {MAX_FLAGS_PER_BATCH} flags, each as POST /api/v1/flags takes one. "
+        "Each is checked and stored on its own: a bad one gets an error in its place in "
+        "`results` and the others are stored.",
+    )
 
 
 class WarningOut(Schema):
@@ -194,13 +216,36 @@ class ReportStandingOut(Schema):
 
 
 class FlagOut(Schema):
-    flag_id: int
-    case_id: int
-    created: bool
+    flag_id: int = Field(description="The stored flag.")
+    case_id: int = Field(description="The case it rolled up into.")
+    created: bool = Field(
+        description="False when a flag with this source and external_id was already stored (or "
+        "came earlier in the same batch): these are its ids, and nothing was changed."
+    )
+
+
+class FlagErrorOut(Schema):
+    error: str = Field(
+        description="The code POST /api/v1/flags gives for the same problem: invalid_request, "
+        "invalid_media, not_an_image, corrupt_image, empty_file, unsupported_image_type, "
+        "media_type_mismatch, file_too_large, image_too_large; or not_stored when the "
+        "database refused the flag (sending it again is safe)."
+    )
+    status: int = Field(
+        description="The HTTP status POST /api/v1/flags would answer for this flag alone "
+        "(422, 415, 413; 409 for not_stored)."
+    )
+    detail: Any = Field(
+        description="As POST /api/v1/flags gives it, with `loc` starting from the batch: "
+        '["flags", "<index>", ...], e.g. ["flags", "3", "score"] or ["flags", "3", "media", 0].'
+    )
 
 
 class FlagBatchOut(Schema):
-    results: list[FlagOut]
+    results: list[FlagOut | FlagErrorOut] = Field(
+        description="One result per flag sent, in the same order: the stored flag (FlagOut), or "
+        "why this flag was not stored (FlagErrorOut), in which case nothing of it was written."
+    )
 
 
 def _content_facts(content: ContentIn) -> ContentFacts:
@@ -347,15 +392,66 @@ def post_flag(request, payload: FlagIn):
     summary=f"Send up to {MAX_FLAGS_PER_BATCH} flags at once",
 )
 def post_flag_batch(request, payload: FlagBatchIn):
-    """Every flag and image is checked first; if any is bad, nothing is written (422/415/413
-    naming it). Then each flag is stored in its own transaction, in order, so a failure part way
-    keeps those already stored, and a retry of the whole batch is harmless (flags are idempotent)."""
+    """Needs the `flag` scope. Each flag is checked and stored on its own, as POST /api/v1/flags
+    would: 200 with one result per flag, in order — its `flag_id`, `case_id` and `created`, or
+    its error (`error`, `status`, `detail`) — and a bad flag never stops the others. Each flag is
+    all or nothing: its flag, its case's roll-up, its media and their hashing job are all stored,
+    or none. Idempotent on source + external_id, within the batch too, so a retried batch is
+    harmless. Only a problem with the whole request is a 4xx: credentials or scope, malformed
+    JSON, no flags or more than the limit, a body over the size limit."""
     principal = require_scope(request, "flag")
-    images = [
-        decode_media(flag.media, path=f"flags.{i}.media") for i, flag in enumerate(payload.flags)
-    ]
-    results = [
-        _submit_flag(flag, imgs, principal)
-        for flag, imgs in zip(payload.flags, images, strict=True)
-    ]
+    results: list[dict | None] = [None] * len(payload.flags)
+    intakes, places = [], []
+    for i, raw in enumerate(payload.flags):
+        intake = _flag_intake(raw, i)
+        if isinstance(intake, dict):
+            results[i] = intake
+        else:
+            intakes.append(intake)
+            places.append(i)
+    stored = flag_submit_batch(
+        flags=intakes, submitted_by=principal.user, actor_label=principal.label
+    )
+    for i, result in zip(places, stored, strict=True):
+        if isinstance(result, FlagStored):
+            results[i] = {
+                "flag_id": result.flag_id,
+                "case_id": result.case_id,
+                "created": result.created,
+            }
+        else:
+            results[i] = {"error": result.error, "status": 409, "detail": result.detail}
     return Status(200, {"results": results})
+
+
+def _flag_intake(raw: Any, i: int) -> FlagIntake | dict:
+    """One flag of a batch checked as POST /api/v1/flags checks it: the flag to store, or its
+    error with the single endpoint's code, status and detail, located from the batch."""
+    at = ["flags", str(i)]
+    try:
+        flag = FlagIn.model_validate(raw)
+    except PydanticValidationError as e:
+        detail = [
+            {"loc": at + [str(p) for p in err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in e.errors()
+        ]
+        return {"error": "invalid_request", "status": 422, "detail": detail}
+    try:
+        images = decode_media(flag.media)
+    except ApiError as e:
+        return {
+            "error": e.error,
+            "status": e.status,
+            "detail": {**e.detail, "loc": at + e.detail["loc"]},
+        }
+    return FlagIntake(
+        source=flag.source,
+        external_id=flag.external_id,
+        category=flag.category,
+        score=flag.score,
+        content=_content_facts(flag.content),
+        model_version=flag.model_version,
+        description=flag.description,
+        involves_child=flag.involves_child,
+        images=images,
+    )

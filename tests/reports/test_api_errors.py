@@ -148,13 +148,22 @@ class TestApiErrors:
         assert r.status_code == 422
         assert r.json()["error"] == "invalid_media"
 
-    def test_a_bad_image_in_a_batch_writes_none_of_the_batch(self, client, token):
+    def test_a_bad_image_in_a_batch_is_that_flags_error_alone(self, client, token):
         flags = [flag_payload(external_id=f"e{i}", media=[]) for i in range(3)]
         flags[2]["media"] = media(b"junk")
         r = post(client, token, {"flags": flags}, url="/api/v1/flags/batch")
-        assert r.status_code == 415
-        assert r.json()["detail"]["loc"] == ["flags.2.media", 0]
-        assert_nothing_written()
+        assert r.status_code == 200
+        results = r.json()["results"]
+        assert results[2] == {
+            "error": "not_an_image",
+            "status": 415,
+            "detail": {
+                "loc": ["flags", "2", "media", 0],
+                "msg": "x.png: not an image (JPEG, PNG, GIF or WebP expected).",
+            },
+        }
+        assert [x["created"] for x in results[:2]] == [True, True]
+        assert Flag.objects.count() == 2 and Media.objects.count() == 0
 
     def test_no_token_gets_401(self, client):
         r = client.post(

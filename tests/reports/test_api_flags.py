@@ -97,14 +97,18 @@ class TestPostFlagBatch:
         assert r.status_code == 200
         assert Flag.objects.count() == 500
 
-    def test_an_invalid_flag_names_its_index_and_writes_nothing(self, client, make_user):
+    def test_an_invalid_flag_is_refused_in_its_place_and_the_others_are_stored(
+        self, client, make_user
+    ):
         token = token_for(make_user)
         flags = [flag_payload(external_id=f"e{i}") for i in range(4)]
         flags[3]["score"] = 2
         r = post(client, token, {"flags": flags}, url="/api/v1/flags/batch")
-        assert r.status_code == 422
-        assert r.json()["detail"][0]["loc"][:2] == ["flags", "3"]
-        assert Flag.objects.count() == 0
+        assert r.status_code == 200
+        results = r.json()["results"]
+        assert results[3]["error"] == "invalid_request" and results[3]["status"] == 422
+        assert results[3]["detail"][0]["loc"] == ["flags", "3", "score"]
+        assert Flag.objects.count() == 3
 
     def test_an_empty_batch_gets_422(self, client, make_user):
         token = token_for(make_user)
