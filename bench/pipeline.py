@@ -17,7 +17,7 @@ is emptied after each size), with a private media directory and index directory 
 3. gunicorn (`config.wsgi` with bench.settings: the production settings) serves Vigil and a
    platform token flags a batch of 640x480 JPEGs (`POST /api/v1/flags`, base64): distinct
    pictures, one in 7 a resized copy of a listed one, while no worker runs;
-4. --workers fresh `manage.py rqworker high default` processes (VigilWorker, settings.RQ) drain
+4. --workers fresh `manage.py rqworker high default` processes (the class settings.RQ names) drain
    it: images hashed and matched per second per worker from RQ's job records (each worker's jobs
    over its first job's start to its last job's end: forks, index refreshes and database writes
    included), and each worker's readiness (process start to its first job done);
@@ -32,10 +32,11 @@ is emptied after each size), with a private media directory and index directory 
    `bank_import` and copies of its picture are flagged, the first at once: when this process's
    `find_matches` sees it, and which copies were matched, when and by which job;
 8. a fresh `manage.py shell -c` process times `warm_indexes()` and a first match again;
-9. for comparison, a second batch is drained by bench/worker.py's worker class (VigilWorker that
-   runs the hashing code once before its first fork), and a third is hashed by calling the job's
-   service (`media_hash`) in this process: what the imports and the fork cost per job, and what
-   the job's database writes cost.
+9. for comparison, a second batch is drained by Vigil's other worker class (the one settings.RQ
+   does not name: VigilForkingWorker, which forks a work horse for every job, or VigilWorker,
+   which runs the hashing job in the worker process), and a third is hashed by calling the job's
+   service (`media_hash`) in this process: what the fork costs per job, and what the job's
+   database writes cost.
 
 Before a size the free disk is checked against what it needs; an import that runs past
 --import-timeout is stopped (it is all or nothing) and the size reported as not reached, with how
@@ -85,6 +86,9 @@ TARGET_RATIO = 0.80
 TARGET_READY_S = 2.0
 TARGET_EXTRA_MB = 150.0
 TARGET_NEW_ENTRY_S = 10.0
+# The worker class deployed (settings.RQ) and the one it is compared with (step 9).
+WORKER_CLASSES = ("config.worker.VigilWorker", "config.worker.VigilForkingWorker")
+WORKER_CLASS, OTHER_CLASS = WORKER_CLASSES  # set from settings.RQ once Django is set up
 # Disk a size needs, per entry: the CSV (~76 B), the bank table and its three indexes with the WAL
 # written meanwhile, and the snapshot files (~170 B); plus room for the rest.
 DISK_PER_ENTRY = 1100
@@ -207,7 +211,7 @@ class Pictures:
     """The run's pictures, made once (two processes) and flagged at every size, all distinct:
 
     - `batch`, `batch_b` and `batch_c`: flagged before the workers start (every 7th a copy of a
-      listed picture), hashed by Vigil's worker, by bench/worker.py's, and by the hashing job's
+      listed picture), hashed by Vigil's worker, by its other worker class, and by the hashing job's
       service called in this process, respectively;
     - `latency`: copies of listed pictures, flagged one at a time;
     - `added`: copies (each resized a little differently) of a picture listed only during the run;
@@ -972,16 +976,13 @@ def run_size(size: int, args, pictures: Pictures, base_env: dict, database_url: 
         r["failed_jobs"] += failed_jobs()
         r["flags"] = Flag.objects.filter(source=SOURCE).count()
 
-        # 9. For comparison: a second batch drained by bench/worker.py's worker class, which
-        # runs the hashing code once before it forks.
+        # 9. For comparison: a second batch drained by the other worker class.
         deployment.stop_workers()
         b_ids = post_flags(deployment.port, token, pictures.batch_b, f"{size}-batch-b", 4)
-        r["drain_preimport"] = drain(
-            deployment, b_ids, args.workers, f"{size}-pre", "bench.worker.PreimportWorker"
-        )
-        r["ratio_preimport"] = r["drain_preimport"]["worker_rate"] / ip["rate"]
+        r["drain_other"] = drain(deployment, b_ids, args.workers, f"{size}-other", OTHER_CLASS)
+        r["ratio_other"] = r["drain_other"]["worker_rate"] / ip["rate"]
         r["failed_jobs"] += failed_jobs()
-        progress(f"drain, pre-imported: {json.dumps(r['drain_preimport'], default=str)}")
+        progress(f"drain, {OTHER_CLASS}: {json.dumps(r['drain_other'], default=str)}")
 
         # 10. For comparison: the whole job's service (hash, match, every write) in this process,
         # one media after the other: no fork, no new connection, nothing imported on the way.
@@ -1022,6 +1023,10 @@ def added_summary(a: dict) -> tuple[str, str, str]:
     return outcome, f"{matched} / {len(copies)}", ", ".join(missed) or "none"
 
 
+def _job_and_gap(drain: dict) -> str:
+    return f"{drain['job_ms']:.0f}; {drain['gap_ms']:.0f}"
+
+
 def report(results: list[dict], args) -> None:
     done = [r for r in results if "skipped" not in r]
     for r in results:
@@ -1045,8 +1050,9 @@ def report(results: list[dict], args) -> None:
         return f"{pct(values, 50):.0f} / {pct(values, 95):.0f}"
 
     def horses(r, key):
+        """0 when there were none: the hashing jobs ran in the worker process itself."""
         values = [h[key] for h in r["horses"]]
-        return statistics.median(values) if values else float("nan")
+        return statistics.median(values) if values else 0.0
 
     def parents(r, key):
         values = [p[key] for p in r["parents"] if p]
@@ -1088,16 +1094,15 @@ def report(results: list[dict], args) -> None:
         ("per worker (img/s)", lambda r: f"{r['drain']['worker_rate']:.2f}"),
         ("per worker / in-process", lambda r: f"{r['ratio']:.2f}"),
         ("all workers (img/s)", lambda r: f"{r['drain']['all_rate']:.2f}"),
-        ("job in the horse p50 (ms)", lambda r: f"{r['drain']['job_ms']:.0f}"),
-        ("worker between jobs p50 (ms)", lambda r: f"{r['drain']['gap_ms']:.0f}"),
+        ("job p50; between jobs p50 (ms)", lambda r: _job_and_gap(r["drain"])),
         ("batch: start to all hashed (s)", lambda r: f"{r['drain']['wall_s']:.1f}"),
         ("batch matched / expected", lambda r: f"{r['drain']['matched']} / {r['expected']}"),
         (
-            "pre-imported: per worker (img/s)",
-            lambda r: f"{r['drain_preimport']['worker_rate']:.2f}",
+            f"{OTHER_CLASS.rsplit('.', 1)[1]}: per worker (img/s)",
+            lambda r: f"{r['drain_other']['worker_rate']:.2f}",
         ),
-        ("  per worker / in-process", lambda r: f"{r['ratio_preimport']:.2f}"),
-        ("  job in the horse p50 (ms)", lambda r: f"{r['drain_preimport']['job_ms']:.0f}"),
+        ("  per worker / in-process", lambda r: f"{r['ratio_other']:.2f}"),
+        ("  job p50; between jobs p50 (ms)", lambda r: _job_and_gap(r["drain_other"])),
         ("media_hash in this process (img/s)", lambda r: f"{r['in_process_job']['rate']:.1f}"),
         ("  p50 (ms)", lambda r: f"{r['in_process_job']['ms']:.0f}"),
         ("worker start to 1st job done (s)", lambda r: f"{r['drain']['ready_s']:.2f}"),
@@ -1117,6 +1122,8 @@ def report(results: list[dict], args) -> None:
             "work horse peak RSS / PSS / private",
             lambda r: (
                 f"{horses(r, 'rss'):.0f} / {horses(r, 'pss'):.0f} / {horses(r, 'private'):.0f}"
+                if r["horses"]
+                else "none (jobs ran in the worker)"
             ),
         ),
         (
@@ -1152,8 +1159,8 @@ def report(results: list[dict], args) -> None:
     at = f"at {last['size']:,}"
     print(
         f"\n{verdict(last['ratio'] >= TARGET_RATIO)}  per worker >= {TARGET_RATIO:.0%} of "
-        f"in-process {at} ({last['ratio']:.0%}; with the hashing code imported before the fork "
-        f"{last['ratio_preimport']:.0%})"
+        f"in-process {at} ({last['ratio']:.0%} with {WORKER_CLASS.rsplit('.', 1)[1]}; "
+        f"{last['ratio_other']:.0%} with {OTHER_CLASS.rsplit('.', 1)[1]})"
     )
     print(
         f"{verdict(last['fresh']['warm_s'] <= TARGET_READY_S)}  a fresh process's warm_indexes "
@@ -1226,7 +1233,13 @@ def main():
         import django
 
         django.setup()
+        from django.conf import settings
+
         from lib.jobs import get_queue
+
+        global WORKER_CLASS, OTHER_CLASS
+        WORKER_CLASS = settings.RQ["WORKER_CLASS"]
+        OTHER_CLASS = next(c for c in WORKER_CLASSES if c != WORKER_CLASS)
 
         redis = get_queue("default").connection
         if redis.dbsize():

@@ -6,3 +6,8 @@ def hash_media(media_id: int) -> None:
     from moderation.banks.hashing import media_hash
 
     media_hash(media_id=media_id)
+
+
+# Many a second, each a few tens of milliseconds: Vigil's worker runs it in its own process rather
+# than forking a work horse for it (config/worker.py).
+hash_media.runs_in_worker = True

@@ -2,9 +2,10 @@
 
     python tests/moderation/hash_slow_worker.py QUEUE...
 
-Reading each file first waits SLOW_HASH_SECONDS (default 30). Otherwise it is `manage.py rqworker
-QUEUE...` with Vigil's worker class: the indexes warmed, the job run in a forked work horse, as in
-production. DATABASE_URL must name the test database.
+Reading each file first waits SLOW_HASH_SECONDS (default 30), after writing the media's id and the
+hashing process's pid to HASH_STARTED_FLAG. Otherwise it is `manage.py rqworker QUEUE...` with
+Vigil's worker class (or `--worker-class`), as in production. DATABASE_URL must name the test
+database.
 """
 
 import os
@@ -27,7 +28,8 @@ real_hash_file = hashing._hash_file
 
 
 def slow_hash_file(media):
-    Path(os.environ["HASH_STARTED_FLAG"]).write_text(str(media.pk))
+    # Which process hashes: the worker itself, or a work horse it forked.
+    Path(os.environ["HASH_STARTED_FLAG"]).write_text(f"{media.pk} {os.getpid()}")
     time.sleep(float(os.environ.get("SLOW_HASH_SECONDS", "30")))
     return real_hash_file(media)
 

@@ -1,6 +1,7 @@
-"""A real rqworker (Vigil's worker class) and its work horse killed in the middle of hashing a
-flagged image that matches a large bank's snapshot: nothing is half-written, and the job queued
-again by the relay's sweep records the hashes, the match and the bank's actions exactly once."""
+"""A real rqworker killed in the middle of hashing a flagged image that matches a large bank's
+snapshot: nothing is half-written, and the job queued again by the relay's sweep records the
+hashes, the match and the bank's actions exactly once. With Vigil's worker the hashing job runs in
+the worker process itself; with VigilForkingWorker, in a work horse (killed with it)."""
 
 import os
 import signal
@@ -24,8 +25,11 @@ from tests.rqworker import ROOT, children, needs_real_worker, run_burst_worker, 
 
 @needs_real_worker
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "worker_class", ["config.worker.VigilWorker", "config.worker.VigilForkingWorker"]
+)
 def test_a_worker_killed_mid_hash_leaves_it_to_a_retry_that_acts_once(
-    submit_report, private_media, tmp_path
+    submit_report, private_media, tmp_path, worker_class
 ):
     bank = HashBank.objects.create(
         name="Known", slug="known", signal_types=["pdq"], policy=HashBank.Policy.ACT_AND_ESCALATE
@@ -40,7 +44,13 @@ def test_a_worker_killed_mid_hash_leaves_it_to_a_retry_that_acts_once(
     media = report.media.get()
     started = tmp_path / "started"
     worker = subprocess.Popen(
-        [sys.executable, "tests/moderation/hash_slow_worker.py", "default"],
+        [
+            sys.executable,
+            "tests/moderation/hash_slow_worker.py",
+            "default",
+            "--worker-class",
+            worker_class,
+        ],
         cwd=ROOT,
         env=worker_env(PRIVATE_MEDIA_ROOT=str(private_media), HASH_STARTED_FLAG=str(started)),
         stdout=subprocess.DEVNULL,
@@ -48,7 +58,12 @@ def test_a_worker_killed_mid_hash_leaves_it_to_a_retry_that_acts_once(
         start_new_session=True,
     )
     try:
-        wait_for(started.exists)
+        wait_for(lambda: started.exists() and len(started.read_text().split()) == 2)
+        hashing_pid = int(started.read_text().split()[1])
+        if worker_class.endswith("VigilForkingWorker"):
+            assert hashing_pid in children(worker.pid)
+        else:
+            assert hashing_pid == worker.pid
     finally:
         for pid in [*children(worker.pid), worker.pid]:
             os.kill(pid, signal.SIGKILL)
