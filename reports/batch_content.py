@@ -55,9 +55,11 @@ class ContentBatch:
     """content_item_get_or_create for a batch's intakes, in order, then save()."""
 
     def __init__(self, facts: Sequence[ContentFacts]):
+        # Each link's key, worked out once: canonicalising a link is most of a step's time.
+        self._url_keys = {f.url: url_key(f.url) for f in facts}
         platform_ids = {f.platform_id for f in facts if f.platform_id}
-        url_keys = {url_key(f.url) for f in facts if f.url}
-        keys = {content_key(platform_id=f.platform_id, url=f.url) for f in facts}
+        url_keys = {self._url_keys[f.url] for f in facts if f.url}
+        keys = {self._key(f) for f in facts}
         self._order = count()
         self._rank: dict[int, tuple[int, int]] = {}  # id(item) -> its place in "order by pk"
         self._by_platform_id: dict[str, list[ContentItem]] = {}
@@ -98,11 +100,17 @@ class ContentBatch:
             items.append(item)
             items.sort(key=lambda i: self._rank[id(i)])
 
+    def _key(self, content: ContentFacts) -> str:
+        # content_key, with the link's key worked out once.
+        if content.platform_id:
+            return content_key(platform_id=content.platform_id)
+        return f"url:{self._url_keys[content.url]}"
+
     def _find(self, content: ContentFacts) -> ContentItem | None:
         # content._find over what was read and what the batch created: the first by id.
         if content.platform_id and (items := self._by_platform_id.get(content.platform_id)):
             return items[0]
-        if content.url and (items := self._by_url_key.get(url_key(content.url))):
+        if content.url and (items := self._by_url_key.get(self._url_keys[content.url])):
             candidate = items[0]
             if not content.platform_id or candidate.platform_id in ("", content.platform_id):
                 return candidate
@@ -112,13 +120,13 @@ class ContentBatch:
         """content_item_get_or_create(content), in memory."""
         item = self._find(content)
         if item is None:
-            item = self._by_key.get(content_key(platform_id=content.platform_id, url=content.url))
+            item = self._by_key.get(self._key(content))
         if item is None:
             item = ContentItem(
-                key=content_key(platform_id=content.platform_id, url=content.url),
+                key=self._key(content),
                 platform_id=content.platform_id,
                 url=content.url,
-                url_key=url_key(content.url),
+                url_key=self._url_keys[content.url],
                 type=content.type or ContentItem.Type.OTHER,
                 owner_id=content.owner_id,
                 owner_handle=content.owner_handle,
