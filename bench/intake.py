@@ -9,7 +9,10 @@ wrk at the same concurrency: a warm-up, then a measured run each. Every flag has
 carry no media (the typical automated flag), so they enqueue no jobs and no RQ worker is needed.
 Afterwards it checks that every flag answered 201 is in the database. With --floor it also loads
 `POST /bench/insert-one` (parse the body, one INSERT, commit, 201): a ceiling, on this setup, for
-any endpoint that writes what it accepts to PostgreSQL before answering. gunicorn's sync workers
+any endpoint that writes what it accepts to PostgreSQL before answering. With --batch N (default
+100; 0 leaves it out) it also loads `POST /api/v1/flags/batch` with N flags per request, each flag
+as new as the single ones, and counts flags per second: the batch's rate beside the single flags'
+and insert-one's, and every flag it answered checked in the database like the single ones. gunicorn's sync workers
 close the connection after each response, so wrk reconnects for every request, for every endpoint
 alike.
 
@@ -19,8 +22,10 @@ and how busy the machine was: on a shared machine, throughput follows other peop
 request much less.
 
 Prints the figures side by side and PASS/FAIL for each target of the issue: flags throughput at
-least 50% of the trivial endpoint's, flags p99 under 250 ms, every accepted flag stored. The ratio
-is what matters: absolute figures depend on the machine.
+least 50% of the trivial endpoint's, flags p99 under 250 ms, every accepted flag stored; with
+--floor, issue 15's restated targets: single flags at least 50% of insert-one's throughput with a
+p99 of at most 100 ms; with --batch, the batch's flags per second at least 10 times the single
+flags'. The ratios are what matter: absolute figures depend on the machine.
 
 Needs wrk (`apt-get install wrk`): a load generator in C barely competes for CPU with gunicorn and
 PostgreSQL on the same machine, where a Python one would take a share that grows with throughput and
@@ -28,7 +33,7 @@ flatter the slower endpoint.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigil_benchintake \\
     REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/intake.py [--floor] [--workers 4 \\
-    --connections 16 --duration 20]
+    --connections 16 --duration 20 --batch 100]
 """
 
 import argparse
@@ -53,6 +58,10 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 SOURCE = "bench-intake"
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 250.0
+# Issue 15's restated targets, against insert-one measured in the same run.
+TARGET_FLOOR_RATIO = 0.5
+TARGET_FLOOR_P99_MS = 100.0
+TARGET_BATCH_RATIO = 10.0
 
 # wrk's script: one request body per call with a unique (source, external_id) and content id,
 # statuses counted per thread, the flag ids of the 201 answers collected, everything written as JSON
@@ -73,6 +82,8 @@ function init(args)
   prefix = args[1] .. "-" .. tid
   cap = tonumber(args[2])
   source = args[3]
+  -- Flags per request: 0 sends one flag as the body (POST /api/v1/flags), N a batch of N.
+  batch = tonumber(args[4])
   n = 0
   answered = 0
   statuses = {}
@@ -82,20 +93,28 @@ function init(args)
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
 end
 
-function request()
+local function flag()
   n = n + 1
   local id = prefix .. "-" .. n
-  local body = string.format(template, source, id, categories[n % #categories + 1],
+  return string.format(template, source, id, categories[n % #categories + 1],
     (n % 1000) / 1000, id, id)
-  return wrk.format(nil, nil, nil, body)
+end
+
+function request()
+  if batch == 0 then return wrk.format(nil, nil, nil, flag()) end
+  local flags = {}
+  for i = 1, batch do flags[i] = flag() end
+  return wrk.format(nil, nil, nil, '{"flags":[' .. table.concat(flags, ",") .. ']}')
 end
 
 function response(status, headers, body)
   answered = answered + 1
   statuses[status] = (statuses[status] or 0) + 1
-  if status == 201 then
-    local flag_id = body:match('"flag_id":%s*(%d+)')
-    if flag_id then flag_ids[#flag_ids + 1] = tonumber(flag_id) end
+  if status == 201 or (status == 200 and batch > 0) then
+    -- A batch answers every flag it stored with its id; an error in its place has none.
+    for flag_id in body:gmatch('"flag_id":%s*(%d+)') do
+      flag_ids[#flag_ids + 1] = tonumber(flag_id)
+    end
   end
   if answered >= cap then wrk.thread:stop() end
 end
@@ -129,13 +148,19 @@ end
 """
 
 
-def endpoints(floor: bool) -> list[tuple[str, str, int]]:
-    """(name, path, status expected) in the order they are loaded."""
+def endpoints(floor: bool, batch: int) -> list[tuple[str, str, int, int]]:
+    """(name, path, status expected, flags per request: 0 for one flag as the body) in the order
+    they are loaded."""
     return [
-        ("trivial", "/bench/trivial", 200),
-        *([("insert-one", "/bench/insert-one", 201)] if floor else []),
-        ("flags", "/api/v1/flags", 201),
+        ("trivial", "/bench/trivial", 200, 0),
+        *([("insert-one", "/bench/insert-one", 201, 0)] if floor else []),
+        ("flags", "/api/v1/flags", 201, 0),
+        *([("batch", "/api/v1/flags/batch", 200, batch)] if batch else []),
     ]
+
+
+# Endpoints that store flags, whose answers carry their ids.
+FLAG_ENDPOINTS = ("flags", "batch")
 
 
 def fail(message: str) -> None:
@@ -163,9 +188,17 @@ def parse_args():
         "endpoint that stores what it accepts before answering",
     )
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=100,
+        help="also load POST /api/v1/flags/batch with this many flags per request (100; 0: not)",
+    )
+    parser.add_argument(
         "--max-requests", type=int, default=200_000, help="cap per run and endpoint (200,000)"
     )
     args = parser.parse_args()
+    if not 0 <= args.batch <= 500:
+        parser.error("--batch must be 0-500 (the API takes at most 500 flags a request)")
     if not (1 <= args.duration <= 300 and 0 <= args.warmup <= 60):
         parser.error("--duration must be 1-300 s and --warmup 0-60 s")
     if args.threads > args.connections:
@@ -331,7 +364,9 @@ class CpuProbe:
         }
 
 
-def load(url: str, *, seconds: int, prefix: str, args, token: str, workdir: Path) -> dict:
+def load(
+    url: str, *, seconds: int, prefix: str, args, token: str, workdir: Path, batch: int = 0
+) -> dict:
     """One wrk run against `url`; returns wrk's summary as written by WRK_SCRIPT."""
     script = workdir / "intake.lua"
     if not script.exists():
@@ -350,6 +385,7 @@ def load(url: str, *, seconds: int, prefix: str, args, token: str, workdir: Path
         prefix,
         str(per_thread_cap),
         SOURCE,
+        str(batch),
     ]
     env = {**os.environ, "BENCH_TOKEN": token, "BENCH_OUT": str(out)}
     completed = subprocess.run(
@@ -362,18 +398,22 @@ def load(url: str, *, seconds: int, prefix: str, args, token: str, workdir: Path
     return result
 
 
-def summarise(result: dict, expected_status: int, cpu: dict) -> dict:
+def summarise(result: dict, expected_status: int, cpu: dict, stores_flags: bool) -> dict:
     seconds = result["duration_us"] / 1e6
     ok = result["statuses"].get(expected_status, 0)
     socket_errors = sum(v for k, v in result["errors"].items() if k != "status")
     answered = max(1, result["requests"])
+    # What each answered request stored: flags (a batch stores many), otherwise one row or none.
+    items = len(result["flag_ids"]) if stores_flags else ok
     return {
         "cpu_app": cpu["app"] / answered * 1000,
         "cpu_db": cpu["db"] / answered * 1000,
         "cpu_wrk": cpu["wrk"] / answered * 1000,
+        "cpu_item": (cpu["app"] + cpu["db"]) / max(1, items) * 1000,
         "busy_ours": (cpu["app"] + cpu["db"] + cpu["wrk"]) / seconds,
         "busy_machine": cpu["machine"] / seconds,
         "rps": ok / seconds,
+        "ips": items / seconds,
         "p50": result["p50_us"] / 1000,
         "p99": result["p99_us"] / 1000,
         "max": result["max_us"] / 1000,
@@ -406,6 +446,32 @@ def queries_per_flag(token: str) -> list[str]:
         assert response.status_code == 201, response.content
         captured = [q["sql"] for q in ctx.captured_queries]
     return captured
+
+
+def queries_per_batch(token: str, size: int) -> list[str]:
+    """The SQL of one `POST /api/v1/flags/batch` of `size` new flags, run in this process."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1", headers={"authorization": f"Bearer {token}"})
+    flags = [
+        {
+            "source": SOURCE,
+            "external_id": f"queries-batch-{i}",
+            "category": "spam",
+            "score": 0.5,
+            "content": {"id": f"queries-batch-{i}", "type": "post"},
+        }
+        for i in range(size)
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            "/api/v1/flags/batch", {"flags": flags}, content_type="application/json"
+        )
+    assert response.status_code == 200, response.content
+    assert all(r.get("created") for r in response.json()["results"]), response.content
+    return [q["sql"] for q in ctx.captured_queries]
 
 
 def main():
@@ -443,7 +509,7 @@ def main():
                 server = start_gunicorn(gunicorn, port, args.workers, env, log)
                 probe = CpuProbe(server)
                 results, accepted_ids = {}, []
-                for name, path, expected in endpoints(args.floor):
+                for name, path, expected, batch in endpoints(args.floor, args.batch):
                     url = f"http://127.0.0.1:{port}{path}"
                     runs = [("warmup", args.warmup), ("run", args.duration)]
                     for phase, seconds in runs:
@@ -457,13 +523,15 @@ def main():
                             args=args,
                             token=token,
                             workdir=workdir,
+                            batch=batch,
                         )
                         cpu = probe.stop()
-                        if name == "flags":
+                        if name in FLAG_ENDPOINTS:
                             accepted_ids += result["flag_ids"]
-                            if len(result["flag_ids"]) != result["statuses"].get(201, 0):
-                                fail("could not read a flag id from every 201 answer")
-                    results[name] = summarise(result, expected, cpu)
+                            answered = result["statuses"].get(expected, 0) * max(1, batch)
+                            if len(result["flag_ids"]) != answered:
+                                fail(f"could not read a flag id for every flag {name} answered")
+                    results[name] = summarise(result, expected, cpu, name in FLAG_ENDPOINTS)
                 stop(server)
                 server = None
             errors_logged = (workdir / "gunicorn.log").read_text().count("Traceback")
@@ -475,6 +543,7 @@ def main():
         found = Flag.objects.filter(source=SOURCE, pk__in=accepted_ids).count()
         outbox = OutboxJob.objects.count()
         queries = queries_per_flag(token)
+        batch_queries = queries_per_batch(token, args.batch) if args.batch else []
 
         trivial, flags = results["trivial"], results["flags"]
         ratio = flags["rps"] / trivial["rps"]
@@ -483,11 +552,13 @@ def main():
             f"{os.cpu_count()} cores; wrk {args.threads} threads, {args.connections} connections; "
             f"{args.warmup} s warm-up + {args.duration} s per endpoint; PostgreSQL "
             f"{connection.pg_version // 10000}, Redis for the rate limiter"
+            + (f"; batch: {args.batch} flags per request" if args.batch else "")
         )
         names = list(results)
         print(f"{'':24}" + "".join(f"{name:>12}" for name in names))
         rows = [
             ("requests/s", "rps", "{:12.1f}"),
+            ("flags (or rows) / s", "ips", "{:12.1f}"),
             ("p50 (ms)", "p50", "{:12.2f}"),
             ("p99 (ms)", "p99", "{:12.2f}"),
             ("max (ms)", "max", "{:12.2f}"),
@@ -496,6 +567,7 @@ def main():
             ("gunicorn CPU/req (ms)", "cpu_app", "{:12.2f}"),
             ("PostgreSQL CPU/req (ms)", "cpu_db", "{:12.2f}"),
             ("wrk CPU/req (ms)", "cpu_wrk", "{:12.2f}"),
+            ("app+PG CPU/flag (ms)", "cpu_item", "{:12.2f}"),
             ("cores busy: ours", "busy_ours", "{:12.2f}"),
             ("cores busy: machine", "busy_machine", "{:12.2f}"),
         ]
@@ -505,6 +577,13 @@ def main():
             f"{'throughput / trivial':24}"
             + "".join(f"{results[n]['rps'] / trivial['rps']:12.2f}" for n in names)
         )
+        # Flags per second side by side: what a flag costs, one per request or many.
+        for base in ("insert-one", "flags"):
+            if base in results:
+                print(
+                    f"{'flags/s / ' + base:24}"
+                    + "".join(f"{results[n]['ips'] / results[base]['ips']:12.2f}" for n in names)
+                )
         for name, r in results.items():
             if r["capped"]:
                 print(f"warning: {name} hit --max-requests; its requests/s is a lower bound")
@@ -513,13 +592,18 @@ def main():
         if errors_logged:
             print(f"warning: gunicorn logged {errors_logged} tracebacks")
         print(
-            f"flags accepted (201, warm-up included): {len(accepted_ids):,}; "
+            f"flags accepted (201, or in a batch's 200; warm-up included): {len(accepted_ids):,}; "
             f"with their id in the database: {found:,}; "
             f"flag rows: {stored:,}; outbox jobs: {outbox}"
         )
         print(f"SQL statements per POST /api/v1/flags (BEGIN, COMMIT included): {len(queries)}")
+        if batch_queries:
+            print(
+                f"SQL statements per POST /api/v1/flags/batch of {args.batch} new flags: "
+                f"{len(batch_queries)}"
+            )
         if os.environ.get("BENCH_SHOW_QUERIES"):
-            for sql in queries:
+            for sql in queries + batch_queries:
                 print(f"  {sql[:160]}")
 
         def verdict(ok: bool) -> str:
@@ -533,6 +617,24 @@ def main():
             f"{verdict(flags['p99'] < TARGET_P99_MS)}  flags p99 < {TARGET_P99_MS:.0f} ms "
             f"({flags['p99']:.1f} ms)"
         )
+        if "insert-one" in results:
+            floor = results["insert-one"]
+            share = flags["ips"] / floor["ips"]
+            print(
+                f"{verdict(share >= TARGET_FLOOR_RATIO)}  flags throughput >= "
+                f"{TARGET_FLOOR_RATIO:.0%} of insert-one ({share:.0%})"
+            )
+            print(
+                f"{verdict(flags['p99'] <= TARGET_FLOOR_P99_MS)}  flags p99 <= "
+                f"{TARGET_FLOOR_P99_MS:.0f} ms ({flags['p99']:.1f} ms)"
+            )
+        if "batch" in results:
+            times = results["batch"]["ips"] / flags["ips"]
+            print(
+                f"{verdict(times >= TARGET_BATCH_RATIO)}  batch flags/s >= "
+                f"{TARGET_BATCH_RATIO:g}x single flags' ({times:.1f}x: "
+                f"{results['batch']['ips']:,.0f} against {flags['ips']:,.0f})"
+            )
         # Rows may exceed answers (a request in flight when wrk stopped), never the other way.
         every = found == len(set(accepted_ids)) == len(accepted_ids) <= stored
         print(f"{verdict(every)}  every accepted flag is in the database")
