@@ -7,6 +7,12 @@ recall against an independent brute force (every entry compared with every query
 for 64-bit pHash at threshold 10, where python-threatexchange has no index: the comparison there is
 with brute force (SignalIndex's own scan, which small indexes use).
 
+Vigil's index is measured twice: built in memory (as for a small bank, or a snapshot's delta), and
+through an index snapshot, as workers match a large bank in production: its files written once
+(moderation/banks/snapshot.files_write) and memory-mapped (files_map) behind a LayeredIndex with an
+empty delta; there, the memory that counts is each process's private memory, as the files are
+shared in the page cache.
+
 Measured on one pinned core with OMP/OpenBLAS/MKL limited to one thread, so faiss gets the same
 single core as numpy. No database: SignalIndex is built straight from arrays.
 
@@ -27,6 +33,7 @@ import ctypes  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -42,8 +49,17 @@ django.setup()  # moderation.banks.index imports the bank models; no database is
 
 from moderation.banks import index as bank_index  # noqa: E402
 from moderation.banks.index import SignalIndex, to_words  # noqa: E402
+from moderation.banks.snapshot import (  # noqa: E402
+    LayeredIndex,
+    RowThresholds,
+    files_map,
+    files_write,
+)
 
+# The in-memory index (issue 4's targets, at 1M entries); the snapshot workers match through (issue
+# 15's, at 10M: p50 and the speed-up; private memory per worker from its 150 MB budget).
 TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "speedup": 8.0, "memory_mb": 300.0}
+SNAPSHOT_TARGETS = {"p50_ms": 0.3, "p99_ms": 5.0, "speedup": 15.0, "memory_mb": 150.0}
 
 
 def rss_mb() -> float:
@@ -161,6 +177,68 @@ def run_vigil(words: np.ndarray, hexes: list[str], threshold: int, signal_type: 
     }
 
 
+def private_mb() -> float:
+    """Anonymous memory of this process (heap, not file pages): what mapping a snapshot costs each
+    worker. The snapshot's file pages are page cache that every worker on the machine shares (they
+    count as private only while one process alone maps them, as here)."""
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith("Anonymous:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no Anonymous line in /proc/self/smaps_rollup")
+
+
+def run_snapshot(index: SignalIndex, threshold: int, signal_type: str, queries):
+    """The same entries as a worker matches them in production: written once as an index
+    snapshot's files (moderation/banks/snapshot.files_write), then memory-mapped (files_map)
+    behind a LayeredIndex with an empty delta, as matching.py's current_index returns it."""
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-match-") as tmp:
+        path = Path(tmp) / f"{signal_type}-bench"
+        t = time.perf_counter()
+        files_write(
+            path,
+            entry_ids=index.entry_ids,
+            words=index.words,
+            bank_ids=np.ones(len(index.entry_ids), np.int32),
+            tmax=threshold,
+            high_water=len(index.entry_ids),
+            signal_type=signal_type,
+        )
+        write = time.perf_counter() - t
+        files_mb = sum(f.stat().st_size for f in path.iterdir()) / 2**20
+        gc.collect()
+        _trim()
+        before = private_mb()
+        t = time.perf_counter()
+        _, arrays, multi = files_map(path)
+        width = arrays["words"].shape[1]
+        layered = LayeredIndex(
+            snapshot=None,
+            entry_ids=arrays["entry_ids"],
+            words=arrays["words"],
+            thresholds=RowThresholds(arrays["bank_ids"], np.array([-1, threshold], np.int16)),
+            multi_index=multi,
+            removed=np.empty(0, np.int64),
+            delta=SignalIndex(
+                entry_ids=np.empty(0, np.int64),
+                words=np.empty((0, width), np.uint64),
+                thresholds=np.empty(0, np.int16),
+            ),
+        )
+        ready = time.perf_counter() - t
+        times, results = time_queries(lambda q: layered.query(q, signal_type), queries)
+        private = private_mb() - before
+    return {
+        "name": "Vigil through its snapshot (memory-mapped, as workers match)",
+        "build_s": write,
+        "ready_s": ready,
+        "memory_mb": files_mb,
+        "rss_mb": private,
+        "peak_mb": float("nan"),
+        "times": times,
+        "results": [set(r) for r in results],
+    }
+
+
 def run_brute(index: SignalIndex, signal_type: str, queries):
     saved, index.multi_index = index.multi_index, None
     try:
@@ -230,35 +308,59 @@ def report(title: str, runs: list[dict], truth: list[set], baseline: dict | None
     for row in rows:
         print("| " + " | ".join(row) + " |")
 
-    ours = runs[0]
+    verdicts = []
+    for ours, targets in (
+        (runs[0], TARGETS),
+        *((r, SNAPSHOT_TARGETS) for r in runs if "ready_s" in r),
+    ):
+        verdicts += _verdicts(ours, targets, recall(ours["results"], truth), baseline)
+    print("\n| target | result |\n| --- | --- |")
+    for what, ok, detail in verdicts:
+        print(f"| {what} | {'PASS' if ok else 'FAIL'}: {detail} |")
+    return verdicts
+
+
+def _verdicts(ours: dict, targets: dict, recalled, baseline: dict | None) -> list[tuple]:
+    who = ours["name"].split(" (")[0]
     p50, p99 = (np.percentile(ours["times"], q) for q in (50, 99))
     verdicts = [
         (
-            "recall exactly 1.0 (and nothing extra)",
-            recalls[0][0] == 1.0 and recalls[0][2] == 0,
-            f"{recalls[0][0]:.6f}, {recalls[0][2]} extra",
+            f"{who}: recall exactly 1.0 (and nothing extra)",
+            recalled[0] == 1.0 and recalled[2] == 0,
+            f"{recalled[0]:.6f}, {recalled[2]} extra",
         ),
-        ("query p50 ≤ 1 ms", p50 <= TARGETS["p50_ms"], f"{p50:.3f} ms"),
-        ("query p99 ≤ 5 ms", p99 <= TARGETS["p99_ms"], f"{p99:.3f} ms"),
-        (
-            "index memory ≤ 300 MB",
-            ours["memory_mb"] <= TARGETS["memory_mb"],
-            f"{ours['memory_mb']:.1f} MiB of arrays; resident +{ours['rss_mb']:.0f} MiB once built, "
-            f"+{ours['peak_mb']:.0f} MiB at the peak of the build",
-        ),
+        (f"{who}: query p50 ≤ {targets['p50_ms']} ms", p50 <= targets["p50_ms"], f"{p50:.3f} ms"),
+        (f"{who}: query p99 ≤ {targets['p99_ms']} ms", p99 <= targets["p99_ms"], f"{p99:.3f} ms"),
     ]
+    if "ready_s" in ours:
+        verdicts.append(
+            (
+                f"{who}: memory of its own added ≤ {targets['memory_mb']:.0f} MB",
+                ours["rss_mb"] <= targets["memory_mb"],
+                f"+{ours['rss_mb']:.0f} MiB anonymous after mapping and the queries; "
+                f"{ours['memory_mb']:.0f} MiB of files, shared in the page cache; "
+                f"mapped in {ours['ready_s'] * 1000:.1f} ms",
+            )
+        )
+    else:
+        verdicts.append(
+            (
+                f"{who}: index memory ≤ {targets['memory_mb']:.0f} MB",
+                ours["memory_mb"] <= targets["memory_mb"],
+                f"{ours['memory_mb']:.1f} MiB of arrays; resident +{ours['rss_mb']:.0f} MiB once "
+                f"built, +{ours['peak_mb']:.0f} MiB at the peak of the build",
+            )
+        )
     if baseline is not None:
         speedup = np.percentile(baseline["times"], 50) / p50
         verdicts.append(
             (
-                f"≥ 8× faster than {baseline['name'].split(' (')[0]} at p50",
-                speedup >= TARGETS["speedup"],
+                f"{who}: ≥ {targets['speedup']:.0f}× faster than "
+                f"{baseline['name'].split(' (')[0]} at p50",
+                speedup >= targets["speedup"],
                 f"{speedup:.1f}×",
             )
         )
-    print("\n| target | result |\n| --- | --- |")
-    for what, ok, detail in verdicts:
-        print(f"| {what} | {'PASS' if ok else 'FAIL'}: {detail} |")
     return verdicts
 
 
@@ -317,6 +419,7 @@ def main():
     if "not installed" not in versions:
         baseline = run_pdqindex(hexes, queries)
         runs.append(baseline)
+    runs.append(run_snapshot(runs[0]["index"], 31, "pdq", queries))
     runs.append(run_brute(runs[0]["index"], "pdq", queries))
     verdicts = report("PDQ (256-bit), threshold 31", runs, truth, baseline)
     failed |= not all(ok for _, ok, _ in verdicts)

@@ -154,11 +154,23 @@ def _fill(batch, filled, entry_ids, words, bank_ids, signal_type) -> int:
 
 
 def _write(snapshot: IndexSnapshot, path: Path) -> None:
-    signal_type = snapshot.signal_type
-    entry_ids, words, bank_ids = read_entries(_snapshot_rows(snapshot), signal_type)
+    entry_ids, words, bank_ids = read_entries(_snapshot_rows(snapshot), snapshot.signal_type)
+    files_write(
+        path,
+        entry_ids=entry_ids,
+        words=words,
+        bank_ids=bank_ids,
+        tmax=snapshot.planned_threshold,
+        high_water=snapshot.high_water,
+        signal_type=snapshot.signal_type,
+    )
+
+
+def files_write(path: Path, *, entry_ids, words, bank_ids, tmax: int, high_water: int, signal_type):
+    """Write an index's arrays (and its multi-index tables, when it is large enough for them) as
+    the files of a snapshot at `path`, which appears whole or not at all."""
     filled = len(entry_ids)
     arrays = {"entry_ids": entry_ids, "words": words, "bank_ids": bank_ids}
-    tmax = snapshot.planned_threshold
     plan = (
         _plan(words.shape[1] * 64, tmax, filled)
         if filled >= bank_index.MULTI_INDEX_MIN_ENTRIES
@@ -174,7 +186,7 @@ def _write(snapshot: IndexSnapshot, path: Path) -> None:
         meta = {
             "signal_type": signal_type,
             "entries": int(filled),
-            "high_water": snapshot.high_water,
+            "high_water": high_water,
             "tmax": tmax,
             "plan": plan[0] if plan is not None else None,
         }
@@ -183,6 +195,23 @@ def _write(snapshot: IndexSnapshot, path: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def files_map(path: Path) -> tuple[dict, dict[str, np.ndarray], _MultiIndex | None]:
+    """A snapshot's files memory-mapped: (meta, arrays: entry_ids, words, bank_ids; multi-index
+    or None). Nothing is read until it is used: pages come in, shared, as queries touch them."""
+    meta = json.loads((path / "meta.json").read_text())
+
+    def load(name):
+        return np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+    arrays = {name: load(name) for name in ("entry_ids", "words", "bank_ids")}
+    multi = None
+    if meta["plan"] is not None:
+        tables = {name: load(name) for name in _MultiIndex.ARRAYS}
+        plan = [tuple(p) for p in meta["plan"]]
+        multi = _MultiIndex.from_arrays(arrays["words"], meta["tmax"], plan, tables)
+    return meta, arrays, multi
 
 
 @contextmanager
@@ -327,17 +356,7 @@ def snapshot_load(snapshot: IndexSnapshot, *, build_delta) -> LayeredIndex:
     changes since. `build_delta(signal_type, after_id)` indexes the live entries above the mark
     (moderation/banks/matching.py's own builder, so small indexes and the delta are the same)."""
     path = snapshot_files_write(snapshot)
-    meta = json.loads((path / "meta.json").read_text())
-
-    def load(name):
-        return np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-
-    words = load("words")
-    multi = None
-    if meta["plan"] is not None:
-        arrays = {name: load(name) for name in _MultiIndex.ARRAYS}
-        plan = [tuple(p) for p in meta["plan"]]
-        multi = _MultiIndex.from_arrays(words, meta["tmax"], plan, arrays)
+    _, arrays, multi = files_map(path)
     signal_type = snapshot.signal_type
     removed = np.array(
         sorted(
@@ -351,9 +370,9 @@ def snapshot_load(snapshot: IndexSnapshot, *, build_delta) -> LayeredIndex:
     )
     return LayeredIndex(
         snapshot=snapshot,
-        entry_ids=load("entry_ids"),
-        words=words,
-        thresholds=RowThresholds(load("bank_ids"), bank_thresholds(signal_type)),
+        entry_ids=arrays["entry_ids"],
+        words=arrays["words"],
+        thresholds=RowThresholds(arrays["bank_ids"], bank_thresholds(signal_type)),
         multi_index=multi,
         removed=removed,
         delta=build_delta(signal_type, snapshot.high_water),
