@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.db.models.functions import Now
 
 from moderation.audit.services import audit_record
@@ -15,7 +15,7 @@ from moderation.banks.matching import (
     Hit,
     build_index,
     find_matches,
-    hashing_commit_shared,
+    hashing_commit_version,
     seen_version,
     wait_for_hashing_commits,
 )
@@ -23,7 +23,6 @@ from moderation.banks.models import (
     MIN_PDQ_QUALITY,
     PERCEPTUAL,
     BankEntry,
-    BankVersion,
     HashBank,
     Match,
 )
@@ -31,7 +30,7 @@ from moderation.banks.policy import case_apply_matches
 from moderation.cases.models import Case
 from moderation.cases.rollup import case_refresh_priority
 from reports.hashing import PerceptualHashes, Unhashable, exact_hashes, perceptual_hashes
-from reports.models import Media
+from reports.models import Flag, Media, Report
 
 
 @dataclass(frozen=True)
@@ -103,9 +102,8 @@ def media_hash(*, media_id: int) -> Media:
         # The banks may have changed since this process last looked (up to REFRESH_SECONDS
         # before matching): then match again, against the entries as they are now. Entries
         # committed after this look are matched by their own rematch job, which waits for
-        # this commit (hashing_commit_shared), so the media is never missed by both.
-        hashing_commit_shared()
-        if BankVersion.current() != seen:
+        # this commit (hashing_commit_version), so the media is never missed by both.
+        if hashing_commit_version() != seen:
             hits = _bank_hits(media, hashed, fresh=True)
         if not hashed.damaged:
             media.sha256, media.md5, media.size = hashed.sha256, hashed.md5, hashed.size
@@ -116,8 +114,7 @@ def media_hash(*, media_id: int) -> Media:
             media.phash, media.dhash = p.phash, p.dhash
             media.width, media.height = p.width, p.height
             media.exif_orientation = p.exif_orientation
-        owner = media.report if media.report_id else media.flag
-        case = Case.objects.select_for_update().get(pk=owner.case_id)
+        case = _case_for_update(media)
         media.save()
         if hits:
             _record_matches(media=media, case=case, hits=hits)
@@ -143,6 +140,15 @@ def media_hash(*, media_id: int) -> Media:
             },
         )
     return media
+
+
+def _case_for_update(media: Media) -> Case:
+    """The case of the report or flag the media came with, locked (one statement)."""
+    owner = Report if media.report_id else Flag
+    owner_id = media.report_id or media.flag_id
+    return Case.objects.select_for_update().get(
+        pk=Subquery(owner.objects.filter(pk=owner_id).values("case_id")[:1])
+    )
 
 
 def _record_matches(*, media: Media, case, hits) -> None:
@@ -201,7 +207,7 @@ def media_rematch(
         entries = BankEntry.objects.filter(pk__in=entry_ids or [])
     entries = entries.filter(removed_at__isnull=True)
     # A hashing job that matched before these entries existed, and commits after this reads the
-    # media received, would be missed by both: wait for such jobs first (hashing_commit_shared).
+    # media received, would be missed by both: wait for such jobs first (hashing_commit_version).
     wait_for_hashing_commits()
     found: dict[int, list[Hit]] = {}
     received = Media.objects.filter(hashed_at__isnull=False)
@@ -243,8 +249,7 @@ def media_rematch(
             new = [h for h in hits if h.entry_id not in known]
             if not new:
                 continue
-            owner = media.report if media.report_id else media.flag
-            case = Case.objects.select_for_update().get(pk=owner.case_id)
+            case = _case_for_update(media)
             _record_matches(media=media, case=case, hits=new)
             gained += 1
     return gained

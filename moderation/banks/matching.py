@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 
 from moderation.banks.index import SignalIndex
 from moderation.banks.jobs import take_index_snapshot
@@ -151,18 +152,25 @@ def _enqueue_snapshot(signal_type: str) -> None:
     enqueue(take_index_snapshot, signal_type)
 
 
-# Between hashing jobs and retroactive matching: see hashing_commit_shared.
+# Between hashing jobs and retroactive matching: see hashing_commit_version.
 _HASHING_COMMITS = zlib.crc32(b"vigil:hashing-commits")
 
 
-def hashing_commit_shared() -> None:
-    """A hashing job holds this (shared) from its last look at the bank version to its commit.
-    Retroactive matching (`wait_for_hashing_commits`) waits for every holder before it reads the
-    media received, so each media is either matched by the job against the entries as they are
-    at its commit, or committed before the media are read: never missed by both."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_HASHING_COMMITS])
+def hashing_commit_version() -> int:
+    """The bank version now, read by a hashing job in its transaction, which from here on holds
+    a lock (shared) until it commits. Retroactive matching (`wait_for_hashing_commits`) waits for
+    every holder before it reads the media received, so each media is either matched by its job
+    against the entries as they are at this read, or committed before the media are read: never
+    missed by both."""
+    if connection.vendor != "postgresql":
+        return BankVersion.current()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s), "
+            "(SELECT version FROM moderation_bankversion WHERE id = 1)",
+            [_HASHING_COMMITS],
+        )
+        return cursor.fetchone()[1] or 0
 
 
 def wait_for_hashing_commits() -> None:
@@ -214,11 +222,14 @@ def find_matches(
         if value:
             for entry_id, distance in current_index(signal_type).query(value, signal_type):
                 keep(Hit(entry_id, signal_type, distance))
-    exact = [(t, v) for t, v in (("md5", md5), ("sha256", sha256)) if v]
-    for signal_type, value in exact:
-        for entry_id in BankEntry.objects.filter(
-            signal_type=signal_type, value=value, removed_at__isnull=True, bank__is_active=True
-        ).values_list("pk", flat=True):
+    exact = Q()
+    for signal_type, value in (("md5", md5), ("sha256", sha256)):
+        if value:
+            exact |= Q(signal_type=signal_type, value=value)
+    if exact:
+        for entry_id, signal_type in BankEntry.objects.filter(
+            exact, removed_at__isnull=True, bank__is_active=True
+        ).values_list("pk", "signal_type"):
             keep(Hit(entry_id, signal_type, 0))
     return sorted(best.values(), key=lambda h: (h.distance, h.entry_id))
 

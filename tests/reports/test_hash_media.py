@@ -21,6 +21,26 @@ class TestHashMediaJob:
         assert media.size == len(png_bytes())
         assert media.hashed_at is not None
 
+    def test_it_hashes_an_image_in_a_fixed_number_of_statements(
+        self, submit_report, png_upload, django_assert_max_num_queries
+    ):
+        # Per image, every statement is a round trip a worker waits for (bench/pipeline.py):
+        # reading the media, matching its exact hashes (one query), the transaction (the media
+        # and its case locked, the bank version, the row, the cluster lock, hashed_at, the
+        # cluster, the audit event).
+        from moderation.banks.matching import warm_indexes
+        from moderation.banks.models import HashBank
+        from moderation.banks.services import bank_import
+
+        bank = HashBank.objects.create(name="Known", slug="known", signal_types=["pdq", "md5"])
+        bank_import(bank=bank, text="md5 " + "ab" * 16)
+        warm_indexes()  # as a worker keeps them
+        hash_media(submit_report(images=[png_upload()]).media.get().pk)  # the lock's row made
+        media = submit_report(images=[png_upload()]).media.get()
+        # Twelve, two of them the test's own savepoint around the transaction.
+        with django_assert_max_num_queries(12):
+            hash_media(media.pk)
+
     def test_running_it_twice_changes_nothing(self, submit_report, png_upload):
         media = submit_report(images=[png_upload()]).media.get()
         hash_media(media.pk)

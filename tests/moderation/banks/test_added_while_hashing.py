@@ -10,7 +10,7 @@ from django.db import connection, connections, transaction
 
 from moderation.banks import matching
 from moderation.banks.hashing import media_rematch
-from moderation.banks.matching import find_matches, forget_indexes, hashing_commit_shared
+from moderation.banks.matching import find_matches, forget_indexes, hashing_commit_version
 from moderation.banks.models import HashBank, Match
 from moderation.banks.services import bank_import
 from reports.hashing import hash_bytes
@@ -78,7 +78,7 @@ def test_the_rematch_waits_for_hashing_jobs_in_flight():
     def hashing_job():
         try:
             with transaction.atomic():
-                hashing_commit_shared()
+                hashing_commit_version()
                 holding.set()
                 release.wait(10)
         finally:
@@ -111,7 +111,7 @@ def test_hashing_jobs_do_not_wait_for_each_other():
     def hashing_job(ready):
         try:
             with transaction.atomic():
-                hashing_commit_shared()
+                hashing_commit_version()
                 ready.set()
                 release.wait(10)
         finally:
