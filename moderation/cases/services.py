@@ -10,8 +10,9 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts import roles
-from accounts.models import QueueCertification, SensitivePause, User
+from accounts.models import SensitivePause, User
 from moderation.audit.services import audit_record
+from moderation.cases.eligibility import eligible_queue_ids
 from moderation.cases.models import Case, CaseSkip, Queue
 from moderation.decisions.models import Appeal
 
@@ -40,17 +41,9 @@ def _lease_until(now):
 
 def claimable_queue_ids(user, now=None) -> list[int]:
     """Queues the user holds a current certification for (senior-only ones need the senior
-    reviewer's permission as well; sensitive ones no wellness pause)."""
-    now = now or timezone.now()
-    certified = QueueCertification.objects.filter(
-        user=user, expires_at__gt=now, queue__is_active=True
-    )
-    if not user.has_perm(roles.SENIOR_REVIEW):
-        certified = certified.exclude(queue__senior_only=True)
-    # A supervisor's wellness pause keeps the reviewer out of sensitive queues (same query).
-    paused = SensitivePause.objects.filter(SensitivePause.active_q(now), user=user)
-    certified = certified.exclude(Exists(paused), queue__sensitive=True)
-    return list(certified.values_list("queue_id", flat=True))
+    reviewer's permission as well; sensitive ones no wellness pause). Read once per request
+    (moderation/cases/eligibility.py)."""
+    return eligible_queue_ids(user, now or timezone.now())
 
 
 CLAIM_ORDER = ("-priority", "waiting_since", "pk")
