@@ -5,13 +5,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts import roles
 from accounts.models import SensitivePause, User
 from moderation.audit.services import audit_record
+from moderation.cases import claim_sql
+from moderation.cases.claim_sql import Claim
 from moderation.cases.eligibility import eligible_queue_ids
 from moderation.cases.models import Case, CaseSkip, Queue
 from moderation.decisions.models import Appeal
@@ -115,50 +117,74 @@ def _lock_next_claimable(queue_ids: list[int], now, user) -> Case | None:
     return None
 
 
+def _claim_next_orm(*, user, queue: Queue | None, now) -> Claim | None:
+    """The claim through the ORM (SQLite): the case already held, or the next one assigned."""
+    held = (
+        Case.objects.filter(assignee=user, status=Case.Status.OPEN, lease_expires_at__gt=now)
+        .order_by("lease_expires_at")
+        .first()
+    )
+    if held is not None:
+        return Claim(held, newly_claimed=False, previous_assignee=None)
+    queue_ids = claimable_queue_ids(user, now)
+    if queue is not None:
+        queue_ids = [q for q in queue_ids if q == queue.pk]
+    if not queue_ids:
+        return None
+    case = _lock_next_claimable(queue_ids, now, user)
+    if case is None:
+        return None
+    previous = case.assignee.get_username() if case.assignee_id else None
+    case.assignee = user
+    case.lease_expires_at = _lease_until(now)
+    case.updated_at = now
+    case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
+    return Claim(case, newly_claimed=True, previous_assignee=previous)
+
+
 def case_claim_next(*, user, queue: Queue | None = None, ip: str | None = None) -> Case | None:
     """Give the reviewer the highest-priority claimable case in their queues, under a lease.
 
     A reviewer who already holds a live case gets that one back rather than a second. On
     PostgreSQL, SKIP LOCKED lets concurrent reviewers pass over rows another is claiming, so two
-    reviewers never get the same case and nobody waits on anybody else.
+    reviewers never get the same case and nobody waits on anybody else; finding, locking and
+    assigning the case is one prepared statement there (moderation/cases/claim_sql.py).
     """
     now = timezone.now()
-    queue_ids = claimable_queue_ids(user, now)
-    if queue is not None:
-        queue_ids = [q for q in queue_ids if q == queue.pk]
-
+    postgresql = connection.vendor == "postgresql"
+    # Read before the transaction (Django keeps a user's permissions on the user object).
+    senior = postgresql and user.has_perm(roles.SENIOR_REVIEW)
     with transaction.atomic(durable=True):
-        # One claim at a time per reviewer: two quick clicks must not hand out two cases.
-        User.objects.select_for_update().filter(pk=user.pk).first()
-        held = (
-            Case.objects.filter(assignee=user, status=Case.Status.OPEN, lease_expires_at__gt=now)
-            .order_by("lease_expires_at")
-            .first()
-        )
-        if held is not None:
-            return held
-        if not queue_ids:
+        # One claim at a time per reviewer: two quick clicks must not hand out two cases. Its own
+        # statement: the held-case check that follows must read after this lock is granted.
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        if postgresql:
+            claim = claim_sql.claim_next(
+                user=user,
+                senior=senior,
+                queue_id=queue.pk if queue is not None else None,
+                now=now,
+                skip_since=now - SKIP_MEMORY,
+                lease_until=_lease_until(now),
+            )
+        else:
+            claim = _claim_next_orm(user=user, queue=queue, now=now)
+        if claim is None:
             return None
-        case = _lock_next_claimable(queue_ids, now, user)
-        if case is None:
-            return None
-        previous = case.assignee.get_username() if case.assignee_id else None
-        case.assignee = user
-        case.lease_expires_at = _lease_until(now)
-        case.updated_at = now
-        case.save(update_fields=["assignee", "lease_expires_at", "updated_at"])
-        audit_record(
-            verb="case.claimed",
-            obj=case,
-            case=case,
-            actor=user,
-            before={"assignee": previous},
-            after={
-                "assignee": user.get_username(),
-                "lease_expires_at": case.lease_expires_at.isoformat(),
-            },
-            ip=ip,
-        )
+        case = claim.case
+        if claim.newly_claimed:
+            audit_record(
+                verb="case.claimed",
+                obj=case,
+                case=case,
+                actor=user,
+                before={"assignee": claim.previous_assignee},
+                after={
+                    "assignee": user.get_username(),
+                    "lease_expires_at": case.lease_expires_at.isoformat(),
+                },
+                ip=ip,
+            )
     return case
 
 

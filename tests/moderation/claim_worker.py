@@ -2,8 +2,9 @@
 
     python tests/moderation/claim_worker.py USERNAME QUEUE_SLUG OUT_FILE
 
-Claims, decides, claims again until nothing is claimable; writes the claimed case ids, one per
-line, to OUT_FILE. DATABASE_URL must name the test database.
+Claims (from that queue, or from every queue the reviewer may work when QUEUE_SLUG is "*"),
+decides, claims again until nothing is claimable; writes the claimed case ids, one per line, to
+OUT_FILE. DATABASE_URL must name the test database.
 """
 
 import os
@@ -25,7 +26,7 @@ from moderation.review.services import case_decide  # noqa: E402
 
 def main(username: str, queue_slug: str, out: str) -> None:
     user = User.objects.get(username=username)
-    queue = Queue.objects.get(slug=queue_slug)
+    queue = None if queue_slug == "*" else Queue.objects.get(slug=queue_slug)
     claimed = []
     while (case := case_claim_next(user=user, queue=queue)) is not None:
         claimed.append(case.pk)
