@@ -3,17 +3,27 @@
 Counting open cases means reading every open case's index entry: ~1 ms per 10,000 cases, so at a
 million open cases a dashboard that counted on every load would spend most of its time counting
 the same rows again. Instead one grouped query computes every queue's figures at once and the
-result is shared through the cache for a few seconds; a reviewer sees counts at most
-`QUEUE_COUNTS_MAX_AGE` seconds old, and the page says when they were taken. What must be exact
+result is shared through the cache; the page says when they were taken. What must be exact
 (which cases this reviewer holds, how many are being reviewed now) is read live: those rows are
 few whatever the backlog, and found through a partial index.
+
+No request waits for a recount it could do without. Once the shared copy is older than
+`QUEUE_COUNTS_MAX_AGE` seconds, the first caller to take the lock serves it one last time and
+recounts after its response has gone (Django's request_finished), the others go on serving it
+meanwhile; outside a request (jobs, commands) that caller recounts at once. Only when there is no
+copy at all (the cache emptied) does a request count: one of them, while the others wait for its
+result rather than count the same rows again.
 """
 
+import logging
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import connection
 from django.db.models import (
     Count,
@@ -29,10 +39,18 @@ from django.utils import timezone
 
 from moderation.cases.models import Case
 
+logger = logging.getLogger(__name__)
+
 CACHE_KEY = "vigil:queue-counts:v2"
 LOCK_KEY = "vigil:queue-counts:lock"
-# How long a stale copy is still served while one process recomputes it.
-KEEP_STALE_SECONDS = 600
+# How long the shared copy is kept. Past QUEUE_COUNTS_MAX_AGE it is served only while one caller
+# recounts, so keeping it long costs nothing, and a quiet spell (a night without dashboard loads)
+# does not leave the next morning's first loads with nothing to serve.
+KEEP_STALE_SECONDS = 24 * 3600
+# The recount lock's life: longer than any recount takes; if its holder dies, another may start.
+LOCK_SECONDS = 60
+# How often a caller with no copy to serve looks for the one another caller is counting.
+WAIT_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -82,20 +100,65 @@ def queue_counts_compute() -> QueueCounts:
     return counts
 
 
-def queue_counts() -> QueueCounts:
-    """Counts at most QUEUE_COUNTS_MAX_AGE seconds old.
+# Within a request: whether this request took the recount, to do once its response has gone.
+# None outside a request.
+_recount_due: ContextVar[bool | None] = ContextVar("vigil_queue_recount_due", default=None)
 
-    When the shared copy is stale, one caller (whoever wins the lock) recomputes it and the others
-    keep serving the stale copy meanwhile, so a busy dashboard never runs the count many times at
-    once. With nothing cached at all (first load, cache restarted) the caller counts itself.
-    """
+
+def _request_begins(**kwargs) -> None:
+    _recount_due.set(False)
+
+
+def _request_ends(**kwargs) -> None:
+    due = _recount_due.get()
+    _recount_due.set(None)
+    if due:
+        _recount()
+
+
+request_started.connect(_request_begins, dispatch_uid="vigil-queue-counts-begin")
+request_finished.connect(_request_ends, dispatch_uid="vigil-queue-counts-end")
+
+
+def _recount() -> QueueCounts | None:
+    """Recount under the lock the caller took, and release it."""
+    try:
+        return queue_counts_compute()
+    except Exception:
+        # The stale copy stays; the next caller past the limit tries again.
+        logger.exception("could not recount the queues' open cases")
+        return None
+    finally:
+        cache.delete(LOCK_KEY)
+
+
+def _first_counts() -> QueueCounts:
+    """Nothing shared yet: one caller counts, the others wait for its result.
+
+    A waiting caller takes over if the counter gives up (its lock is released, or runs out after
+    LOCK_SECONDS if its process died), so nobody waits for ever."""
+    while True:
+        if cache.add(LOCK_KEY, 1, timeout=LOCK_SECONDS):
+            try:
+                # Another caller may have shared a copy just before this one took the lock.
+                counts = cache.get(CACHE_KEY)
+                return counts if counts is not None else queue_counts_compute()
+            finally:
+                cache.delete(LOCK_KEY)
+        time.sleep(WAIT_POLL_SECONDS)
+        counts = cache.get(CACHE_KEY)
+        if counts is not None:
+            return counts
+
+
+def queue_counts() -> QueueCounts:
+    """The shared counts (see the module's note for how fresh, and who recounts when)."""
     counts = cache.get(CACHE_KEY)
     if counts is None:
-        return queue_counts_compute()
+        return _first_counts()
     age = (timezone.now() - counts.taken_at).total_seconds()
-    if age >= settings.QUEUE_COUNTS_MAX_AGE and cache.add(LOCK_KEY, 1, timeout=30):
-        try:
-            return queue_counts_compute()
-        finally:
-            cache.delete(LOCK_KEY)
+    if age >= settings.QUEUE_COUNTS_MAX_AGE and cache.add(LOCK_KEY, 1, timeout=LOCK_SECONDS):
+        if _recount_due.get() is None:
+            return _recount() or counts
+        _recount_due.set(True)
     return counts

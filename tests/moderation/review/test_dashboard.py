@@ -75,6 +75,8 @@ class TestSharedCounts:
     def test_it_recounts_once_the_copy_is_older_than_the_limit(
         self, client, reviewer, submit_report, settings
     ):
+        """The load that finds the copy stale is served it and recounts after its response has
+        gone; the next load shows the new count."""
         from datetime import timedelta
         from unittest import mock
 
@@ -87,8 +89,47 @@ class TestSharedCounts:
         submit_report(category="spam")
         later = timezone.now() + timedelta(seconds=11)
         with mock.patch("moderation.cases.queue_stats.timezone.now", return_value=later):
-            r = client.get("/review/")
-        assert {q.slug: q for q in r.context["queues"]}["general"].open_count == 2
+            stale = client.get("/review/")
+            fresh = client.get("/review/")
+        assert {q.slug: q for q in stale.context["queues"]}["general"].open_count == 1
+        assert {q.slug: q for q in fresh.context["queues"]}["general"].open_count == 2
+        assert fresh.context["queues"][0].counts_taken_at == later
+
+    def test_the_request_finding_the_copy_stale_recounts_after_its_response(
+        self, reviewer, submit_report, settings
+    ):
+        """The recount is no part of the request: the view's queries hold no count; it runs when
+        Django signals the response has gone."""
+        from datetime import timedelta
+        from unittest import mock
+
+        from django.utils import timezone
+
+        from moderation.cases import queue_stats
+        from moderation.review.selectors import dashboard_queues
+        from tests.moderation.cases.request_scope import one_request
+
+        settings.QUEUE_COUNTS_MAX_AGE = 10
+        submit_report(category="spam")
+        queue_stats.queue_counts()
+        submit_report(category="spam")
+        later = timezone.now() + timedelta(seconds=11)
+
+        def counting(queries):
+            return [q for q in queries if "GROUP BY" in q["sql"] and "waiting_since" in q["sql"]]
+
+        with (
+            mock.patch("moderation.cases.queue_stats.timezone.now", return_value=later),
+            CaptureQueriesContext(connection) as everything,
+            one_request(),
+            CaptureQueriesContext(connection) as during,
+        ):
+            queues = dashboard_queues(reviewer)
+        assert {q.slug: q for q in queues}["general"].open_count == 1
+        assert counting(during) == []
+        assert len(counting(everything)) == 1  # when the request ended
+        general = Queue.objects.get(slug="general").pk
+        assert queue_stats.queue_counts().open_count(general) == 2
 
     def test_only_one_caller_recounts_while_others_serve_the_stale_copy(
         self, reviewer, submit_report, settings
@@ -113,6 +154,46 @@ class TestSharedCounts:
         with mock.patch("moderation.cases.queue_stats.timezone.now", return_value=later):
             general = Queue.objects.get(slug="general").pk
             assert queue_stats.queue_counts().open_count(general) == 2
+
+    def test_with_nothing_shared_one_caller_counts_and_the_others_wait_for_it(
+        self, reviewer, submit_report, settings
+    ):
+        """An emptied cache: while another process counts, a caller does not count the same rows
+        again; it waits for the copy the other one shares."""
+        import threading
+
+        from django.core.cache import cache
+
+        from moderation.cases import queue_stats
+
+        submit_report(category="spam")
+        theirs = queue_stats.queue_counts_compute()
+        cache.clear()
+        cache.add(queue_stats.LOCK_KEY, 1, timeout=30)  # another process is counting
+
+        def they_finish():
+            cache.set(queue_stats.CACHE_KEY, theirs)
+            cache.delete(queue_stats.LOCK_KEY)
+
+        finisher = threading.Timer(0.3, they_finish)
+        finisher.start()
+        with CaptureQueriesContext(connection) as queries:
+            counts = queue_stats.queue_counts()
+        finisher.join()
+        assert counts == theirs
+        assert queries.captured_queries == []
+
+    def test_a_counter_that_died_is_taken_over(self, reviewer, submit_report, settings):
+        from django.core.cache import cache
+
+        from moderation.cases import queue_stats
+
+        submit_report(category="spam")
+        cache.clear()
+        cache.add(queue_stats.LOCK_KEY, 1, timeout=1)  # its process died: the lock runs out
+        general = Queue.objects.get(slug="general").pk
+        assert queue_stats.queue_counts().open_count(general) == 1
+        assert cache.get(queue_stats.LOCK_KEY) is None
 
     def test_claims_are_counted_live(self, client, reviewer, make_user, submit_report, settings):
         settings.QUEUE_COUNTS_MAX_AGE = 60
