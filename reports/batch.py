@@ -80,9 +80,16 @@ def flag_submit_batch(
     flag's ids and `created` false, and changes nothing."""
     if not flags:
         return []
+    # The files first, outside the transaction: writing up to 500 of them while the batch's cases
+    # are locked would hold up reviewers deciding them. Stored by content, so a file written for a
+    # flag that turns out to be stored already, or a batch rolled back, only leaves a copy of
+    # what was received, which nothing links to (as when a single flag's transaction fails).
+    files = {id(image): store_image(image) for flag in flags for image in flag.images}
     try:
         with transaction.atomic(durable=True):
-            return _store_together(flags, submitted_by=submitted_by, actor_label=actor_label)
+            return _store_together(
+                flags, files=files, submitted_by=submitted_by, actor_label=actor_label
+            )
     except (IntegrityError, DataError, OperationalError) as e:
         # A concurrent write got there first (or two batches deadlocked), or a flag the database
         # refuses: the transaction is rolled back whole, its jobs and audit sealing with it. One
@@ -109,13 +116,15 @@ def _store_alone(flag: FlagIntake, *, submitted_by, actor_label: str):
             submitted_by=submitted_by,
             actor_label=actor_label,
         )
-    except (IntegrityError, DataError):
+    except (IntegrityError, DataError, OperationalError):
+        # A flag the database refuses, or one caught in a deadlock with another writer: only
+        # this flag is answered "not stored" (sending it again is safe).
         logger.exception("flag %s:%s could not be stored", flag.source, flag.external_id)
         return NOT_STORED
     return FlagStored(stored.pk, stored.case_id, created)
 
 
-def _store_together(flags: Sequence[FlagIntake], *, submitted_by, actor_label: str):
+def _store_together(flags: Sequence[FlagIntake], *, files: dict, submitted_by, actor_label: str):
     results: list[FlagStored | None] = [None] * len(flags)
     # Idempotence: the flags already stored, read at once (a superset, narrowed by pair).
     pairs = {(f.source, f.external_id) for f in flags}
@@ -200,7 +209,7 @@ def _store_together(flags: Sequence[FlagIntake], *, submitted_by, actor_label: s
     all_media = []
     for _, _, media, _ in written:
         for m, image in media:
-            _describe(m, image)
+            _describe(m, image, files[id(image)])
             all_media.append(m)
     Media.objects.bulk_create(all_media)
     for i, flag, media, after in written:
@@ -213,9 +222,9 @@ def _store_together(flags: Sequence[FlagIntake], *, submitted_by, actor_label: s
     return results
 
 
-def _describe(media: Media, image: IncomingImage) -> None:
-    # services._store_media's fields; the file goes to storage first, as there.
-    media.file = store_image(image)
+def _describe(media: Media, image: IncomingImage, file: str) -> None:
+    # services._store_media's fields, with the file stored already (flag_submit_batch).
+    media.file = file
     media.original_filename = image.filename[:255]
     media.mime = image.mime
     media.size = len(image.data)

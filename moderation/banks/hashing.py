@@ -15,8 +15,7 @@ from moderation.banks.matching import (
     Hit,
     build_index,
     find_matches,
-    hashing_commit_version,
-    seen_version,
+    matching_in_flight,
     wait_for_hashing_commits,
 )
 from moderation.banks.models import (
@@ -67,11 +66,10 @@ def _hash_file(media: Media) -> _Hashed:
     return _Hashed(sha256, md5, size, damaged, perceptual, reason)
 
 
-def _bank_hits(media: Media, hashed: _Hashed, *, fresh: bool = False) -> list[Hit]:
+def _bank_hits(media: Media, hashed: _Hashed) -> list[Hit]:
     """Matching reads only the hashes: done before the transaction, so no lock waits on it."""
     p = hashed.perceptual
     return find_matches(
-        fresh=fresh,
         pdq_variants=hashed.variants,
         pdq_quality=p.pdq_quality if p is not None else None,
         phash=p.phash if p is not None else "",
@@ -93,18 +91,17 @@ def media_hash(*, media_id: int) -> Media:
     if media.hashed_at is not None:
         return media
     hashed = _hash_file(media)
-    hits = _bank_hits(media, hashed)
-    seen = seen_version()
+    # Matching and the commit of what it found, ordered against bank changes: an entry added
+    # meanwhile is matched here or by its own rematch, never missed by both.
+    with matching_in_flight():
+        return _media_store(media_id, hashed, _bank_hits(media, hashed))
+
+
+def _media_store(media_id: int, hashed: _Hashed, hits: list[Hit]) -> Media:
     with transaction.atomic(durable=True):
         media = Media.objects.select_for_update().get(pk=media_id)
         if media.hashed_at is not None:
             return media
-        # The banks may have changed since this process last looked (up to REFRESH_SECONDS
-        # before matching): then match again, against the entries as they are now. Entries
-        # committed after this look are matched by their own rematch job, which waits for
-        # this commit (hashing_commit_version), so the media is never missed by both.
-        if hashing_commit_version() != seen:
-            hits = _bank_hits(media, hashed, fresh=True)
         if not hashed.damaged:
             media.sha256, media.md5, media.size = hashed.sha256, hashed.md5, hashed.size
         media.unhashable_reason = hashed.unhashable_reason
@@ -207,7 +204,7 @@ def media_rematch(
         entries = BankEntry.objects.filter(pk__in=entry_ids or [])
     entries = entries.filter(removed_at__isnull=True)
     # A hashing job that matched before these entries existed, and commits after this reads the
-    # media received, would be missed by both: wait for such jobs first (hashing_commit_version).
+    # media received, would be missed by both: wait for such jobs first (matching_in_flight).
     wait_for_hashing_commits()
     found: dict[int, list[Hit]] = {}
     received = Media.objects.filter(hashed_at__isnull=False)

@@ -14,10 +14,11 @@ most every REFRESH_SECONDS), so new entries match within seconds in every worker
 import logging
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from moderation.banks.index import SignalIndex
@@ -71,15 +72,19 @@ class _Cache:
     indexes: dict[str, SignalIndex] = {}
 
 
-def _check_version(*, now: bool = False) -> None:
-    """Drop the indexes if the banks changed: looked up at most every REFRESH_SECONDS, or `now`."""
+def _check_version(*, now: bool = False, version: int | None = None) -> None:
+    """Drop the indexes if the banks changed: looked up at most every REFRESH_SECONDS, or `now`,
+    or as `version` (read just now by the caller) says."""
     clock = time.monotonic()
-    if now or _Cache.version is None or clock - _Cache.checked_at > REFRESH_SECONDS:
+    due = now or _Cache.version is None or clock - _Cache.checked_at > REFRESH_SECONDS
+    if version is None and not due:
+        return
+    if version is None:
         version = BankVersion.current()
-        if version != _Cache.version:
-            _Cache.indexes = {}
-            _Cache.version = version
-        _Cache.checked_at = clock
+    if version != _Cache.version:
+        _Cache.indexes = {}
+        _Cache.version = version
+    _Cache.checked_at = clock
 
 
 def current_index(signal_type: str) -> SignalIndex | LayeredIndex:
@@ -101,10 +106,15 @@ def _fresh_index(signal_type: str) -> SignalIndex | LayeredIndex:
     or, for banks too small to need one, built here from the database."""
     snapshot = latest_snapshot(signal_type)
     if _too_large_to_build(signal_type, above=snapshot.high_water if snapshot else None):
-        # Never built in the memory of every worker (186 s and 1.75 GB each for 10M entries,
-        # measured): the first process here takes a snapshot that every process maps; the
-        # others, and an import's own snapshot job, wait for it and use it.
-        snapshot = _take_snapshot_here(signal_type) or snapshot
+        if connection.in_atomic_block:
+            # Never inside a caller's transaction: the snapshot's mark would hold the bank write
+            # gate, and every bank writer with it, until that transaction ends.
+            request_snapshot(signal_type, enqueue_job=_enqueue_snapshot)
+        else:
+            # Never built in the memory of every worker (186 s and 1.75 GB each for 10M
+            # entries, measured): the first process here takes a snapshot that every process
+            # maps; the others, and an import's own snapshot job, wait for it and use it.
+            snapshot = _take_snapshot_here(signal_type) or snapshot
     if snapshot is not None:
         try:
             index = snapshot_load(snapshot, build_delta=_delta)
@@ -138,12 +148,6 @@ def _take_snapshot_here(signal_type: str):
         return None
 
 
-def seen_version() -> int:
-    """The bank version the indexes this process matches with hold at least (read before them)."""
-    _check_version()
-    return _Cache.version
-
-
 def _delta(signal_type: str, after_id: int) -> SignalIndex:
     return build_index(signal_type, above=after_id)
 
@@ -152,30 +156,45 @@ def _enqueue_snapshot(signal_type: str) -> None:
     enqueue(take_index_snapshot, signal_type)
 
 
-# Between hashing jobs and retroactive matching: see hashing_commit_version.
+# Between hashing jobs and retroactive matching: see matching_in_flight.
 _HASHING_COMMITS = zlib.crc32(b"vigil:hashing-commits")
 
 
-def hashing_commit_version() -> int:
-    """The bank version now, read by a hashing job in its transaction, which from here on holds
-    a lock (shared) until it commits. Retroactive matching (`wait_for_hashing_commits`) waits for
-    every holder before it reads the media received, so each media is either matched by its job
-    against the entries as they are at this read, or committed before the media are read: never
-    missed by both."""
+@contextmanager
+def matching_in_flight():
+    """Hold this around matching a media and committing what it found (the hashing job). It
+    reads the bank version at its start, so the indexes matched with hold every entry committed
+    before it; and it holds a lock (shared: hashing jobs never wait for each other) until the end,
+    for which retroactive matching (`wait_for_hashing_commits`) waits before it reads the media
+    received. An entry is then either in the index a media was matched with, or committed after,
+    and its rematch sees the media: never missed by both. Hold it outside any transaction: it
+    may build or map an index, and the lock is the session's, released at the end."""
     if connection.vendor != "postgresql":
-        return BankVersion.current()
+        _check_version(now=True)  # SQLite: one writing transaction at a time already
+        yield
+        return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock_shared(%s), "
+            "SELECT pg_advisory_lock_shared(%s), "
             "(SELECT version FROM moderation_bankversion WHERE id = 1)",
             [_HASHING_COMMITS],
         )
-        return cursor.fetchone()[1] or 0
+        version = cursor.fetchone()[1] or 0
+    try:
+        _check_version(version=version)
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [_HASHING_COMMITS])
+        except DatabaseError:
+            # The session's locks end with it: never leave one held by a broken connection.
+            connection.close()
 
 
 def wait_for_hashing_commits() -> None:
-    """Wait until every hashing job that may have matched without a bank change has committed.
-    SQLite: one writing transaction at a time already."""
+    """Wait until every hashing job matching now (matching_in_flight) has committed. SQLite: one
+    writing transaction at a time already."""
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_HASHING_COMMITS])
@@ -201,11 +220,8 @@ def find_matches(
     dhash: str = "",
     md5: str = "",
     sha256: str = "",
-    fresh: bool = False,
 ) -> list[Hit]:
-    """Every live entry the hashes match, the closest hit per entry. `fresh`: look at the bank
-    version now rather than trust one read up to REFRESH_SECONDS ago."""
-    _check_version(now=fresh)
+    """Every live entry the hashes match, the closest hit per entry."""
 
     best: dict[int, Hit] = {}
 

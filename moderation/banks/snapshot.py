@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -225,8 +225,13 @@ def _one_taker(signal_type: str):
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            except DatabaseError:
+                # A session lock ends with its session: never leave one held by a broken
+                # connection (the original error, if any, goes on up).
+                connection.close()
         return
     directory = Path(settings.INDEX_DIR)
     directory.mkdir(parents=True, exist_ok=True)

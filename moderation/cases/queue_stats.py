@@ -16,6 +16,7 @@ result rather than count the same rows again.
 """
 
 import logging
+import secrets
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -47,8 +48,9 @@ LOCK_KEY = "vigil:queue-counts:lock"
 # recounts, so keeping it long costs nothing, and a quiet spell (a night without dashboard loads)
 # does not leave the next morning's first loads with nothing to serve.
 KEEP_STALE_SECONDS = 24 * 3600
-# The recount lock's life: longer than any recount takes; if its holder dies, another may start.
-LOCK_SECONDS = 60
+# The recount lock's life: longer than any recount takes (under a second at 1M open cases), short
+# of a web worker's timeout for whoever waits on it; if its holder dies, another may start.
+LOCK_SECONDS = 15
 # How often a caller with no copy to serve looks for the one another caller is counting.
 WAIT_POLL_SECONDS = 0.05
 
@@ -100,28 +102,39 @@ def queue_counts_compute() -> QueueCounts:
     return counts
 
 
-# Within a request: whether this request took the recount, to do once its response has gone.
-# None outside a request.
-_recount_due: ContextVar[bool | None] = ContextVar("vigil_queue_recount_due", default=None)
+# Within a request: the lock's token if this request took the recount, to do once its response
+# has gone; "" if not. None outside a request.
+_recount_due: ContextVar[str | None] = ContextVar("vigil_queue_recount_due", default=None)
 
 
 def _request_begins(**kwargs) -> None:
-    _recount_due.set(False)
+    _recount_due.set("")
 
 
 def _request_ends(**kwargs) -> None:
-    due = _recount_due.get()
+    token = _recount_due.get()
     _recount_due.set(None)
-    if due:
-        _recount()
+    if token:
+        _recount(token)
 
 
 request_started.connect(_request_begins, dispatch_uid="vigil-queue-counts-begin")
 request_finished.connect(_request_ends, dispatch_uid="vigil-queue-counts-end")
 
 
-def _recount() -> QueueCounts | None:
-    """Recount under the lock the caller took, and release it."""
+def _take_lock() -> str | None:
+    token = secrets.token_hex(8)
+    return token if cache.add(LOCK_KEY, token, timeout=LOCK_SECONDS) else None
+
+
+def _release_lock(token: str) -> None:
+    # Only our own: past LOCK_SECONDS another caller may hold it now.
+    if cache.get(LOCK_KEY) == token:
+        cache.delete(LOCK_KEY)
+
+
+def _recount(token: str) -> QueueCounts | None:
+    """Recount under the lock the caller took (`token`), and release it."""
     try:
         return queue_counts_compute()
     except Exception:
@@ -129,7 +142,7 @@ def _recount() -> QueueCounts | None:
         logger.exception("could not recount the queues' open cases")
         return None
     finally:
-        cache.delete(LOCK_KEY)
+        _release_lock(token)
 
 
 def _first_counts() -> QueueCounts:
@@ -138,13 +151,13 @@ def _first_counts() -> QueueCounts:
     A waiting caller takes over if the counter gives up (its lock is released, or runs out after
     LOCK_SECONDS if its process died), so nobody waits for ever."""
     while True:
-        if cache.add(LOCK_KEY, 1, timeout=LOCK_SECONDS):
+        if token := _take_lock():
             try:
                 # Another caller may have shared a copy just before this one took the lock.
                 counts = cache.get(CACHE_KEY)
                 return counts if counts is not None else queue_counts_compute()
             finally:
-                cache.delete(LOCK_KEY)
+                _release_lock(token)
         time.sleep(WAIT_POLL_SECONDS)
         counts = cache.get(CACHE_KEY)
         if counts is not None:
@@ -157,8 +170,8 @@ def queue_counts() -> QueueCounts:
     if counts is None:
         return _first_counts()
     age = (timezone.now() - counts.taken_at).total_seconds()
-    if age >= settings.QUEUE_COUNTS_MAX_AGE and cache.add(LOCK_KEY, 1, timeout=LOCK_SECONDS):
+    if age >= settings.QUEUE_COUNTS_MAX_AGE and (token := _take_lock()):
         if _recount_due.get() is None:
-            return _recount() or counts
-        _recount_due.set(True)
+            return _recount(token) or counts
+        _recount_due.set(token)
     return counts

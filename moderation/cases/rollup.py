@@ -94,9 +94,10 @@ def case_attach(
         media_sha256s=media_sha256s,
         language_is_new=language_is_new,
     )
-    cases = list(
-        Case.objects.select_for_update().filter(content_item=content_item).order_by("-created_at")
-    )
+    # Locked in id order, as a batch of flags locks them (moderation/cases/rollup_batch.py): two
+    # writers locking one item's cases in opposite orders would deadlock. Read newest first.
+    cases = list(Case.objects.select_for_update().filter(content_item=content_item).order_by("pk"))
+    cases.sort(key=lambda c: c.created_at, reverse=True)
     for c in cases:
         c.content_item = content_item  # routing and priority read it: no query for it again
     current = next((c for c in cases if c.status == Case.Status.OPEN), None)

@@ -322,3 +322,53 @@ def test_a_flag_stored_at_the_same_moment_elsewhere_is_answered_as_already_store
     assert results[1] == FlagStored(racer["flag"].pk, other.case_id, False)
     assert all(r.created for r in (results[0], results[2]))
     assert Flag.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flag_held_up_by_another_writer_costs_only_itself():
+    """A flag whose case another transaction keeps locked past the lock timeout (as a deadlock or
+    a long decision would) is answered "not stored"; the rest of the batch is stored."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one writer at a time: no lock to wait for")
+    held, _ = flag_submit(
+        source="clf", external_id="held", category="spam", score=0.1, content=ContentFacts("busy")
+    )
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_case():
+        from django.db import connections
+
+        try:
+            with transaction.atomic():
+                Case.objects.select_for_update().get(pk=held.case_id)
+                locked.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_case)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        flags = [
+            FlagIntake(
+                source="clf",
+                external_id=f"e{i}",
+                category="spam",
+                score=0.5,
+                content=ContentFacts(platform_id=item),
+            )
+            for i, item in enumerate(["busy", "free-1", "free-2"])
+        ]
+        results = flag_submit_batch(flags=flags)
+    finally:
+        release.set()
+        holder.join(10)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert results[0] == NOT_STORED
+    assert all(isinstance(r, FlagStored) and r.created for r in results[1:])
+    assert not Flag.objects.filter(external_id="e0").exists()
+    assert Flag.objects.filter(external_id__in=["e1", "e2"]).count() == 2

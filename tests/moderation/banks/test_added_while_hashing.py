@@ -1,16 +1,16 @@
 """An entry added while media is being hashed is never missed: either the hashing job matches it
-(it looks at the bank version again before it commits) or the import's rematch does (it waits for
-hashing jobs in flight before it reads the media received)."""
+(it reads the bank version as it starts matching, whatever its process last saw) or the import's
+rematch does (it waits for hashing jobs in flight before it reads the media received)."""
 
 import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 
 from moderation.banks import matching
 from moderation.banks.hashing import media_rematch
-from moderation.banks.matching import find_matches, forget_indexes, hashing_commit_version
+from moderation.banks.matching import find_matches, forget_indexes, matching_in_flight
 from moderation.banks.models import HashBank, Match
 from moderation.banks.services import bank_import
 from reports.hashing import hash_bytes
@@ -77,8 +77,7 @@ def test_the_rematch_waits_for_hashing_jobs_in_flight():
 
     def hashing_job():
         try:
-            with transaction.atomic():
-                hashing_commit_version()
+            with matching_in_flight():
                 holding.set()
                 release.wait(10)
         finally:
@@ -110,8 +109,7 @@ def test_hashing_jobs_do_not_wait_for_each_other():
 
     def hashing_job(ready):
         try:
-            with transaction.atomic():
-                hashing_commit_version()
+            with matching_in_flight():
                 ready.set()
                 release.wait(10)
         finally:

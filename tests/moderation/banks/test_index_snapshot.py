@@ -200,7 +200,7 @@ def test_a_growing_delta_asks_for_a_new_snapshot(bank_of, small_multi_index, set
     assert latest.entries == 1300
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # a worker matches outside any transaction
 class TestNeverBuiltInEveryProcess:
     """A bank too large for a snapshot-less index is never built in each worker's memory (186 s and
     1.75 GB per worker at 10M, measured): the first process to need it takes the snapshot."""
@@ -249,3 +249,17 @@ class TestNeverBuiltInEveryProcess:
             current_index("pdq")
         (snapshot,) = IndexSnapshot.objects.all()
         assert snapshot.entries == 1210
+
+    def test_inside_a_transaction_it_is_asked_for_instead(
+        self, bank_of, small_multi_index, settings, run_jobs
+    ):
+        # Taking it there would hold the bank write gate until the caller's transaction ends.
+        settings.INDEX_SNAPSHOT_MIN_ENTRIES = 500
+        rng = np.random.default_rng(17)
+        bank_of(random_pdq(rng, 600))
+        forget_indexes()
+        with run_jobs(), transaction.atomic():
+            assert not isinstance(current_index("pdq"), LayeredIndex)
+            assert not IndexSnapshot.objects.exists()
+        (snapshot,) = IndexSnapshot.objects.all()  # taken by the job it asked for
+        assert snapshot.entries == 600
