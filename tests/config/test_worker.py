@@ -31,4 +31,3 @@ def test_it_runs_each_job_where_its_class_says(tmp_path, worker_class, marked, o
     queue.enqueue(worker_probe.record_process, str(tmp_path / "other"))
     run_burst_worker("default", "--worker-class", worker_class)
     assert (ran_in(tmp_path / "marked"), ran_in(tmp_path / "other")) == (marked, other)
-
