@@ -24,13 +24,13 @@ from lib.api import (
 )
 from moderation.cases.route_rules import BCP47_PATTERN, normalise_language
 from moderation.notices.selectors import STANDINGS, report_standing
-from reports.batch import FlagIntake, FlagStored, flag_submit_batch
+from reports.batch import FlagIntake, FlagStored, flag_intake_submit, flag_submit_batch
 from reports.categories import Category
 from reports.content import ContentFacts
 from reports.content import IpCaptureIn as IpCaptureData
 from reports.media import IncomingImage
 from reports.models import IP_CAPTURE_EVENTS, REFERENCE_ALPHABET, ContentItem, Report
-from reports.services import flag_submit, report_submit
+from reports.services import report_submit
 from reports.uploads import MediaIn, decode_media
 
 router = Router(tags=["intake"])
@@ -358,21 +358,18 @@ def get_report(request, reference: str):
     )
 
 
-def _submit_flag(flag: FlagIn, images: list[IncomingImage], principal) -> dict:
-    created_flag, created = flag_submit(
+def _intake(flag: FlagIn, images: list[IncomingImage]) -> FlagIntake:
+    return FlagIntake(
         source=flag.source,
         external_id=flag.external_id,
         category=flag.category,
         score=flag.score,
+        content=_content_facts(flag.content),
         model_version=flag.model_version,
         description=flag.description,
         involves_child=flag.involves_child,
         images=images,
-        submitted_by=principal.user,
-        actor_label=principal.label,
-        content=_content_facts(flag.content),
     )
-    return {"flag_id": created_flag.pk, "case_id": created_flag.case_id, "created": created}
 
 
 @router.post(
@@ -382,8 +379,13 @@ def _submit_flag(flag: FlagIn, images: list[IncomingImage], principal) -> dict:
 )
 def post_flag(request, payload: FlagIn):
     principal = require_scope(request, "flag")
-    result = _submit_flag(payload, decode_media(payload.media), principal)
-    return Status(201 if result["created"] else 200, result)
+    created_flag, created = flag_intake_submit(
+        _intake(payload, decode_media(payload.media)),
+        submitted_by=principal.user,
+        actor_label=principal.label,
+    )
+    result = {"flag_id": created_flag.pk, "case_id": created_flag.case_id, "created": created}
+    return Status(201 if created else 200, result)
 
 
 @router.post(
@@ -444,14 +446,4 @@ def _flag_intake(raw: Any, i: int) -> FlagIntake | dict:
             "status": e.status,
             "detail": {**e.detail, "loc": at + e.detail["loc"]},
         }
-    return FlagIntake(
-        source=flag.source,
-        external_id=flag.external_id,
-        category=flag.category,
-        score=flag.score,
-        content=_content_facts(flag.content),
-        model_version=flag.model_version,
-        description=flag.description,
-        involves_child=flag.involves_child,
-        images=images,
-    )
+    return _intake(flag, images)

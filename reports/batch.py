@@ -101,20 +101,27 @@ def flag_submit_batch(
         ]
 
 
+def flag_intake_submit(flag: FlagIntake, *, submitted_by=None, actor_label: str = "api"):
+    """One flag through flag_submit (POST /api/v1/flags, and a batch stored flag by flag)."""
+    return flag_submit(
+        source=flag.source,
+        external_id=flag.external_id,
+        category=flag.category,
+        score=flag.score,
+        content=flag.content,
+        model_version=flag.model_version,
+        description=flag.description,
+        involves_child=flag.involves_child,
+        images=flag.images,
+        submitted_by=submitted_by,
+        actor_label=actor_label,
+    )
+
+
 def _store_alone(flag: FlagIntake, *, submitted_by, actor_label: str):
     try:
-        stored, created = flag_submit(
-            source=flag.source,
-            external_id=flag.external_id,
-            category=flag.category,
-            score=flag.score,
-            content=flag.content,
-            model_version=flag.model_version,
-            description=flag.description,
-            involves_child=flag.involves_child,
-            images=flag.images,
-            submitted_by=submitted_by,
-            actor_label=actor_label,
+        stored, created = flag_intake_submit(
+            flag, submitted_by=submitted_by, actor_label=actor_label
         )
     except (IntegrityError, DataError, OperationalError):
         # A flag the database refuses, or one caught in a deadlock with another writer: only
