@@ -535,7 +535,7 @@ def failed_jobs() -> int:
 
 def in_process(images: list[bytes]) -> dict:
     """What the hashing job computes, in this process, through the same index."""
-    from moderation.banks.matching import find_matches, forget_indexes, warm_indexes
+    from moderation.banks.matching import find_image_matches, forget_indexes, warm_indexes
     from reports.hashing import exact_hashes, perceptual_hashes
 
     forget_indexes()
@@ -548,14 +548,7 @@ def in_process(images: list[bytes]) -> dict:
         sha256, md5, _ = exact_hashes([data])
         p = perceptual_hashes(data)
         t1 = time.perf_counter()
-        hits = find_matches(
-            pdq_variants=list(p.pdq_dihedral),
-            pdq_quality=p.pdq_quality,
-            phash=p.phash,
-            dhash=p.dhash,
-            md5=md5,
-            sha256=sha256,
-        )
+        hits = find_image_matches(p, md5=md5, sha256=sha256)
         return t1 - t0, time.perf_counter() - t1, len(hits)
 
     one(images[0])  # first query: pages of the index come in

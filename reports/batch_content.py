@@ -4,7 +4,7 @@ number of statements.
 
 The rules are reports/content.py's: the platform's id finds the item, failing that the canonical
 URL (when no platform id says otherwise), failing that the item is created under its key; later
-intakes fill in what the item lacked (`_learnt`) and add the owner's IP captures it did not have.
+intakes fill in what the item lacked (`learnt_fields`) and add the owner's IP captures it did not have.
 An item the batch creates is inserted with everything the batch told about it; an item that was
 in the database gets one UPDATE per field the batch filled in.
 """
@@ -19,13 +19,14 @@ from lib.transactions import in_transaction
 from reports.content import (
     ContentFacts,
     IpCaptureIn,
-    _learnt,  # the same rule as one intake at a time: what a later report may fill in
     content_key,
+    learnt_fields,  # the same rule as one intake at a time: what a later report may fill in
+    new_item_fields,
     url_key,
 )
 from reports.models import ContentItem, IpCapture
 
-# The fields _learnt may fill in, each written for the items that changed it.
+# The fields learnt_fields may fill in, each written for the items that changed it.
 LEARNABLE = [
     "platform_id",
     "url",
@@ -124,16 +125,7 @@ class ContentBatch:
         if item is None:
             item = ContentItem(
                 key=self._key(content),
-                platform_id=content.platform_id,
-                url=content.url,
-                url_key=self._url_keys[content.url],
-                type=content.type or ContentItem.Type.OTHER,
-                owner_id=content.owner_id,
-                owner_handle=content.owner_handle,
-                language=content.language,
-                reach=content.reach,
-                posted_at=content.posted_at,
-                publicly_available=content.publicly_available,
+                **new_item_fields(content, self._url_keys[content.url]),
             )
             # Created after everything read: its id will be higher.
             self._rank[id(item)] = (1, next(self._order))
@@ -144,7 +136,7 @@ class ContentBatch:
             return ContentStep(item, frozenset({"created"}), item.language, item.reach)
         if item.pk is not None:
             self._found[item.pk] = item
-        updates = _learnt(item, content)
+        updates = learnt_fields(item, content, self._url_keys[content.url])
         for field, value in updates.items():
             setattr(item, field, value)
         if updates:

@@ -214,23 +214,12 @@ def content_item_get_or_create(content: ContentFacts) -> tuple[ContentItem, set[
     if item is None:
         item, created = ContentItem.objects.get_or_create(
             key=content_key(platform_id=content.platform_id, url=content.url),
-            defaults={
-                "platform_id": content.platform_id,
-                "url": content.url,
-                "url_key": url_key(content.url),
-                "type": content.type or ContentItem.Type.OTHER,
-                "owner_id": content.owner_id,
-                "owner_handle": content.owner_handle,
-                "language": content.language,
-                "reach": content.reach,
-                "posted_at": content.posted_at,
-                "publicly_available": content.publicly_available,
-            },
+            defaults=new_item_fields(content, url_key(content.url)),
         )
         if created:
             content_add_ip_captures(item, content.ip_captures)
             return item, {"created"}
-    updates = _learnt(item, content)
+    updates = learnt_fields(item, content, url_key(content.url))
     if updates:
         ContentItem.objects.filter(pk=item.pk).update(**updates)
         for field, value in updates.items():
@@ -254,15 +243,32 @@ def _find(content: ContentFacts) -> ContentItem | None:
     return None
 
 
-def _learnt(item: ContentItem, content: ContentFacts) -> dict:
+def new_item_fields(content: ContentFacts, canonical_url_key: str) -> dict:
+    """The fields of a new content item, from the intake that creates it (`canonical_url_key`:
+    url_key(content.url), worked out once by the caller)."""
+    return {
+        "platform_id": content.platform_id,
+        "url": content.url,
+        "url_key": canonical_url_key,
+        "type": content.type or ContentItem.Type.OTHER,
+        "owner_id": content.owner_id,
+        "owner_handle": content.owner_handle,
+        "language": content.language,
+        "reach": content.reach,
+        "posted_at": content.posted_at,
+        "publicly_available": content.publicly_available,
+    }
+
+
+def learnt_fields(item: ContentItem, content: ContentFacts, canonical_url_key: str) -> dict:
     """What this intake knows about the item that it did not: later reports may know more than
-    the first one did."""
+    the first one did (`canonical_url_key`: url_key(content.url))."""
     updates = {
         field: value
         for field, value in (
             ("platform_id", content.platform_id),
             ("url", content.url),
-            ("url_key", url_key(content.url)),
+            ("url_key", canonical_url_key),
             ("owner_id", content.owner_id),
             ("owner_handle", content.owner_handle),
             ("language", content.language),

@@ -14,7 +14,7 @@ from moderation.banks.clusters import cluster_lock, media_assign_cluster
 from moderation.banks.matching import (
     Hit,
     build_index,
-    find_matches,
+    find_image_matches,
     matching_in_flight,
     wait_for_hashing_commits,
 )
@@ -68,12 +68,8 @@ def _hash_file(media: Media) -> _Hashed:
 
 def _bank_hits(media: Media, hashed: _Hashed) -> list[Hit]:
     """Matching reads only the hashes: done before the transaction, so no lock waits on it."""
-    p = hashed.perceptual
-    return find_matches(
-        pdq_variants=hashed.variants,
-        pdq_quality=p.pdq_quality if p is not None else None,
-        phash=p.phash if p is not None else "",
-        dhash=p.dhash if p is not None else "",
+    return find_image_matches(
+        hashed.perceptual,
         md5="" if hashed.damaged else hashed.md5,
         sha256=media.sha256 or hashed.sha256,
     )

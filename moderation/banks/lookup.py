@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 
 from moderation.audit.services import audit_record
 from moderation.banks.index import parse_hex
-from moderation.banks.matching import Hit, find_matches
+from moderation.banks.matching import Hit, find_image_matches, find_matches
 from moderation.banks.models import PERCEPTUAL, BankEntry, HashBank
 from reports.hashing import exact_hashes, perceptual_hashes
 
@@ -78,13 +78,6 @@ def image_lookup(*, data: bytes, actor, actor_label: str, obj) -> Lookup:
         "md5": md5,
         "sha256": sha256,
     }
-    hits = find_matches(
-        pdq_variants=list(p.pdq_dihedral),
-        pdq_quality=p.pdq_quality,
-        phash=p.phash,
-        dhash=p.dhash,
-        md5=md5,
-        sha256=sha256,
-    )
+    hits = find_image_matches(p, md5=md5, sha256=sha256)
     lookup = Lookup(hashes=hashes, matches=_closest_per_bank(hits))
     return _record(lookup, by="image", actor=actor, actor_label=actor_label, obj=obj)

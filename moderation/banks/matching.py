@@ -13,14 +13,14 @@ most every REFRESH_SECONDS), so new entries match within seconds in every worker
 
 import logging
 import time
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
+from lib.locks import lock_key, session_lock
 from moderation.banks.index import SignalIndex
 from moderation.banks.jobs import take_index_snapshot
 from moderation.banks.models import (
@@ -40,6 +40,7 @@ from moderation.banks.snapshot import (
     snapshot_load,
 )
 from moderation.outbox.services import enqueue
+from reports.hashing import PerceptualHashes
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def _enqueue_snapshot(signal_type: str) -> None:
 
 
 # Between hashing jobs and retroactive matching: see matching_in_flight.
-_HASHING_COMMITS = zlib.crc32(b"vigil:hashing-commits")
+HASHING_COMMITS = "vigil:hashing-commits"
 
 
 @contextmanager
@@ -167,29 +168,17 @@ def matching_in_flight():
     before it; and it holds a lock (shared: hashing jobs never wait for each other) until the end,
     for which retroactive matching (`wait_for_hashing_commits`) waits before it reads the media
     received. An entry is then either in the index a media was matched with, or committed after,
-    and its rematch sees the media: never missed by both. Hold it outside any transaction: it
-    may build or map an index, and the lock is the session's, released at the end."""
+    and its rematch sees the media: never missed by both. (The version is read as the lock is
+    requested: an entry committed later has its rematch ask for the lock later, so behind this
+    job.) Hold it outside any transaction: it may build or map an index."""
     if connection.vendor != "postgresql":
         _check_version(now=True)  # SQLite: one writing transaction at a time already
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_lock_shared(%s), "
-            "(SELECT version FROM moderation_bankversion WHERE id = 1)",
-            [_HASHING_COMMITS],
-        )
-        version = cursor.fetchone()[1] or 0
-    try:
-        _check_version(version=version)
+    version_now = "SELECT version FROM moderation_bankversion WHERE id = 1"
+    with session_lock(HASHING_COMMITS, shared=True, also=version_now) as version:
+        _check_version(version=version or 0)
         yield
-    finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [_HASHING_COMMITS])
-        except DatabaseError:
-            # The session's locks end with it: never leave one held by a broken connection.
-            connection.close()
 
 
 def wait_for_hashing_commits() -> None:
@@ -197,7 +186,7 @@ def wait_for_hashing_commits() -> None:
     writing transaction at a time already."""
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_HASHING_COMMITS])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(HASHING_COMMITS)])
 
 
 def forget_indexes() -> None:
@@ -250,4 +239,22 @@ def find_matches(
     return sorted(best.values(), key=lambda h: (h.distance, h.entry_id))
 
 
-__all__ = ["PERCEPTUAL", "Hit", "find_matches", "forget_indexes"]
+def find_image_matches(
+    perceptual: PerceptualHashes | None, *, md5: str = "", sha256: str = ""
+) -> list[Hit]:
+    """find_matches for an image's hashes as reports.hashing computes them, its rotations and
+    mirror images included (`perceptual` None: an image that could not be hashed, matched by its
+    exact hashes only)."""
+    if perceptual is None:
+        return find_matches(md5=md5, sha256=sha256)
+    return find_matches(
+        pdq_variants=list(perceptual.pdq_dihedral),
+        pdq_quality=perceptual.pdq_quality,
+        phash=perceptual.phash,
+        dhash=perceptual.dhash,
+        md5=md5,
+        sha256=sha256,
+    )
+
+
+__all__ = ["PERCEPTUAL", "Hit", "find_image_matches", "find_matches", "forget_indexes"]

@@ -28,7 +28,6 @@ import logging
 import os
 import shutil
 import uuid
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,10 +36,11 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from lib.locks import session_lock
 from moderation.banks import index as bank_index
 from moderation.banks.index import SignalIndex, _MultiIndex, _plan, _within, to_words
 from moderation.banks.models import (
@@ -219,19 +219,8 @@ def _one_taker(signal_type: str):
     """One process at a time takes a signal type's snapshot (across machines on PostgreSQL);
     the others wait for it, then find it taken."""
     if connection.vendor == "postgresql":
-        key = zlib.crc32(f"vigil-index-snapshot:{signal_type}".encode())
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
-        try:
+        with session_lock(f"vigil-index-snapshot:{signal_type}"):
             yield
-        finally:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-            except DatabaseError:
-                # A session lock ends with its session: never leave one held by a broken
-                # connection (the original error, if any, goes on up).
-                connection.close()
         return
     directory = Path(settings.INDEX_DIR)
     directory.mkdir(parents=True, exist_ok=True)

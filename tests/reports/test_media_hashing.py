@@ -136,10 +136,10 @@ class TestHashingJob:
         media = submit_file(submit_report, data, "x.png").media.get()
         bank_import(bank=bank, text="md5 " + hash_bytes(data)["md5"])
 
-        def die(**kwargs):
+        def die(*args, **kwargs):
             raise SystemExit("worker killed")  # what a SIGTERM'd work-horse raises
 
-        monkeypatch.setattr(hashing, "find_matches", die)
+        monkeypatch.setattr(hashing, "find_image_matches", die)
         with pytest.raises(SystemExit):
             hash_media(media.pk)
         media.refresh_from_db()

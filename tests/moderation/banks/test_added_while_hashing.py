@@ -59,13 +59,13 @@ def test_an_unchanged_bank_is_not_matched_twice(submit_report, monkeypatch):
     report = submit_report(images=[inspect_image(known_image(), filename="a.jpg")])
     media_id = report.media.get().pk
     calls = []
-    real = matching.find_matches
+    real = matching.find_image_matches
 
-    def counted(**kwargs):
+    def counted(perceptual, **kwargs):
         calls.append(kwargs.get("fresh", False))
-        return real(**kwargs)
+        return real(perceptual, **kwargs)
 
-    monkeypatch.setattr("moderation.banks.hashing.find_matches", counted)
+    monkeypatch.setattr("moderation.banks.hashing.find_image_matches", counted)
     hash_media(media_id)
     assert calls == [False]
 
