@@ -6,6 +6,7 @@ command; production sets both.
 """
 
 import contextlib
+import math
 import os
 import secrets
 import tempfile
@@ -37,6 +38,19 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not math.isfinite(number) or number < 0:
+        raise ImproperlyConfigured(f"{name} must be a number of at least 0, not {value!r}")
+    return number
 
 
 def env_int_list(name: str, default: list[int]) -> list[int]:
@@ -281,9 +295,23 @@ STORAGES = {
 # carries images as base64, a third larger than the file).
 MAX_UPLOAD_BYTES = env_int("VIGIL_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("VIGIL_MAX_IMAGE_PIXELS", 50_000_000)
+# Videos (reports/video.py): bytes, pixels a frame (8K), seconds and frames, whatever the container
+# claims; hashing stops at the last two and says so. The API carries videos as base64 too.
+MAX_VIDEO_BYTES = env_int("VIGIL_MAX_VIDEO_BYTES", 100 * 1024 * 1024)
+MAX_VIDEO_PIXELS = env_int("VIGIL_MAX_VIDEO_PIXELS", 7680 * 4320)
+MAX_VIDEO_SECONDS = env_int("VIGIL_MAX_VIDEO_SECONDS", 3 * 3600)
+MAX_VIDEO_FRAMES = env_int("VIGIL_MAX_VIDEO_FRAMES", 3 * 3600 * 60)
+# vPDQ sampling: seconds of video per hashed frame (0: every frame, as the reference's output),
+# and the optional pruning of frames within this PDQ distance of the last kept (0: off).
+VPDQ_SECONDS_PER_HASH = env_float("VIGIL_VPDQ_SECONDS_PER_HASH", 1.0)
+VPDQ_PRUNE_DISTANCE = env_int("VIGIL_VPDQ_PRUNE_DISTANCE", 0)
+# Decoder threads per video (0: FFmpeg picks, one per core).
+VIDEO_DECODE_THREADS = env_int("VIGIL_VIDEO_DECODE_THREADS", 0)
 MAX_MEDIA_PER_REPORT = env_int("VIGIL_MAX_MEDIA_PER_REPORT", 10)
 MAX_TEXT_LENGTH = 5000
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("VIGIL_MAX_REQUEST_BYTES", 40 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
+    "VIGIL_MAX_REQUEST_BYTES", max(40 * 1024 * 1024, MAX_VIDEO_BYTES * 4 // 3 + 1024 * 1024)
+)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # How many reverse proxies in front of Vigil append to X-Forwarded-For (0: none, use REMOTE_ADDR).
 TRUSTED_PROXIES = env_int("VIGIL_TRUSTED_PROXIES", 0)
