@@ -28,7 +28,7 @@ from reports.batch import FlagIntake, FlagStored, flag_intake_submit, flag_submi
 from reports.categories import Category
 from reports.content import ContentFacts
 from reports.content import IpCaptureIn as IpCaptureData
-from reports.media import IncomingImage
+from reports.media import IncomingMedia
 from reports.models import IP_CAPTURE_EVENTS, REFERENCE_ALPHABET, ContentItem, Report
 from reports.services import report_submit
 from reports.uploads import MediaIn, decode_media
@@ -228,7 +228,9 @@ class FlagErrorOut(Schema):
     error: str = Field(
         description="The code POST /api/v1/flags gives for the same problem: invalid_request, "
         "invalid_media, not_an_image, corrupt_image, empty_file, unsupported_image_type, "
-        "media_type_mismatch, file_too_large, image_too_large; or not_stored when the "
+        "media_type_mismatch, file_too_large, image_too_large; for videos "
+        "unsupported_video_type, no_video_stream, corrupt_video, video_too_large, "
+        "video_too_long; or not_stored when the "
         "database refused the flag (sending it again is safe)."
     )
     status: int = Field(
@@ -358,7 +360,7 @@ def get_report(request, reference: str):
     )
 
 
-def _intake(flag: FlagIn, images: list[IncomingImage]) -> FlagIntake:
+def _intake(flag: FlagIn, images: list[IncomingMedia]) -> FlagIntake:
     return FlagIntake(
         source=flag.source,
         external_id=flag.external_id,

@@ -28,7 +28,7 @@ from moderation.outbox.services import enqueue_many
 from reports.batch_content import ContentBatch
 from reports.content import ContentFacts
 from reports.jobs import hash_media
-from reports.media import IncomingImage, store_image
+from reports.media import IncomingMedia, store_media
 from reports.models import Flag, Media
 from reports.services import flag_submit
 
@@ -47,7 +47,7 @@ class FlagIntake:
     model_version: str = ""
     description: str = ""
     involves_child: bool = False
-    images: Sequence[IncomingImage] = ()
+    images: Sequence[IncomingMedia] = ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def flag_submit_batch(
     # are locked would hold up reviewers deciding them. Stored by content, so a file written for a
     # flag that turns out to be stored already, or a batch rolled back, only leaves a copy of
     # what was received, which nothing links to (as when a single flag's transaction fails).
-    files = {id(image): store_image(image) for flag in flags for image in flag.images}
+    files = {id(image): store_media(image) for flag in flags for image in flag.images}
     try:
         with transaction.atomic(durable=True):
             return _store_together(
@@ -229,12 +229,7 @@ def _store_together(flags: Sequence[FlagIntake], *, files: dict, submitted_by, a
     return results
 
 
-def _describe(media: Media, image: IncomingImage, file: str) -> None:
+def _describe(media: Media, image: IncomingMedia, file: str) -> None:
     # services._store_media's fields, with the file stored already (flag_submit_batch).
-    media.file = file
-    media.original_filename = image.filename[:255]
-    media.mime = image.mime
-    media.size = len(image.data)
-    media.width = image.width
-    media.height = image.height
-    media.sha256 = image.sha256
+    for name, value in image.media_fields(file).items():
+        setattr(media, name, value)

@@ -3,9 +3,12 @@ from django.conf import global_settings, settings
 
 from moderation.cases.route_rules import normalise_language
 from reports.categories import DESCRIPTIONS, Category
-from reports.media import ImageRejected, inspect_image
+from reports.media import MediaRejected, inspect_media
 
-ACCEPT = "image/jpeg,image/png,image/gif,image/webp"
+ACCEPT = (
+    "image/jpeg,image/png,image/gif,image/webp,"
+    "video/mp4,video/quicktime,video/webm,video/x-matroska,video/x-msvideo,.mkv,.avi"
+)
 
 
 class CategoryChoiceField(forms.ChoiceField):
@@ -24,7 +27,7 @@ class MultipleImageInput(forms.ClearableFileInput):
 
 
 class ImagesField(forms.FileField):
-    """Zero or more images, each checked by its bytes (reports/media.py)."""
+    """Zero or more images and videos, each checked by its bytes (reports/media.py)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("widget", MultipleImageInput(attrs={"accept": ACCEPT, "multiple": True}))
@@ -34,20 +37,22 @@ class ImagesField(forms.FileField):
         uploads = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
         if len(uploads) > settings.MAX_MEDIA_PER_REPORT:
             raise forms.ValidationError(
-                f"Please attach at most {settings.MAX_MEDIA_PER_REPORT} images."
+                f"Please attach at most {settings.MAX_MEDIA_PER_REPORT} files."
             )
         images, errors = [], []
         for upload in uploads:
-            if upload.size > settings.MAX_UPLOAD_BYTES:
-                mb = settings.MAX_UPLOAD_BYTES // (1024 * 1024)
+            if upload.size > max(settings.MAX_UPLOAD_BYTES, settings.MAX_VIDEO_BYTES):
+                image_mb = settings.MAX_UPLOAD_BYTES // (1024 * 1024)
+                video_mb = settings.MAX_VIDEO_BYTES // (1024 * 1024)
                 errors.append(
-                    f"{upload.name}: that file is too large. Images can be up to {mb} MB."
+                    f"{upload.name}: that file is too large. Images can be up to {image_mb} MB "
+                    f"and videos up to {video_mb} MB."
                 )
                 continue
             try:
-                # A misnamed image (a PNG called .jpg) is still evidence: keep it, by its bytes.
-                images.append(inspect_image(upload.read(), filename=upload.name or "image"))
-            except ImageRejected as e:
+                # A misnamed file (a PNG called .jpg) is still evidence: keep it, by its bytes.
+                images.append(inspect_media(upload.read(), filename=upload.name or "file"))
+            except MediaRejected as e:
                 errors.append(e.message)
         if errors:
             raise forms.ValidationError(errors)
@@ -94,9 +99,9 @@ class ReportForm(forms.Form):
     involves_child = forms.BooleanField(label="This involves someone under 18", required=False)
     language = language_field("What language is it in? (optional)")
     images = ImagesField(
-        label="Screenshots or images (optional)",
-        help_text="JPEG, PNG, GIF or WebP, up to 10. They are stored privately and seen only by "
-        "trained reviewers.",
+        label="Screenshots, images or videos (optional)",
+        help_text="Images (JPEG, PNG, GIF, WebP) or videos (MP4, MOV, WebM, MKV, AVI), up to 10. "
+        "They are stored privately and seen only by trained reviewers.",
     )
     email = email_field(
         "Your email (optional)",
@@ -113,8 +118,9 @@ class SelfReportForm(forms.Form):
     content_url = content_url_field("Where is it? Paste the link to the post, image or account")
     description = description_field("Anything you want to tell us (optional)")
     images = ImagesField(
-        label="A screenshot, if you have one (optional)",
-        help_text="You do not have to send the image. If you do, only trained reviewers see it.",
+        label="A screenshot or the video, if you have one (optional)",
+        help_text="You do not have to send the image or video. If you do, only trained reviewers "
+        "see it.",
     )
     email = email_field(
         "An email address we can reach you at (optional)",

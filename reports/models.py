@@ -263,6 +263,10 @@ class Flag(models.Model):
 class Media(models.Model):
     """An uploaded or fetched file, in private storage, with its hashes once the job has run."""
 
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+
     content_item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="media")
     report = models.ForeignKey(
         Report, on_delete=models.PROTECT, null=True, blank=True, related_name="media"
@@ -274,6 +278,7 @@ class Media(models.Model):
     # Never the uploader's file name on disk: it may carry personal data or path tricks.
     file = models.FileField(max_length=200)
     original_filename = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=5, choices=Kind, default=Kind.IMAGE)
     mime = models.CharField(max_length=100, blank=True)
     size = models.PositiveBigIntegerField(default=0)
     width = models.PositiveIntegerField(null=True, blank=True)
@@ -286,6 +291,13 @@ class Media(models.Model):
     dhash = models.CharField(max_length=16, blank=True)
     # As found in the file: recorded, not applied (the PDQ reference hashes pixels as stored).
     exif_orientation = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Videos (reports/video.py): as the container states them at intake, then as decoded.
+    container = models.CharField(max_length=10, blank=True)
+    codec = models.CharField(max_length=32, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    frame_rate = models.FloatField(null=True, blank=True)
+    # Degrees clockwise a player turns the picture: recorded, not applied (as EXIF orientation).
+    rotation = models.PositiveSmallIntegerField(null=True, blank=True)
     cluster = models.ForeignKey(
         "moderation.Cluster", on_delete=models.SET_NULL, null=True, blank=True, related_name="media"
     )
@@ -305,7 +317,39 @@ class Media(models.Model):
                 condition=models.Q(hashed_at__isnull=True) | ~models.Q(sha256=""),
                 name="hashed_media_has_sha256",
             ),
+            models.CheckConstraint(
+                condition=models.Q(kind="video") | models.Q(duration__isnull=True),
+                name="only_videos_have_a_duration",
+            ),
         ]
 
     def __str__(self):
         return self.sha256 or f"media {self.pk} (not hashed yet)"
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == self.Kind.VIDEO
+
+
+class VideoHash(models.Model):
+    """A video's vPDQ: the PDQ of its sampled frames, with frame number, timestamp and quality.
+
+    Kept beside the media row, not on it: an hour at one frame a second is 3,600 frames, which
+    lists of media never need to read."""
+
+    media = models.OneToOneField(
+        Media, on_delete=models.CASCADE, primary_key=True, related_name="video_hash"
+    )
+    # How the frames were chosen (reports/video.py): seconds of video per hashed frame (0: every
+    # frame) and the pruning distance (null: none).
+    seconds_per_hash = models.FloatField()
+    prune_distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    frames_decoded = models.PositiveIntegerField()
+    # One line per hashed frame, as the reference tool writes them: frame,quality,pdq,timestamp.
+    frames = models.TextField(blank=True)
+    # Why hashing stopped before the end of the file (a damaged file, a limit), or "".
+    stopped = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"vPDQ of media {self.media_id}"

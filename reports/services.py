@@ -23,7 +23,7 @@ from moderation.outbox.models import OutboxJob
 from moderation.outbox.services import enqueue
 from reports.content import ContentFacts, content_item_get_or_create
 from reports.jobs import hash_media
-from reports.media import IncomingImage, store_image
+from reports.media import IncomingMedia, store_media
 from reports.models import Flag, Media, Report, ReporterIdentity
 
 
@@ -40,18 +40,9 @@ def reporter_fingerprint(*, account_id: str = "", email: str = "", ip: str | Non
     return salted_hmac("vigil.reporter-fingerprint", value, algorithm="sha256").hexdigest()
 
 
-def _store_media(images: Sequence[IncomingImage], **owner) -> list[Media]:
+def _store_media(images: Sequence[IncomingMedia], **owner) -> list[Media]:
     return [
-        Media.objects.create(
-            file=store_image(image),
-            original_filename=image.filename[:255],
-            mime=image.mime,
-            size=len(image.data),
-            width=image.width,
-            height=image.height,
-            sha256=image.sha256,
-            **owner,
-        )
+        Media.objects.create(**image.media_fields(store_media(image)), **owner)
         for image in images
     ]
 
@@ -61,7 +52,7 @@ def _item_and_case(
     content: ContentFacts,
     category: str,
     involves_child: bool,
-    images: Sequence[IncomingImage],
+    images: Sequence[IncomingMedia],
     actor_label: str,
     source: str,
 ):
@@ -87,7 +78,7 @@ def report_submit(
     content: ContentFacts,
     description: str = "",
     involves_child: bool = False,
-    images: Sequence[IncomingImage] = (),
+    images: Sequence[IncomingMedia] = (),
     reporter_account_id: str = "",
     reporter_email: str = "",
     reporter_notify: bool = False,
@@ -184,7 +175,7 @@ def flag_submit(
     model_version: str = "",
     description: str = "",
     involves_child: bool = False,
-    images: Sequence[IncomingImage] = (),
+    images: Sequence[IncomingMedia] = (),
     submitted_by=None,
     actor_label: str = "api",
 ) -> tuple[Flag, bool]:

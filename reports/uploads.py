@@ -1,5 +1,5 @@
 """Media sent through the API as base64: the schema, and the all-or-nothing check shared by
-intake and the hash lookup (every image is decoded and checked before anything is written)."""
+intake and the hash lookup (every file is checked before anything is written)."""
 
 import base64
 import binascii
@@ -8,17 +8,22 @@ from django.conf import settings
 from ninja import Schema
 
 from lib.api import ApiError, Text
-from reports.media import ImageRejected, IncomingImage, inspect_image
+from reports.media import IncomingMedia, MediaRejected, inspect_image, inspect_media
 
 
 class MediaIn(Schema):
     filename: Text(255, 1)
-    # Base64 of at most MAX_UPLOAD_BYTES (checked after decoding, with a clearer error).
-    data_base64: Text(((settings.MAX_UPLOAD_BYTES + 2) // 3) * 4 + 4, 1)
+    # Base64 of at most the larger of the image and video limits (each checked after decoding,
+    # with a clearer error).
+    data_base64: Text(((max(settings.MAX_UPLOAD_BYTES, settings.MAX_VIDEO_BYTES) + 2) // 3) * 4 + 4, 1)
 
 
-def decode_media(media: list[MediaIn], *, path: str = "media") -> list[IncomingImage]:
-    """Decode and check every image before anything is written: all or nothing."""
+def decode_media(
+    media: list[MediaIn], *, path: str = "media", videos: bool = True
+) -> list[IncomingMedia]:
+    """Decode and check every file before anything is written: all or nothing. `videos`: whether
+    videos are accepted here (else images only)."""
+    inspect = inspect_media if videos else inspect_image
     images = []
     for i, m in enumerate(media):
         try:
@@ -28,8 +33,8 @@ def decode_media(media: list[MediaIn], *, path: str = "media") -> list[IncomingI
                 422, "invalid_media", {"loc": [path, i, "data_base64"], "msg": "not valid base64"}
             ) from None
         try:
-            image = inspect_image(data, filename=m.filename)
-        except ImageRejected as e:
+            image = inspect(data, filename=m.filename)
+        except MediaRejected as e:
             raise ApiError(e.status, e.code, {"loc": [path, i], "msg": e.message}) from None
         if image.extension_mismatch:
             raise ApiError(

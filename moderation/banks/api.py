@@ -106,7 +106,7 @@ def lookup(request, payload: LookupIn):
         except MalformedHash as e:
             raise ApiError(422, "malformed_hash", {"loc": ["hash"], "msg": str(e)}) from None
     else:
-        (image,) = decode_media([MediaIn(**payload.image.dict())], path="image")
+        (image,) = decode_media([MediaIn(**payload.image.dict())], path="image", videos=False)
         try:
             result = image_lookup(data=image.data, **who)
         except Unhashable as e:

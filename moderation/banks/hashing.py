@@ -2,6 +2,7 @@
 against the banks and act on the matches by bank policy; and matching media already received
 against entries added since (retroactive matching)."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,8 +20,10 @@ from moderation.banks.matching import (
     wait_for_hashing_commits,
 )
 from moderation.banks.models import (
+    HEX_LENGTH,
     MIN_PDQ_QUALITY,
     PERCEPTUAL,
+    SAME_DIGEST,
     BankEntry,
     HashBank,
     Match,
@@ -29,7 +32,12 @@ from moderation.banks.policy import case_apply_matches
 from moderation.cases.models import Case
 from moderation.cases.rollup import case_refresh_priority
 from reports.hashing import PerceptualHashes, Unhashable, exact_hashes, perceptual_hashes
-from reports.models import Flag, Media, Report
+from reports.models import Flag, Media, Report, VideoHash
+from reports.video import NotAVideo, VideoHashes, VideoRejected, vpdq_hash
+from reports.vpdq import frames_to_text
+
+# Bytes read at a time when hashing a video file (videos are never read whole).
+CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class _Hashed:
     damaged: bool
     perceptual: PerceptualHashes | None
     unhashable_reason: str
+    video: VideoHashes | None = None
 
     @property
     def variants(self) -> list[str]:
@@ -49,21 +58,46 @@ class _Hashed:
 
 def _hash_file(media: Media) -> _Hashed:
     """The file's hashes: the slow part, done outside any transaction."""
+    if media.is_video:
+        return _hash_video(media)
     with media.file.open("rb") as f:
         data = f.read()
     sha256, md5, size = exact_hashes([data])
     damaged = bool(media.sha256) and sha256 != media.sha256
     perceptual, reason = None, ""
     if damaged:
-        # The stored file is not what was received: evidence damaged in storage. Keep the
-        # received hash (it is the evidence's identity) and say so; never hash the damage.
-        reason = f"stored file does not match its SHA-256 (found {sha256[:16]}…)"
+        reason = _damaged(sha256)
     else:
         try:
             perceptual = perceptual_hashes(data)
         except Unhashable as e:
             reason = e.reason[:200]
     return _Hashed(sha256, md5, size, damaged, perceptual, reason)
+
+
+def _damaged(sha256: str) -> str:
+    # The stored file is not what was received: evidence damaged in storage. Keep the received
+    # hash (it is the evidence's identity) and say so; never hash the damage.
+    return f"stored file does not match its SHA-256 (found {sha256[:16]}…)"
+
+
+def _hash_video(media: Media) -> _Hashed:
+    """A video's exact hashes (read a chunk at a time) and its vPDQ (decoded from the file in
+    storage, a frame at a time): memory stays bounded whatever the file's size."""
+    with media.file.open("rb") as f:
+        sha256, md5, size = exact_hashes(iter(lambda: f.read(CHUNK), b""))
+    damaged = bool(media.sha256) and sha256 != media.sha256
+    if damaged:
+        return _Hashed(sha256, md5, size, True, None, _damaged(sha256))
+    try:
+        with media.file.open("rb") as f:
+            video = vpdq_hash(f)
+    except NotAVideo:
+        return _Hashed(sha256, md5, size, False, None, "not a video FFmpeg can read")
+    except VideoRejected as e:
+        return _Hashed(sha256, md5, size, False, None, e.message[:200])
+    reason = "" if video.frames else (video.stopped or "no frames decoded")[:200]
+    return _Hashed(sha256, md5, size, False, None, reason, video)
 
 
 def _bank_hits(media: Media, hashed: _Hashed) -> list[Hit]:
@@ -107,8 +141,12 @@ def _media_store(media_id: int, hashed: _Hashed, hits: list[Hit]) -> Media:
             media.phash, media.dhash = p.phash, p.dhash
             media.width, media.height = p.width, p.height
             media.exif_orientation = p.exif_orientation
+        if hashed.video is not None:
+            _describe_video(media, hashed.video)
         case = _case_for_update(media)
         media.save()
+        if hashed.video is not None:
+            _store_video_hash(media, hashed.video)
         if hits:
             _record_matches(media=media, case=case, hits=hits)
         # Last, and briefly: the cluster lock, then the database's own clock for hashed_at, so
@@ -124,15 +162,54 @@ def _media_store(media_id: int, hashed: _Hashed, hits: list[Hit]) -> Media:
             after={
                 "sha256": media.sha256,
                 "md5": media.md5,
-                "pdq": media.pdq,
-                "pdq_quality": media.pdq_quality,
-                "phash": media.phash,
-                "dhash": media.dhash,
+                **(
+                    _video_audit(hashed.video)
+                    if hashed.video is not None
+                    else {
+                        "pdq": media.pdq,
+                        "pdq_quality": media.pdq_quality,
+                        "phash": media.phash,
+                        "dhash": media.dhash,
+                    }
+                ),
                 "cluster": cluster.pk if cluster else None,
                 **({"unhashable": media.unhashable_reason} if media.unhashable_reason else {}),
             },
         )
     return media
+
+
+def _describe_video(media: Media, video: VideoHashes) -> None:
+    """What decoding found, over what the container claimed at intake."""
+    info = video.info
+    media.container, media.codec = info.container, info.codec[:32]
+    media.width, media.height = info.width, info.height
+    media.frame_rate, media.rotation = info.frame_rate, info.rotation
+    media.duration = video.duration
+
+
+def _store_video_hash(media: Media, video: VideoHashes) -> None:
+    VideoHash.objects.update_or_create(
+        media=media,
+        defaults={
+            "seconds_per_hash": video.seconds_per_hash,
+            "prune_distance": video.prune_distance,
+            "frames_decoded": video.frames_decoded,
+            "frames": frames_to_text(video.frames),
+            "stopped": video.stopped[:200],
+        },
+    )
+
+
+def _video_audit(video: VideoHashes) -> dict:
+    # The frames themselves are on the VideoHash row; the audit records their digest and count.
+    text = frames_to_text(video.frames)
+    return {
+        "duration": video.duration,
+        "vpdq_frames": len(video.frames),
+        "vpdq_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        **({"stopped": video.stopped} if video.stopped else {}),
+    }
 
 
 def _case_for_update(media: Media) -> Case:
@@ -210,7 +287,7 @@ def media_rematch(
         )
     if not received.exists():
         return 0  # nothing received yet: no index of the entries (153 s for 10M, measured)
-    types = {t for t in (*PERCEPTUAL, "md5", "sha256") if entries.filter(signal_type=t).exists()}
+    types = {t for t in (*PERCEPTUAL, *HEX_LENGTH) if entries.filter(signal_type=t).exists()}
     for signal_type in PERCEPTUAL:
         media = received.exclude(**{signal_type: ""})
         if signal_type == "pdq":
@@ -223,16 +300,16 @@ def media_rematch(
                 found.setdefault(pk, []).append(
                     Hit(entry_id, signal_type, distance, 0 if signal_type == "pdq" else None)
                 )
-    for signal_type in ("md5", "sha256"):
-        if signal_type not in types:
+    for signal_type, same in SAME_DIGEST.items():
+        if not types.intersection(same):
             continue
         # The database joins the media's hashes with the entries': no list of either is read.
-        listed = entries.filter(signal_type=signal_type)
+        listed = entries.filter(signal_type__in=same)
         for pk, value in received.filter(
             **{f"{signal_type}__in": listed.values("value")}
         ).values_list("pk", signal_type):
-            for entry_id in listed.filter(value=value).values_list("pk", flat=True):
-                found.setdefault(pk, []).append(Hit(entry_id, signal_type, 0))
+            for entry_id, entry_type in listed.filter(value=value).values_list("pk", "signal_type"):
+                found.setdefault(pk, []).append(Hit(entry_id, entry_type, 0))
 
     gained = 0
     for media_id, hits in found.items():

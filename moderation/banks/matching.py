@@ -26,6 +26,7 @@ from moderation.banks.jobs import take_index_snapshot
 from moderation.banks.models import (
     MIN_PDQ_QUALITY,
     PERCEPTUAL,
+    SAME_DIGEST,
     BankEntry,
     BankVersion,
 )
@@ -230,7 +231,7 @@ def find_matches(
     exact = Q()
     for signal_type, value in (("md5", md5), ("sha256", sha256)):
         if value:
-            exact |= Q(signal_type=signal_type, value=value)
+            exact |= Q(signal_type__in=SAME_DIGEST[signal_type], value=value)
     if exact:
         for entry_id, signal_type in BankEntry.objects.filter(
             exact, removed_at__isnull=True, bank__is_active=True

@@ -15,10 +15,23 @@ class SignalType(models.TextChoices):
     DHASH = "dhash", "dHash (64-bit perceptual)"
     MD5 = "md5", "MD5 (exact)"
     SHA256 = "sha256", "SHA-256 (exact)"
+    VIDEO_MD5 = "video_md5", "Video MD5 (exact)"
+    VIDEO_SHA256 = "video_sha256", "Video SHA-256 (exact)"
 
 
 # Hex digits per value, and which signals match by distance rather than equality.
-HEX_LENGTH = {"pdq": 64, "phash": 16, "dhash": 16, "md5": 32, "sha256": 64}
+HEX_LENGTH = {
+    "pdq": 64,
+    "phash": 16,
+    "dhash": 16,
+    "md5": 32,
+    "sha256": 64,
+    "video_md5": 32,
+    "video_sha256": 64,
+}
+# Exact signals of the same digest match each other: the same bytes are the same file, whichever
+# list called it a video.
+SAME_DIGEST = {"md5": ("md5", "video_md5"), "sha256": ("sha256", "video_sha256")}
 PERCEPTUAL = ("pdq", "phash", "dhash")
 DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10, "dhash": 10}
 # Beyond these a "match" is noise (a quarter of the bits), and the index sizes assume them.
@@ -97,7 +110,7 @@ class HashBank(models.Model):
 
 class BankEntry(models.Model):
     bank = models.ForeignKey(HashBank, on_delete=models.PROTECT, related_name="entries")
-    signal_type = models.CharField(max_length=10, choices=SignalType)
+    signal_type = models.CharField(max_length=16, choices=SignalType)
     # Lower-case hex.
     value = models.CharField(max_length=64)
     labels = models.JSONField(default=list, blank=True)
@@ -154,7 +167,7 @@ class Match(models.Model):
 
     media = models.ForeignKey("reports.Media", on_delete=models.CASCADE, related_name="matches")
     entry = models.ForeignKey(BankEntry, on_delete=models.PROTECT, related_name="matches")
-    signal_type = models.CharField(max_length=10, choices=SignalType)
+    signal_type = models.CharField(max_length=16, choices=SignalType)
     distance = models.PositiveSmallIntegerField()
     # For PDQ: which of the media's eight rotations/mirror images hit (0 = as stored).
     variant = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -206,7 +219,7 @@ class IndexSnapshot(models.Model):
     an id up to `high_water` not removed before `as_of`; entries added since (a higher id) and
     removals since are read as a small delta on top."""
 
-    signal_type = models.CharField(max_length=10, choices=SignalType)
+    signal_type = models.CharField(max_length=16, choices=SignalType)
     # Names the files: unique, so two test databases or two deployments never share them.
     key = models.CharField(max_length=32, unique=True)
     high_water = models.BigIntegerField()

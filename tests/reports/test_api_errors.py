@@ -98,7 +98,7 @@ class TestApiErrors:
         assert r.status_code == 413
         assert r.json()["error"] == "request_too_large"
 
-    def test_a_file_that_is_not_an_image_gets_415(self, client, token):
+    def test_a_file_that_is_neither_an_image_nor_a_video_gets_415(self, client, token):
         r = post(
             client, token, report_payload(media=media(b"%PDF-1.4 definitely not an image", "a.png"))
         )
@@ -107,7 +107,8 @@ class TestApiErrors:
             "error": "not_an_image",
             "detail": {
                 "loc": ["media", 0],
-                "msg": "a.png: not an image (JPEG, PNG, GIF or WebP expected).",
+                "msg": "a.png: not an image or a video (JPEG, PNG, GIF or WebP; MP4, MOV, WebM, "
+                "MKV or AVI expected).",
             },
         }
         assert_nothing_written()
@@ -159,7 +160,8 @@ class TestApiErrors:
             "status": 415,
             "detail": {
                 "loc": ["flags", "2", "media", 0],
-                "msg": "x.png: not an image (JPEG, PNG, GIF or WebP expected).",
+                "msg": "x.png: not an image or a video (JPEG, PNG, GIF or WebP; MP4, MOV, "
+                "WebM, MKV or AVI expected).",
             },
         }
         assert [x["created"] for x in results[:2]] == [True, True]

@@ -158,10 +158,10 @@ class TestStatusStates:
 
 
 def test_stored_images_leave_no_partial_files(private_media, png_upload, db):
-    from reports.media import store_image
+    from reports.media import store_media
 
-    name = store_image(png_upload())
-    assert store_image(png_upload()) == name
+    name = store_media(png_upload())
+    assert store_media(png_upload()) == name
     files = [p.name for p in private_media.rglob("*") if p.is_file()]
     assert files == [name.rsplit("/", 1)[1]]
 

@@ -85,7 +85,7 @@ class TestReportFormExtras:
         r = client.post(
             "/report/", {"category": "spam", "content_url": "https://a.example/1", "images": shots}
         )
-        assert b"at most 10 images" in r.content
+        assert b"at most 10 files" in r.content
         assert Report.objects.count() == 0
 
     def test_it_keeps_a_misnamed_image_by_its_real_type(self, client):

@@ -33,7 +33,8 @@ class TestImportExport:
         g.write_text("# comment\npdq " + "c" * 64 + "\n\npdq " + "a" * 64 + "\n")
         assert "1 added, 1 already present" in run("import_hashes", "--bank", "known", str(g))
         assert BankEntry.objects.get(value="a" * 64).labels == ["ncmec csam"]
-        assert BankEntry.objects.filter(signal_type="md5").count() == 1
+        # A bank of MD5s takes a list's video MD5s, as what they are.
+        assert BankEntry.objects.filter(signal_type="video_md5").count() == 1
 
     def test_a_bad_line_imports_nothing_and_is_named(self, bank, tmp_path):
         f = tmp_path / "list.txt"
