@@ -9,20 +9,25 @@ hash and a frame rate F, frame n is hashed when n % int(S * F) == 0 (S = 0: ever
 Rotation metadata is recorded, not applied: the reference hashes pixels as stored.
 
 Everything here is bounded: the dimensions of every frame (FFmpeg's own `max_pixels` guard, so a
-frame too large is never allocated), the number of frames decoded and the seconds of video
-hashed, whatever the container claims; a file that stops decoding part-way keeps the frames hashed
-before the damage and says where it stopped.
+frame too large is never allocated, not even while FFmpeg probes the file as it opens it), the
+number of frames decoded and the seconds of video hashed, whatever the container claims; a file
+that stops decoding part-way, or ends (truncated) well before the duration its container states,
+keeps the frames hashed before the damage and says where it stopped.
 """
 
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import av
 import numpy as np
 import pdqhash
+from av.video.reformatter import VideoReformatter
 from django.conf import settings
+
+from reports.vpdq import sampling_interval
 
 # PyAV's name for a demuxer -> what we accept it as. MP4 and QuickTime share a demuxer (told
 # apart by the file's brand), as do Matroska and WebM (by the EBML document type).
@@ -46,6 +51,17 @@ EXTENSIONS = {
     "avi": {".avi"},
 }
 LABELS = "MP4, MOV, WebM, MKV or AVI"
+# FFmpeg opens still images too, as one-frame videos (its image demuxers: png_pipe, jpeg_pipe, ...,
+# image2, gif): a picture is not a video, whatever it is called.
+IMAGE_DEMUXERS = re.compile(r"_pipe$|^image2(pipe)?$|^gif$|^apng$")
+# So are HEIF and AVIF pictures (phones' photos), MP4 files by their boxes, told apart by the
+# brand: hashed as one-frame videos they would never meet the image banks.
+PICTURE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+PICTURE_BRANDS |= {b"avif", b"avis"}
+# Where a decoded video may fall short of the duration its container states before we call the
+# file truncated: rounding, a last frame shown longer than the rest, and containers that count a
+# little differently are no damage.
+SHORT_BY_SECONDS = 1.0
 
 
 class VideoRejected(Exception):
@@ -109,6 +125,11 @@ class VideoHashes:
     # Why hashing stopped before the end of the file ("" when it reached the end).
     stopped: str = ""
 
+    @property
+    def interval(self) -> float:
+        """Seconds between hashed frames (before pruning)."""
+        return sampling_interval(self.seconds_per_hash, self.info.frame_rate)
+
 
 def _limits() -> tuple[int, int, float]:
     return (
@@ -118,15 +139,40 @@ def _limits() -> tuple[int, int, float]:
     )
 
 
-def _open(source):
+def _open(source, head: bytes):
     """The container, or NotAVideo / VideoRejected for what FFmpeg cannot open."""
+    if head[4:8] == b"ftyp" and head[8:12] in PICTURE_BRANDS:
+        raise NotAVideo()
     try:
-        container = av.open(source, mode="r", metadata_errors="ignore")
-    except av.error.InvalidDataError:
-        raise NotAVideo() from None
+        # max_pixels here reaches the decoders FFmpeg runs while it probes the streams
+        # (avformat_find_stream_info decodes H.264 frames, for one, before we see any dimension).
+        container = av.open(
+            source,
+            mode="r",
+            metadata_errors="ignore",
+            options={"max_pixels": str(settings.MAX_VIDEO_PIXELS)},
+        )
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        if _looks_like_ours(head):
+            # One of our containers by its first bytes that FFmpeg cannot open: damaged, most
+            # often cut short (an MP4 whose index, the moov box, was to come at the end).
+            raise VideoRejected(
+                "corrupt_video", "the video is damaged or incomplete (it does not open).", 422
+            ) from None
         raise NotAVideo() from None
+    if IMAGE_DEMUXERS.search(container.format.name):
+        container.close()
+        raise NotAVideo()
     return container
+
+
+def _looks_like_ours(head: bytes) -> bool:
+    """Whether the first bytes are those of an MP4/QuickTime, Matroska/WebM or AVI file."""
+    return (
+        head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide")
+        or head[:4] == b"\x1a\x45\xdf\xa3"  # EBML
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+    )
 
 
 def _container_name(container, head: bytes) -> str | None:
@@ -139,10 +185,12 @@ def _container_name(container, head: bytes) -> str | None:
     return kind
 
 
-def _rotation(stream, first_frame) -> int:
+def _rotation(first_frame) -> int:
+    # FFmpeg gives the display matrix's angle counter-clockwise (-90 for a phone's portrait video,
+    # which players turn 90 degrees clockwise); we record it clockwise.
     angle = getattr(first_frame, "rotation", 0) if first_frame is not None else 0
     try:
-        return int(round(float(angle or 0))) % 360
+        return int(round(-float(angle or 0))) % 360
     except (TypeError, ValueError):
         return 0
 
@@ -168,6 +216,40 @@ def _duration(container, stream) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
+def _stated_video_seconds(container, stream) -> float | None:
+    """How long the container says the video stream itself is: its own duration; else Matroska's
+    DURATION tag for the track (FFmpeg and mkvmerge write one); else the file's duration when the
+    video is its only stream (a file's duration covers its longest stream, audio included)."""
+    if stream.duration is not None and stream.time_base:
+        value = float(stream.duration * stream.time_base)
+    elif match := re.fullmatch(
+        r"(\d+):(\d\d):(\d\d(?:\.\d+)?)\x00*", str(stream.metadata.get("DURATION", ""))
+    ):
+        hours, minutes, seconds = match.groups()
+        value = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    elif len(container.streams) == 1 and container.duration is not None:
+        value = container.duration / av.time_base
+    else:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _video_stream(container):
+    """The video to check and hash: the first video stream that is not an attached picture (the
+    cover art of an MP4 or an audio file, which FFmpeg lists as a one-frame video stream)."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
+
+
+def _minutes(seconds: float) -> str:
+    """Minutes for people, to the hundredth and rounded up: "180", "180.02", "0.5" (whole minutes
+    made a 30-second limit "0 minutes", and a video a little over a limit read as the limit)."""
+    hundredths = math.ceil(round(seconds / 60 * 100, 6))
+    return f"{hundredths / 100:.2f}".rstrip("0").rstrip(".")
+
+
 def _guard(stream, max_pixels: int) -> None:
     """Let FFmpeg refuse frames over max_pixels before it allocates them, and decode with the
     threads the settings allow."""
@@ -182,7 +264,7 @@ def probe(source, *, head: bytes) -> VideoInfo:
     the dimension and duration limits. `head`: the file's first bytes (to tell MP4 from MOV).
     Raises NotAVideo when FFmpeg does not recognise it at all, VideoRejected for a video we refuse."""
     max_pixels, _, max_seconds = _limits()
-    container = _open(source)
+    container = _open(source, head)
     with container:
         name = _container_name(container, head)
         if name is None:
@@ -191,13 +273,22 @@ def probe(source, *, head: bytes) -> VideoInfo:
                 f"{container.format.long_name} files are not accepted; send {LABELS}.",
                 415,
             )
-        if not container.streams.video:
+        stream = _video_stream(container)
+        if stream is None:
             kind = "audio only" if container.streams.audio else "no video stream"
             raise VideoRejected("no_video_stream", f"the file has no video ({kind}).", 422)
-        stream = container.streams.video[0]
+        if stream.codec_context is None:
+            # The container names a codec FFmpeg has no decoder for (PyAV leaves no context).
+            raise VideoRejected(
+                "unsupported_video_type", "the video's codec is not one we can decode.", 415
+            )
         width, height = stream.codec_context.width, stream.codec_context.height
         if width <= 0 or height <= 0:
-            raise VideoRejected("corrupt_video", "the video's dimensions are missing.", 422)
+            # FFmpeg's probe decoders leave them 0 when they refused a frame over max_pixels (as
+            # for an AVI's MPEG-4): what does the container itself state?
+            width, height = _stated_dimensions(source)
+            if width * height <= max_pixels:
+                raise VideoRejected("corrupt_video", "the video's dimensions are missing.", 422)
         if width * height > max_pixels:
             raise VideoRejected(
                 "video_too_large",
@@ -209,23 +300,41 @@ def probe(source, *, head: bytes) -> VideoInfo:
         if duration is not None and duration > max_seconds:
             raise VideoRejected(
                 "video_too_long",
-                f"the video is {duration / 60:.0f} minutes long; at most "
-                f"{max_seconds / 60:.0f} minutes are accepted.",
+                f"the video is {_minutes(duration)} minutes long; at most "
+                f"{_minutes(max_seconds)} minutes are accepted.",
                 413,
             )
         _guard(stream, max_pixels)
         first = _first_frame(container, stream)
         return VideoInfo(
             container=name,
-            codec=stream.codec_context.name,
+            # The codec's own name (av1), not the decoder's that FFmpeg picked (libdav1d).
+            codec=stream.codec_context.codec.canonical_name,
             width=first.width,
             height=first.height,
             duration=duration,
             frame_rate=_frame_rate(stream),
-            rotation=_rotation(stream, first),
+            rotation=_rotation(first),
             pixel_format=first.format.name,
             has_audio=bool(container.streams.audio),
         )
+
+
+def _stated_dimensions(source) -> tuple[int, int]:
+    """The video's dimensions as its container states them, read again without FFmpeg decoding
+    a frame to find them (no decoder is allowed while it probes)."""
+    if not isinstance(source, (str, PurePath)):
+        source.seek(0)
+    try:
+        with av.open(
+            source, mode="r", metadata_errors="ignore", options={"codec_whitelist": "none"}
+        ) as container:
+            stream = _video_stream(container)
+            if stream is None or stream.codec_context is None:
+                return 0, 0
+            return stream.codec_context.width, stream.codec_context.height
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return 0, 0
 
 
 def _first_frame(container, stream):
@@ -302,9 +411,16 @@ def vpdq_hash(
     rate = info.frame_rate or 1.0
     every = max(1, int(seconds_per_hash * rate))
     last_kept = None
-    container = _open(path)
+    # Where the last frame decoded ends, by its own duration where it has one (for telling a file
+    # cut short from one whose last frame is shown longer).
+    end = 0.0
+    container = _open(path, head)
+    # One converter for the whole video, on this thread (a frame's own to_ndarray makes a new one,
+    # with threads of its own, for every frame: measured by bench/video_hashing.py).
+    reformatter = VideoReformatter()
     with container:
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
+        stated = _stated_video_seconds(container, stream)
         _guard(stream, settings.MAX_VIDEO_PIXELS)
         start = stream.start_time
         number = -1
@@ -314,18 +430,19 @@ def vpdq_hash(
                 timestamp = _timestamp(frame, start, number, rate)
                 result.frames_decoded = number + 1
                 result.duration = max(result.duration, timestamp + 1.0 / rate)
+                end = max(end, timestamp + _frame_seconds(frame, rate))
                 if number >= max_frames:
                     result.stopped = f"more than {max_frames:,} frames; hashed the first ones"
                     break
                 if timestamp > max_seconds:
                     result.stopped = (
-                        f"longer than {max_seconds / 60:.0f} minutes; hashed the first "
-                        f"{max_seconds / 60:.0f}"
+                        f"longer than {_minutes(max_seconds)} minutes; hashed the first "
+                        f"{_minutes(max_seconds)}"
                     )
                     break
                 if number % every:
                     continue
-                rgb = frame.to_ndarray(format="rgb24")
+                rgb = reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
                 if rgb.shape[0] < 5 or rgb.shape[1] < 5:
                     # The reference's minimum: smaller frames get an empty hash of quality 0.
                     pdq, quality = "0" * 64, 0
@@ -344,11 +461,26 @@ def vpdq_hash(
         except (av.error.FFmpegError, ValueError) as e:
             # Damage part-way: keep what was hashed before it, and say where it stopped.
             result.stopped = f"stopped decoding at frame {number + 1:,}: {_ffmpeg_reason(e)}"
+    if not result.stopped and stated is not None and end < stated - SHORT_BY_SECONDS:
+        # FFmpeg reads a file cut short as one that ends there: no error, just fewer frames.
+        result.stopped = (
+            f"the file ends after {end:.1f} of the {stated:.1f} seconds its container states "
+            "(truncated or damaged); hashed the frames before"
+        )
     result.duration = round(
         max(result.duration, info.duration or 0.0) if not result.stopped else result.duration,
         3,
     )
     return result
+
+
+def _frame_seconds(frame, rate: float) -> float:
+    """How long a frame is shown: its own duration where it has one, else one frame at the rate."""
+    if frame.duration and frame.time_base:
+        value = float(frame.duration * frame.time_base)
+        if math.isfinite(value) and value > 0:
+            return value
+    return 1.0 / rate
 
 
 def _timestamp(frame, start, number: int, rate: float) -> float:

@@ -7,17 +7,12 @@ files for the five videos on which the two references agree.
 """
 
 import statistics
-from functools import cache
 
 import pytest
 
 from reports.video import vpdq_hash
 from tests.testdata import VPDQ, VPDQ_VIDEOS, vpdq_reference
-
-
-@cache
-def every_frame(name: str):
-    return vpdq_hash(VPDQ / "videos" / f"{name}.mp4", seconds_per_hash=0, prune_distance=0)
+from tests.testdata import vigil_every_frame as every_frame
 
 
 def distances(name: str, release: str) -> list[int]:
