@@ -42,8 +42,7 @@ def reporter_fingerprint(*, account_id: str = "", email: str = "", ip: str | Non
 
 def _store_media(images: Sequence[IncomingMedia], **owner) -> list[Media]:
     return [
-        Media.objects.create(**image.media_fields(store_media(image)), **owner)
-        for image in images
+        Media.objects.create(**image.media_fields(store_media(image)), **owner) for image in images
     ]
 
 

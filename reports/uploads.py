@@ -15,7 +15,9 @@ class MediaIn(Schema):
     filename: Text(255, 1)
     # Base64 of at most the larger of the image and video limits (each checked after decoding,
     # with a clearer error).
-    data_base64: Text(((max(settings.MAX_UPLOAD_BYTES, settings.MAX_VIDEO_BYTES) + 2) // 3) * 4 + 4, 1)
+    data_base64: Text(
+        ((max(settings.MAX_UPLOAD_BYTES, settings.MAX_VIDEO_BYTES) + 2) // 3) * 4 + 4, 1
+    )
 
 
 def decode_media(

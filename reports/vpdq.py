@@ -51,6 +51,12 @@ def _check(pdq: str, quality: int, timestamp: float) -> None:
         raise MalformedVpdq(f"a frame's timestamp is seconds from the start, not {timestamp}")
 
 
+def sampling_interval(seconds_per_hash: float, frame_rate: float | None) -> float:
+    """Seconds between hashed frames: the reference hashes frame n when n % int(S * F) == 0."""
+    rate = frame_rate or 1.0
+    return max(1, int(seconds_per_hash * rate)) / rate
+
+
 def frames_to_text(frames: list[FrameHash]) -> str:
     return "".join(f"{f.frame},{f.quality},{f.pdq},{f.timestamp:.3f}\n" for f in frames)
 
@@ -75,7 +81,9 @@ def frames_from_text(text: str) -> list[FrameHash]:
 def to_signal(frames: list[FrameHash]) -> str:
     """python-threatexchange's vPDQ signal string (compact JSON, as its CSV and line formats
     carry it)."""
-    return json.dumps([f"{f.pdq},{f.quality},{f.timestamp:.3f}" for f in frames], separators=(",", ":"))
+    return json.dumps(
+        [f"{f.pdq},{f.quality},{f.timestamp:.3f}" for f in frames], separators=(",", ":")
+    )
 
 
 def from_signal(signal: str) -> list[FrameHash]:
@@ -83,18 +91,20 @@ def from_signal(signal: str) -> list[FrameHash]:
     try:
         items = json.loads(signal)
     except (ValueError, RecursionError):
-        raise MalformedVpdq("a vPDQ signal is a JSON list of \"pdq,quality,timestamp\" strings") from None
+        raise MalformedVpdq(
+            'a vPDQ signal is a JSON list of "pdq,quality,timestamp" strings'
+        ) from None
     if not isinstance(items, list) or not items:
         raise MalformedVpdq("a vPDQ signal is a non-empty JSON list of frames")
     frames = []
     for n, item in enumerate(items):
         if not isinstance(item, str):
-            raise MalformedVpdq(f"frame {n}: a \"pdq,quality,timestamp\" string, not {item!r}"[:120])
+            raise MalformedVpdq(f'frame {n}: a "pdq,quality,timestamp" string, not {item!r}'[:120])
         try:
             pdq, quality, timestamp = item.split(",")
             f = FrameHash(n, float(timestamp), int(quality), pdq.strip().lower())
         except ValueError:
-            raise MalformedVpdq(f"frame {n}: not \"pdq,quality,timestamp\": {item[:80]!r}") from None
+            raise MalformedVpdq(f'frame {n}: not "pdq,quality,timestamp": {item[:80]!r}') from None
         _check(f.pdq, f.quality, f.timestamp)
         frames.append(f)
     return frames

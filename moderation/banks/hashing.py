@@ -16,25 +16,32 @@ from moderation.banks.matching import (
     Hit,
     build_index,
     find_image_matches,
+    find_video_matches,
     matching_in_flight,
     wait_for_hashing_commits,
 )
 from moderation.banks.models import (
-    HEX_LENGTH,
     MIN_PDQ_QUALITY,
     PERCEPTUAL,
     SAME_DIGEST,
+    SIGNAL_TYPES,
     BankEntry,
     HashBank,
     Match,
 )
 from moderation.banks.policy import case_apply_matches
+from moderation.banks.video_matching import (
+    build_frame_index,
+    match_frames_in_image_index,
+    match_image_in_frame_index,
+    match_video,
+)
 from moderation.cases.models import Case
 from moderation.cases.rollup import case_refresh_priority
 from reports.hashing import PerceptualHashes, Unhashable, exact_hashes, perceptual_hashes
 from reports.models import Flag, Media, Report, VideoHash
 from reports.video import NotAVideo, VideoHashes, VideoRejected, vpdq_hash
-from reports.vpdq import frames_to_text
+from reports.vpdq import frames_from_text, frames_to_text, sampling_interval
 
 # Bytes read at a time when hashing a video file (videos are never read whole).
 CHUNK = 1024 * 1024
@@ -102,6 +109,13 @@ def _hash_video(media: Media) -> _Hashed:
 
 def _bank_hits(media: Media, hashed: _Hashed) -> list[Hit]:
     """Matching reads only the hashes: done before the transaction, so no lock waits on it."""
+    if hashed.video is not None:
+        return find_video_matches(
+            hashed.video.frames,
+            interval=hashed.video.interval,
+            md5="" if hashed.damaged else hashed.md5,
+            sha256=media.sha256 or hashed.sha256,
+        )
     return find_image_matches(
         hashed.perceptual,
         md5="" if hashed.damaged else hashed.md5,
@@ -231,6 +245,9 @@ def _record_matches(*, media: Media, case, hits) -> None:
                 signal_type=h.signal_type,
                 distance=h.distance,
                 variant=h.variant,
+                segments=list(h.segments),
+                query_percent=h.query_percent,
+                compared_percent=h.compared_percent,
             )
             for h in hits
         ],
@@ -250,6 +267,12 @@ def _record_matches(*, media: Media, case, hits) -> None:
                     "signal": h.signal_type,
                     "distance": h.distance,
                     "variant": h.variant,
+                    **({"segments": list(h.segments)} if h.segments else {}),
+                    **(
+                        {"query_percent": h.query_percent, "compared_percent": h.compared_percent}
+                        if h.query_percent is not None
+                        else {}
+                    ),
                 }
                 for h in hits
             ],
@@ -287,7 +310,7 @@ def media_rematch(
         )
     if not received.exists():
         return 0  # nothing received yet: no index of the entries (153 s for 10M, measured)
-    types = {t for t in (*PERCEPTUAL, *HEX_LENGTH) if entries.filter(signal_type=t).exists()}
+    types = {t for t in SIGNAL_TYPES if entries.filter(signal_type=t).exists()}
     for signal_type in PERCEPTUAL:
         media = received.exclude(**{signal_type: ""})
         if signal_type == "pdq":
@@ -300,6 +323,8 @@ def media_rematch(
                 found.setdefault(pk, []).append(
                     Hit(entry_id, signal_type, distance, 0 if signal_type == "pdq" else None)
                 )
+    if "vpdq" in types or "pdq" in types:
+        _rematch_video_signals(received, entries, types, found)
     for signal_type, same in SAME_DIGEST.items():
         if not types.intersection(same):
             continue
@@ -323,6 +348,43 @@ def media_rematch(
             _record_matches(media=media, case=case, hits=new)
             gained += 1
     return gained
+
+
+def _rematch_video_signals(received, entries, types: set[str], found: dict) -> None:
+    """Received videos against new vPDQ entries (and their frames against new image PDQ
+    entries); received images against new vPDQ entries' frames."""
+    videos = VideoHash.objects.filter(media__in=received).select_related("media")
+    frame_index = build_frame_index(entries) if "vpdq" in types else None
+    image_index = build_index("pdq", entries=entries) if "pdq" in types else None
+    for video in videos.iterator(chunk_size=200):
+        frames = frames_from_text(video.frames)
+        interval = sampling_interval(video.seconds_per_hash, video.media.frame_rate)
+        if frame_index is not None:
+            for h in match_video(frames, frame_index, interval=interval):
+                found.setdefault(video.media_id, []).append(
+                    Hit(
+                        h.entry_id,
+                        "vpdq",
+                        h.distance,
+                        None,
+                        h.segments,
+                        h.query_percent,
+                        h.compared_percent,
+                    )
+                )
+        if image_index is not None:
+            for h in match_frames_in_image_index(
+                frames, lambda value: image_index.query(value, "pdq"), interval=interval
+            ):
+                found.setdefault(video.media_id, []).append(
+                    Hit(h.entry_id, "pdq", h.distance, 0, h.segments)
+                )
+    if frame_index is None or not len(frame_index):
+        return
+    images = received.filter(kind=Media.Kind.IMAGE, pdq_quality__gte=MIN_PDQ_QUALITY)
+    for pk, pdq in images.exclude(pdq="").values_list("pk", "pdq").iterator(chunk_size=2000):
+        for h in match_image_in_frame_index([pdq], frame_index):
+            found.setdefault(pk, []).append(Hit(h.entry_id, "vpdq", h.distance, 0, h.segments))
 
 
 def bank_rematch(*, bank_id: int, added_at: str) -> int:

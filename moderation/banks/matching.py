@@ -40,8 +40,16 @@ from moderation.banks.snapshot import (
     request_snapshot,
     snapshot_load,
 )
+from moderation.banks.video_matching import (
+    FrameIndex,
+    build_frame_index,
+    match_frames_in_image_index,
+    match_image_in_frame_index,
+    match_video,
+)
 from moderation.outbox.services import enqueue
 from reports.hashing import PerceptualHashes
+from reports.vpdq import FrameHash
 
 logger = logging.getLogger(__name__)
 
@@ -89,17 +97,19 @@ def _check_version(*, now: bool = False, version: int | None = None) -> None:
     _Cache.checked_at = clock
 
 
-def current_index(signal_type: str) -> SignalIndex | LayeredIndex:
+def current_index(signal_type: str) -> SignalIndex | LayeredIndex | FrameIndex:
     _check_version()
     if signal_type not in _Cache.indexes:
-        _Cache.indexes[signal_type] = _fresh_index(signal_type)
+        _Cache.indexes[signal_type] = (
+            build_frame_index() if signal_type == "vpdq" else _fresh_index(signal_type)
+        )
     return _Cache.indexes[signal_type]
 
 
 def warm_indexes() -> None:
-    """Bring every perceptual index up to date now (a worker does it before it forks a job, so the
-    job starts with them: config/worker.py)."""
-    for signal_type in PERCEPTUAL:
+    """Bring every perceptual index, and the vPDQ frame index, up to date now (a worker does it
+    before it forks a job, so the job starts with them: config/worker.py)."""
+    for signal_type in (*PERCEPTUAL, "vpdq"):
         current_index(signal_type)
 
 
@@ -200,6 +210,10 @@ class Hit:
     signal_type: str
     distance: int
     variant: int | None = None
+    # Videos (moderation/banks/video_matching.py): where, and for a vPDQ entry how much.
+    segments: tuple[dict, ...] = ()
+    query_percent: float | None = None
+    compared_percent: float | None = None
 
 
 def find_matches(
@@ -248,7 +262,7 @@ def find_image_matches(
     exact hashes only)."""
     if perceptual is None:
         return find_matches(md5=md5, sha256=sha256)
-    return find_matches(
+    hits = find_matches(
         pdq_variants=list(perceptual.pdq_dihedral),
         pdq_quality=perceptual.pdq_quality,
         phash=perceptual.phash,
@@ -256,6 +270,41 @@ def find_image_matches(
         md5=md5,
         sha256=sha256,
     )
+    if perceptual.pdq_quality >= MIN_PDQ_QUALITY:
+        # A still of a known video: its frames are in the banks' vPDQ entries.
+        frames = current_index("vpdq")
+        hits += [
+            Hit(h.entry_id, "vpdq", h.distance, h.variant, h.segments)
+            for h in match_image_in_frame_index(list(perceptual.pdq_dihedral), frames)
+        ]
+    return hits
 
 
-__all__ = ["PERCEPTUAL", "Hit", "find_image_matches", "find_matches", "forget_indexes"]
+def find_video_matches(
+    frames: list[FrameHash], *, interval: float, md5: str = "", sha256: str = ""
+) -> list[Hit]:
+    """Every live entry a video matches: vPDQ entries by the reference comparison, image PDQ
+    entries by any of its frames, and its exact digests. `interval`: seconds between its hashed
+    frames."""
+    hits = [
+        Hit(h.entry_id, "vpdq", h.distance, None, h.segments, h.query_percent, h.compared_percent)
+        for h in match_video(frames, current_index("vpdq"), interval=interval)
+    ]
+    pdq = current_index("pdq")
+    hits += [
+        Hit(h.entry_id, "pdq", h.distance, 0, h.segments)
+        for h in match_frames_in_image_index(
+            frames, lambda value: pdq.query(value, "pdq"), interval=interval
+        )
+    ]
+    return hits + find_matches(md5=md5, sha256=sha256)
+
+
+__all__ = [
+    "PERCEPTUAL",
+    "Hit",
+    "find_image_matches",
+    "find_matches",
+    "find_video_matches",
+    "forget_indexes",
+]

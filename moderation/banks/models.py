@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -17,6 +18,7 @@ class SignalType(models.TextChoices):
     SHA256 = "sha256", "SHA-256 (exact)"
     VIDEO_MD5 = "video_md5", "Video MD5 (exact)"
     VIDEO_SHA256 = "video_sha256", "Video SHA-256 (exact)"
+    VPDQ = "vpdq", "vPDQ (video, frame by frame)"
 
 
 # Hex digits per value, and which signals match by distance rather than equality.
@@ -29,13 +31,16 @@ HEX_LENGTH = {
     "video_md5": 32,
     "video_sha256": 64,
 }
+# Every signal type a bank may hold: the hex ones, and vPDQ (a list of frames: reports/vpdq.py;
+# its entries' value is the SHA-256 of its signal string, and its frames are BankEntryFrame rows).
+SIGNAL_TYPES = (*HEX_LENGTH, "vpdq")
 # Exact signals of the same digest match each other: the same bytes are the same file, whichever
 # list called it a video.
 SAME_DIGEST = {"md5": ("md5", "video_md5"), "sha256": ("sha256", "video_sha256")}
 PERCEPTUAL = ("pdq", "phash", "dhash")
-DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10, "dhash": 10}
+DEFAULT_THRESHOLDS = {"pdq": 31, "phash": 10, "dhash": 10, "vpdq": 31}
 # Beyond these a "match" is noise (a quarter of the bits), and the index sizes assume them.
-MAX_THRESHOLD = {"pdq": 64, "phash": 16, "dhash": 16}
+MAX_THRESHOLD = {"pdq": 64, "phash": 16, "dhash": 16, "vpdq": 64}
 # PDQ hashes below this quality are too weak to match on (SPEC.md).
 MIN_PDQ_QUALITY = 50
 
@@ -57,6 +62,18 @@ class HashBank(models.Model):
     signal_types = models.JSONField(default=list, help_text="Signal types this bank holds.")
     thresholds = models.JSONField(
         default=dict, blank=True, help_text='Match threshold per signal type, e.g. {"pdq": 31}.'
+    )
+    # vPDQ's comparison (reports/vpdq.py; the frame distance is thresholds["vpdq"]): frames below
+    # this quality are left out on both sides, and a video matches an entry when at least these
+    # shares of its own frames and of the entry's frames match.
+    vpdq_quality = models.PositiveSmallIntegerField(
+        default=50, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    vpdq_query_percent = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    vpdq_compared_percent = models.FloatField(
+        default=80.0, validators=[MinValueValidator(0), MaxValueValidator(100)]
     )
     policy = models.CharField(max_length=20, choices=Policy, default=Policy.RAISE_PRIORITY)
     route_to = models.ForeignKey(
@@ -85,9 +102,9 @@ class HashBank(models.Model):
         if (
             not isinstance(self.signal_types, list)
             or not self.signal_types
-            or any(t not in HEX_LENGTH for t in self.signal_types)
+            or any(t not in SIGNAL_TYPES for t in self.signal_types)
         ):
-            errors["signal_types"] = f"A list of signal types from: {', '.join(HEX_LENGTH)}."
+            errors["signal_types"] = f"A list of signal types from: {', '.join(SIGNAL_TYPES)}."
         if not isinstance(self.thresholds, dict):
             errors["thresholds"] = 'An object of whole numbers, e.g. {"pdq": 31, "phash": 10}.'
         else:
@@ -102,7 +119,8 @@ class HashBank(models.Model):
                     errors["thresholds"] = (
                         f"{signal_type}: a whole number from 0 to {top} is needed"
                         if top is not None
-                        else f"{signal_type} is not a perceptual signal type (pdq, phash, dhash)"
+                        else f"{signal_type} is not a perceptual signal type (pdq, phash, dhash, "
+                        "vpdq)"
                     )
         if errors:
             raise ValidationError(errors)
@@ -162,6 +180,27 @@ class BankEntry(models.Model):
         return f"{self.signal_type} {self.value}"
 
 
+class BankEntryFrame(models.Model):
+    """One frame of a vPDQ entry, in the order its signal lists them."""
+
+    entry = models.ForeignKey(BankEntry, on_delete=models.CASCADE, related_name="frames")
+    position = models.PositiveIntegerField()
+    pdq = models.CharField(max_length=64)
+    quality = models.PositiveSmallIntegerField()
+    timestamp = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "position"], name="one_frame_per_position"),
+            models.CheckConstraint(
+                condition=Q(quality__lte=100) & Q(timestamp__gte=0), name="frame_quality_and_time"
+            ),
+        ]
+
+    def __str__(self):
+        return f"frame {self.position} of entry {self.entry_id}"
+
+
 class Match(models.Model):
     """A media file matched a bank entry."""
 
@@ -171,6 +210,12 @@ class Match(models.Model):
     distance = models.PositiveSmallIntegerField()
     # For PDQ: which of the media's eight rotations/mirror images hit (0 = as stored).
     variant = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Videos (moderation/banks/video_matching.py): the time ranges that matched, in seconds, of
+    # the media ("start", "end") and of the entry's video ("entry_start", "entry_end"), and for a
+    # vPDQ entry the shares of the media's and the entry's frames that matched.
+    segments = models.JSONField(default=list, blank=True)
+    query_percent = models.FloatField(null=True, blank=True)
+    compared_percent = models.FloatField(null=True, blank=True)
     matched_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -6,90 +6,23 @@ import io
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from moderation.audit.services import audit_record
-from moderation.banks.index import MalformedHash, parse_hex
+from moderation.banks.hashlists import ImportFailed, ParsedEntry, parse_line, render
 from moderation.banks.jobs import rematch_media, take_index_snapshot
-from moderation.banks.models import PERCEPTUAL, BankEntry, BankVersion, HashBank
+from moderation.banks.models import PERCEPTUAL, BankEntry, BankEntryFrame, BankVersion, HashBank
 from moderation.banks.snapshot import bank_write_gate
 from moderation.outbox.services import enqueue
+from reports.vpdq import FrameHash, to_signal
 
-# python-threatexchange's names for the signals we hold.
-SIGNAL_ALIASES = {
-    "pdq": "pdq",
-    "phash": "phash",
-    "dhash": "dhash",
-    "md5": "md5",
-    "photo_md5": "md5",
-    "video_md5": "video_md5",
-    "sha256": "sha256",
-    "video_sha256": "video_sha256",
-}
-# A bank of file digests takes lists that call them video digests (as it did before videos had
-# their own signal types): the same bytes are the same file.
-DIGEST_OF = {"video_md5": "md5", "video_sha256": "sha256"}
 BATCH = 5000
 # Lines handed to the database at a time, and bad lines named at most, in an import.
 CHUNK = 50_000
 MAX_ERRORS_LISTED = 1000
-
-
-class ImportFailed(Exception):
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class ParsedEntry:
-    line: int
-    signal_type: str
-    value: str
-    labels: tuple[str, ...]
-
-
-def _parse_line(number: int, raw: str, allowed: set[str]) -> ParsedEntry | str | None:
-    """One line: its entry, what is wrong with it, or None (blank, a comment, the CSV header)."""
-    line = raw.strip()
-    if not line or line.startswith("#"):
-        return None
-    fields = next(csv.reader([line])) if "," in line else line.split()
-    if [f.strip().lower() for f in fields[:2]] == ["signal_type", "signal_str"]:
-        return None
-    if len(fields) < 2:
-        return f"line {number}: expected a signal type and a hash, got {line[:80]!r}"
-    kind = SIGNAL_ALIASES.get(fields[0].strip().lower())
-    if kind is None:
-        return f"line {number}: unknown signal type {fields[0].strip()[:40]!r}"
-    if kind not in allowed and DIGEST_OF.get(kind) not in allowed:
-        return f"line {number}: this bank does not hold {kind} hashes"
-    try:
-        value = parse_hex(kind, fields[1])
-    except MalformedHash as e:
-        return f"line {number}: {e}"
-    return ParsedEntry(number, kind, value, tuple(f.strip() for f in fields[2:] if f.strip()))
-
-
-def parse_hash_list(text: str, *, allowed: Iterable[str]) -> list[ParsedEntry]:
-    """Parse python-threatexchange's CSV (`signal_type,signal_str,...`) or its `<type> <hash>`
-    lines. Raises ImportFailed listing every bad line by number; blank lines and `#` comments are
-    skipped, as is a CSV header."""
-    allowed = set(allowed)
-    entries, errors = [], []
-    for number, raw in enumerate(io.StringIO(text), start=1):
-        parsed = _parse_line(number, raw, allowed)
-        if isinstance(parsed, str):
-            errors.append(parsed)
-        elif parsed is not None:
-            entries.append(parsed)
-    if errors:
-        raise ImportFailed(errors)
-    return entries
 
 
 class _BulkSink:
@@ -118,6 +51,22 @@ class _BulkSink:
             # file) is skipped, and counted as present.
             ignore_conflicts=True,
         )
+        videos = {e.value: e.frames for e in chunk if e.frames}
+        if not videos:
+            return
+        # Frames for the entries this import added (an entry listed before keeps its own).
+        added = self.live.filter(signal_type="vpdq", added_at=self.now, value__in=videos)
+        BankEntryFrame.objects.bulk_create(
+            [
+                BankEntryFrame(
+                    entry_id=pk, position=i, pdq=f.pdq, quality=f.quality, timestamp=f.timestamp
+                )
+                for pk, value in added.values_list("pk", "value")
+                for i, f in enumerate(videos[value])
+            ],
+            batch_size=BATCH,
+            ignore_conflicts=True,
+        )
 
     def finish(self) -> int:
         """How many entries were added."""
@@ -138,17 +87,35 @@ class _CopySink:
                 f"CREATE TEMPORARY TABLE {self.table} "
                 "(signal_type text, value text, labels jsonb) ON COMMIT DROP"
             )
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.table}_frames "
+                "(value text, position integer, pdq text, quality smallint, ts double precision) "
+                "ON COMMIT DROP"
+            )
 
     def write(self, chunk: list[ParsedEntry]) -> None:
         if not chunk:
             return
+        self._copy(
+            self.table, ((e.signal_type, e.value, json.dumps(list(e.labels))) for e in chunk)
+        )
+        self._copy(
+            f"{self.table}_frames",
+            (
+                (e.value, i, f.pdq, f.quality, repr(f.timestamp))
+                for e in chunk
+                for i, f in enumerate(e.frames)
+            ),
+        )
+
+    def _copy(self, table: str, rows) -> None:
         buffer = io.StringIO()
-        out = csv.writer(buffer)
-        for e in chunk:
-            out.writerow((e.signal_type, e.value, json.dumps(list(e.labels))))
+        csv.writer(buffer).writerows(rows)
+        if not buffer.tell():
+            return
         buffer.seek(0)
         with connection.cursor() as cursor:
-            cursor.cursor.copy_expert(f"COPY {self.table} FROM STDIN WITH (FORMAT csv)", buffer)
+            cursor.cursor.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT csv)", buffer)
 
     def finish(self) -> int:
         """How many entries were added (the INSERT's own count: no count of the bank's rows)."""
@@ -162,7 +129,19 @@ class _CopySink:
                 [self.bank.pk, self.user.pk if self.user else None, self.now],
             )
             added = cursor.rowcount
-            cursor.execute(f"DROP TABLE {self.table}")
+            # A vPDQ entry's frames, for the entries this import added (an entry listed before
+            # keeps its own; one listed twice in the file has its frames once).
+            cursor.execute(
+                "INSERT INTO moderation_bankentryframe "  # noqa: S608 - our tables, values bound
+                "(entry_id, position, pdq, quality, timestamp) "
+                f"SELECT DISTINCT ON (e.id, f.position) e.id, f.position, f.pdq, f.quality, f.ts "
+                f"FROM {self.table}_frames f JOIN moderation_bankentry e "
+                "ON e.bank_id = %s AND e.signal_type = 'vpdq' AND e.value = f.value "
+                "AND e.added_at = %s AND e.removed_at IS NULL "
+                "ON CONFLICT (entry_id, position) DO NOTHING",
+                [self.bank.pk, self.now],
+            )
+            cursor.execute(f"DROP TABLE {self.table}, {self.table}_frames")
         return added
 
 
@@ -198,7 +177,7 @@ def bank_import(
         sink = (_CopySink if connection.vendor == "postgresql" else _BulkSink)(bank, user, now)
         chunk: list[ParsedEntry] = []
         for number, raw in enumerate(source, start=1):
-            parsed = _parse_line(number, raw, allowed)
+            parsed = parse_line(number, raw, allowed)
             if parsed is None:
                 continue
             if isinstance(parsed, str):
@@ -268,24 +247,34 @@ def bank_entry_remove(*, entry: BankEntry, user=None, actor_label: str = "") -> 
 
 
 def bank_export(*, bank: HashBank, fmt: str = "csv") -> Iterable[str]:
-    """The bank's live entries, as CSV (with a header) or as `<type> <hash>` lines."""
-    rows = (
-        BankEntry.objects.filter(bank=bank, removed_at__isnull=True)
-        .order_by("pk")
-        .values_list("signal_type", "value", "labels")
-        .iterator(chunk_size=BATCH)
-    )
-    if fmt == "lines":
-        for signal_type, value, _labels in rows:
-            yield f"{signal_type} {value}\n"
-        return
-    out = io.StringIO()
-    writer = csv.writer(out)
-    # Labels follow as further columns, one each, which is how the import reads them back.
-    writer.writerow(["signal_type", "signal_str", "labels"])
-    yield out.getvalue()
-    for signal_type, value, labels in rows:
-        out.seek(0)
-        out.truncate()
-        writer.writerow([signal_type, value, *(labels or [])])
-        yield out.getvalue()
+    """The bank's live entries, as CSV (with a header) or as `<type> <hash>` lines; a vPDQ
+    entry as its signal string, rebuilt from its frames."""
+    return render(_export_rows(bank), fmt=fmt)
+
+
+def _export_rows(bank: HashBank) -> Iterable[tuple[str, str, list]]:
+    """(signal type, signal string, labels) of the live entries, by id, a batch at a time (a vPDQ
+    entry's frames read with its batch: one query per batch, not per video)."""
+    live = BankEntry.objects.filter(bank=bank, removed_at__isnull=True).order_by("pk")
+    after = 0
+    while True:
+        batch = list(
+            live.filter(pk__gt=after).values_list("pk", "signal_type", "value", "labels")[:BATCH]
+        )
+        if not batch:
+            return
+        videos = [pk for pk, signal_type, _, _ in batch if signal_type == "vpdq"]
+        frames: dict[int, list[FrameHash]] = {}
+        for entry_id, position, pdq, quality, timestamp in (
+            BankEntryFrame.objects.filter(entry_id__in=videos)
+            .order_by("entry_id", "position")
+            .values_list("entry_id", "position", "pdq", "quality", "timestamp")
+        ):
+            frames.setdefault(entry_id, []).append(FrameHash(position, timestamp, quality, pdq))
+        for pk, signal_type, value, labels in batch:
+            yield (
+                signal_type,
+                to_signal(frames.get(pk, [])) if signal_type == "vpdq" else value,
+                labels,
+            )
+        after = batch[-1][0]

@@ -32,6 +32,9 @@ class TestBankAdmin:
                 "created_at_1": "10:00:00",
                 "description": "",
                 "source": "test",
+                "vpdq_quality": "50",
+                "vpdq_query_percent": "0",
+                "vpdq_compared_percent": "80",
             },
         )
         assert r.status_code == 302, r.content
