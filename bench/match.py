@@ -196,9 +196,11 @@ def run_snapshot(index: SignalIndex, threshold: int, signal_type: str, queries):
         t = time.perf_counter()
         files_write(
             path,
-            entry_ids=index.entry_ids,
-            words=index.words,
-            bank_ids=np.ones(len(index.entry_ids), np.int32),
+            arrays={
+                "entry_ids": index.entry_ids,
+                "words": index.words,
+                "bank_ids": np.ones(len(index.entry_ids), np.int32),
+            },
             tmax=threshold,
             high_water=len(index.entry_ids),
             signal_type=signal_type,

@@ -111,12 +111,14 @@ def from_signal(signal: str) -> list[FrameHash]:
 
 
 def unique_frames(frames: list[FrameHash], quality: int) -> list[FrameHash]:
-    """The frames the comparison counts: the first of each distinct PDQ, at or above `quality`."""
+    """The frames the comparison counts: the first of each distinct PDQ, kept if at or above
+    `quality` (deduplicated, then filtered, as python-threatexchange's matcher does)."""
     seen, kept = set(), []
     for f in frames:
-        if f.quality >= quality and f.pdq not in seen:
+        if f.pdq not in seen:
             seen.add(f.pdq)
-            kept.append(f)
+            if f.quality >= quality:
+                kept.append(f)
     return kept
 
 

@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 
 from moderation.audit.services import audit_record
 from moderation.banks.clusters import cluster_lock, media_assign_cluster
+from moderation.banks.frame_index import build_frame_index
 from moderation.banks.matching import (
     Hit,
     build_index,
@@ -31,7 +32,6 @@ from moderation.banks.models import (
 )
 from moderation.banks.policy import case_apply_matches
 from moderation.banks.video_matching import (
-    build_frame_index,
     match_frames_in_image_index,
     match_image_in_frame_index,
     match_video,

@@ -21,6 +21,14 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from lib.locks import lock_key, session_lock
+from moderation.banks.frame_index import (
+    FrameIndex,
+    FramePart,
+    build_frame_index,
+    max_distance,
+    read_frames,
+    vpdq_frames,
+)
 from moderation.banks.index import SignalIndex
 from moderation.banks.jobs import take_index_snapshot
 from moderation.banks.models import (
@@ -34,6 +42,7 @@ from moderation.banks.snapshot import (
     LayeredIndex,
     bank_thresholds,
     fold_due,
+    frame_snapshot_load,
     index_snapshot_take,
     latest_snapshot,
     read_entries,
@@ -41,8 +50,6 @@ from moderation.banks.snapshot import (
     snapshot_load,
 )
 from moderation.banks.video_matching import (
-    FrameIndex,
-    build_frame_index,
     match_frames_in_image_index,
     match_image_in_frame_index,
     match_video,
@@ -100,9 +107,7 @@ def _check_version(*, now: bool = False, version: int | None = None) -> None:
 def current_index(signal_type: str) -> SignalIndex | LayeredIndex | FrameIndex:
     _check_version()
     if signal_type not in _Cache.indexes:
-        _Cache.indexes[signal_type] = (
-            build_frame_index() if signal_type == "vpdq" else _fresh_index(signal_type)
-        )
+        _Cache.indexes[signal_type] = _fresh_index(signal_type)
     return _Cache.indexes[signal_type]
 
 
@@ -113,9 +118,10 @@ def warm_indexes() -> None:
         current_index(signal_type)
 
 
-def _fresh_index(signal_type: str) -> SignalIndex | LayeredIndex:
+def _fresh_index(signal_type: str) -> SignalIndex | LayeredIndex | FrameIndex:
     """The signal type's index as the banks are now: its latest snapshot with the changes since,
-    or, for banks too small to need one, built here from the database."""
+    or, for banks too small to need one, built here from the database. vPDQ's is the frame index
+    (moderation/banks/frame_index.py), snapshotted the same way."""
     snapshot = latest_snapshot(signal_type)
     if _too_large_to_build(signal_type, above=snapshot.high_water if snapshot else None):
         if connection.in_atomic_block:
@@ -129,7 +135,10 @@ def _fresh_index(signal_type: str) -> SignalIndex | LayeredIndex:
             snapshot = _take_snapshot_here(signal_type) or snapshot
     if snapshot is not None:
         try:
-            index = snapshot_load(snapshot, build_delta=_delta)
+            if signal_type == "vpdq":
+                index = frame_snapshot_load(snapshot, build_delta=_frame_delta)
+            else:
+                index = snapshot_load(snapshot, build_delta=_delta)
         except OSError:
             # A full or read-only cache directory must not stop matching: build it here.
             logger.exception("could not load index snapshot %s; building in memory", snapshot)
@@ -137,13 +146,15 @@ def _fresh_index(signal_type: str) -> SignalIndex | LayeredIndex:
             if fold_due(index):
                 request_snapshot(signal_type, enqueue_job=_enqueue_snapshot)
             return index
-    return build_index(signal_type)
+    return build_frame_index() if signal_type == "vpdq" else build_index(signal_type)
 
 
 def _too_large_to_build(signal_type: str, *, above: int | None) -> bool:
     """Whether the live entries (above a snapshot's mark, if any) reach INDEX_SNAPSHOT_MIN_ENTRIES,
-    counting no further than that."""
+    counting no further than that; for vPDQ, their frames."""
     limit = settings.INDEX_SNAPSHOT_MIN_ENTRIES
+    if signal_type == "vpdq":
+        return vpdq_frames(above=above)[:limit].count() >= limit
     live = BankEntry.objects.filter(
         signal_type=signal_type, removed_at__isnull=True, bank__is_active=True
     )
@@ -162,6 +173,10 @@ def _take_snapshot_here(signal_type: str):
 
 def _delta(signal_type: str, after_id: int) -> SignalIndex:
     return build_index(signal_type, above=after_id)
+
+
+def _frame_delta(after_id: int) -> FramePart:
+    return FramePart.build(read_frames(vpdq_frames(above=after_id)), max_distance())
 
 
 def _enqueue_snapshot(signal_type: str) -> None:

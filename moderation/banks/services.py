@@ -213,7 +213,7 @@ def bank_import(
             transaction.on_commit(_analyze_entries)
             # A list this size is folded into a new index snapshot once, at the end, rather than
             # carried as a delta by every process (moderation/banks/snapshot.py).
-            for signal_type in sorted(types & set(PERCEPTUAL)):
+            for signal_type in sorted(types & {*PERCEPTUAL, "vpdq"}):
                 enqueue(take_index_snapshot, signal_type)
         audit_record(
             verb="bank.imported",

@@ -42,11 +42,13 @@ from django.utils import timezone
 
 from lib.locks import session_lock
 from moderation.banks import index as bank_index
+from moderation.banks.frame_index import FrameIndex, FramePart, bank_video_params, read_frames
 from moderation.banks.index import SignalIndex, _MultiIndex, _plan, _within, to_words
 from moderation.banks.models import (
     DEFAULT_THRESHOLDS,
     HEX_LENGTH,
     BankEntry,
+    BankEntryFrame,
     HashBank,
     IndexSnapshot,
 )
@@ -154,23 +156,29 @@ def _fill(batch, filled, entry_ids, words, bank_ids, signal_type) -> int:
 
 
 def _write(snapshot: IndexSnapshot, path: Path) -> None:
-    entry_ids, words, bank_ids = read_entries(_snapshot_rows(snapshot), snapshot.signal_type)
+    if snapshot.signal_type == "vpdq":
+        # The frames of the vPDQ entries up to the mark (moderation/banks/frame_index.py).
+        arrays = read_frames(BankEntryFrame.objects.filter(entry__in=_snapshot_rows(snapshot)))
+    else:
+        entry_ids, words, bank_ids = read_entries(_snapshot_rows(snapshot), snapshot.signal_type)
+        arrays = {"entry_ids": entry_ids, "words": words, "bank_ids": bank_ids}
     files_write(
         path,
-        entry_ids=entry_ids,
-        words=words,
-        bank_ids=bank_ids,
+        arrays=arrays,
         tmax=snapshot.planned_threshold,
         high_water=snapshot.high_water,
         signal_type=snapshot.signal_type,
     )
 
 
-def files_write(path: Path, *, entry_ids, words, bank_ids, tmax: int, high_water: int, signal_type):
-    """Write an index's arrays (and its multi-index tables, when it is large enough for them) as
-    the files of a snapshot at `path`, which appears whole or not at all."""
-    filled = len(entry_ids)
-    arrays = {"entry_ids": entry_ids, "words": words, "bank_ids": bank_ids}
+def files_write(path: Path, *, arrays: dict, tmax: int, high_water: int, signal_type: str):
+    """Write an index's arrays (one row per entry, or per frame for vPDQ; "words" the hashes)
+    and its multi-index tables, when it is large enough for them, as the files of a snapshot at
+    `path`, which appears whole or not at all."""
+    words = arrays["words"]
+    filled = len(words)
+    names = list(arrays)
+    arrays = dict(arrays)
     plan = (
         _plan(words.shape[1] * 64, tmax, filled)
         if filled >= bank_index.MULTI_INDEX_MIN_ENTRIES
@@ -185,6 +193,7 @@ def files_write(path: Path, *, entry_ids, words, bank_ids, tmax: int, high_water
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         meta = {
             "signal_type": signal_type,
+            "arrays": names,
             "entries": int(filled),
             "high_water": high_water,
             "tmax": tmax,
@@ -198,14 +207,15 @@ def files_write(path: Path, *, entry_ids, words, bank_ids, tmax: int, high_water
 
 
 def files_map(path: Path) -> tuple[dict, dict[str, np.ndarray], _MultiIndex | None]:
-    """A snapshot's files memory-mapped: (meta, arrays: entry_ids, words, bank_ids; multi-index
-    or None). Nothing is read until it is used: pages come in, shared, as queries touch them."""
+    """A snapshot's files memory-mapped: (meta, arrays as written: entry_ids, words, bank_ids, or
+    a frame index's; multi-index or None). Nothing is read until it is used: pages come in,
+    shared, as queries touch them."""
     meta = json.loads((path / "meta.json").read_text())
 
     def load(name):
         return np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
 
-    arrays = {name: load(name) for name in ("entry_ids", "words", "bank_ids")}
+    arrays = {name: load(name) for name in meta.get("arrays", ("entry_ids", "words", "bank_ids"))}
     multi = None
     if meta["plan"] is not None:
         tables = {name: load(name) for name in _MultiIndex.ARRAYS}
@@ -317,6 +327,9 @@ class LayeredIndex:
     def delta_size(self) -> int:
         return len(self.delta.entry_ids) + len(self.removed)
 
+    def __len__(self) -> int:
+        return len(self.entry_ids)
+
     def query(self, hex_value: str, signal_type: str) -> list[tuple[int, int]]:
         raw = bytes.fromhex(hex_value)
         found = []
@@ -345,6 +358,30 @@ class LayeredIndex:
         return found + self.delta.brute_force(hex_value, signal_type)
 
 
+def frame_snapshot_load(snapshot: IndexSnapshot, *, build_delta) -> FrameIndex:
+    """The vPDQ frame index: the snapshot's frames memory-mapped (less the entries removed
+    since), with the entries added since as a part built by `build_delta(after_id)`."""
+    path = snapshot_files_write(snapshot)
+    _, arrays, multi = files_map(path)
+    snapshot_part = FramePart(arrays, multi, _removed_since(snapshot))
+    return FrameIndex(
+        [snapshot_part, build_delta(snapshot.high_water)], bank_video_params(), snapshot
+    )
+
+
+def _removed_since(snapshot: IndexSnapshot) -> np.ndarray:
+    return np.array(
+        sorted(
+            BankEntry.objects.filter(
+                signal_type=snapshot.signal_type,
+                pk__lte=snapshot.high_water,
+                removed_at__gte=snapshot.as_of - SLACK,
+            ).values_list("pk", flat=True)
+        ),
+        np.int64,
+    )
+
+
 def snapshot_load(snapshot: IndexSnapshot, *, build_delta) -> LayeredIndex:
     """The snapshot's files (written here first if this machine has none), memory-mapped, with the
     changes since. `build_delta(signal_type, after_id)` indexes the live entries above the mark
@@ -352,16 +389,7 @@ def snapshot_load(snapshot: IndexSnapshot, *, build_delta) -> LayeredIndex:
     path = snapshot_files_write(snapshot)
     _, arrays, multi = files_map(path)
     signal_type = snapshot.signal_type
-    removed = np.array(
-        sorted(
-            BankEntry.objects.filter(
-                signal_type=signal_type,
-                pk__lte=snapshot.high_water,
-                removed_at__gte=snapshot.as_of - SLACK,
-            ).values_list("pk", flat=True)
-        ),
-        np.int64,
-    )
+    removed = _removed_since(snapshot)
     return LayeredIndex(
         snapshot=snapshot,
         entry_ids=arrays["entry_ids"],
@@ -373,9 +401,9 @@ def snapshot_load(snapshot: IndexSnapshot, *, build_delta) -> LayeredIndex:
     )
 
 
-def fold_due(index: LayeredIndex) -> bool:
+def fold_due(index: LayeredIndex | FrameIndex) -> bool:
     """Whether the changes since the snapshot are worth a new one."""
-    return index.delta_size > max(settings.INDEX_SNAPSHOT_FOLD_AT, len(index.entry_ids) // 50)
+    return index.delta_size > max(settings.INDEX_SNAPSHOT_FOLD_AT, len(index) // 50)
 
 
 def request_snapshot(signal_type: str, *, enqueue_job) -> bool:

@@ -5,7 +5,7 @@ vPDQ entries are matched as Meta's reference compares two videos (reports/vpdq.p
 above the quality filter, a frame matching when a frame of the other video is within the
 distance, the shares of each side's frames that match), with each bank's own distance, quality
 filter and percentages. Not by comparing with every video: every bank video's frames are in one
-frame index (`FrameIndex`, the exact Hamming index of moderation/banks/index.py); each of the query
+frame index (moderation/banks/frame_index.py, exact, snapshotted at scale); each of the query
 video's unique frames finds the bank frames within their bank's distance, which names the
 candidate videos and, from the same hits, both shares. The result is exactly the reference's, by
 brute force, for every entry (tests/moderation/banks/test_video_matching.py); bench/video_match.py
@@ -18,11 +18,8 @@ matched (`segments`).
 from collections import defaultdict
 from dataclasses import dataclass
 
-import numpy as np
-from django.db.models import F
-
-from moderation.banks.index import SignalIndex, to_words
-from moderation.banks.models import MIN_PDQ_QUALITY, BankEntryFrame, HashBank
+from moderation.banks.frame_index import FrameIndex
+from moderation.banks.models import MIN_PDQ_QUALITY
 from reports.vpdq import FrameHash, is_match
 
 # Matched frames closer than this many sampling intervals (and at least this many seconds) apart
@@ -32,104 +29,6 @@ SEGMENT_GAP_SECONDS = 1.0
 # Segments recorded per match, at most (the longest first would hide nothing a reviewer needs:
 # the strip marks them all up to this).
 MAX_SEGMENTS = 50
-
-
-@dataclass(frozen=True)
-class BankVideoParams:
-    distance: int
-    quality: int
-    query_percent: float
-    compared_percent: float
-
-
-@dataclass
-class FrameIndex:
-    """Every frame of every live vPDQ entry of an active bank, at or above its bank's quality
-    filter, in one exact index. Row r is frame `rows_entry[r]`'s `rows_unique[r]`-th distinct
-    PDQ, at `rows_time[r]` seconds into the entry's video."""
-
-    index: SignalIndex
-    rows_entry: np.ndarray  # int64
-    rows_unique: np.ndarray  # int32
-    rows_time: np.ndarray  # float32
-    # Per entry: how many distinct frames it has above its bank's filter, and its bank.
-    unique_count: dict[int, int]
-    entry_bank: dict[int, int]
-    banks: dict[int, BankVideoParams]
-
-    def __len__(self) -> int:
-        return len(self.rows_entry)
-
-    def query(self, pdq: str) -> list[tuple[int, int]]:
-        """(row, distance) for every frame within its bank's distance."""
-        return self.index.query(pdq, "pdq")
-
-
-def bank_video_params() -> dict[int, BankVideoParams]:
-    return {
-        bank.pk: BankVideoParams(
-            distance=bank.threshold("vpdq"),
-            quality=bank.vpdq_quality,
-            query_percent=bank.vpdq_query_percent,
-            compared_percent=bank.vpdq_compared_percent,
-        )
-        for bank in HashBank.objects.filter(is_active=True)
-    }
-
-
-def build_frame_index(entries=None) -> FrameIndex:
-    """The frame index of the live vPDQ entries of active banks (or of those among the queryset
-    `entries`: an import's), read from the database in one pass ordered by entry."""
-    banks = bank_video_params()
-    frames = (
-        BankEntryFrame.objects.all()
-        if entries is None
-        else BankEntryFrame.objects.filter(entry__in=entries)
-    )
-    rows = (
-        frames.filter(
-            entry__removed_at__isnull=True,
-            entry__bank__is_active=True,
-            entry__signal_type="vpdq",
-        )
-        .order_by("entry_id", "position")
-        .values_list("entry_id", "pdq", "quality", "timestamp", F("entry__bank_id"))
-        .iterator(chunk_size=20_000)
-    )
-    entries, pdqs, uniques, times, thresholds = [], [], [], [], []
-    unique_count: dict[int, int] = {}
-    entry_bank: dict[int, int] = {}
-    seen: dict[str, int] = {}
-    current = None
-    for entry_id, pdq, quality, timestamp, bank_id in rows:
-        params = banks.get(bank_id)
-        if params is None or quality < params.quality:
-            continue
-        if entry_id != current:
-            current, seen = entry_id, {}
-            entry_bank[entry_id] = bank_id
-        ordinal = seen.setdefault(pdq, len(seen))
-        unique_count[entry_id] = len(seen)
-        entries.append(entry_id)
-        pdqs.append(pdq)
-        uniques.append(ordinal)
-        times.append(timestamp)
-        thresholds.append(params.distance)
-    words = to_words(pdqs, "pdq") if pdqs else np.zeros((0, 4), np.uint64)
-    index = SignalIndex(
-        entry_ids=np.arange(len(pdqs), dtype=np.int64),
-        words=words,
-        thresholds=np.array(thresholds, np.int16),
-    )
-    return FrameIndex(
-        index=index,
-        rows_entry=np.array(entries, np.int64),
-        rows_unique=np.array(uniques, np.int32),
-        rows_time=np.array(times, np.float32),
-        unique_count=unique_count,
-        entry_bank=entry_bank,
-        banks=banks,
-    )
 
 
 @dataclass(frozen=True)
@@ -143,7 +42,8 @@ class VideoHit:
 
 
 def _unique(frames: list[FrameHash]) -> dict[str, tuple[int, list[float]]]:
-    """The query's distinct PDQs: quality (of the first occurrence) and every time it occurs."""
+    """The query's distinct PDQs (the first occurrence's quality, as python-threatexchange
+    dedupes before its quality filter) and every time each occurs."""
     unique: dict[str, tuple[int, list[float]]] = {}
     for f in frames:
         if f.pdq not in unique:
@@ -188,36 +88,33 @@ def match_video(frames: list[FrameHash], index: FrameIndex, *, interval: float) 
     if not len(index) or not unique:
         return []
     floor = min((p.quality for p in index.banks.values()), default=0)
-    # entry -> [(query pdq, entry unique ordinal, distance, row)]
-    hits: dict[int, list[tuple[str, int, int, int]]] = defaultdict(list)
+    # entry -> [(query pdq, entry frame key, entry time, distance)]
+    hits: dict[int, list[tuple[str, int, float, int]]] = defaultdict(list)
     for pdq, (quality, _times) in unique.items():
         if quality < floor:
             continue
-        for row, distance in index.query(pdq):
-            entry = int(index.rows_entry[row])
-            hits[entry].append((pdq, int(index.rows_unique[row]), distance, row))
+        for entry, key, time, distance in index.query(pdq):
+            hits[entry].append((pdq, key, time, distance))
     found = []
     for entry, pairs in hits.items():
-        params = index.banks[index.entry_bank[entry]]
+        params = index.banks[index.bank_of(entry)]
         counted = [p for p in pairs if unique[p[0]][0] >= params.quality]
         if not counted:
             continue
         query_total = sum(1 for q, _ in unique.values() if q >= params.quality)
         query_share = len({p[0] for p in counted}) * 100.0 / query_total
-        compared_share = len({p[1] for p in counted}) * 100.0 / index.unique_count[entry]
+        compared_share = len({p[1] for p in counted}) * 100.0 / index.unique_count(entry)
         if not is_match(
             (query_share, compared_share),
             query_percent=params.query_percent,
             compared_percent=params.compared_percent,
         ):
             continue
-        times = [
-            (t, float(index.rows_time[row])) for pdq, _, _, row in counted for t in unique[pdq][1]
-        ]
+        times = [(t, entry_time) for pdq, _, entry_time, _ in counted for t in unique[pdq][1]]
         found.append(
             VideoHit(
                 entry_id=entry,
-                distance=min(p[2] for p in counted),
+                distance=min(p[3] for p in counted),
                 segments=segments(times, interval=interval),
                 query_percent=round(query_share, 2),
                 compared_percent=round(compared_share, 2),
@@ -257,16 +154,15 @@ def match_image_in_frame_index(variants: list[str], index: FrameIndex) -> list[V
     """vPDQ entries with a frame the image matches (any of its rotations and mirror images,
     `variants`, the image itself first): a still taken from a known video."""
     best: dict[int, tuple[int, int]] = {}
-    rows_of: dict[int, list[int]] = defaultdict(list)
+    times_of: dict[int, list[float]] = defaultdict(list)
     for variant, pdq in enumerate(variants):
-        for row, distance in index.query(pdq):
-            entry = int(index.rows_entry[row])
-            rows_of[entry].append(row)
+        for entry, _key, time, distance in index.query(pdq):
+            times_of[entry].append(time)
             if entry not in best or distance < best[entry][0]:
                 best[entry] = (distance, variant)
     found = []
     for entry, (distance, variant) in best.items():
-        times = sorted(float(index.rows_time[r]) for r in rows_of[entry])
+        times = sorted(times_of[entry])
         found.append(
             VideoHit(
                 entry_id=entry,
