@@ -83,7 +83,7 @@ class TestPublicReport:
         page.get_by_label("Where is it?").fill("https://social.example/p/4242")
         page.get_by_label("Anything else we should know").fill("Posted this morning.")
         page.get_by_label("This involves someone under 18").check()
-        page.get_by_label("Screenshots or images").set_input_files(image_path)
+        page.get_by_label("Screenshots, images or videos").set_input_files(image_path)
         page.get_by_role("button", name="Send report").click()
 
         expect(page.get_by_role("heading", level=1)).to_contain_text("we have your report")

@@ -43,7 +43,7 @@ def report_as_harassment(page) -> Report:
     page.goto("/report/")
     page.get_by_role("radio", name=re.compile(r"^Harassment or bullying")).check()
     page.get_by_label("Where is it?").fill(CONTENT_URL)
-    page.get_by_label("Screenshots or images").set_input_files(KNOWN)
+    page.get_by_label("Screenshots, images or videos").set_input_files(KNOWN)
     page.get_by_role("button", name="Send report").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("we have your report")
     if not settings.JOBS_EAGER:
