@@ -1,10 +1,16 @@
-"""Near-duplicate clusters: media whose PDQ hashes are within the match threshold of each other.
+"""Near-duplicate clusters: media whose PDQ hashes are within the match threshold of each other,
+and videos that are mostly the same frames (re-uploads, trims, re-encodes).
 
-Each process keeps an in-memory list of the PDQ hashes of hashed media, brought up to date from
-the database (by `hashed_at`) under a lock before every assignment, so the media a worker hashes
-are compared with every media any worker hashed before. Comparison is exact (XOR and popcount
-against every hash), and covers rotations and mirror images through the new media's dihedral
-variants.
+Each process keeps an in-memory list of the PDQ hashes of hashed media (and of hashed videos'
+distinct frames), brought up to date from the database (by `hashed_at`) under a lock before
+every assignment, so the media a worker hashes are compared with every media any worker hashed
+before. Comparison is exact (XOR and popcount against every hash), and covers rotations and
+mirror images through a new image's dihedral variants.
+
+Two videos are near-duplicates by the reference's vPDQ comparison (reports/vpdq.py) at its
+defaults (frames within 31 bits, quality 50): when at least 80% of either one's distinct frames
+match frames of the other. "Either" folds a trim into its source: all of the trim's frames are
+in the source, a fraction of the source's are in the trim.
 """
 
 from dataclasses import dataclass, field
@@ -15,7 +21,15 @@ import numpy as np
 from lib.transactions import in_transaction
 from moderation.banks.index import to_words
 from moderation.banks.models import DEFAULT_THRESHOLDS, MIN_PDQ_QUALITY, Cluster, ClusterLock
-from reports.models import Media
+from reports.models import Media, VideoHash
+from reports.vpdq import (
+    COMPARED_PERCENT,
+    DISTANCE,
+    QUALITY,
+    FrameHash,
+    frames_from_text,
+    unique_frames,
+)
 
 PDQ_THRESHOLD = DEFAULT_THRESHOLDS["pdq"]
 
@@ -57,12 +71,64 @@ class _MediaHashes:
         return hits
 
 
+@dataclass
+class _VideoFrames:
+    """The distinct frames (at or above the quality filter) of every hashed video, each row
+    owned by its media; growable like _MediaHashes."""
+
+    _owners: np.ndarray = field(default_factory=lambda: np.zeros(1024, np.int64))
+    _words: np.ndarray = field(default_factory=lambda: np.zeros((1024, 4), np.uint64))
+    size: int = 0
+    loaded_until: datetime | None = None
+    frames_of: dict = field(default_factory=dict)  # media id -> its number of rows
+
+    def add(self, media_id: int, hexes: list[str]) -> None:
+        if media_id in self.frames_of or not hexes:
+            return
+        needed = self.size + len(hexes)
+        if needed > len(self._owners):
+            capacity = max(needed, 2 * len(self._owners))
+            self._owners = np.resize(self._owners, capacity)
+            self._words = np.resize(self._words, (capacity, 4))
+        self._owners[self.size : needed] = media_id
+        self._words[self.size : needed] = to_words(hexes, "pdq")
+        self.size = needed
+        self.frames_of[media_id] = len(hexes)
+
+    def near(self, hexes: list[str], distance: int, percent: float) -> set[int]:
+        """The videos at least `percent` of whose frames, or of the query's, match."""
+        if not self.size or not hexes:
+            return set()
+        owners, words = self._owners[: self.size], self._words[: self.size]
+        compared_hit = np.zeros(self.size, bool)
+        query_hits: dict[int, int] = {}
+        for q in to_words(hexes, "pdq"):
+            close = np.bitwise_count(words ^ q).sum(axis=1) <= distance
+            if close.any():
+                compared_hit |= close
+                for owner in np.unique(owners[close]).tolist():
+                    query_hits[owner] = query_hits.get(owner, 0) + 1
+        compared_hits = dict(zip(*np.unique(owners[compared_hit], return_counts=True), strict=True))
+        return {
+            int(owner)
+            for owner, hits in compared_hits.items()
+            if hits * 100.0 >= percent * self.frames_of[int(owner)]
+            or query_hits[int(owner)] * 100.0 >= percent * len(hexes)
+        }
+
+
+def _distinct(frames: list[FrameHash]) -> list[str]:
+    return [f.pdq for f in unique_frames(frames, QUALITY)]
+
+
 _state = _MediaHashes()
+_videos = _VideoFrames()
 
 
 def forget_media_hashes() -> None:
-    global _state
+    global _state, _videos
     _state = _MediaHashes()
+    _videos = _VideoFrames()
 
 
 def warm_media_hashes() -> None:
@@ -70,6 +136,24 @@ def warm_media_hashes() -> None:
     job, so no job re-reads every media received: config/worker.py). The assignment itself reads
     again under the lock."""
     _refresh()
+    _refresh_videos()
+
+
+def _refresh_videos() -> None:
+    rows = VideoHash.objects.filter(media__hashed_at__isnull=False).exclude(frames="")
+    if _videos.loaded_until is not None:
+        rows = rows.filter(media__hashed_at__gte=_videos.loaded_until)
+    # One video at a time: an hour at one frame a second is 3,600 lines of text.
+    last = None
+    for media_id, text, hashed_at in (
+        rows.order_by("media__hashed_at")
+        .values_list("media_id", "frames", "media__hashed_at")
+        .iterator(chunk_size=200)
+    ):
+        _videos.add(media_id, _distinct(frames_from_text(text)))
+        last = hashed_at
+    if last is not None:
+        _videos.loaded_until = last
 
 
 def _refresh() -> None:
@@ -100,7 +184,22 @@ def media_assign_cluster(*, media, variants: list[str]) -> Cluster | None:
     if not variants or (media.pdq_quality or 0) < MIN_PDQ_QUALITY:
         return None
     _refresh()
-    near = _state.near(variants, PDQ_THRESHOLD) - {media.pk}
+    return _join(media, _state.near(variants, PDQ_THRESHOLD) - {media.pk})
+
+
+@in_transaction
+def media_assign_video_cluster(*, media, frames: list[FrameHash]) -> Cluster | None:
+    """As media_assign_cluster, for a freshly hashed video and its vPDQ frames."""
+    hexes = _distinct(frames)
+    if not hexes:
+        return None
+    _refresh_videos()
+    return _join(media, _videos.near(hexes, DISTANCE, COMPARED_PERCENT) - {media.pk})
+
+
+def _join(media, near: set[int]) -> Cluster | None:
+    """Put `media` in one cluster with its near-duplicates `near`: the oldest of their
+    clusters, merging the others into it (the new media bridges them), or a new one."""
     if not near:
         return None
     members = list(Media.objects.filter(pk__in=near).values_list("pk", "cluster_id"))
@@ -108,7 +207,6 @@ def media_assign_cluster(*, media, variants: list[str]) -> Cluster | None:
     if clusters:
         cluster = Cluster.objects.get(pk=clusters[0])
         if len(clusters) > 1:
-            # The new media bridges clusters: they are one group of near-duplicates.
             Media.objects.filter(cluster_id__in=clusters[1:]).update(cluster=cluster)
             Cluster.objects.filter(pk__in=clusters[1:]).delete()
     else:

@@ -11,7 +11,11 @@ from django.db.models import Q, Subquery
 from django.db.models.functions import Now
 
 from moderation.audit.services import audit_record
-from moderation.banks.clusters import cluster_lock, media_assign_cluster
+from moderation.banks.clusters import (
+    cluster_lock,
+    media_assign_cluster,
+    media_assign_video_cluster,
+)
 from moderation.banks.frame_index import build_frame_index
 from moderation.banks.matching import (
     Hit,
@@ -168,7 +172,10 @@ def _media_store(media_id: int, hashed: _Hashed, hits: list[Hit]) -> Media:
         cluster_lock()
         Media.objects.filter(pk=media.pk).update(hashed_at=Now())
         media.refresh_from_db(fields=["hashed_at"])
-        cluster = media_assign_cluster(media=media, variants=hashed.variants)
+        if hashed.video is not None:
+            cluster = media_assign_video_cluster(media=media, frames=hashed.video.frames)
+        else:
+            cluster = media_assign_cluster(media=media, variants=hashed.variants)
         audit_record(
             verb="media.hashed",
             obj=media,
