@@ -8,7 +8,10 @@ n % int(fps) == 0) and every frame.
 Videos: Meta's six sample videos (tests/data/vpdq/videos, 4–22 s, SD and 720p) and generated ones,
 made once into a cache directory (var/bench-videos/ by default) with PyAV's H.264 encoder
 (libx264, preset veryfast, CRF 23, 30 fps, yuv420p): a 720p and a 1080p video of `--seconds` (60
-by default) and, with `--hour`, a 1080p hour for the memory target. Their pictures are textured
+by default) and, with `--hour`, a 1080p hour for the memory target: the 1080p minute's packets
+sixty times over in one MP4 (remuxed with shifted timestamps, not encoded again: an hour of
+encoding would cost an hour, and decoding and hashing it costs what a one-hour file costs; only
+its pictures repeat every minute). Their pictures are textured
 scenes (a 1/f colour field, soft-edged shapes) panning smoothly, with a textured block moving
 across, a cut every 10 s and sensor grain changing from frame to frame, so every frame has real
 detail (PDQ quality 100), the hashes change over time as in real footage, and the bitrate is a
@@ -39,7 +42,7 @@ median frame by frame).
     .venv-bench/bin/python bench/video_hashing.py --seconds 5        # a quick check
 
 Costs on the standard machine (2 cores): generating the 60 s videos takes about a minute and a
-half; the 1080p hour about an hour (~30 frames/s encoded; 2.2 GB). Hashing is CPU-bound on the one core: at 1080p
+half; the 1080p hour a few seconds more (remuxed; 2.2 GB). Hashing is CPU-bound on the one core: at 1080p
 every frame costs both implementations ~55 ms of CPU, so the hour at every frame takes about
 1.5 h for each of them (~12 min each at one frame a second, which still decodes every frame);
 `--sampling 1` leaves every-frame out.
@@ -268,6 +271,45 @@ def generated(cache: Path, lines: int, seconds: int) -> Path:
     return path
 
 
+def repeated(cache: Path, minute: Path, times: int) -> Path:
+    """`minute`'s packets `times` times over in one MP4, each copy's timestamps shifted by the
+    length of those before it (a remux: no decoding, no encoding)."""
+    import av
+
+    path = cache / f"{minute.stem}-x{times}.mp4"
+    if path.exists():
+        return path
+    print(f"remuxing {minute.name} {times} times …", file=sys.stderr, flush=True)
+    with av.open(str(minute)) as source:
+        stream = source.streams.video[0]
+        span = max(p.pts + p.duration for p in source.demux(stream) if p.pts is not None)
+        lowest_dts = min(p.dts for p in _packets(minute) if p.dts is not None)
+    tmp = path.with_suffix(".part.mp4")
+    with av.open(str(tmp), "w") as out:
+        with av.open(str(minute)) as first:
+            target = out.add_stream_from_template(first.streams.video[0])
+        for n in range(times):
+            with av.open(str(minute)) as source:
+                stream = source.streams.video[0]
+                for packet in source.demux(stream):
+                    if packet.dts is None:
+                        continue  # the demuxer's flush packet
+                    packet.pts += n * span
+                    packet.dts += n * span - lowest_dts
+                    packet.pts -= lowest_dts
+                    packet.stream = target
+                    out.mux(packet)
+    tmp.rename(path)
+    return path
+
+
+def _packets(path: Path):
+    import av
+
+    with av.open(str(path)) as source:
+        yield from source.demux(source.streams.video[0])
+
+
 def describe(path: Path) -> dict:
     import av
 
@@ -379,7 +421,7 @@ def main():
     if not args.no_generated:
         videos += [generated(args.cache, lines, args.seconds) for lines in (720, 1080)]
     if args.hour:
-        videos.append(generated(args.cache, 1080, 3600))
+        videos.append(repeated(args.cache, generated(args.cache, 1080, 60), 60))
     videos = list(dict.fromkeys(videos))
 
     print(
