@@ -353,3 +353,34 @@ class VideoHash(models.Model):
 
     def __str__(self):
         return f"vPDQ of media {self.media_id}"
+
+
+class VideoStrip(models.Model):
+    """A video's keyframe strip (reports/thumbnails.py): small stills at evenly spaced times,
+    side by side in one JPEG in private storage, so a reviewer can judge a video without playing
+    it. Made by a job after hashing (moderation/banks/strips.py), or when a case page asks.
+
+    No `made_at`: asked for, not made yet. Made with no `timestamps`: no still could be made
+    (`stopped` says why)."""
+
+    media = models.OneToOneField(
+        Media, on_delete=models.CASCADE, primary_key=True, related_name="video_strip"
+    )
+    # The sprite in private storage ("" when there is none), served only through the case's
+    # audited media views.
+    file = models.FileField(max_length=200, blank=True)
+    # Seconds from the start of the video, of each still in order (left to right in the file).
+    timestamps = models.JSONField(default=list, blank=True)
+    tile_width = models.PositiveSmallIntegerField(default=0)
+    tile_height = models.PositiveSmallIntegerField(default=0)
+    # Why fewer stills than asked for (a damaged file, a limit), or "".
+    stopped = models.CharField(max_length=200, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    made_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"keyframe strip of media {self.media_id}"
+
+    @property
+    def ready(self) -> bool:
+        return self.made_at is not None and bool(self.timestamps) and bool(self.file)

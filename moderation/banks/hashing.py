@@ -35,6 +35,7 @@ from moderation.banks.models import (
     Match,
 )
 from moderation.banks.policy import case_apply_matches
+from moderation.banks.strips import media_strip_after_hashing
 from moderation.banks.video_matching import (
     match_frames_in_image_index,
     match_image_in_frame_index,
@@ -165,6 +166,8 @@ def _media_store(media_id: int, hashed: _Hashed, hits: list[Hit]) -> Media:
         media.save()
         if hashed.video is not None:
             _store_video_hash(media, hashed.video)
+        # A video's stills for the case page, made by a job after commit.
+        media_strip_after_hashing(media=media)
         if hits:
             _record_matches(media=media, case=case, hits=hits)
         # Last, and briefly: the cluster lock, then the database's own clock for hashed_at, so

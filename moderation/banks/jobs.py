@@ -33,3 +33,15 @@ def take_index_snapshot(signal_type: str) -> None:
 
 
 take_index_snapshot.job_timeout = LONG_JOB_SECONDS
+
+
+def make_strip(media_id: int) -> None:
+    """Make a video's keyframe strip for the case page (strips.py)."""
+    # Imported when the job runs: the service module imports this one to enqueue the job.
+    from moderation.banks.strips import media_make_strip
+
+    media_make_strip(media_id=media_id)
+
+
+# Seconds for most videos; the strip's own bounds (reports/thumbnails.py) stop it within a minute.
+make_strip.job_timeout = 10 * 60
