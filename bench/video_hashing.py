@@ -272,42 +272,16 @@ def generated(cache: Path, lines: int, seconds: int) -> Path:
 
 
 def repeated(cache: Path, minute: Path, times: int) -> Path:
-    """`minute`'s packets `times` times over in one MP4, each copy's timestamps shifted by the
-    length of those before it (a remux: no decoding, no encoding)."""
-    import av
+    """`minute`'s packets `times` times over in one MP4 (tests/videos.py `repeat_packets`)."""
+    from tests.videos import repeat_packets
 
     path = cache / f"{minute.stem}-x{times}.mp4"
-    if path.exists():
-        return path
-    print(f"remuxing {minute.name} {times} times …", file=sys.stderr, flush=True)
-    with av.open(str(minute)) as source:
-        stream = source.streams.video[0]
-        span = max(p.pts + p.duration for p in source.demux(stream) if p.pts is not None)
-        lowest_dts = min(p.dts for p in _packets(minute) if p.dts is not None)
-    tmp = path.with_suffix(".part.mp4")
-    with av.open(str(tmp), "w") as out:
-        with av.open(str(minute)) as first:
-            target = out.add_stream_from_template(first.streams.video[0])
-        for n in range(times):
-            with av.open(str(minute)) as source:
-                stream = source.streams.video[0]
-                for packet in source.demux(stream):
-                    if packet.dts is None:
-                        continue  # the demuxer's flush packet
-                    packet.pts += n * span
-                    packet.dts += n * span - lowest_dts
-                    packet.pts -= lowest_dts
-                    packet.stream = target
-                    out.mux(packet)
-    tmp.rename(path)
+    if not path.exists():
+        print(f"remuxing {minute.name} {times} times …", file=sys.stderr, flush=True)
+        tmp = path.with_suffix(".part.mp4")
+        repeat_packets(str(minute), times, str(tmp))
+        tmp.rename(path)
     return path
-
-
-def _packets(path: Path):
-    import av
-
-    with av.open(str(path)) as source:
-        yield from source.demux(source.streams.video[0])
 
 
 def describe(path: Path) -> dict:

@@ -252,3 +252,30 @@ def png_bytes(width: int = 64, height: int = 48) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pattern(0, width, height)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def repeat_packets(source, times: int, target) -> None:
+    """`source`'s video packets `times` times over in one MP4 at `target` (paths or file
+    objects), each copy's timestamps shifted by the length of those before it: a long video in
+    a moment (a remux: nothing decoded or encoded), whose decoding costs what a file that long
+    costs. Only its pictures repeat."""
+
+    def packets():
+        if hasattr(source, "seek"):
+            source.seek(0)
+        with av.open(source) as container:
+            stream = container.streams.video[0]
+            # The demuxer's flush packet has no timestamps.
+            yield stream, [p for p in container.demux(stream) if p.dts is not None]
+
+    with av.open(target, "w", format="mp4") as out:
+        for n in range(times):
+            for stream, copy in packets():
+                if n == 0:
+                    span = max(p.pts + p.duration for p in copy)
+                    video = out.add_stream_from_template(stream)
+                for packet in copy:
+                    packet.pts += n * span
+                    packet.dts += n * span
+                    packet.stream = video
+                    out.mux(packet)
