@@ -15,6 +15,12 @@ report is opened through the API and a file uploaded. Packets assembled before t
 and submit by hand, or to keep) use the convention report_id=0 and file_id = the file's name in
 the packet (e.g. "files/0001-<sha256>.jpg"); submission (moderation/escalations/submitter.py) builds the
 fileDetails again with the ids the server issued.
+
+Videos. The schema has no element for a video's duration, codec or dimensions, nor for a
+perceptual video hash (vPDQ). A video's fileDetails has the elements every file has, its MD5 and
+SHA-256 as `originalFileHash` (no PDQ: that is an image's), and one `additionalInfo` sentence
+saying what the video is (moderation/escalations/video_evidence.py); its vPDQ travels in the
+packet beside it, never in the XML.
 """
 
 import re
@@ -29,6 +35,7 @@ from lxml import etree
 
 from moderation.decisions.models import Decision
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation, EscalationFile
+from moderation.escalations.video_evidence import describe as describe_video
 from reports.models import ContentItem, Flag, IpCapture, Report
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "cyber_tipline.xsd"
@@ -276,7 +283,9 @@ def file_details_xml(
     # metadata (camera, capture time, GPS...), so nobody can have viewed the EXIF here. The one
     # EXIF value Vigil reads is the orientation (a display hint, recorded for hashing and shown
     # when unusual), which says nothing about the picture's origin. "true" would tell the
-    # authority the platform had already searched the metadata, which it had not.
+    # authority the platform had already searched the metadata, which it had not. Likewise a
+    # video's container metadata (creation time, location, device): Vigil reads only its
+    # container, codec, dimensions, duration, frame rate and rotation.
     _add(root, "exifViewedByEsp", False)
     if item.publicly_available is not None:
         _add(root, "publiclyAvailable", item.publicly_available)
@@ -295,4 +304,7 @@ def file_details_xml(
             _add(root, "originalFileHash", value, hashType=hash_type)
     if context.upload is not None:
         _add_ip_capture(root, context.upload)
+    if media.is_video:
+        # No element of the schema describes a video: its free-text note for the file does.
+        _add(root, "additionalInfo", describe_video(media))
     return _serialise(root)

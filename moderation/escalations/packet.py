@@ -1,9 +1,12 @@
 """Assembling an escalation's packet (the `assemble_packet` job, moderation/escalations/jobs.py).
 
 The packet is one zip in private storage (`packets/escalation-<id>.zip`, never a public URL):
-`report.xml` (the CyberTipline report), `fileDetails/<n>.xml` per evidence file, the evidence under
+`report.xml` (the CyberTipline report), `fileDetails/<n>.xml` per evidence file, `vpdq/<n>.txt` per
+video (its vPDQ: moderation/escalations/video_evidence.py), the evidence (images and videos) under
 `files/`, `summary.json` for people and `manifest.json` with the SHA-256 and size of every other
-entry. Its own SHA-256 is recorded on the escalation for chain of custody.
+entry. Its own SHA-256 is recorded on the escalation for chain of custody. Evidence is copied a
+chunk at a time (moderation/escalations/packet_zip.py): memory stays bounded however large a
+video is.
 
 Idempotent: only an escalation in ASSEMBLING is assembled; the evidence is snapshotted once (as
 EscalationFile rows, in one transaction) and the zip is deterministic (moderation/escalations/packet_zip.py),
@@ -45,6 +48,8 @@ from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.packet_summary import summary
 from moderation.escalations.packet_zip import EvidenceMismatch, PacketWriter
 from moderation.escalations.services import EscalationStateError, job_queue
+from moderation.escalations.video_evidence import EXTENSIONS as VIDEO_EXTENSIONS
+from moderation.escalations.video_evidence import video_hashes, vpdq_name
 from moderation.outbox.services import enqueue
 from reports.models import Media
 
@@ -60,7 +65,13 @@ LOST_AFTER = timedelta(minutes=10)
 PROGRESS_EVERY_SECONDS = 0.5
 # Namespace of the PostgreSQL advisory locks that keep two workers off one escalation.
 LOCK_NAMESPACE = 6006
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    **VIDEO_EXTENSIONS,
+}
 
 
 class AssemblyFailed(Exception):
@@ -161,14 +172,16 @@ def _extension(media: Media) -> str:
 
 
 def _snapshot(escalation: Escalation) -> list[EscalationFile]:
-    """The evidence, fixed once: every image of the escalation's cases that Vigil had when it was
-    approved (cases in id order, each case's media in id order; one file per distinct SHA-256).
-    A retry reuses the rows of the first run, so the packet cannot change under it."""
+    """The evidence, fixed once: every image and video of the escalation's cases that Vigil had
+    when it was approved (cases in id order, each case's media in id order; one file per distinct
+    SHA-256), once each has been hashed (its MD5, and a video's vPDQ, come from the hashing job:
+    a long video may still be hashing when the escalation is approved). A retry reuses the rows
+    of the first run, so the packet cannot change under it."""
     existing = list(escalation.files.select_related("media__content_item").order_by("name"))
     if existing:
         return existing
     media = _media_of(escalation)
-    if any(not m.sha256 for m, _ in media):
+    if any(not m.sha256 or m.hashed_at is None for m, _ in media):
         _progress(escalation.pk, 0, 0, "Waiting for the evidence to be hashed")
         raise EvidenceNotHashed(f"escalation {escalation.pk} has evidence not hashed yet")
     by_sha: dict[str, list[tuple[Media, int]]] = {}
@@ -241,7 +254,8 @@ def packet_report_xml(escalation: Escalation) -> bytes:
 
 
 def _documents(escalation: Escalation, files: list[EscalationFile]) -> list[tuple[str, bytes]]:
-    """report.xml and each fileDetails XML, validated against the CyberTipline schema."""
+    """report.xml and each fileDetails XML, validated against the CyberTipline schema; then each
+    video's vPDQ (not in the schema: Vigil's own part of the packet)."""
 
     documents = [("report.xml", cybertip.report_xml(escalation))]
     contexts = cybertip.file_details_contexts(files)
@@ -253,6 +267,10 @@ def _documents(escalation: Escalation, files: list[EscalationFile]) -> list[tupl
     errors = [f"{name}: {error}" for name, xml in documents for error in cybertip.validate(xml)]
     if errors:
         raise AssemblyFailed(INVALID_REASON, errors)
+    hashes = video_hashes(f.media_id for f in files if f.media.is_video)
+    for f in files:
+        if f.media_id in hashes:
+            documents.append((vpdq_name(f.name), hashes[f.media_id].frames.encode()))
     return documents
 
 

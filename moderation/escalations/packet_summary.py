@@ -4,9 +4,13 @@ Only what the authority needs to read the packet: the reported account, the case
 decisions, the files with their hashes, who approved. Never anything about who reported the
 content (no reporter identities, no report texts, no uploaders' file names). Built from stored
 values only (no "now"), so a retry writes the same bytes.
+
+Each file says what it is (image or video, type, dimensions); a video also its container, codec,
+duration, frame rate and rotation, and where its vPDQ is in the packet.
 """
 
 from moderation.decisions.models import Decision
+from moderation.escalations import video_evidence
 from moderation.escalations.models import Escalation, EscalationFile
 
 
@@ -18,7 +22,28 @@ def _username(user) -> str | None:
     return user.get_username() if user else None
 
 
+def _file(f: EscalationFile, video_hashes: dict) -> dict:
+    media = f.media
+    entry = {
+        "name": f.name,
+        "case": f.case_id,
+        "kind": media.kind,
+        "mime": media.mime,
+        "width": media.width,
+        "height": media.height,
+        "sha256": f.sha256,
+        "md5": f.md5,
+        "pdq": media.pdq,
+        "size": f.size,
+        "viewed_by_esp": f.viewed_by_esp,
+    }
+    if media.is_video:
+        entry["video"] = video_evidence.facts(media, video_hashes.get(f.media_id), f.name)
+    return entry
+
+
 def summary(escalation: Escalation, files: list[EscalationFile]) -> dict:
+    video_hashes = video_evidence.video_hashes(f.media_id for f in files if f.media.is_video)
     cases = list(escalation.cases.select_related("content_item").order_by("pk"))
     decisions: dict[int, list[dict]] = {}
     for d in Decision.objects.filter(case__in=cases).order_by("created_at", "pk"):
@@ -59,18 +84,7 @@ def summary(escalation: Escalation, files: list[EscalationFile]) -> dict:
             }
             for c in cases
         ],
-        "files": [
-            {
-                "name": f.name,
-                "case": f.case_id,
-                "sha256": f.sha256,
-                "md5": f.md5,
-                "pdq": f.media.pdq,
-                "size": f.size,
-                "viewed_by_esp": f.viewed_by_esp,
-            }
-            for f in files
-        ],
+        "files": [_file(f, video_hashes) for f in files],
         "approval": {
             "requested_by": _username(escalation.approval_requested_by),
             "requested_at": _time(escalation.approval_requested_at),

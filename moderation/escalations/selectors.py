@@ -18,7 +18,8 @@ from accounts import roles
 from moderation.audit.models import AuditEvent
 from moderation.cases.models import Case
 from moderation.decisions.models import Appeal, Decision
-from moderation.escalations.models import Escalation
+from moderation.escalations.models import Escalation, EscalationFile
+from moderation.escalations.video_evidence import describe as describe_video
 
 S = Escalation.Status
 
@@ -95,6 +96,15 @@ def escalation_cases(escalation: Escalation) -> list[Case]:
         )
         .order_by("pk")
     )
+
+
+def packet_files(escalation: Escalation) -> list[EscalationFile]:
+    """The packet's evidence files in packet order, each with its media and, for a video, a
+    `description` (container, codec, dimensions, duration), in one query."""
+    files = list(escalation.files.select_related("media").order_by("name"))
+    for f in files:
+        f.description = describe_video(f.media) if f.media.is_video else ""
+    return files
 
 
 def overturned_case_ids(escalation: Escalation) -> list[int]:

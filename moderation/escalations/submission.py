@@ -5,8 +5,10 @@ A supervisor starts it (escalation_submit) on a ready escalation; the `submit_es
 wherever the last run stopped:
 1. open the report (POST submit) — the reportId is saved the moment it comes back, so a second
    report is never opened for the same escalation;
-2. for each evidence file: upload it (streamed from private storage; its fileId saved at once),
-   then send its fileDetails (details_sent_at saved);
+2. for each evidence file: upload it (streamed from private storage a chunk at a time, so memory
+   stays bounded however large a video is, and checked against its SHA-256 on the way: a file
+   that changed in storage is cut off before its last bytes, so the authority never receives it
+   whole; its fileId saved at once), then send its fileDetails (details_sent_at saved);
 3. finish the report, then escalations.escalation_mark_submitted(via="api").
 Every request is logged as a numbered SubmissionAttempt. While it runs (submission_started_at
 set) nobody may mark the escalation submitted by hand or withdraw it.
@@ -336,14 +338,26 @@ class _Run:
                 f"The evidence file {f.name} is {size} bytes in storage, {f.size} in the packet.",
                 [],
             )
-        with stream:
-            reply = self.call(
-                Step.UPLOAD,
-                lambda: self.client.upload_file(
-                    self.escalation.report_id, PurePosixPath(f.name).name, stream, size
-                ),
-                file=f,
+        started = timezone.now()
+        try:
+            with stream:
+                checked = _Checked(stream, f.sha256)
+                reply = self.call(
+                    Step.UPLOAD,
+                    lambda: self.client.upload_file(
+                        self.escalation.report_id, PurePosixPath(f.name).name, checked, size
+                    ),
+                    file=f,
+                )
+        except _EvidenceChanged as e:
+            reason = (
+                f"The evidence file {f.name} no longer matches the SHA-256 recorded when it "
+                "arrived: its upload was cut off before the end."
             )
+            took = int((timezone.now() - started).total_seconds() * 1000)
+            self.log(Step.UPLOAD, f, started, None, took, reason, e)
+            details = [f"expected SHA-256 {f.sha256}", f"found SHA-256 {e.found}"]
+            raise _Invalid(reason, details) from None
         # Checked before the file id is kept: a resumed submission then uploads the file again
         # rather than sending details for, and finishing with, bytes that are not the evidence.
         if reply.md5 and f.md5 and reply.md5.lower() != f.md5.lower():
@@ -354,6 +368,32 @@ class _Run:
             )
         f.remote_file_id = reply.file_id[:100]
         f.save(update_fields=["remote_file_id"])
+
+
+class _EvidenceChanged(Exception):
+    """The bytes read from storage for an upload are not the evidence's. Not an OSError, so that
+    it goes through urllib unchanged (and is not taken for a network failure to retry)."""
+
+    def __init__(self, found: str):
+        super().__init__(f"found SHA-256 {found}")
+        self.found = found
+
+
+class _Checked:
+    """An evidence file read for upload, hashed as it is read; at its end, before the last part
+    of the request is sent, checked against the SHA-256 it had on arrival."""
+
+    def __init__(self, stream, sha256: str):
+        self._stream, self._expected = stream, sha256
+        self._hasher = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if data:
+            self._hasher.update(data)
+        elif self._expected and (found := self._hasher.hexdigest()) != self._expected:
+            raise _EvidenceChanged(found)
+        return data
 
 
 class _Invalid(Exception):

@@ -81,6 +81,10 @@ def _render_detail(request, escalation, *, details_form=None, note_form=None, st
             "overturned": selectors.overturned_case_ids(escalation),
             "cleared": selectors.cleared_case_ids(escalation),
             "events": selectors.escalation_audit(escalation),
+            # The packet's files, for supervisors (who saw each one; what a video is).
+            "packet_files": selectors.packet_files(escalation)
+            if escalation.packet_sha256 and user.has_perm(roles.SUPERVISE)
+            else [],
             "annotation_labels": [REPORT_ANNOTATIONS[a] for a in escalation.annotations],
             "details_form": details_form if may_prepare else None,
             "may_request": may_prepare and escalation.status == S.DRAFT,

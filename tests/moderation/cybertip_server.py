@@ -209,7 +209,10 @@ def _authorised(headers) -> bool:
 def start(server: FakeCyberTipline) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length)
+            if len(body) < length:
+                return  # the client went away mid-request: like a real server, take nothing
             path = self.path.rstrip("/").rsplit("/", 1)[-1]
             authorised = _authorised(self.headers)
             server.requests.append(Request(path=path, body=body, authorised=authorised))

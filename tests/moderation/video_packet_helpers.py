@@ -1,0 +1,97 @@
+"""Escalations carrying videos (made at test time with tests/videos.py) and images, escalated,
+approved and waiting for the assembly job; the CyberTipline schema loaded on its own (not
+through the code under test), as the fake CyberTipline does."""
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from accounts.roles import Role
+from moderation.cases.services import case_claim_next
+from moderation.escalations.models import Escalation
+from moderation.escalations.services import (
+    escalation_approve,
+    escalation_request_approval,
+    escalation_update_details,
+)
+from moderation.review.services import case_decide
+from reports.media import inspect_media
+from tests.conftest import png_bytes
+from tests.videos import make_video
+
+OWNER = "acct-video"
+SHARED_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "cyber_tipline.xsd"
+VENDORED_XSD = (
+    Path(__file__).resolve().parents[2]
+    / "moderation"
+    / "escalations"
+    / "schemas"
+    / "cyber_tipline.xsd"
+)
+_schema = etree.XMLSchema(etree.parse(str(SHARED_XSD if SHARED_XSD.exists() else VENDORED_XSD)))
+
+
+def schema_errors(xml: bytes) -> list[str]:
+    """The CyberTipline schema's complaints about a document ([] when valid)."""
+    document = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+    if _schema.validate(document):
+        return []
+    return [f"line {e.line}: {e.message}" for e in _schema.error_log]
+
+
+def video(name="clip.mp4", container="mp4", codec="libx264", **options):
+    """A checked video, as the intake services take them (a 2-second 64 x 48 one by default)."""
+    options = {"width": 64, "height": 48, "frames": 20, "fps": 10, **options}
+    return inspect_media(make_video(container, codec, **options), filename=name)
+
+
+def image(name="photo.png", colour=(200, 80, 40)):
+    return inspect_media(png_bytes(colour), filename=name)
+
+
+@pytest.fixture
+def approved_media(make_user, reviewer, submit_report, run_jobs):
+    """make([[media, ...] for each case], **report) → an escalation of OWNER's cases in
+    ASSEMBLING (its job not run yet), each case's media received and hashed."""
+    counter = iter(range(1, 10_000))
+
+    def make(cases, **report):
+        for media in cases:
+            n = next(counter)
+            with run_jobs():  # hashing the media
+                submit_report(
+                    category="csam",
+                    involves_child=True,
+                    platform_id=f"video-post-{n}",
+                    content_url=f"https://social.example/v/{n}",
+                    owner_id=OWNER,
+                    images=media,
+                    **report,
+                )
+            case = case_claim_next(user=reviewer)
+            case_decide(
+                case_id=case.pk,
+                user=reviewer,
+                action="escalate",
+                policy="child safety",
+                intent="malicious",
+                classification="A1",
+            )
+        escalation = Escalation.objects.get(owner_id=OWNER, status="draft")
+        escalation_update_details(
+            escalation_id=escalation.pk,
+            user=reviewer,
+            incident_type=Escalation.IncidentType.values[0],
+            incident_summary="Videos of a child shared publicly.",
+            annotations=[],
+            urgent=False,
+            urgent_reason="",
+        )
+        escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
+        approver = make_user(f"video-senior-{escalation.pk}", Role.SENIOR_REVIEWER)
+        escalation_approve(escalation_id=escalation.pk, user=approver)
+        escalation.refresh_from_db()
+        return escalation
+
+    return make
