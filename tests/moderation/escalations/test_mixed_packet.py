@@ -84,7 +84,7 @@ class TestMixedPacket:
             with default_storage.open(f.media.file.name, "rb") as stored:
                 assert entries[f.name] == stored.read()
 
-    def test_its_summary_tells_images_and_videos_apart(self, mixed):
+    def test_it_tells_images_and_videos_apart_in_the_summary(self, mixed):
         summary = packet_json(mixed, "summary.json")["files"]
         assert [(f["kind"], f["mime"]) for f in summary] == [
             ("image", "image/png"),

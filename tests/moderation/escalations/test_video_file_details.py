@@ -58,7 +58,7 @@ class TestVideoFileDetails:
             "second."
         )
 
-    def test_a_rotated_video_says_how_a_player_turns_it(self, approved_media):
+    def test_it_says_how_a_player_turns_a_rotated_video(self, approved_media):
         escalation = assembled(approved_media([[video(rotation=90)]]))
         assert the_media(escalation).rotation == 90
         xml = file_details(escalation)
@@ -75,7 +75,7 @@ class TestVideoFileDetails:
             ("clip.mov", "mov", "libx264", ".mov", "QuickTime (MOV), H.264"),
         ],
     )
-    def test_each_container_is_named_and_described_by_its_type(
+    def test_it_names_and_describes_each_container_by_its_type(
         self, approved_media, name, container, codec, extension, words
     ):
         escalation = assembled(approved_media([[video(name, container, codec)]]))
@@ -85,7 +85,7 @@ class TestVideoFileDetails:
         assert root.findtext("fileName").endswith(extension)
         assert root.findtext("additionalInfo").startswith(f"Video: {words}, 64 x 48 pixels")
 
-    def test_its_vpdq_stays_out_of_the_xml(self, approved_media):
+    def test_it_keeps_the_vpdq_out_of_the_xml(self, approved_media):
         escalation = assembled(approved_media([[video()]]))
         xml = file_details(escalation)
         root = etree.fromstring(xml)

@@ -55,7 +55,7 @@ class TestVideoPacket:
         assert listed["vpdq/0001.txt"] == hashlib.sha256(entries["vpdq/0001.txt"]).hexdigest()
         assert listed[f.name] == media.sha256
 
-    def test_its_summary_says_what_the_video_is(self, approved_media):
+    def test_it_says_what_the_video_is_in_the_summary(self, approved_media):
         escalation = assemble(approved_media([[video(width=96, height=64, frames=30, fps=10)]]))
         media = the_media(escalation)
         [entry] = packet_json(escalation, "summary.json")["files"]
@@ -75,7 +75,7 @@ class TestVideoPacket:
             "stopped": "",
         }
 
-    def test_assembling_it_again_gives_the_same_bytes(self, approved_media):
+    def test_it_gives_the_same_bytes_when_assembled_again(self, approved_media):
         escalation = assemble(approved_media([[video(), video("second.webm", "webm", "libvpx")]]))
         first = (escalation.packet_sha256, escalation.manifest, packet_bytes(escalation))
         default_storage.delete(escalation.packet.name)
@@ -97,7 +97,7 @@ class TestVideoPacket:
         Media.objects.filter(pk=media.pk).update(hashed_at=hashed_at)
         assert assemble(escalation).status == "ready"
 
-    def test_a_video_changed_in_storage_fails_the_assembly(self, approved_media):
+    def test_it_fails_on_a_video_changed_in_storage(self, approved_media):
         escalation = approved_media([[video()]])
         media = the_media(escalation)
         path = default_storage.path(media.file.name)
@@ -109,7 +109,7 @@ class TestVideoPacket:
         assert "is corrupt" in escalation.failure_reason
         assert escalation.failure_details[0] == f"expected SHA-256 {media.sha256}"
 
-    def test_the_escalation_page_describes_the_video_for_supervisors(
+    def test_it_describes_the_video_to_supervisors_on_the_escalation_page(
         self, approved_media, client, supervisor
     ):
         escalation = assemble(approved_media([[video(rotation=270)]]))

@@ -59,7 +59,7 @@ class TestVideoViewedByEsp:
         assert viewed_in_xml(escalation) == {f.name: "true"}
         assert packet_json(escalation, "summary.json")["files"][0]["viewed_by_esp"] is True
 
-    def test_a_reveal_of_another_copy_of_the_same_video_counts(self, approved_media, reviewer):
+    def test_it_counts_a_reveal_of_another_copy_of_the_same_video(self, approved_media, reviewer):
         clip = video()
         # The same video posted twice by the account: two cases, two media, one file.
         escalation = approved_media([[clip], [clip]])
@@ -71,9 +71,7 @@ class TestVideoViewedByEsp:
         assert f.media_id == first.pk and f.viewed_by_esp is True
         assert viewed_in_xml(escalation) == {f.name: "true"}
 
-    def test_a_view_of_the_image_beside_it_does_not_count_for_the_video(
-        self, approved_media, reviewer
-    ):
+    def test_it_does_not_count_a_view_of_the_image_beside_the_video(self, approved_media, reviewer):
         escalation = approved_media([[image(), video()]])
         [(picture, case), (clip, _)] = media_of(escalation)
         assert (picture.kind, clip.kind) == ("image", "video")
@@ -86,7 +84,7 @@ class TestVideoViewedByEsp:
             files[clip.pk].name: "false",
         }
 
-    def test_a_reveal_after_assembly_does_not_change_the_packet(self, approved_media, reviewer):
+    def test_it_leaves_the_packet_as_assembled_after_a_later_reveal(self, approved_media, reviewer):
         escalation = assemble(approved_media([[video()]]))
         sha = escalation.packet_sha256
         [(media, case)] = media_of(escalation)
@@ -97,7 +95,7 @@ class TestVideoViewedByEsp:
         assert escalation.packet_sha256 == sha
         assert viewed_in_xml(escalation) == {escalation.files.get().name: "false"}
 
-    def test_the_page_says_which_files_were_viewed(
+    def test_it_says_on_the_page_which_files_were_viewed(
         self, approved_media, reviewer, client, supervisor
     ):
         escalation = approved_media([[video(), video("other.webm", "webm", "libvpx")]])
