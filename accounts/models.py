@@ -165,8 +165,8 @@ class ReviewerPreferences(models.Model):
 
 
 class ExposureEvent(models.Model):
-    """One exposure of a reviewer to reported material: a media reveal, or a decision (with
-    whether its queue holds sensitive material). Compact and indexed by (user, time) so the
+    """One exposure of a reviewer to reported material: a media reveal (an image, a video's
+    stills or its player), or a decision (with whether its queue holds sensitive material). Compact and indexed by (user, time) so the
     per-shift counts stay cheap however long the history."""
 
     class Kind(models.TextChoices):
@@ -180,6 +180,11 @@ class ExposureEvent(models.Model):
     queue = models.ForeignKey("moderation.Queue", on_delete=models.CASCADE, related_name="+")
     sensitive = models.BooleanField()
     at = models.DateTimeField(default=timezone.now)
+    # A reveal of a video (its strip of stills, or its player), counted per reveal like an image.
+    video = models.BooleanField(default=False)
+    # For a video's player: the seconds of it played since that reveal (the largest total the
+    # page reported, at most the video's length); null for anything else.
+    seconds_played = models.FloatField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -12,7 +12,13 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from accounts.models import ExposureEvent, QueueCertification, SensitivePause, User
-from accounts.wellness import REVEALS, SENSITIVE_DECISIONS, shift_start
+from accounts.wellness import (
+    REVEALS,
+    SENSITIVE_DECISIONS,
+    VIDEO_REVEALS,
+    seconds_played,
+    shift_start,
+)
 
 ROTATION_DAYS = 7
 
@@ -24,6 +30,11 @@ class Member:
     shift_sensitive: int = 0
     week_reveals: int = 0
     week_sensitive: int = 0
+    # Of the reveals, those of videos; and the seconds of video played.
+    shift_videos: int = 0
+    shift_seconds: float = 0.0
+    week_videos: int = 0
+    week_seconds: float = 0.0
     # [(queue name, decisions, sensitive?)] over the last ROTATION_DAYS days, most worked first.
     rotation: list = field(default_factory=list)
     pause: SensitivePause | None = None
@@ -83,6 +94,10 @@ def team_overview(now: datetime | None = None, only: int | None = None) -> list[
             shift_sensitive=Count("pk", filter=SENSITIVE_DECISIONS & in_shift),
             week_reveals=Count("pk", filter=REVEALS),
             week_sensitive=Count("pk", filter=SENSITIVE_DECISIONS),
+            shift_videos=Count("pk", filter=VIDEO_REVEALS & in_shift),
+            shift_seconds=seconds_played(at__gt=shift),
+            week_videos=Count("pk", filter=VIDEO_REVEALS),
+            week_seconds=seconds_played(),
         )
         .order_by()
     ):

@@ -3,7 +3,9 @@
 A "shift" is the rolling window of the last WELLNESS_SHIFT_HOURS hours, whatever the clock says
 about rotas: it needs no roster, and counts the material someone actually saw recently.
 Exposure in a shift = media reveals + decisions on cases in sensitive queues. At
-WELLNESS_EXPOSURE_CAP the console suggests a break; it never blocks work by itself.
+WELLNESS_EXPOSURE_CAP the console suggests a break; it never blocks work by itself. A video's
+reveals (its stills, its player) count as reveals, per reveal like an image's; the seconds of
+video played are counted beside them (seconds are not reveals: they are shown, not added in).
 """
 
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from accounts.models import ExposureEvent, ReviewerPreferences, SensitivePause
@@ -47,16 +49,48 @@ def preferences_update(*, user, blur_px: int, greyscale: bool, ip: str | None = 
     return prefs
 
 
-def exposure_record(*, user, kind: str, case) -> None:
-    """Count one exposure. Called inside the service that reveals or decides."""
-    ExposureEvent.objects.create(
-        user=user, kind=kind, case=case, queue_id=case.queue_id, sensitive=case.queue.sensitive
+def exposure_record(
+    *, user, kind: str, case, video: bool = False, player: bool = False
+) -> ExposureEvent:
+    """Count one exposure. Called inside the service that reveals or decides. `video`: a reveal
+    of a video; `player`: of its player, which then counts the seconds played
+    (exposure_record_played)."""
+    return ExposureEvent.objects.create(
+        user=user,
+        kind=kind,
+        case=case,
+        queue_id=case.queue_id,
+        sensitive=case.queue.sensitive,
+        video=video,
+        seconds_played=0.0 if player else None,
     )
+
+
+def exposure_record_played(*, user, event_id: int, seconds: float, cap: float) -> bool:
+    """Record how much of a revealed video its page says was played: the total since that reveal,
+    at most `cap` (the video's length). Reported again and again as the reviewer plays (and by a
+    beacon as the page goes), in any order: a total only grows, so the largest stands and a
+    repeat changes nothing. False when `event_id` is not this user's video reveal."""
+    seconds = min(max(0.0, float(seconds)), max(0.0, float(cap)))
+    reveal = ExposureEvent.objects.filter(
+        pk=event_id, user=user, kind=ExposureEvent.Kind.REVEAL, video=True
+    )
+    # One statement: two beacons at once cannot lower the total (the larger wins either way).
+    updated = reveal.filter(Q(seconds_played__isnull=True) | Q(seconds_played__lt=seconds)).update(
+        seconds_played=seconds
+    )
+    return bool(updated) or reveal.exists()
 
 
 # Conditional counts shared by the per-reviewer summary and the team page.
 REVEALS = Q(kind=ExposureEvent.Kind.REVEAL)
 SENSITIVE_DECISIONS = Q(kind=ExposureEvent.Kind.DECISION, sensitive=True)
+VIDEO_REVEALS = Q(kind=ExposureEvent.Kind.REVEAL, video=True)
+
+
+def seconds_played(**extra) -> Sum:
+    """The seconds of video played, summed over the events matching `extra` (0, never None)."""
+    return Sum("seconds_played", filter=VIDEO_REVEALS & Q(**extra), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -65,6 +99,9 @@ class Exposure:
     sensitive_decisions: int
     since: datetime
     cap: int
+    # Of the reveals, those of videos (stills or player); and the seconds of video played.
+    video_reveals: int = 0
+    video_seconds: float = 0.0
 
     @property
     def total(self) -> int:
@@ -80,13 +117,18 @@ def exposure_this_shift(user, now: datetime | None = None) -> Exposure:
     now = now or timezone.now()
     since = shift_start(now)
     counts = ExposureEvent.objects.filter(user=user, at__gt=since).aggregate(
-        reveals=Count("pk", filter=REVEALS), decisions=Count("pk", filter=SENSITIVE_DECISIONS)
+        reveals=Count("pk", filter=REVEALS),
+        decisions=Count("pk", filter=SENSITIVE_DECISIONS),
+        videos=Count("pk", filter=VIDEO_REVEALS),
+        seconds=seconds_played(),
     )
     return Exposure(
         reveals=counts["reveals"],
         sensitive_decisions=counts["decisions"],
         since=since,
         cap=settings.WELLNESS_EXPOSURE_CAP,
+        video_reveals=counts["videos"],
+        video_seconds=round(counts["seconds"] or 0.0, 1),
     )
 
 

@@ -65,6 +65,8 @@ def case_for_review(case_id: int) -> Case:
 def case_media(case: Case):
     return (
         Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
+        # A video's strip of stills (the case page offers them, or says they are being made).
+        .select_related("video_strip")
         .prefetch_related(
             Prefetch(
                 "matches",

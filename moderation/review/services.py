@@ -257,8 +257,19 @@ def case_decide(
         )
 
 
-def media_record_view(*, media, case: Case, user, ip: str | None = None) -> None:
-    """Log that a person looked at a media file (feeds "who saw this file" and fileViewedByEsp)."""
+def media_record_view(*, media, case: Case, user, ip: str | None = None, shown: str = ""):
+    """Log that a person looked at a media file (feeds "who saw this file" and fileViewedByEsp).
+    `shown`: what of a video was shown ("frames": its stills, "video": its player). Returns the
+    exposure event (a video's reveal carries the seconds then played)."""
     with transaction.atomic(durable=True):
-        audit_record(verb="media.viewed", obj=media, case=case, actor=user, ip=ip)
-        exposure_record(user=user, kind="reveal", case=case)
+        audit_record(
+            verb="media.viewed",
+            obj=media,
+            case=case,
+            actor=user,
+            ip=ip,
+            after={"shown": shown} if shown else None,
+        )
+        return exposure_record(
+            user=user, kind="reveal", case=case, video=media.is_video, player=shown == "video"
+        )

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
+from moderation.review import media_views, views
 from moderation.review import rereview_views as quality_views
-from moderation.review import views
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
@@ -16,7 +16,31 @@ urlpatterns = [
     path("cases/<int:case_id>/skip/", views.case_skip, name="case_skip"),
     path("cases/<int:case_id>/reassign/", views.case_reassign_view, name="case_reassign"),
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
-    path("cases/<int:case_id>/media/<int:media_id>/", views.case_media_view, name="case_media"),
+    path(
+        "cases/<int:case_id>/media/<int:media_id>/",
+        media_views.case_media_view,
+        name="case_media",
+    ),
+    path(
+        "cases/<int:case_id>/media/<int:media_id>/reveal/",
+        media_views.case_media_reveal,
+        name="case_media_reveal",
+    ),
+    path(
+        "cases/<int:case_id>/media/<int:media_id>/frames/",
+        media_views.case_media_frames,
+        name="case_media_frames",
+    ),
+    path(
+        "cases/<int:case_id>/media/<int:media_id>/frames/status/",
+        media_views.case_media_frames_status,
+        name="case_media_frames_status",
+    ),
+    path(
+        "cases/<int:case_id>/media/<int:media_id>/played/",
+        media_views.case_media_played,
+        name="case_media_played",
+    ),
     path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
     path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),
     path(

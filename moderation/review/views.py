@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -282,28 +282,3 @@ def case_lease(request, case_id: int):
     case.refresh_from_db(fields=["assignee", "lease_expires_at", "status"])
     context = {"case": case, "changed": changed, "lost": lost}
     return render(request, "moderation/_lease.html", context)
-
-
-@reviewer_required
-@never_cache
-@require_GET
-def case_media_view(request, case_id: int, media_id: int):
-    """Serve a case's media to a reviewer who may see the case. Every fetch is audited."""
-    case = get_reviewable_case(request, case_id)
-    media = selectors.case_media(case).filter(pk=media_id).first()
-    if media is None:
-        raise Http404("No such media on this case")
-    # Evidence kept for a report to the authorities: only named roles (refusals are logged).
-    custody.media_check_preserved_access(
-        media=media, case=case, user=request.user, ip=client_ip(request)
-    )
-    try:
-        handle = media.file.open("rb")
-    except FileNotFoundError:
-        # Evidence missing from storage is an operations problem, not a view to log.
-        raise Http404("The file is missing from storage") from None
-    services.media_record_view(media=media, case=case, user=request.user, ip=client_ip(request))
-    response = FileResponse(handle, content_type=media.mime or "application/octet-stream")
-    response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, no-store"
-    return response

@@ -21,13 +21,20 @@
   // Media is not fetched until the reviewer asks for it: the fetch is what the server logs as a
   // view. It then appears blurred and greyscale as the reviewer's preferences say, and each is
   // lifted separately (click or u to unblur, c for colour), so nobody sees more than they chose.
+  // A video is revealed twice over, each logged once: its stills ("Show frames", r) and its
+  // player ("Play video", v); the server answers each reveal with the markup (htmx), already
+  // blurred, and the player's requests carry the reveal's token.
   var lastRevealed = null;
+  var lastPlayer = null;
 
-  function applyFilter(img) {
+  function applyFilter(el) {
     var parts = [];
-    if (img.dataset.blur !== "0") parts.push("blur(" + img.dataset.blur + "px)");
-    if (img.dataset.greyscale === "1") parts.push("grayscale(1)");
-    img.style.filter = parts.join(" ") || "none";
+    if (el.dataset.blur !== "0") parts.push("blur(" + el.dataset.blur + "px)");
+    if (el.dataset.greyscale === "1") parts.push("grayscale(1)");
+    var value = parts.join(" ") || "none";
+    // A strip's stills are filtered one by one, so their times and marks stay readable.
+    if (el.classList.contains("strip")) el.style.setProperty("--media-filter", value);
+    else el.style.filter = value;
   }
 
   function reveal(frame) {
@@ -61,16 +68,102 @@
   }
 
   function imageOf(button) {
-    var item = button.closest(".media-item");
-    return item && item.querySelector("img.revealed");
+    var scope = button.closest(".video-frames, .video-player, .media-item");
+    return scope && scope.querySelector(".revealed");
   }
 
   document.addEventListener("click", function (e) {
-    var button = e.target.closest(".reveal, .unblur, .colour");
+    var strip = e.target.closest(".strip.revealed");
+    if (strip) { unblur(strip); return; }
+    var button = e.target.closest(".reveal, .unblur, .colour, .step");
     if (!button) return;
     if (button.classList.contains("reveal")) reveal(button.closest(".media-frame"));
     else if (button.classList.contains("unblur")) unblur(imageOf(button));
-    else toggleColour(imageOf(button));
+    else if (button.classList.contains("colour")) toggleColour(imageOf(button));
+    else step(imageOf(button), Number(button.dataset.step));
+  });
+
+  // A video's stills or player arrived (htmx swapped in the reveal's answer).
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var scope = e.detail.target;
+    var el = scope && scope.querySelector(".revealed");
+    if (!el) return;
+    scope.dataset.revealed = "1";
+    applyFilter(el);
+    lastRevealed = el;
+    if (el.tagName === "VIDEO") {
+      el.muted = true;
+      el.dataset.reportedAt = String(Date.now());
+      lastPlayer = el;
+      el.focus();
+    }
+  });
+
+  // Frame by frame: pause, then move one frame (1 / frame rate) at a time.
+  function step(video, frames) {
+    if (!video || video.tagName !== "VIDEO") return;
+    video.pause();
+    var rate = parseFloat(video.dataset.frameRate) || 30;
+    var end = isFinite(video.duration) ? video.duration : Infinity;
+    video.currentTime = Math.min(end, Math.max(0, video.currentTime + frames / rate));
+  }
+
+  function clock(seconds) {
+    var m = Math.floor(seconds / 60), s = seconds - m * 60;
+    return m + ":" + (s < 10 ? "0" : "") + s.toFixed(2);
+  }
+
+  function showTime(video) {
+    var out = video.parentElement && video.parentElement.querySelector(".video-time");
+    if (out) out.textContent = clock(video.currentTime) + (isFinite(video.duration) ? " / " + clock(video.duration) : "");
+  }
+
+  // Exposure counts the seconds played: the sum of what the player has played since its reveal,
+  // sent on pause, at the end, every 15 s of playing and as the page goes (a beacon survives
+  // the page). The server keeps the largest total, at most the video's length.
+  function secondsPlayed(video) {
+    var total = 0;
+    for (var i = 0; i < video.played.length; i++) total += video.played.end(i) - video.played.start(i);
+    return total;
+  }
+
+  function reportPlayed(video) {
+    if (!video.dataset.playedUrl) return;
+    var seconds = secondsPlayed(video);
+    if (seconds <= (parseFloat(video.dataset.reported) || 0)) return;
+    video.dataset.reported = String(seconds);
+    video.dataset.reportedAt = String(Date.now());
+    var body = new FormData();
+    body.append("csrfmiddlewaretoken", video.dataset.csrf);
+    body.append("reveal", video.dataset.reveal);
+    body.append("seconds", seconds.toFixed(3));
+    navigator.sendBeacon(video.dataset.playedUrl, body);
+  }
+
+  function onVideo(type, handler) {
+    // Media events do not bubble: listen as they go down.
+    document.addEventListener(type, function (e) {
+      if (e.target.tagName === "VIDEO" && e.target.dataset.playedUrl) handler(e.target);
+    }, true);
+  }
+  onVideo("pause", reportPlayed);
+  onVideo("ended", reportPlayed);
+  onVideo("seeked", showTime);
+  onVideo("loadedmetadata", showTime);
+  onVideo("timeupdate", function (video) {
+    showTime(video);
+    if (Date.now() - (parseFloat(video.dataset.reportedAt) || 0) > 15000) reportPlayed(video);
+  });
+  onVideo("error", function (video) {
+    var note = video.parentElement && video.parentElement.querySelector(".player-error");
+    if (note) note.hidden = false;
+  });
+  function reportAll() {
+    document.querySelectorAll("video[data-played-url]").forEach(reportPlayed);
+  }
+  window.addEventListener("pagehide", reportAll);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") reportAll();
   });
 
   // A form sent twice records one decision (the server refuses the second); disabling the
@@ -99,7 +192,22 @@
     if (typing(e.target)) return;
     var form = document.getElementById("decision-form");
     if (e.key === "r") {
-      reveal(document.querySelector(".media-frame:not([data-revealed])"));
+      // The next image, or the next video's stills, in page order.
+      var next = document.querySelector(
+        ".media-frame:not([data-revealed]), .video-frames:not([data-revealed]) .reveal-frames"
+      );
+      if (next && next.classList.contains("reveal-frames")) next.click();
+      else reveal(next);
+      return;
+    }
+    if (e.key === "v") {
+      var play = document.querySelector(".video-player:not([data-revealed]) .play-video");
+      if (play) play.click();
+      return;
+    }
+    if (e.key === "," || e.key === ".") {
+      e.preventDefault();
+      step(lastPlayer, e.key === "." ? 1 : -1);
       return;
     }
     if (e.key === "u") { unblur(lastRevealed); return; }
