@@ -33,7 +33,8 @@ from moderation.cases.models import Case
 from moderation.decisions.models import Appeal, ReReview
 from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.services import EscalationStateError
-from reports.models import Media
+from reports.models import Media, VideoStrip
+from reports.thumbnails import strip_storage_name
 
 logger = logging.getLogger(__name__)
 
@@ -451,6 +452,11 @@ def escalation_purge_evidence(
                 result.deleted.append(entry)
             else:
                 (result.deleted if _delete(name) else result.missing).append(entry)
+                # A video's stills (reports/thumbnails.py) are its pictures too: they go with it.
+                _delete(strip_storage_name(name))
+                VideoStrip.objects.filter(media__file=name).update(
+                    file="", timestamps=[], stopped="deleted with the evidence"
+                )
         if escalation.packet.name:
             result.packet = {"name": escalation.packet.name, "sha256": escalation.packet_sha256}
             if not dry_run:
