@@ -66,20 +66,25 @@ def exposure_record(
     )
 
 
-def exposure_record_played(*, user, event_id: int, seconds: float, cap: float) -> bool:
+def exposure_record_played(*, user, event_id: int, seconds: float, cap: float) -> float | None:
     """Record how much of a revealed video its page says was played: the total since that reveal,
     at most `cap` (the video's length). Reported again and again as the reviewer plays (and by a
     beacon as the page goes), in any order: a total only grows, so the largest stands and a
-    repeat changes nothing. False when `event_id` is not this user's video reveal."""
+    repeat changes nothing. Returns the total recorded before this report (so a caller can tell
+    when a threshold is first crossed), or None when `event_id` is not this user's video reveal.
+    Call inside a transaction: the row is locked, so two beacons at once are told in turn."""
     seconds = min(max(0.0, float(seconds)), max(0.0, float(cap)))
-    reveal = ExposureEvent.objects.filter(
-        pk=event_id, user=user, kind=ExposureEvent.Kind.REVEAL, video=True
+    reveal = (
+        ExposureEvent.objects.select_for_update()
+        .filter(pk=event_id, user=user, kind=ExposureEvent.Kind.REVEAL, video=True)
+        .first()
     )
-    # One statement: two beacons at once cannot lower the total (the larger wins either way).
-    updated = reveal.filter(Q(seconds_played__isnull=True) | Q(seconds_played__lt=seconds)).update(
-        seconds_played=seconds
-    )
-    return bool(updated) or reveal.exists()
+    if reveal is None:
+        return None
+    before = reveal.seconds_played or 0.0
+    if seconds > before:
+        ExposureEvent.objects.filter(pk=reveal.pk).update(seconds_played=seconds)
+    return before
 
 
 # Conditional counts shared by the per-reviewer summary and the team page.

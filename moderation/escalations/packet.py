@@ -185,15 +185,21 @@ def _snapshot(escalation: Escalation) -> list[EscalationFile]:
         _progress(escalation.pk, 0, 0, "Waiting for the evidence to be hashed")
         raise EvidenceNotHashed(f"escalation {escalation.pk} has evidence not hashed yet")
     by_sha: dict[str, list[tuple[Media, int]]] = {}
+    kinds = {str(m.pk): m.kind for m, _ in media}
     for m, case_id in media:
         by_sha.setdefault(m.sha256, []).append((m, case_id))
-    viewed = set(
-        AuditEvent.objects.filter(
-            verb="media.viewed",
+    # An image revealed was viewed. A video was viewed only when a reviewer played all of it
+    # (media.watched, moderation/review/reveals.py): its stills or a part played are not the
+    # file, and the CyberTipline must not be told the platform saw what it did not.
+    viewed = {
+        object_id
+        for verb, object_id in AuditEvent.objects.filter(
+            verb__in=["media.viewed", "media.watched"],
             object_type=Media._meta.label_lower,
             object_id__in=[str(m.pk) for m, _ in media],
-        ).values_list("object_id", flat=True)
-    )
+        ).values_list("verb", "object_id")
+        if verb == ("media.watched" if kinds[object_id] == Media.Kind.VIDEO else "media.viewed")
+    }
     rows = []
     for n, (sha, group) in enumerate(by_sha.items(), start=1):
         first, case_id = group[0]

@@ -10,7 +10,11 @@ one is logged as a view of its own, as an image's fetch is; a token that is not 
 person and file (another user's, forged, expired) is refused.
 
 The player reports the seconds played since its reveal with the same token (`media_record_played`),
-which the exposure counts beside the reveals.
+which the exposure counts beside the reveals. When a reveal's player has played the whole video
+(its played ranges cover all but its last half second, or last 2% when shorter), that is logged once as
+`media.watched`: the one thing that lets an escalation tell the CyberTipline the platform viewed
+the file (`fileViewedByEsp`). Its stills, or part of it played, are not the file viewed: saying so
+would tell law enforcement the platform had seen what it had not.
 """
 
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from django.core import signing
 from django.db import transaction
 
 from accounts.wellness import exposure_record_played
+from moderation.audit.services import audit_record
 from moderation.cases.models import Case
 from moderation.review.services import media_record_view
 from reports.models import Media
@@ -34,6 +39,12 @@ REVEAL_SECONDS = 60 * 60
 # How long after its reveal the player may still report seconds played (a page left open, then
 # closed: its last report comes as the page goes).
 PLAYED_REPORT_SECONDS = 24 * 60 * 60
+
+
+def watched_through(duration: float) -> float:
+    """Seconds of a video's played ranges that count as having watched all of it (players stop
+    a frame or two short of the stated length)."""
+    return duration - min(0.5, duration * 0.02)
 
 
 class RevealInvalid(Exception):
@@ -90,5 +101,15 @@ def media_record_played(*, media: Media, case_id: int, user, token: str, seconds
     )
     cap = media.duration if media.duration is not None else settings.MAX_VIDEO_SECONDS
     with transaction.atomic(durable=True):
-        if not exposure_record_played(user=user, event_id=event_id, seconds=seconds, cap=cap):
+        before = exposure_record_played(user=user, event_id=event_id, seconds=seconds, cap=cap)
+        if before is None:
             raise RevealInvalid("no such reveal")
+        played = min(seconds, cap)
+        if media.duration and before < watched_through(media.duration) <= played:
+            audit_record(
+                verb="media.watched",
+                obj=media,
+                case=Case.objects.get(pk=case_id),
+                actor=user,
+                after={"seconds_played": round(played, 3), "duration": media.duration},
+            )

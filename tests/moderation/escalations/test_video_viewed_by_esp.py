@@ -1,12 +1,15 @@
-"""fileViewedByEsp for a video comes from the media-view log, as an image's does: true once a
-reviewer revealed (played) it, through any copy of the same bytes; false when nobody did, even
-when other files of the packet were looked at. The XML, the summary and the page agree."""
+"""fileViewedByEsp for a video comes from the log: true once a reviewer played all of it
+(media.watched), through any copy of the same bytes; false when nobody did — its stills shown or
+part of it played are not the file viewed — even when other files of the packet were looked at.
+The XML, the summary and the page agree."""
 
 import pytest
 from django.urls import reverse
 from lxml import etree
 
+from moderation.audit.models import AuditEvent
 from moderation.escalations.packet import escalation_assemble
+from moderation.review.reveals import media_record_played, media_reveal
 from moderation.review.services import media_record_view
 from tests.moderation.packet_helpers import packet_entries, packet_json
 from tests.moderation.video_packet_helpers import approved_media, image, video
@@ -40,6 +43,13 @@ def media_of(escalation):
     ]
 
 
+def watch(media, case, user, seconds: float | None = None) -> None:
+    """Play a video in the case page's player: all of it unless `seconds` says how much."""
+    reveal = media_reveal(media=media, case=case, user=user, shown="video", ip="10.0.0.9")
+    played = media.duration if seconds is None else seconds
+    media_record_played(media=media, case_id=case.pk, user=user, token=reveal.token, seconds=played)
+
+
 @pytest.mark.django_db
 class TestVideoViewedByEsp:
     def test_it_says_a_video_nobody_revealed_was_not_viewed(self, approved_media):
@@ -49,15 +59,37 @@ class TestVideoViewedByEsp:
         assert viewed_in_xml(escalation) == {f.name: "false"}
         assert packet_json(escalation, "summary.json")["files"][0]["viewed_by_esp"] is False
 
-    def test_it_says_a_video_a_reviewer_revealed_was_viewed(self, approved_media, reviewer):
+    def test_it_says_a_video_a_reviewer_played_through_was_viewed(self, approved_media, reviewer):
         escalation = approved_media([[video()]])
         [(media, case)] = media_of(escalation)
-        media_record_view(media=media, case=case, user=reviewer, ip="10.0.0.9")
+        watch(media, case, reviewer)
         escalation = assemble(escalation)
         [f] = escalation.files.all()
         assert f.viewed_by_esp is True
         assert viewed_in_xml(escalation) == {f.name: "true"}
         assert packet_json(escalation, "summary.json")["files"][0]["viewed_by_esp"] is True
+
+    def test_it_does_not_count_its_stills_or_a_part_played(self, approved_media, reviewer):
+        escalation = approved_media([[video()]])
+        [(media, case)] = media_of(escalation)
+        media_reveal(media=media, case=case, user=reviewer, shown="frames", ip=None)
+        watch(media, case, reviewer, seconds=media.duration / 2)
+        media_record_view(media=media, case=case, user=reviewer)  # a fetch of the file
+        escalation = assemble(escalation)
+        assert escalation.files.get().viewed_by_esp is False
+        assert viewed_in_xml(escalation) == {escalation.files.get().name: "false"}
+
+    def test_it_counts_the_whole_video_played_in_parts(self, approved_media, reviewer):
+        escalation = approved_media([[video()]])
+        [(media, case)] = media_of(escalation)
+        reveal = media_reveal(media=media, case=case, user=reviewer, shown="video", ip=None)
+        # The player reports its played total as it goes, and again as the page closes.
+        for seconds in (0.5, 1.2, media.duration, media.duration):
+            media_record_played(
+                media=media, case_id=case.pk, user=reviewer, token=reveal.token, seconds=seconds
+            )
+        assert AuditEvent.objects.filter(verb="media.watched").count() == 1
+        assert assemble(escalation).files.get().viewed_by_esp is True
 
     def test_it_counts_a_reveal_of_another_copy_of_the_same_video(self, approved_media, reviewer):
         clip = video()
@@ -65,7 +97,7 @@ class TestVideoViewedByEsp:
         escalation = approved_media([[clip], [clip]])
         [(first, _), (second, second_case)] = media_of(escalation)
         assert first.sha256 == second.sha256
-        media_record_view(media=second, case=second_case, user=reviewer)
+        watch(second, second_case, reviewer)
         escalation = assemble(escalation)
         [f] = escalation.files.all()
         assert f.media_id == first.pk and f.viewed_by_esp is True
@@ -88,7 +120,7 @@ class TestVideoViewedByEsp:
         escalation = assemble(approved_media([[video()]]))
         sha = escalation.packet_sha256
         [(media, case)] = media_of(escalation)
-        media_record_view(media=media, case=case, user=reviewer)
+        watch(media, case, reviewer)
         # What the approver approved and the packet says stays as it was.
         assert escalation_assemble(escalation_id=escalation.pk) is None
         escalation.refresh_from_db()
@@ -100,7 +132,7 @@ class TestVideoViewedByEsp:
     ):
         escalation = approved_media([[video(), video("other.webm", "webm", "libvpx")]])
         [(seen, case), _] = media_of(escalation)
-        media_record_view(media=seen, case=case, user=reviewer)
+        watch(seen, case, reviewer)
         escalation = assemble(escalation)
         client.force_login(supervisor)
         page = client.get(reverse("escalation_detail", args=[escalation.pk])).content.decode()

@@ -93,3 +93,28 @@ class TestSecondsPlayed:
         client.logout()
         r = played("1")
         assert r.status_code == 302 and "/accounts/login/" in r.url
+
+
+@pytest.mark.django_db
+class TestWatchedThrough:
+    """Playing all of a video is logged once (media.watched): what fileViewedByEsp reads."""
+
+    def watched(self, media):
+        from moderation.audit.models import AuditEvent
+
+        return AuditEvent.objects.filter(verb="media.watched", object_id=str(media.pk))
+
+    def test_it_logs_the_whole_video_played_once(self, reviewer, revealed):
+        case, media, _, played = revealed
+        played(str(media.duration / 2))
+        assert not self.watched(media).exists()
+        played(str(media.duration - 0.05))  # a player stops a frame short of the end
+        played(str(media.duration))
+        [event] = self.watched(media)
+        assert (event.actor_id, event.case_id) == (reviewer.pk, case.pk)
+        assert event.after["duration"] == media.duration
+
+    def test_most_of_it_is_not_all_of_it(self, reviewer, revealed):
+        _, media, _, played = revealed
+        played(str(media.duration - 0.5))
+        assert not self.watched(media).exists()
