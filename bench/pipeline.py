@@ -439,9 +439,15 @@ class Deployment:
                         start_new_session=True,
                     )
                 )
-        for p in procs:
-            if p.wait(timeout=3600) != 0:
-                fail(f"a burst worker exited with {p.returncode}: see {self.workdir}/burst-*.log")
+        try:
+            for p in procs:
+                if p.wait(timeout=3600) != 0:
+                    fail(
+                        f"a burst worker exited with {p.returncode}: see {self.workdir}/burst-*.log"
+                    )
+        finally:
+            for p in procs:  # those still running when this was stopped (none once they exit)
+                stop(p)
         return time.perf_counter() - started, names
 
     def check_workers(self) -> None:
@@ -456,8 +462,11 @@ class Deployment:
         self.server = None
 
 
-def post_flags(port: int, token: str, images: list[bytes], prefix: str, threads: int) -> list:
-    """Flag each image (one flag, one content item, one image each); returns the flag ids."""
+def post_flags(
+    port: int, token: str, images: list[bytes], prefix: str, threads: int, extension: str = "jpg"
+) -> list:
+    """Flag each image (one flag, one content item, one image each; files named `*.extension`:
+    bench/video_pipeline.py flags videos); returns the flag ids."""
 
     def one(i: int) -> int:
         body = {
@@ -469,7 +478,7 @@ def post_flags(port: int, token: str, images: list[bytes], prefix: str, threads:
             "content": {"id": f"{prefix}-{i}", "type": "post"},
             "media": [
                 {
-                    "filename": f"{prefix}-{i}.jpg",
+                    "filename": f"{prefix}-{i}.{extension}",
                     "data_base64": base64.b64encode(images[i]).decode(),
                 }
             ],
@@ -595,10 +604,12 @@ def hashes_query(data: bytes) -> dict:
     }
 
 
-def fresh_ready(env: dict, query: dict) -> dict:
+def fresh_ready(env: dict, query: dict, code: str = READY_CODE) -> dict:
+    """Run `code` (READY_CODE, or bench/video_pipeline.py's) in a fresh `manage.py shell -c`
+    process with BENCH_QUERY set to `query`; the JSON it prints last, and the process's time."""
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", READY_CODE],
+        [sys.executable, "manage.py", "shell", "-c", code],
         cwd=BASE_DIR,
         env={**env, "BENCH_QUERY": json.dumps(query)},
         capture_output=True,
@@ -613,13 +624,24 @@ def fresh_ready(env: dict, query: dict) -> dict:
     return result
 
 
-def timed_import(deployment: Deployment, csv: Path, timeout: int) -> dict:
-    """`manage.py import_hashes`: wall time, peak RSS, and how far it got if stopped."""
+def vm_peak_mb(pid: int) -> float | None:
+    """A running process's own peak resident memory since its exec (VmHWM), MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def timed_import(deployment: Deployment, csv: Path, timeout: int, bank: str = BANK) -> dict:
+    """`manage.py import_hashes` into `bank`: wall time, peak RSS, and how far it got if stopped."""
     log_path = deployment.workdir / "import.log"
     with open(log_path, "w") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
-            deployment.manage("import_hashes", "--bank", BANK, str(csv)),
+            deployment.manage("import_hashes", "--bank", bank, str(csv)),
             cwd=BASE_DIR,
             env=deployment.env,
             stdout=log,
@@ -628,18 +650,25 @@ def timed_import(deployment: Deployment, csv: Path, timeout: int) -> dict:
         )
         deadline = time.monotonic() + timeout
         status = rusage = None
-        while status is None:
-            pid, status_, rusage_ = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                status, rusage = status_, rusage_
-                process.returncode = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() > deadline:
-                os.killpg(process.pid, signal.SIGKILL)
-                _, status, rusage = os.wait4(process.pid, 0)
-                process.returncode = -9
-                break
-            time.sleep(0.2)
+        hwm = 0.0
+        try:
+            while status is None:
+                hwm = max(hwm, vm_peak_mb(process.pid) or 0.0)
+                pid, status_, rusage_ = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    status, rusage = status_, rusage_
+                    process.returncode = os.waitstatus_to_exitcode(status)
+                    break
+                if time.monotonic() > deadline:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    _, status, rusage = os.wait4(process.pid, 0)
+                    process.returncode = -9
+                    break
+                time.sleep(0.2)
+        except BaseException:
+            # Stopped meanwhile: the import must not go on writing to a database being dropped.
+            stop(process)
+            raise
         seconds = time.perf_counter() - started
     text = log_path.read_text()
     progress = [p for p in text.replace("\r", "\n").splitlines() if p.endswith("entries read")]
@@ -647,6 +676,9 @@ def timed_import(deployment: Deployment, csv: Path, timeout: int) -> dict:
     return {
         "seconds": seconds,
         "peak_mb": rusage.ru_maxrss / 1024 if rusage else float("nan"),
+        # ru_maxrss starts at this process's RSS when it forked the command (Linux carries the
+        # fork's high-water mark over the exec): the command's own peak is its VmHWM, sampled.
+        "peak_hwm_mb": hwm,
         "ok": process.returncode == 0,
         "returncode": process.returncode,
         "read": read,
@@ -809,7 +841,12 @@ def added_entry(deployment: Deployment, token: str, bank, pictures: Pictures, si
     return r
 
 
-def run_size(size: int, args, pictures: Pictures, base_env: dict, database_url: str, tmp: Path):
+def deploy(database_url: str, base_env: dict, tmp: Path, workdir: Path, web_workers: int):
+    """A deployment of its own: a fresh migrated database (test_<name> of DATABASE_URL), empty
+    media and index directories (under `tmp`, as bench_environment names them), a platform user
+    with a flag token, and a Deployment on them (its gunicorn and rqworkers started by the
+    caller). Returns (deployment, token, the database name to restore, seconds to migrate);
+    `undeploy` undoes it all."""
     from django.conf import settings
     from django.contrib.auth.models import Group
     from django.db import connection
@@ -817,8 +854,67 @@ def run_size(size: int, args, pictures: Pictures, base_env: dict, database_url: 
     from accounts.models import User
     from accounts.roles import Role
     from accounts.services import api_token_create
-    from lib.jobs import get_queue
     from moderation.banks.matching import forget_indexes
+
+    workdir.mkdir()
+    for d in (tmp / "media", Path(settings.INDEX_DIR)):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    old_name = connection.settings_dict["NAME"]
+    t = time.perf_counter()
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    migrate_s = time.perf_counter() - t
+    env = {
+        **base_env,
+        "DATABASE_URL": with_database_name(database_url, connection.settings_dict["NAME"]),
+    }
+    deployment = Deployment(env, workdir, web_workers)
+    forget_indexes()
+    try:
+        user = User.objects.create_user("bench-platform")
+        user.groups.add(Group.objects.get(name=Role.PLATFORM))
+        _, token = api_token_create(
+            user=user, name="bench", scopes=["flag"], rate_limit_per_minute=2_147_483_647
+        )
+    except BaseException:
+        undeploy(deployment, old_name, tmp)
+        raise
+    return deployment, token, old_name, migrate_s
+
+
+def undeploy(deployment: Deployment, old_name: str, tmp: Path) -> None:
+    """After `deploy`, even on failure: its processes stopped, the Redis database emptied, the
+    database dropped (the sessions of any process that outlived its stop ended first, should the
+    plain drop fail), the media and index directories removed."""
+    from django.conf import settings
+    from django.db import connection
+
+    from lib.jobs import get_queue
+
+    deployment.close()
+    try:
+        get_queue("default").connection.flushdb()
+    except Exception as e:  # noqa: BLE001 - cleanup goes on
+        print(f"could not empty the Redis database: {e}", file=sys.stderr)
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    try:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    except Exception as e:  # noqa: BLE001 - dropped by force below
+        print(f"dropping {name}: {e}; ending its sessions", file=sys.stderr)
+        with connection.creation._nodb_cursor() as cursor:
+            quoted = connection.ops.quote_name(name)
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        connection.settings_dict["NAME"] = old_name
+    shutil.rmtree(Path(settings.INDEX_DIR), ignore_errors=True)
+    shutil.rmtree(tmp / "media", ignore_errors=True)
+
+
+def run_size(size: int, args, pictures: Pictures, base_env: dict, database_url: str, tmp: Path):
+    from django.conf import settings
+    from django.db import connection
+
+    from lib.jobs import get_queue
     from moderation.banks.models import HashBank, IndexSnapshot, Match
     from reports.models import Flag
 
@@ -831,28 +927,12 @@ def run_size(size: int, args, pictures: Pictures, base_env: dict, database_url: 
         return r
 
     workdir = tmp / f"size-{size}"
-    workdir.mkdir()
-    media_root, index_dir = tmp / "media", Path(settings.INDEX_DIR)
-    for d in (media_root, index_dir):
-        shutil.rmtree(d, ignore_errors=True)
-        d.mkdir(parents=True)
-    old_name = connection.settings_dict["NAME"]
-    t = time.perf_counter()
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    r["migrate_s"] = time.perf_counter() - t
-    env = {
-        **base_env,
-        "DATABASE_URL": with_database_name(database_url, connection.settings_dict["NAME"]),
-    }
-    deployment = Deployment(env, workdir, args.web_workers)
+    deployment, token, old_name, r["migrate_s"] = deploy(
+        database_url, base_env, tmp, workdir, args.web_workers
+    )
+    env, index_dir = deployment.env, Path(settings.INDEX_DIR)
     redis = get_queue("default").connection
-    forget_indexes()
     try:
-        user = User.objects.create_user("bench-platform")
-        user.groups.add(Group.objects.get(name=Role.PLATFORM))
-        _, token = api_token_create(
-            user=user, name="bench", scopes=["flag"], rate_limit_per_minute=2_147_483_647
-        )
         bank = HashBank.objects.create(
             name="Bench PDQ", slug=BANK, signal_types=["pdq"], thresholds={"pdq": 31}
         )
@@ -986,15 +1066,7 @@ def run_size(size: int, args, pictures: Pictures, base_env: dict, database_url: 
         progress(f"media_hash in process: {r['in_process_job']}")
         return r
     finally:
-        deployment.close()
-        try:
-            redis.flushdb()
-        except Exception as e:  # noqa: BLE001 - cleanup goes on
-            print(f"could not empty the Redis database: {e}", file=sys.stderr)
-        connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        shutil.rmtree(index_dir, ignore_errors=True)
-        shutil.rmtree(media_root, ignore_errors=True)
+        undeploy(deployment, old_name, tmp)
 
 
 def progress(message: str) -> None:
@@ -1187,16 +1259,20 @@ def report(results: list[dict], args) -> None:
         print("note: the largest size asked for was not measured (see above)")
 
 
-def main():
-    args = parse_args()
+def bench_environment(script: str, database: str, redis_db: int) -> tuple[str, Path, dict]:
+    """What a deployed-shape benchmark (this one, bench/video_pipeline.py) needs first: DATABASE_URL
+    (PostgreSQL) and REDIS_URL checked, a temporary directory for the run, the environment it and
+    the processes it starts share (bench.settings, private media and index directories in the
+    temporary one), and SIGTERM made to stop it as Ctrl-C does, so it cleans up. Returns
+    (DATABASE_URL, the directory, the environment)."""
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if urlsplit(database_url).scheme not in ("postgres", "postgresql", "pgsql") or not redis_url:
-        fail(
-            "set DATABASE_URL (PostgreSQL) and REDIS_URL (a Redis database of its own), e.g.\n"
-            "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigil_bench_pipeline "
-            "REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/pipeline.py"
+        raise SystemExit(
+            f"{script}: set DATABASE_URL (PostgreSQL) and REDIS_URL (a Redis database of its own), "
+            f"e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/{database} "
+            f"REDIS_URL=redis://127.0.0.1:6379/{redis_db} .venv/bin/python {script}"
         )
-    tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-pipeline-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{database.replace('_', '-')}-"))
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -1206,12 +1282,17 @@ def main():
             "VIGIL_VAR_DIR": str(tmp / "var"),
         }
     )
-    base_env = dict(os.environ)
 
     def terminate(signum, frame):
         raise KeyboardInterrupt(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, terminate)
+    return database_url, tmp, dict(os.environ)
+
+
+def main():
+    args = parse_args()
+    database_url, tmp, base_env = bench_environment("bench/pipeline.py", "vigil_bench_pipeline", 12)
     results = []
     try:
         # Before Django and Redis are set up: the pictures are made in forked processes.
