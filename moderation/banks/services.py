@@ -148,7 +148,7 @@ class _CopySink:
 def _analyze_entries() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE moderation_bankentry")
+            cursor.execute("ANALYZE moderation_bankentry, moderation_bankentryframe")
 
 
 def bank_import(
@@ -176,6 +176,9 @@ def bank_import(
         HashBank.objects.select_for_update().filter(pk=bank.pk).first()
         sink = (_CopySink if connection.vendor == "postgresql" else _BulkSink)(bank, user, now)
         chunk: list[ParsedEntry] = []
+        # Rows a chunk writes (a vPDQ entry writes one per frame): chunks are cut by rows, so a
+        # list of hour-long videos is held a few at a time, not 50,000 at a time.
+        rows = frames = 0
         for number, raw in enumerate(source, start=1):
             parsed = parse_line(number, raw, allowed)
             if parsed is None:
@@ -190,9 +193,11 @@ def bank_import(
                 continue  # nothing will be imported: read on only to name the other bad lines
             chunk.append(parsed)
             types.add(parsed.signal_type)
-            if len(chunk) == CHUNK:
+            rows += 1 + len(parsed.frames)
+            frames += len(parsed.frames)
+            if rows >= CHUNK:
                 sink.write(chunk)
-                chunk = []
+                chunk, rows = [], 0
                 if progress:
                     progress(read)
         if bad:
@@ -207,7 +212,8 @@ def bank_import(
         if added:
             # Media already received may be copies of what was just listed.
             enqueue(rematch_media, bank.pk, now.isoformat())
-        if added >= settings.INDEX_SNAPSHOT_FOLD_AT:
+        # A vPDQ entry is as many index rows as it has frames (moderation/banks/frame_index.py).
+        if added and max(added, frames) >= settings.INDEX_SNAPSHOT_FOLD_AT:
             # The planner's statistics must know the table grew, or every process's query for
             # the entries added since a snapshot reads the whole bank (68 s at 10M, measured).
             transaction.on_commit(_analyze_entries)

@@ -73,3 +73,26 @@ def test_the_command_reads_a_file_as_it_goes(bank, tmp_path, small_chunks):
     path.write_text("signal_type,signal_str\n" + "".join(lines_of(values, "md5")))
     call_command("import_hashes", "--bank", "b", str(path))
     assert BankEntry.objects.filter(bank=bank, signal_type="md5").count() == 250
+
+
+@pytest.mark.django_db
+def test_video_entries_are_chunked_by_their_frames(small_chunks):
+    """A vPDQ entry writes a row per frame: a chunk holds CHUNK rows, not CHUNK videos (a list
+    of 50,000 hour-long videos would not fit in memory)."""
+    from moderation.banks.models import BankEntryFrame
+    from reports.vpdq import FrameHash, to_signal
+
+    bank = HashBank.objects.create(name="v", slug="v", signal_types=["vpdq"])
+    rng = np.random.default_rng(3)
+    videos = [
+        [FrameHash(n, float(n), 90, h) for n, h in enumerate(random_hex(rng, 30))]
+        for _ in range(20)
+    ]
+    seen = []
+    added, _ = bank_import(
+        bank=bank, lines=(f"vpdq {to_signal(v)}\n" for v in videos), progress=seen.append
+    )
+    assert added == 20
+    # 31 rows a video: a chunk of 100 rows is cut after every fourth video.
+    assert seen[:3] == [4, 8, 12] and seen[-1] == 20
+    assert BankEntryFrame.objects.filter(entry__bank=bank).count() == 20 * 30
