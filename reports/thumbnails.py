@@ -8,6 +8,10 @@ is scaled by FFmpeg's swscale straight to thumbnail size (a frame is never conve
 size), turned as a player turns it (the rotation metadata, which hashing records and does not
 apply), and carries the time of the frame actually shown.
 
+`StillPicker` makes the same strip from a pass that decodes every frame anyway: the hashing job
+offers it each frame, so a video is decoded once for its vPDQ and its stills (keyframe_strip is
+for a video whose strip was not made then: received before strips, or whose stills were lost).
+
 Bounded like hashing (reports/video.py, whose open and pixel guards it uses): FFmpeg refuses
 frames over MAX_VIDEO_PIXELS before allocating them, frames decoded and seconds spent are capped,
 and only the thumbnails are kept. A damaged file gives the stills that decode and says where it
@@ -235,17 +239,49 @@ class _Reader:
         self.last = None
 
     def _image(self, frame) -> Image.Image:
-        rotation = _rotation(frame)
-        w, h = thumb_size(frame.width, frame.height, rotation, self.sar)
-        # Scaled by swscale to the stored orientation's size, then turned.
-        stored_w, stored_h = (h, w) if rotation in (90, 270) else (w, h)
-        small = self.reformatter.reformat(
-            frame, width=stored_w, height=stored_h, format="rgb24", interpolation="AREA", threads=1
+        return thumbnail_image(self.reformatter, frame, self.sar)
+
+
+def thumbnail_image(reformatter: VideoReformatter, frame, sar: float = 1.0) -> Image.Image:
+    """A decoded frame as a still: scaled by swscale to the stored orientation's thumbnail
+    size (never converted at full size), then turned as a player turns it."""
+    rotation = _rotation(frame)
+    w, h = thumb_size(frame.width, frame.height, rotation, sar)
+    stored_w, stored_h = (h, w) if rotation in (90, 270) else (w, h)
+    small = reformatter.reformat(
+        frame, width=stored_w, height=stored_h, format="rgb24", interpolation="AREA", threads=1
+    )
+    image = Image.fromarray(np.ascontiguousarray(small.to_ndarray()))
+    turn = {
+        90: Image.Transpose.ROTATE_270,
+        180: Image.Transpose.ROTATE_180,
+        270: Image.Transpose.ROTATE_90,
+    }
+    return image.transpose(turn[rotation]) if rotation in turn else image
+
+
+class StillPicker:
+    """The strip taken from a pass that decodes every frame anyway (hashing): `begin` with the
+    video's duration, then `offer` each decoded frame with its time; the first frame at or after
+    each evenly spaced time becomes a still. Costs a few small conversions, no decoding of its
+    own (keyframe_strip decodes the video a second time)."""
+
+    def __init__(self, count: int = STRIP_FRAMES):
+        self.count = count
+        self.times: list[float] = []
+        self.strip = Strip()
+        self.reformatter = VideoReformatter()
+        self.sar = 1.0
+
+    def begin(self, duration: float | None, sample_aspect_ratio=None) -> None:
+        self.times = targets(duration, self.count)
+        self.sar = float(sample_aspect_ratio) if sample_aspect_ratio else 1.0
+
+    def offer(self, frame, seconds: float, rate: float) -> None:
+        if not self.times or seconds < self.times[0] - 0.5 / rate:
+            return
+        while self.times and seconds >= self.times[0] - 0.5 / rate:
+            self.times.pop(0)  # every time this frame reaches (frames far apart: one still)
+        self.strip.thumbnails.append(
+            Thumbnail(round(seconds, 3), thumbnail_image(self.reformatter, frame, self.sar))
         )
-        image = Image.fromarray(np.ascontiguousarray(small.to_ndarray()))
-        turn = {
-            90: Image.Transpose.ROTATE_270,
-            180: Image.Transpose.ROTATE_180,
-            270: Image.Transpose.ROTATE_90,
-        }
-        return image.transpose(turn[rotation]) if rotation in turn else image

@@ -382,12 +382,15 @@ def vpdq_hash(
     *,
     seconds_per_hash: float | None = None,
     prune_distance: int | None = None,
+    stills=None,
 ) -> VideoHashes:
     """The vPDQ of the video at `path` (a file name or a binary file object).
 
     `seconds_per_hash`: 0 hashes every frame; None takes the settings' (one a second by default).
     `prune_distance`: leave out frames within this PDQ distance of the last one kept (the
     reference README's optional pruning); None takes the settings' (off by default).
+    `stills`: a reports.thumbnails.StillPicker, offered every frame decoded (the case page's
+    strip, made in the same pass).
     Raises NotAVideo / VideoRejected as `probe` does, before any frame is hashed."""
     if seconds_per_hash is None:
         seconds_per_hash = settings.VPDQ_SECONDS_PER_HASH
@@ -423,6 +426,8 @@ def vpdq_hash(
         stated = _stated_video_seconds(container, stream)
         _guard(stream, settings.MAX_VIDEO_PIXELS)
         start = stream.start_time
+        if stills is not None:
+            stills.begin(info.duration, stream.codec_context.sample_aspect_ratio)
         number = -1
         try:
             for frame in container.decode(stream):
@@ -440,6 +445,8 @@ def vpdq_hash(
                         f"{_minutes(max_seconds)}"
                     )
                     break
+                if stills is not None:
+                    stills.offer(frame, timestamp, rate)
                 if number % every:
                     continue
                 rgb = reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()

@@ -35,7 +35,7 @@ from moderation.banks.models import (
     Match,
 )
 from moderation.banks.policy import case_apply_matches
-from moderation.banks.strips import media_strip_after_hashing
+from moderation.banks.strips import media_make_strip, media_strip_after_hashing
 from moderation.banks.video_matching import (
     match_frames_in_image_index,
     match_image_in_frame_index,
@@ -45,6 +45,7 @@ from moderation.cases.models import Case
 from moderation.cases.rollup import case_refresh_priority
 from reports.hashing import PerceptualHashes, Unhashable, exact_hashes, perceptual_hashes
 from reports.models import Flag, Media, Report, VideoHash
+from reports.thumbnails import StillPicker
 from reports.video import NotAVideo, VideoHashes, VideoRejected, vpdq_hash
 from reports.vpdq import frames_from_text, frames_to_text, sampling_interval
 
@@ -101,14 +102,19 @@ def _hash_video(media: Media) -> _Hashed:
     damaged = bool(media.sha256) and sha256 != media.sha256
     if damaged:
         return _Hashed(sha256, md5, size, True, None, _damaged(sha256))
+    stills = StillPicker()
     try:
         with media.file.open("rb") as f:
-            video = vpdq_hash(f)
+            video = vpdq_hash(f, stills=stills)
     except NotAVideo:
         return _Hashed(sha256, md5, size, False, None, "not a video FFmpeg can read")
     except VideoRejected as e:
         return _Hashed(sha256, md5, size, False, None, e.message[:200])
     reason = "" if video.frames else (video.stopped or "no frames decoded")[:200]
+    if stills.strip.thumbnails:
+        # The case page's stills, picked in the same pass: no second decode for them.
+        stills.strip.stopped = video.stopped
+        media_make_strip(media_id=media.pk, strip=stills.strip)
     return _Hashed(sha256, md5, size, False, None, reason, video)
 
 

@@ -1,7 +1,8 @@
 """Videos' keyframe strips: a few stills at evenly spaced times (reports/thumbnails.py), kept in
 private storage for the case page, so a reviewer can judge a video without playing it.
 
-The hashing job asks for one when it has stored a video's hashes (the file has decoded by then);
+The hashing job makes one from the frames it decodes anyway (reports/thumbnails.py StillPicker),
+and asks for one by a job when it could not (the video did not decode);
 a case page that finds none asks again (`media_request_strip`), so a strip lost with its job, or
 a video received before strips existed, is made when someone needs it. Making one is a job
 (`moderation.banks.jobs.make_strip`): ids in, idempotent, the decoding done outside any
@@ -24,22 +25,23 @@ from moderation.banks.jobs import make_strip
 from moderation.cases.models import Case
 from moderation.outbox.services import enqueue
 from reports.models import Media, VideoStrip
-from reports.thumbnails import StripFailed, keyframe_strip, strip_storage_name
+from reports.thumbnails import Strip, StripFailed, keyframe_strip, strip_storage_name
 
 # A strip asked for and still not made after this long is asked for again (its job was lost).
 ASK_AGAIN_AFTER = timedelta(minutes=2)
 
 
-def media_make_strip(*, media_id: int) -> VideoStrip | None:
-    """Make a video's strip (None for media that is not a video). Idempotent: a strip made
-    already is returned as it is."""
+def media_make_strip(*, media_id: int, strip: Strip | None = None) -> VideoStrip | None:
+    """Make a video's strip (None for media that is not a video), from `strip` when the caller
+    has its stills already (the hashing job picks them as it decodes), else by decoding the
+    file. Idempotent: a strip made already is returned as it is."""
     media = Media.objects.filter(pk=media_id, kind=Media.Kind.VIDEO).first()
     if media is None:
         return None
     done = VideoStrip.objects.filter(media=media, made_at__isnull=False).first()
     if done is not None:
         return done
-    fields = _twin_fields(media) or _make(media)
+    fields = _twin_fields(media) or (_stored(media, strip) if strip else _make(media))
     with transaction.atomic(durable=True):
         strip, _ = VideoStrip.objects.select_for_update().get_or_create(media=media)
         if strip.made_at is not None:
@@ -90,6 +92,11 @@ def _make(media: Media) -> dict:
         return {"stopped": "the video is missing from storage"}
     except StripFailed as e:
         return {"stopped": str(e)[:200]}
+    return _stored(media, strip)
+
+
+def _stored(media: Media, strip: Strip) -> dict:
+    """Store the stills' sprite; the strip row's fields."""
     if not strip.thumbnails:
         return {"stopped": (strip.stopped or "no frame decodes")[:200]}
     data, tile_width, tile_height = strip.sprite()
@@ -123,8 +130,12 @@ def _case_of(media: Media) -> Case | None:
 
 @in_transaction
 def media_strip_after_hashing(*, media: Media) -> None:
-    """For the hashing job's transaction: make the video's strip once the hashes are committed."""
-    if media.is_video:
+    """For the hashing job's transaction: make the video's strip once the hashes are committed,
+    unless the job made it from the frames it decoded."""
+    if (
+        media.is_video
+        and not VideoStrip.objects.filter(media=media, made_at__isnull=False).exists()
+    ):
         enqueue(make_strip, media.pk)
 
 

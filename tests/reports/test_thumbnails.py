@@ -158,3 +158,20 @@ def test_targets_spread_over_the_video_or_a_second_apart_without_a_length():
 
 def test_a_strip_is_stored_beside_nothing_public():
     assert strip_storage_name("media/ab/cd/abcd") == "strips/media/ab/cd/abcd.jpg"
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_the_stills_picked_while_hashing_are_the_strip_s(name):
+    """The hashing pass picks the same frames as keyframe_strip would seek and decode to, and
+    makes the same stills of them, without decoding the video a second time."""
+    from reports.thumbnails import StillPicker
+    from reports.video import vpdq_hash
+
+    picker = StillPicker()
+    with open(VIDEOS / f"{name}.mp4", "rb") as f:
+        vpdq_hash(f, stills=picker)
+    with open(VIDEOS / f"{name}.mp4", "rb") as f:
+        strip = keyframe_strip(f)
+    assert picker.strip.timestamps == strip.timestamps
+    for picked, sought in zip(picker.strip.thumbnails, strip.thumbnails, strict=True):
+        assert np.array_equal(np.asarray(picked.image), np.asarray(sought.image))

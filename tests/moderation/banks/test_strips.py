@@ -51,6 +51,17 @@ class TestMakingAStrip:
         assert event.object_id == str(media.pk) and event.case_id == media.report.case_id
         assert event.after["stills"] == 16
 
+    def test_the_hashing_job_picks_the_stills_as_it_decodes(self, submit_video):
+        from moderation.banks.hashing import media_hash
+
+        media = submit_video((VIDEOS / "chair-19-sd-bar.mp4").read_bytes())
+        media_hash(media_id=media.pk)
+        strip = VideoStrip.objects.get(media=media)
+        assert strip.ready and len(strip.timestamps) == 16
+        # Made in the hashing pass: no job to decode the video again.
+        assert not OutboxJob.objects.filter(func__contains="make_strip").exists()
+        assert AuditEvent.objects.filter(verb="media.strip_made").count() == 1
+
     def test_it_is_idempotent(self, submit_video):
         media = submit_video()
         first = media_make_strip(media_id=media.pk)

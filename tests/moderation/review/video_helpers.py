@@ -7,7 +7,7 @@ from moderation.banks.hashing import media_hash
 from moderation.banks.models import BankEntry, HashBank, Match
 from moderation.banks.strips import media_make_strip
 from reports.media import inspect_media
-from reports.models import Media
+from reports.models import Media, VideoStrip
 from tests.videos import make_video
 
 # Three seconds of the moving pattern at ten frames a second.
@@ -19,16 +19,20 @@ def small_video() -> bytes:
 
 
 def video_case(submit_report, *, data=None, hashed=True, strip=True, **fields):
-    """(case, media) for a report with one video, hashed and with its stills unless told not."""
+    """(case, media) for a report with one video, hashed and with its stills unless told not
+    (strip=False: none, as for a video received before strips existed)."""
     fields.setdefault("category", "harassment")
     report = submit_report(
         images=[inspect_media(data or small_video(), filename="clip.mp4")], **fields
     )
     media = report.media.get()
     if hashed:
-        media_hash(media_id=media.pk)
+        media_hash(media_id=media.pk)  # which makes its stills as it decodes
     if strip:
         media_make_strip(media_id=media.pk)
+    else:
+        # A video without its stills: received before strips existed, or their job lost.
+        VideoStrip.objects.filter(media=media).delete()
     return report.case, Media.objects.get(pk=media.pk)
 
 
