@@ -1,6 +1,7 @@
 """Running a real `manage.py rqworker` against the test database (PostgreSQL + Redis only)."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -71,3 +72,30 @@ def wait_for(condition, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def kill_worker_mid_hash(worker_class: str, *, private_media, flag) -> tuple[int, int]:
+    """Start a real rqworker of `worker_class` whose hashing is slow
+    (tests/moderation/hash_slow_worker.py), wait until it is hashing, and SIGKILL it with its
+    work horse. Returns (worker pid, pid of the process that was hashing)."""
+    worker = subprocess.Popen(
+        [sys.executable, "tests/moderation/hash_slow_worker.py", "default"]
+        + ["--worker-class", worker_class],
+        cwd=ROOT,
+        env=worker_env(PRIVATE_MEDIA_ROOT=str(private_media), HASH_STARTED_FLAG=str(flag)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: flag.exists() and len(flag.read_text().split()) == 2)
+        hashing = int(flag.read_text().split()[1])
+        horses = children(worker.pid)
+    finally:
+        for pid in [*children(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+        worker.wait(10)
+    assert (
+        hashing in horses if worker_class.endswith("VigilForkingWorker") else hashing == worker.pid
+    )
+    return worker.pid, hashing

@@ -34,6 +34,15 @@ from reports.vpdq import (
 PDQ_THRESHOLD = DEFAULT_THRESHOLDS["pdq"]
 
 
+def _room(ids: np.ndarray, words: np.ndarray, needed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays with room for `needed` rows (capacity doubles: adding one row does not copy
+    all the others)."""
+    if needed <= len(ids):
+        return ids, words
+    capacity = max(needed, 2 * len(ids))
+    return np.resize(ids, capacity), np.resize(words, (capacity, 4))
+
+
 @dataclass
 class _MediaHashes:
     """Growable arrays (capacity doubles, so adding one hash does not copy all the others)."""
@@ -50,10 +59,7 @@ class _MediaHashes:
             return
         ids, hexes = zip(*rows, strict=True)
         needed = self.size + len(ids)
-        if needed > len(self._ids):
-            capacity = max(needed, 2 * len(self._ids))
-            self._ids = np.resize(self._ids, capacity)
-            self._words = np.resize(self._words, (capacity, 4))
+        self._ids, self._words = _room(self._ids, self._words, needed)
         self._ids[self.size : needed] = ids
         self._words[self.size : needed] = to_words(list(hexes), "pdq")
         self.size = needed
@@ -86,10 +92,7 @@ class _VideoFrames:
         if media_id in self.frames_of or not hexes:
             return
         needed = self.size + len(hexes)
-        if needed > len(self._owners):
-            capacity = max(needed, 2 * len(self._owners))
-            self._owners = np.resize(self._owners, capacity)
-            self._words = np.resize(self._words, (capacity, 4))
+        self._owners, self._words = _room(self._owners, self._words, needed)
         self._owners[self.size : needed] = media_id
         self._words[self.size : needed] = to_words(hexes, "pdq")
         self.size = needed

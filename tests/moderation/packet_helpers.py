@@ -40,24 +40,34 @@ def approved(make_user, reviewer, submit_report, png_upload, run_jobs):
                 )
             case = case_claim_next(user=reviewer)
             case_decide(case_id=case.pk, user=reviewer, action="escalate", policy="child safety")
-        escalation = Escalation.objects.get(owner_id="acct-7", status="draft")
-        escalation_update_details(
-            escalation_id=escalation.pk,
-            user=reviewer,
-            incident_type=Escalation.IncidentType.values[0],
-            incident_summary="Images of a child shared publicly.",
-            annotations=[],
-            urgent=False,
-            urgent_reason="",
+        return approve_draft(
+            owner_id="acct-7",
+            reviewer=reviewer,
+            make_user=make_user,
+            summary="Images of a child shared publicly.",
         )
-        escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
-        approver = make_user(f"senior-{escalation.pk}", Role.SENIOR_REVIEWER)
-        # Not in run_jobs: the test decides when (and how) the assembly runs.
-        escalation_approve(escalation_id=escalation.pk, user=approver)
-        escalation.refresh_from_db()
-        return escalation
 
     return make
+
+
+def approve_draft(*, owner_id: str, reviewer, make_user, summary: str) -> Escalation:
+    """The owner's draft escalation written up, sent for approval and approved by a senior
+    reviewer; its assembly job not run (the test decides when, and how)."""
+    escalation = Escalation.objects.get(owner_id=owner_id, status="draft")
+    escalation_update_details(
+        escalation_id=escalation.pk,
+        user=reviewer,
+        incident_type=Escalation.IncidentType.values[0],
+        incident_summary=summary,
+        annotations=[],
+        urgent=False,
+        urgent_reason="",
+    )
+    escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
+    approver = make_user(f"senior-{escalation.pk}", Role.SENIOR_REVIEWER)
+    escalation_approve(escalation_id=escalation.pk, user=approver)
+    escalation.refresh_from_db()
+    return escalation
 
 
 def packet_bytes(escalation: Escalation) -> bytes:

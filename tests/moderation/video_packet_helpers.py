@@ -2,42 +2,29 @@
 approved and waiting for the assembly job; the CyberTipline schema loaded on its own (not
 through the code under test), as the fake CyberTipline does."""
 
-from pathlib import Path
-
 import pytest
 from lxml import etree
 
-from accounts.roles import Role
 from moderation.cases.services import case_claim_next
-from moderation.escalations.models import Escalation
-from moderation.escalations.services import (
-    escalation_approve,
-    escalation_request_approval,
-    escalation_update_details,
-)
 from moderation.review.services import case_decide
 from reports.media import inspect_media
 from tests.conftest import png_bytes
+from tests.moderation import cybertip_server
+from tests.moderation.packet_helpers import approve_draft
 from tests.videos import make_video
 
 OWNER = "acct-video"
-SHARED_XSD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "cyber_tipline.xsd"
-VENDORED_XSD = (
-    Path(__file__).resolve().parents[2]
-    / "moderation"
-    / "escalations"
-    / "schemas"
-    / "cyber_tipline.xsd"
-)
-_schema = etree.XMLSchema(etree.parse(str(SHARED_XSD if SHARED_XSD.exists() else VENDORED_XSD)))
+# The fake CyberTipline's own copy of the schema, loaded independently of the code under test.
+_schema = cybertip_server._schema
 
 
 def schema_errors(xml: bytes) -> list[str]:
     """The CyberTipline schema's complaints about a document ([] when valid)."""
     document = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
-    if _schema.validate(document):
-        return []
-    return [f"line {e.line}: {e.message}" for e in _schema.error_log]
+    with cybertip_server._schema_lock:  # shared with the fake server's thread
+        if _schema.validate(document):
+            return []
+        return [f"line {e.line}: {e.message}" for e in _schema.error_log]
 
 
 def video(name="clip.mp4", container="mp4", codec="libx264", **options):
@@ -78,20 +65,11 @@ def approved_media(make_user, reviewer, submit_report, run_jobs):
                 intent="malicious",
                 classification="A1",
             )
-        escalation = Escalation.objects.get(owner_id=OWNER, status="draft")
-        escalation_update_details(
-            escalation_id=escalation.pk,
-            user=reviewer,
-            incident_type=Escalation.IncidentType.values[0],
-            incident_summary="Videos of a child shared publicly.",
-            annotations=[],
-            urgent=False,
-            urgent_reason="",
+        return approve_draft(
+            owner_id=OWNER,
+            reviewer=reviewer,
+            make_user=make_user,
+            summary="Videos of a child shared publicly.",
         )
-        escalation_request_approval(escalation_id=escalation.pk, user=reviewer)
-        approver = make_user(f"video-senior-{escalation.pk}", Role.SENIOR_REVIEWER)
-        escalation_approve(escalation_id=escalation.pk, user=approver)
-        escalation.refresh_from_db()
-        return escalation
 
     return make

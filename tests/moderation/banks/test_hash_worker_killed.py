@@ -3,10 +3,6 @@ snapshot: nothing is half-written, and the job queued again by the relay's sweep
 hashes, the match and the bank's actions exactly once. With Vigil's worker the hashing job runs in
 the worker process itself; with VigilForkingWorker, in a work horse (killed with it)."""
 
-import os
-import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -20,7 +16,7 @@ from reports.hashing import hash_bytes
 from reports.media import inspect_image
 from reports.services import media_requeue_unhashed
 from tests.moderation.signals import known_image, resized_copy
-from tests.rqworker import ROOT, children, needs_real_worker, run_burst_worker, wait_for, worker_env
+from tests.rqworker import kill_worker_mid_hash, needs_real_worker, run_burst_worker
 
 
 @needs_real_worker
@@ -42,32 +38,7 @@ def test_a_worker_killed_mid_hash_leaves_it_to_a_retry_that_acts_once(
         owner_id="acct-1",
     )
     media = report.media.get()
-    started = tmp_path / "started"
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "tests/moderation/hash_slow_worker.py",
-            "default",
-            "--worker-class",
-            worker_class,
-        ],
-        cwd=ROOT,
-        env=worker_env(PRIVATE_MEDIA_ROOT=str(private_media), HASH_STARTED_FLAG=str(started)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for(lambda: started.exists() and len(started.read_text().split()) == 2)
-        hashing_pid = int(started.read_text().split()[1])
-        if worker_class.endswith("VigilForkingWorker"):
-            assert hashing_pid in children(worker.pid)
-        else:
-            assert hashing_pid == worker.pid
-    finally:
-        for pid in [*children(worker.pid), worker.pid]:
-            os.kill(pid, signal.SIGKILL)
-        worker.wait(10)
+    kill_worker_mid_hash(worker_class, private_media=private_media, flag=tmp_path / "started")
 
     media.refresh_from_db()
     assert media.hashed_at is None and not Match.objects.exists()

@@ -5,10 +5,6 @@ middle of hashing a video leaves it hashed exactly once by the retry."""
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -24,7 +20,7 @@ from reports.models import Media, VideoHash
 from reports.services import media_requeue_unhashed
 from reports.vpdq import frames_from_text, to_signal
 from tests.api_helpers import auth, report_payload, token_for
-from tests.rqworker import ROOT, children, needs_real_worker, run_burst_worker, wait_for, worker_env
+from tests.rqworker import kill_worker_mid_hash, needs_real_worker, run_burst_worker
 from tests.testdata import VPDQ
 
 CHAIR_19 = (VPDQ / "videos" / "chair-19-sd-bar.mp4").read_bytes()
@@ -108,22 +104,7 @@ def test_a_worker_killed_mid_video_leaves_it_to_a_retry_that_hashes_it_once(
         images=[inspect_media(CHAIR_19, filename="a.mp4")], platform_id="v-1", owner_id="acct-1"
     )
     media = report.media.get()
-    started = tmp_path / "started"
-    worker = subprocess.Popen(
-        [sys.executable, "tests/moderation/hash_slow_worker.py", "default"]
-        + ["--worker-class", worker_class],
-        cwd=ROOT,
-        env=worker_env(PRIVATE_MEDIA_ROOT=str(private_media), HASH_STARTED_FLAG=str(started)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for(lambda: started.exists() and len(started.read_text().split()) == 2)
-    finally:
-        for pid in [*children(worker.pid), worker.pid]:
-            os.kill(pid, signal.SIGKILL)
-        worker.wait(10)
+    kill_worker_mid_hash(worker_class, private_media=private_media, flag=tmp_path / "started")
 
     media.refresh_from_db()
     assert media.hashed_at is None and not VideoHash.objects.exists()
