@@ -92,3 +92,49 @@ def test_it_shows_an_assembled_escalation_and_one_awaiting_approval(run_jobs):
     # Running again adds nothing.
     seed("--cases", "5", "--password", "demo-pass-4")
     assert Escalation.objects.filter(owner_id__in=["user-4711", "user-4712"]).count() == 2
+
+
+@pytest.mark.django_db
+def test_it_shows_videos_hashed_with_their_stills_a_bank_match_and_a_cluster(run_jobs):
+    from moderation.banks.models import BankEntry, Match
+    from reports.models import VideoHash, VideoStrip
+
+    with run_jobs():
+        seed("--cases", "5", "--password", "demo-pass-5")
+    videos = Media.objects.filter(kind="video").select_related("content_item")
+    assert videos.count() == 6
+    assert {m.mime for m in videos} == {"video/mp4", "video/webm"}
+    # Hashed as every demo file is: vPDQ of good frames, and the strip of stills made.
+    assert not videos.filter(hashed_at__isnull=True).exists()
+    assert not videos.exclude(unhashable_reason="").exists()
+    hashes = VideoHash.objects.filter(media__in=videos)
+    assert hashes.count() == 6 and all(h.frames for h in hashes)
+    assert VideoStrip.objects.filter(media__in=videos, made_at__isnull=False).count() == 6
+    # One clip is known: matched by vPDQ against the demo bank, with the segments that matched.
+    match = Match.objects.select_related("media__content_item", "entry__bank").get(media__in=videos)
+    assert match.signal_type == "vpdq" and match.entry.bank.slug == "demo-known-videos"
+    assert match.media.content_item.platform_id == "video-demo-4"
+    assert match.segments and match.compared_percent == 100.0
+    case = Case.objects.get(content_item=match.media.content_item)
+    assert case.bank_match_label == "known-material match: Demo known videos"
+    # A clip, its re-upload and its re-encode share a cluster; the other clips are their own.
+    by_post = {m.content_item.platform_id: m for m in videos}
+    cluster = by_post["video-demo-1"].cluster_id
+    assert cluster is not None
+    assert by_post["video-demo-2"].sha256 == by_post["video-demo-1"].sha256
+    assert by_post["video-demo-3"].sha256 != by_post["video-demo-1"].sha256
+    clustered = videos.filter(cluster_id=cluster).values_list("content_item__platform_id")
+    assert sorted(p for (p,) in clustered) == ["video-demo-1", "video-demo-2", "video-demo-3"]
+    assert videos.filter(cluster__isnull=True).count() == 3
+    # Spread over the queues, reported and flagged.
+    posts = Case.objects.filter(content_item__platform_id__startswith="video-demo-")
+    assert len(set(posts.values_list("queue", flat=True))) >= 4
+    assert (
+        posts.filter(flags__isnull=False).exists() and posts.filter(reports__isnull=False).exists()
+    )
+    # Running again adds nothing.
+    before = {**counts(), "entries": BankEntry.objects.count(), "hashes": VideoHash.objects.count()}
+    with run_jobs():
+        seed("--cases", "5", "--password", "demo-pass-5")
+    after = {**counts(), "entries": BankEntry.objects.count(), "hashes": VideoHash.objects.count()}
+    assert after == before

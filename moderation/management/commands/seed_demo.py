@@ -1,9 +1,19 @@
-"""Demo data: queues, a team, and a few hundred cases with generated, harmless images.
+"""Demo data: queues, a team, and a few hundred cases with generated, harmless images and videos.
 
-Idempotent: everything is keyed (usernames, queue slugs, demo platform ids), so running it again
-creates nothing twice. Demo media are abstract shapes drawn here — never real material.
+Besides the images, six video posts (`video-demo-N`, drawn and encoded by ./_demo_videos.py) show
+what Vigil does with videos, in the queues where such reports land: one clip posted, then
+re-uploaded (the same file) and re-encoded (smaller, more compressed) by other accounts, so the
+three share one cluster; a clip listed in the "Demo known videos" bank (its vPDQ, imported as a
+hash list is), so its case shows a known-material match and the segments that matched; a WebM and
+one more clip. Their media are hashed as every demo file is, by the hashing job (in-process here
+in the embedded mode, by a worker with Redis), which also makes each video's strip of stills.
+
+Idempotent: everything is keyed (usernames, queue slugs, bank slugs, demo platform ids), so
+running it again creates nothing twice. Demo media are abstract shapes drawn here — never real
+material.
 """
 
+import csv
 import io
 import random
 import secrets
@@ -32,15 +42,18 @@ from moderation.escalations.services import (
     escalation_request_approval,
     escalation_update_details,
 )
+from moderation.management.commands._demo_videos import demo_frames, encode, reencode
 from moderation.review.appeals import appeal_open
 from moderation.review.rereview import rereview_claim_next, rereview_open, rereview_record
 from moderation.review.services import case_decide
 from reports.categories import Category
 from reports.content import ContentFacts, IpCaptureIn
 from reports.hashing import perceptual_hashes
-from reports.media import inspect_image
+from reports.media import inspect_image, inspect_media
 from reports.models import ContentItem, Report
-from reports.services import report_submit
+from reports.services import flag_submit, report_submit
+from reports.video import vpdq_hash
+from reports.vpdq import to_signal
 
 DEMO_QUEUES = [
     {
@@ -93,6 +106,21 @@ CERTIFICATION_DAYS = 365
 DEMO_BANK_FAMILIES = (3, 11, 27)
 
 
+# The demo's video posts: (platform id, clip, file name, category, owner, flagged by a classifier
+# with this score, else reported by a user). Clips: "clip" posted, its re-upload ("clip", the same
+# file) and re-encode ("copy"); "known", listed in the demo bank of known videos; "webm"; "other".
+DEMO_VIDEOS = [
+    ("video-demo-1", "clip", "VID_20260110_1412.mp4", Category.HARASSMENT, 20101, None),
+    ("video-demo-2", "clip", "VID_20260110_1412.mp4", Category.HARASSMENT, 20102, 0.91),
+    ("video-demo-3", "copy", "share_8815.mp4", Category.OTHER, 20103, None),
+    ("video-demo-4", "known", "clip_0042.mp4", Category.CSAM, 20104, None),
+    ("video-demo-5", "webm", "rally.webm", Category.VIOLENT_EXTREMISM, 20105, 0.88),
+    ("video-demo-6", "other", "promo.mp4", Category.SPAM, 20106, None),
+]
+DEMO_VIDEO_BANK = "demo-known-videos"
+DEMO_CLASSIFIER = "demo-classifier"
+
+
 # Content languages of the demo items (BCP 47), for routing rules by language.
 DEMO_LANGUAGES = ["en", "en", "de", "es", "pt-BR", "fr", "", "en"]
 
@@ -139,6 +167,9 @@ class Command(BaseCommand):
         decided = self.decide_some(rng, users)
         self.second_looks(users)
         escalated = self.escalations(rng, users)
+        # Last, and from a generator of their own: the other demo data stays what it was, and the
+        # clips are the same whatever else this run created.
+        self.videos(random.Random(f"{seed}/videos"))
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -436,3 +467,95 @@ class Command(BaseCommand):
                 escalation_approve(escalation_id=escalation.pk, user=senior)
             opened += 1
         return opened
+
+    def videos(self, rng: random.Random) -> int:
+        """The demo's video posts (DEMO_VIDEOS), and the bank of known videos that lists one of
+        them. Their files are made only when a post is missing."""
+        existing = set(
+            ContentItem.objects.filter(platform_id__startswith="video-demo-").values_list(
+                "platform_id", flat=True
+            )
+        )
+        if existing >= {spec[0] for spec in DEMO_VIDEOS}:
+            return 0
+        seeds = [rng.randrange(2**32) for _ in range(4)]
+        clip = encode(demo_frames(seeds[0], "1"))
+        files = {
+            "clip": clip,
+            # As a platform re-encodes an upload: smaller, more compressed.
+            "copy": reencode(clip, size=(240, 180), crf=34),
+            "known": encode(demo_frames(seeds[1], "2")),
+            "webm": encode(demo_frames(seeds[2], "3"), fmt="webm", crf=36),
+            "other": encode(demo_frames(seeds[3], "4")),
+        }
+        # Before the posts, so the known clip's hashing finds its entry.
+        self.create_video_bank(files["known"])
+        now = timezone.now()
+        created = 0
+        for platform_id, name, filename, category, owner, score in DEMO_VIDEOS:
+            # Drawn even for existing posts, so the missing ones are what they would have been.
+            description, hours_ago = rng.choice(DESCRIPTIONS), rng.uniform(1, 20)
+            if platform_id in existing:
+                continue
+            content = ContentFacts(
+                platform_id=platform_id,
+                url=f"https://social.example/v/{platform_id}",
+                type=ContentItem.Type.VIDEO,
+                owner_id=f"user-{owner}",
+                owner_handle=f"@demo_video_{owner % 1000:03d}",
+                language="en",
+            )
+            video = [inspect_media(files[name], filename=filename)]
+            involves_child = category == Category.CSAM
+            if score is None:
+                case = report_submit(
+                    category=category,
+                    description=description,
+                    involves_child=involves_child,
+                    images=video,
+                    reporter_kind=Report.ReporterKind.PLATFORM_USER,
+                    source=Report.Source.API,
+                    actor_label="seed_demo",
+                    content=content,
+                ).case
+            else:
+                flag, _ = flag_submit(
+                    source=DEMO_CLASSIFIER,
+                    external_id=platform_id,
+                    category=category,
+                    score=score,
+                    model_version="demo-1",
+                    involves_child=involves_child,
+                    images=video,
+                    actor_label="seed_demo",
+                    content=content,
+                )
+                case = flag.case
+            Case.objects.filter(pk=case.pk).update(
+                created_at=now - timedelta(hours=hours_ago),
+                waiting_since=now - timedelta(hours=hours_ago),
+            )
+            case.refresh_from_db()
+            with transaction.atomic():
+                case_refresh_priority(case=case, now=now)
+            created += 1
+        return created
+
+    def create_video_bank(self, known: bytes) -> None:
+        """A bank of known videos holding the vPDQ of one demo clip, imported as a hash list is
+        (python-threatexchange's CSV: the signal is a JSON list of "pdq,quality,timestamp")."""
+        bank, _ = HashBank.objects.get_or_create(
+            slug=DEMO_VIDEO_BANK,
+            defaults={
+                "name": "Demo known videos",
+                "description": "vPDQ of a generated demo clip standing in for known material.",
+                "source": "seed_demo",
+                "signal_types": ["vpdq"],
+                "policy": HashBank.Policy.ACT_AND_ESCALATE,
+            },
+        )
+        if not bank.entries.exists():
+            signal = to_signal(vpdq_hash(io.BytesIO(known)).frames)
+            line = io.StringIO()
+            csv.writer(line).writerow(["vpdq", signal, "demo known clip"])
+            bank_import(bank=bank, text=line.getvalue(), actor_label="seed_demo")
