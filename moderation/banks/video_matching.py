@@ -54,7 +54,9 @@ def _unique(frames: list[FrameHash]) -> dict[str, tuple[int, list[float]]]:
 
 def segments(pairs: list[tuple[float, float]], *, interval: float) -> tuple[dict, ...]:
     """Time ranges from matched (media time, entry time) pairs: media times closer than the gap
-    make one range, with the entry times they matched."""
+    make one range, with the entry times they matched. A range ends where its last matched
+    frame's sampling interval ends (a video matched at every sampled frame is matched to its
+    end, not to its last sample)."""
     if not pairs:
         return ()
     gap = max(SEGMENT_GAP_SECONDS, SEGMENT_GAP_INTERVALS * interval)
@@ -72,7 +74,7 @@ def segments(pairs: list[tuple[float, float]], *, interval: float) -> tuple[dict
     return tuple(
         {
             "start": round(s, 3),
-            "end": round(e, 3),
+            "end": round(e + interval, 3),
             "entry_start": round(float(min(t)), 3),
             "entry_end": round(float(max(t)), 3),
         }

@@ -247,3 +247,14 @@ class TestThroughTheHashingJob:
         assert bank_rematch(bank_id=entry.bank_id, added_at=entry.added_at.isoformat()) == 1
         match = Match.objects.get(media=report.media.get())
         assert (match.entry_id, match.signal_type) == (entry.pk, "vpdq")
+
+
+def test_a_segment_ends_where_its_last_matched_frame_s_interval_ends():
+    from moderation.banks.video_matching import segments
+
+    # Samples at 0..4 s, one a second: the video is matched to its end (5 s), not to 4 s.
+    [whole] = segments([(t, t + 10) for t in (0.0, 1.0, 2.0, 3.0, 4.0)], interval=1.0)
+    assert whole == {"start": 0.0, "end": 5.0, "entry_start": 10.0, "entry_end": 14.0}
+    # A gap longer than the segment gap splits the ranges.
+    first, second = segments([(0.0, 0.0), (1.0, 1.0), (30.0, 5.0)], interval=1.0)
+    assert (first["end"], second["start"], second["end"]) == (2.0, 30.0, 31.0)
