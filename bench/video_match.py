@@ -143,11 +143,13 @@ def brute_force(bank: dict, counts: dict, query: list[FrameHash]) -> dict[int, t
     return found
 
 
-def private_mb() -> float:
+def anonymous_mb() -> float:
+    """This process's anonymous memory (heap, arrays): what no other process could share. The
+    snapshot's mapped files are not in it: mapped by one process they count as its private clean
+    pages, mapped by every worker they are one copy in the page cache."""
     with open("/proc/self/smaps_rollup") as f:
         fields = dict(line.split(":", 1) for line in f if ":" in line)
-    kb = sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty"))
-    return kb / 1024
+    return int(fields["Anonymous"].split()[0]) / 1024
 
 
 def main():
@@ -177,7 +179,7 @@ def main():
         files_write(path, arrays=bank, tmax=DISTANCE, high_water=args.videos, signal_type="vpdq")
         write = time.perf_counter() - t
         files_mb = sum(f.stat().st_size for f in path.iterdir()) / 2**20
-        before = private_mb()
+        before = anonymous_mb()
         t = time.perf_counter()
         meta, arrays, multi = files_map(path)
         index = FrameIndex([FramePart(arrays, multi)], PARAMS)
@@ -195,7 +197,7 @@ def main():
             found = match_video(q, index, interval=1.0)
             times[kind].append((time.perf_counter() - t) * 1000)
             hits[kind] += len(found)
-        own = private_mb() - before
+        own = anonymous_mb() - before
         every = np.array([x for v in times.values() for x in v])
         print(f"\nquery video of {args.frames} frames, one at a time ({len(every)} queries), ms:")
         print(f"{'queries':<12}{'n':>5}{'p50':>9}{'p95':>9}{'p99':>9}{'matches':>9}")
@@ -211,8 +213,8 @@ def main():
             f"{np.percentile(every, 99):>9.2f}"
         )
         print(
-            f"private memory of this process for the index: {own:,.0f} MB "
-            f"(the {files_mb:,.0f} MB of files are shared page cache)"
+            f"anonymous memory the index and the queries added: {own:,.0f} MB (the "
+            f"{files_mb:,.0f} MB of mapped files are page cache, one copy for every worker)"
         )
         ids, per = np.unique(bank["entry"][bank["quality"] >= QUALITY], return_counts=True)
         counts = dict(zip(ids.tolist(), per.tolist(), strict=True))
