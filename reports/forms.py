@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.conf import global_settings, settings
 
@@ -129,10 +131,27 @@ class SelfReportForm(forms.Form):
     )
 
 
+# Separators people type or their phones insert in a reference: spaces, hyphens, dashes.
+REFERENCE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
+
+
 class StatusForm(forms.Form):
-    reference = forms.RegexField(
+    reference = forms.CharField(
         label="Your reference number",
-        regex=r"^\s*[Vv][Rr]-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}\s*$",
-        error_messages={"invalid": "That does not look like a reference number (VR-XXXX-XXXX)."},
+        max_length=40,
+        error_messages={"required": "Enter the reference number from your report."},
         widget=forms.TextInput(attrs={"placeholder": "VR-XXXX-XXXX", "autocomplete": "off"}),
     )
+
+    def clean_reference(self) -> str:
+        """VR-ABCD-2345 however it is typed: with or without its hyphens or the VR, in any case,
+        with spaces or dashes a phone put in."""
+        raw = REFERENCE_SEPARATORS.sub("", self.cleaned_data["reference"]).upper()
+        if len(raw) == 10 and raw.startswith("VR"):
+            raw = raw[2:]
+        if not re.fullmatch(r"[A-Z0-9]{8}", raw):
+            raise forms.ValidationError(
+                "That does not look like a reference number. It is VR and eight letters or "
+                "digits, like VR-ABCD-2345 (with or without the hyphens)."
+            )
+        return f"VR-{raw[:4]}-{raw[4:]}"
