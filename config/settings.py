@@ -308,6 +308,8 @@ VPDQ_PRUNE_DISTANCE = env_int("VIGIL_VPDQ_PRUNE_DISTANCE", 0)
 # Decoder threads per video (0: FFmpeg picks, one per core).
 VIDEO_DECODE_THREADS = env_int("VIGIL_VIDEO_DECODE_THREADS", 0)
 MAX_MEDIA_PER_REPORT = env_int("VIGIL_MAX_MEDIA_PER_REPORT", 10)
+# Where the self-report page's "Exit this page" goes: an ordinary site, opened in place of ours.
+QUICK_EXIT_URL = os.environ.get("VIGIL_QUICK_EXIT_URL", "https://www.bbc.co.uk/weather")
 MAX_TEXT_LENGTH = 5000
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "VIGIL_MAX_REQUEST_BYTES", max(40 * 1024 * 1024, MAX_VIDEO_BYTES * 4 // 3 + 1024 * 1024)

@@ -84,7 +84,8 @@ def self_report_form(request):
         request,
         form,
         "reports/self_report_form.html",
-        {},
+        # Somewhere ordinary to go at once if someone comes into the room.
+        {"quick_exit_url": settings.QUICK_EXIT_URL},
         category=Category.SELF_GENERATED,
         involves_child=True,
         reporter_kind=Report.ReporterKind.SELF,

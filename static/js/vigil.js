@@ -4,6 +4,27 @@
 
   // A case's lease is renewed only while the reviewer is actually there: a tab left open on an
   // unattended desk lets the lease run out and the case go back to the queue.
+  // "Exit this page" (the self-report page): leave at once, replacing this page in the
+  // history so Back does not return to it; Shift pressed three times within two seconds does the
+  // same from anywhere on the page (the GOV.UK pattern). Without JavaScript the link still works.
+  var quickExit = document.querySelector("[data-quick-exit]");
+  if (quickExit) {
+    var leave = function (e) {
+      if (e) e.preventDefault();
+      document.body.style.visibility = "hidden";
+      window.location.replace(quickExit.href);
+    };
+    quickExit.addEventListener("click", leave);
+    var shifts = [];
+    document.addEventListener("keyup", function (e) {
+      if (e.key !== "Shift") return;
+      var now = Date.now();
+      shifts = shifts.filter(function (t) { return now - t < 2000; });
+      shifts.push(now);
+      if (shifts.length >= 3) leave();
+    });
+  }
+
   var lastActivity = Date.now();
   ["keydown", "mousemove", "mousedown", "scroll", "touchstart"].forEach(function (type) {
     document.addEventListener(type, function () { lastActivity = Date.now(); }, { passive: true });
