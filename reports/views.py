@@ -58,7 +58,9 @@ def _public_report(request, form, template: str, context: dict, **fixed):
                 source=Report.Source.FORM,
             )
             return redirect("report_received", reference=report.reference)
-    return render(request, template, {"form": form, **context})
+    # Files chosen are not sent back to the browser with the errors: ask for them again.
+    files_dropped = form.is_bound and bool(form.errors) and bool(request.FILES)
+    return render(request, template, {"form": form, "files_dropped": files_dropped, **context})
 
 
 @public

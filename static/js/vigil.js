@@ -25,6 +25,22 @@
     });
   }
 
+  // A public form sent back with errors: its summary of them takes the focus (a screen reader
+  // reads it, a phone scrolls to it), and each of its links puts the cursor in its field.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+    summary.addEventListener("click", function (e) {
+      var link = e.target.closest("a[href^='#']");
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      var input = target && target.querySelector("input, select, textarea");
+      if (!input) return;
+      e.preventDefault();
+      target.scrollIntoView({ block: "center" });
+      input.focus();
+    });
+  }
+
   var lastActivity = Date.now();
   ["keydown", "mousemove", "mousedown", "scroll", "touchstart"].forEach(function (type) {
     document.addEventListener(type, function () { lastActivity = Date.now(); }, { passive: true });
