@@ -93,9 +93,28 @@
   }
 
   function unblur(img) {
-    if (!img) return;
-    img.dataset.blur = "0";
-    applyFilter(img);
+    if (!img || img.dataset.blur === "0") return;
+    toggleBlur(img);
+  }
+
+  // u and the Unblur button work both ways: a reviewer who has seen enough blurs it again (at
+  // their preferred strength, or 16 px if they chose none), and the button says which it does.
+  function toggleBlur(el) {
+    if (!el) return;
+    if (el.dataset.blur !== "0") {
+      el.dataset.blurWas = el.dataset.blur;
+      el.dataset.blur = "0";
+    } else {
+      el.dataset.blur = el.dataset.blurWas || "16";
+    }
+    applyFilter(el);
+    var scope = el.closest(".video-frames, .video-player, .media-item");
+    var blurred = el.dataset.blur !== "0";
+    if (!scope) return;
+    scope.querySelectorAll(".unblur").forEach(function (button) {
+      button.innerHTML = (blurred ? "Unblur" : "Blur again") + " <kbd>u</kbd>";
+      button.setAttribute("aria-pressed", blurred ? "false" : "true");
+    });
   }
 
   function toggleColour(img) {
@@ -115,7 +134,7 @@
     var button = e.target.closest(".reveal, .unblur, .colour, .step");
     if (!button) return;
     if (button.classList.contains("reveal")) reveal(button.closest(".media-frame"));
-    else if (button.classList.contains("unblur")) unblur(imageOf(button));
+    else if (button.classList.contains("unblur")) toggleBlur(imageOf(button));
     else if (button.classList.contains("colour")) toggleColour(imageOf(button));
     else step(imageOf(button), Number(button.dataset.step));
   });
@@ -247,7 +266,7 @@
       step(lastPlayer, e.key === "." ? 1 : -1);
       return;
     }
-    if (e.key === "u") { unblur(lastRevealed); return; }
+    if (e.key === "u") { toggleBlur(lastRevealed); return; }
     if (e.key === "c") { toggleColour(lastRevealed); return; }
     if (FIELDS[e.key] && form) {
       var field = document.getElementById(FIELDS[e.key]);

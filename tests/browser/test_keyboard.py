@@ -56,6 +56,16 @@ def test_a_reviewer_works_the_queue_by_keyboard_alone(page, live_server, log_in,
     assert filter_of(page) == "blur(16px) grayscale(1)"
     page.keyboard.press("u")
     assert filter_of(page) == "grayscale(1)"
+    expect(page.locator(".media-item .unblur").first).to_contain_text("Blur again")
+    page.keyboard.press("c")
+    assert filter_of(page) == "none"
+    # Both keys work both ways: seen enough, blur it again (at the preferred strength), grey it.
+    page.keyboard.press("u")
+    assert filter_of(page) == "blur(16px)"
+    expect(page.locator(".media-item .unblur").first).to_contain_text("Unblur")
+    page.keyboard.press("c")
+    assert filter_of(page) == "blur(16px) grayscale(1)"
+    page.keyboard.press("u")
     page.keyboard.press("c")
     assert filter_of(page) == "none"
 
