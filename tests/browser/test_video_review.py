@@ -16,6 +16,8 @@ from tests.moderation.review.video_helpers import video_case
 from tests.videos import make_video
 
 pytestmark = pytest.mark.browser
+# How long real playback may take to get through a second of video (CI shares two cores).
+PLAYBACK_MS = 45_000
 
 
 @pytest.fixture
@@ -100,7 +102,10 @@ def test_a_reviewer_judges_a_video_from_its_stills_then_plays_and_steps_it(
 
     # Play a second and pause: the seconds played reach the reviewer's exposure.
     player.evaluate("v => v.play()")
-    page.wait_for_function("v => v.currentTime > 1.2", arg=player.element_handle())
+    # Real playback: on a loaded machine (the whole suite running) a second can take a while.
+    page.wait_for_function(
+        "v => v.currentTime > 1.2", arg=player.element_handle(), timeout=PLAYBACK_MS
+    )
     player.evaluate("v => v.pause()")
     reviewer = User.objects.get(username="reviewer1")
     assert wait_for(
@@ -128,7 +133,9 @@ def test_seconds_played_are_sent_as_the_page_goes(page, live_server, log_in, vid
     player = page.get_by_test_id("player")
     expect(player).to_be_visible()
     player.evaluate("v => v.play()")
-    page.wait_for_function("v => v.currentTime > 0.6", arg=player.element_handle())
+    page.wait_for_function(
+        "v => v.currentTime > 0.6", arg=player.element_handle(), timeout=PLAYBACK_MS
+    )
     # Leaving while it plays: the beacon on pagehide carries what was played.
     page.goto(f"{live_server.url}/review/")
     reviewer = User.objects.get(username="reviewer1")
