@@ -73,3 +73,18 @@ def approved_media(make_user, reviewer, submit_report, run_jobs):
         )
 
     return make
+
+
+@pytest.fixture
+def fake_cybertip(settings):
+    """A fake CyberTipline (tests/moderation/cybertip_server.py) the settings point at, retrying
+    at once."""
+    server = cybertip_server.FakeCyberTipline()
+    httpd = cybertip_server.start(server)
+    settings.CYBERTIP_API_URL = server.url
+    settings.CYBERTIP_USERNAME = cybertip_server.USERNAME
+    settings.CYBERTIP_PASSWORD = cybertip_server.PASSWORD
+    settings.CYBERTIP_RETRY_INTERVALS = [0, 0]
+    yield server
+    httpd.shutdown()
+    httpd.server_close()

@@ -304,13 +304,7 @@ class Command(BaseCommand):
                 )
             # Spread arrival times so queues show realistic waiting times.
             case = report.case
-            Case.objects.filter(pk=case.pk).update(
-                created_at=now - timedelta(hours=hours_ago),
-                waiting_since=now - timedelta(hours=hours_ago),
-            )
-            case.refresh_from_db()
-            with transaction.atomic():
-                case_refresh_priority(case=case, now=now)
+            _arrived(case, now - timedelta(hours=hours_ago), now)
             created += 1
         return created
 
@@ -531,13 +525,7 @@ class Command(BaseCommand):
                     content=content,
                 )
                 case = flag.case
-            Case.objects.filter(pk=case.pk).update(
-                created_at=now - timedelta(hours=hours_ago),
-                waiting_since=now - timedelta(hours=hours_ago),
-            )
-            case.refresh_from_db()
-            with transaction.atomic():
-                case_refresh_priority(case=case, now=now)
+            _arrived(case, now - timedelta(hours=hours_ago), now)
             created += 1
         return created
 
@@ -559,3 +547,11 @@ class Command(BaseCommand):
             line = io.StringIO()
             csv.writer(line).writerow(["vpdq", signal, "demo known clip"])
             bank_import(bank=bank, text=line.getvalue(), actor_label="seed_demo")
+
+
+def _arrived(case, at, now) -> None:
+    """Date a demo case back to `at` (queues then show realistic waiting times) and price it."""
+    Case.objects.filter(pk=case.pk).update(created_at=at, waiting_since=at)
+    case.refresh_from_db()
+    with transaction.atomic():
+        case_refresh_priority(case=case, now=now)

@@ -9,23 +9,9 @@ from django.core.files.storage import default_storage
 from accounts.roles import Role
 from moderation.escalations import submission
 from moderation.escalations.packet import escalation_assemble
-from tests.moderation import cybertip_server
-from tests.moderation.video_packet_helpers import approved_media, image, video
+from tests.moderation.video_packet_helpers import approved_media, fake_cybertip, image, video
 
-__all__ = ["approved_media"]
-
-
-@pytest.fixture
-def fake_cybertip(settings):
-    server = cybertip_server.FakeCyberTipline()
-    httpd = cybertip_server.start(server)
-    settings.CYBERTIP_API_URL = server.url
-    settings.CYBERTIP_USERNAME = cybertip_server.USERNAME
-    settings.CYBERTIP_PASSWORD = cybertip_server.PASSWORD
-    settings.CYBERTIP_RETRY_INTERVALS = [0, 0]
-    yield server
-    httpd.shutdown()
-    httpd.server_close()
+__all__ = ["approved_media", "fake_cybertip"]
 
 
 def stored(f) -> bytes:

@@ -10,11 +10,16 @@ from lxml import etree
 from accounts.roles import Role
 from moderation.escalations import submission
 from moderation.escalations.packet import escalation_assemble
-from tests.moderation import cybertip_server
 from tests.moderation.packet_helpers import packet_entries, packet_json
-from tests.moderation.video_packet_helpers import approved_media, image, schema_errors, video
+from tests.moderation.video_packet_helpers import (
+    approved_media,
+    fake_cybertip,
+    image,
+    schema_errors,
+    video,
+)
 
-__all__ = ["approved_media"]
+__all__ = ["approved_media", "fake_cybertip"]
 
 
 @pytest.fixture
@@ -30,19 +35,6 @@ def mixed(approved_media):
     escalation.refresh_from_db()
     assert escalation.status == "ready", escalation.failure_details
     return escalation
-
-
-@pytest.fixture
-def fake_cybertip(settings):
-    server = cybertip_server.FakeCyberTipline()
-    httpd = cybertip_server.start(server)
-    settings.CYBERTIP_API_URL = server.url
-    settings.CYBERTIP_USERNAME = cybertip_server.USERNAME
-    settings.CYBERTIP_PASSWORD = cybertip_server.PASSWORD
-    settings.CYBERTIP_RETRY_INTERVALS = [0, 0]
-    yield server
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def hashes(root) -> dict[str, str]:
