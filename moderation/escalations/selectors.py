@@ -2,6 +2,7 @@
 
 from django.db.models import Case as When_
 from django.db.models import (
+    CharField,
     Count,
     Exists,
     IntegerField,
@@ -13,6 +14,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Cast, Coalesce
 
 from accounts import roles
 from moderation.audit.models import AuditEvent
@@ -23,14 +25,47 @@ from moderation.escalations.video_evidence import describe as describe_video
 
 S = Escalation.Status
 
-# The list's filters: what needs someone first, then each state.
+# The list's filters (?status=): what needs someone first, every state, then what each kind of
+# work waits on (the inbox links to these; moderation/supervision/inbox.py). The keys are part of
+# the URLs people bookmark: keep them.
 ATTENTION = "attention"
+READY_TO_SUBMIT = "ready_to_submit"
+FAILED_ASSEMBLY = "failed_assembly"
+FAILED_SUBMISSION = "failed_submission"
+# What each work filter keeps. A packet being sent through the API is not waiting on anyone; a
+# failure without a packet happened while assembling it, one with a packet while submitting it.
+WORK_FILTERS = {
+    READY_TO_SUBMIT: Q(status=S.READY, submission_started_at__isnull=True),
+    FAILED_ASSEMBLY: Q(status=S.FAILED, packet_sha256=""),
+    FAILED_SUBMISSION: Q(status=S.FAILED) & ~Q(packet_sha256=""),
+}
 FILTERS = [
     (ATTENTION, "Needs someone"),
     ("all", "All"),
     *[(value, label) for value, label in S.choices],
+    (READY_TO_SUBMIT, "Ready to submit"),
+    (FAILED_ASSEMBLY, "Failed to assemble"),
+    (FAILED_SUBMISSION, "Failed to submit"),
 ]
 NEEDS_SOMEONE = (S.DRAFT, S.AWAITING_APPROVAL, S.FAILED, S.READY)
+# Audit events that move an escalation to another state: the newest says since when it is in
+# the one it is in.
+STATE_VERBS = [
+    "escalation.opened",
+    "escalation.approval_requested",
+    "escalation.approved",
+    "escalation.returned",
+    "escalation.merged",
+    "escalation.withdrawn",
+    "escalation.assembled",
+    "escalation.assembly_failed",
+    "escalation.assembly_retried",
+    "escalation.submission_started",
+    "escalation.submission_failed",
+    "escalation.submission_retracted",
+    "escalation.submitted",
+    "escalation.acknowledged",
+]
 
 
 def visible_to(user, qs: QuerySet[Escalation] | None = None) -> QuerySet[Escalation]:
@@ -51,23 +86,47 @@ def failed_first(user) -> bool:
     return user.has_perm(roles.SUPERVISE)
 
 
-def escalations_list(user, status: str = ATTENTION) -> QuerySet[Escalation]:
+def _its_events(verbs) -> QuerySet[AuditEvent]:
+    """The audit events of the escalation in the outer query with these verbs, newest first (the
+    audit_object_id index: no query per row)."""
+    return AuditEvent.objects.filter(
+        object_type=Escalation._meta.label_lower,
+        object_id=Cast(OuterRef("pk"), output_field=CharField()),
+        verb__in=verbs,
+    ).order_by("-id")
+
+
+def escalations_list(user, status: str = ATTENTION, *, mine: bool = False) -> QuerySet[Escalation]:
     """Urgent first, then failed ones (someone must act), then the oldest: what waits longest is
-    what the authority has waited on longest. For supervisors, failed ones first, then urgent."""
+    what the authority has waited on longest. For supervisors, failed ones first, then urgent.
+
+    Each row says who holds it and since when it is in its state (`state_since`; when it was
+    opened if its history is missing), in the same query. `mine`: only those `user` opened."""
     qs = (
         visible_to(user)
-        .select_related("approved_by", "approval_requested_by", "legal_hold_by")
+        .select_related("opened_by", "approved_by", "approval_requested_by", "legal_hold_by")
         .annotate(
             cases_count=Count("cases", distinct=True),
             failed_first=When_(
                 When(status=S.FAILED, then=Value(0)), default=Value(1), output_field=IntegerField()
             ),
+            state_since=Coalesce(
+                Subquery(_its_events(STATE_VERBS).values("created_at")[:1]), "created_at"
+            ),
+            # Who last wrote its report: holds a draft a bank policy opened.
+            last_writer=Subquery(
+                _its_events(["escalation.details_changed"]).values("actor_label")[:1]
+            ),
         )
     )
     if status == ATTENTION:
         qs = qs.filter(status__in=NEEDS_SOMEONE)
+    elif status in WORK_FILTERS:
+        qs = qs.filter(WORK_FILTERS[status])
     elif status != "all":
         qs = qs.filter(status=status)
+    if mine:
+        qs = qs.filter(opened_by=user)
     if failed_first(user):
         return qs.order_by("failed_first", "-urgent", "created_at", "pk")
     return qs.order_by("-urgent", "failed_first", "created_at", "pk")

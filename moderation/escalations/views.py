@@ -36,15 +36,18 @@ def escalation_list(request):
     status = request.GET.get("status", selectors.ATTENTION)
     if status not in dict(selectors.FILTERS):
         status = selectors.ATTENTION
-    page = Paginator(selectors.escalations_list(request.user, status), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    # ?mine=1: only the escalations this person opened (the inbox's "your drafts").
+    mine = request.GET.get("mine") == "1"
+    page = Paginator(
+        selectors.escalations_list(request.user, status, mine=mine), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "moderation/escalations/list.html",
         {
             "page": page,
             "status": status,
+            "mine": mine,
             "filters": selectors.FILTERS,
             "counts": selectors.escalation_counts(request.user),
             # The supervisors' overview: failed first, with authority, age and preservation.

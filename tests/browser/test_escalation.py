@@ -83,3 +83,36 @@ def test_a_reviewers_escalation_is_approved_assembled_and_downloaded(
     assert AuditEvent.objects.filter(
         verb="escalation.packet_downloaded", object_id=str(escalation.pk)
     ).exists()
+
+
+def test_the_list_says_who_holds_each_escalation_and_filters_what_waits(
+    new_page, log_in, make_user, escalate
+):
+    from tests.moderation.escalation_fixtures import prepared
+
+    boss = make_user("supervisor1", Role.SUPERVISOR)
+    waiting, writer = escalate(owner="acct-w")
+    prepared(waiting, writer)
+    ready, other = escalate(owner="acct-r")
+    prepared(ready, other)
+    Escalation.objects.filter(pk=ready.pk).update(
+        status="ready", approved_by=boss, packet_sha256="ab" * 32
+    )
+
+    page = new_page()
+    log_in(page, "supervisor1")
+    # The link the navigation's inbox gives for "awaiting approval".
+    page.goto("/escalations/?status=awaiting_approval")
+    rows = page.get_by_test_id("escalations").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(f"#{waiting.pk}")
+    expect(rows.first.get_by_test_id("held-by")).to_have_text(writer.get_username())
+    expect(rows.first.get_by_test_id("since")).to_contain_text(re.compile(r"since \d{4}-\d\d-\d\d"))
+
+    # The same filters from the list's own menu.
+    page.get_by_label("Show").select_option("Ready to submit")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"\?status=ready_to_submit$"))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(f"#{ready.pk}")
+    expect(rows.first.get_by_test_id("held-by")).to_have_text(other.get_username())
