@@ -57,6 +57,8 @@ class TestSupervisorPage:
         settings.PLATFORM_WEBHOOK_URL = ""
         client.force_login(supervisor)
         decide("suspend")
+        # Warm: the navigation's inbox counts are read once, then kept briefly.
+        client.get("/supervise/deliveries/?status=all")
         with CaptureQueriesContext(connection) as few:
             client.get("/supervise/deliveries/?status=all")
         for _ in range(6):
@@ -164,6 +166,8 @@ class TestCasePage:
         client.force_login(supervisor)
         one = decide("remove")
         several = decide("suspend")
+        # Warm: the navigation's inbox counts are read once, then kept briefly.
+        client.get(f"/cases/{one.pk}/")
         with CaptureQueriesContext(connection) as few:
             client.get(f"/cases/{one.pk}/")
         with CaptureQueriesContext(connection) as more:
