@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django import forms
-from django.apps import apps
 from django.db import connection, models, transaction
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from lib.text import is_storable
 from moderation.audit.models import AuditEvent
+from moderation.audit.names import event_name, object_noun, vigil_object_types
 from moderation.audit.services import audit_record
 
 PAGE_SIZE = 50
@@ -44,8 +44,10 @@ CSV_FIELDS = [
 ]
 
 
-def object_types() -> list[str]:
-    return sorted(m._meta.label_lower for m in apps.get_models())
+def object_types() -> list[tuple[str, str]]:
+    """(type, name) of each of Vigil's own models, by name: Django's internals (sessions,
+    permissions, content types, the admin's log) are never what an audit event is about."""
+    return sorted(((t, object_noun(t)) for t in vigil_object_types()), key=lambda tn: tn[1])
 
 
 class AuditFilterForm(forms.Form):
@@ -59,7 +61,7 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["object_type"].choices = [("", "Any")] + [(t, t) for t in object_types()]
+        self.fields["object_type"].choices = [("", "Any"), *object_types()]
         local = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
         self.fields["from"] = forms.DateTimeField(required=False, label="From", widget=local)
         self.fields["to"] = forms.DateTimeField(required=False, label="To", widget=local)
@@ -175,22 +177,44 @@ def audit_page(events, *, before: int | None = None, after: int | None = None) -
     )
 
 
-def audit_verbs() -> list[str]:
-    """Every verb in the log. A loose index scan (one probe of the verb index per verb), as a
-    plain DISTINCT would read the whole index: millions of entries for a few dozen verbs."""
-    # The table is named outright: nothing in this statement comes from the request.
-    sql = """
-        WITH RECURSIVE verbs(verb) AS (
-            SELECT MIN(verb) FROM moderation_auditevent
+# A loose index scan (one probe of the column's index per value), as a plain DISTINCT would read
+# the whole index: millions of entries for a few dozen values. Table and columns are named
+# here, never taken from the request.
+_DISTINCT_SQL = {
+    column: f"""
+        WITH RECURSIVE found(v) AS (
+            SELECT MIN({column}) FROM moderation_auditevent
             UNION ALL
-            SELECT (SELECT MIN(verb) FROM moderation_auditevent WHERE verb > verbs.verb)
-            FROM verbs WHERE verbs.verb IS NOT NULL
+            SELECT (SELECT MIN({column}) FROM moderation_auditevent WHERE {column} > found.v)
+            FROM found WHERE found.v IS NOT NULL
         )
-        SELECT verb FROM verbs WHERE verb IS NOT NULL
-    """
+        SELECT v FROM found WHERE v IS NOT NULL
+    """  # noqa: S608 (the two column names above, nothing else)
+    for column in ("verb", "object_type")
+}
+
+
+def _distinct(column: str) -> list[str]:
+    """Every value of an indexed column of the log ("verb", "object_type")."""
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(_DISTINCT_SQL[column])
         return [row[0] for row in cursor.fetchall()]
+
+
+def audit_verbs() -> list[tuple[str, str]]:
+    """(verb, name) of every verb in the log, by name."""
+    return sorted(((v, event_name(v)) for v in _distinct("verb")), key=lambda vn: vn[1])
+
+
+def logged_object_types(selected: str = "") -> list[tuple[str, str]]:
+    """(type, name) of the types the log holds events about, by name: what the object filter
+    offers. Only Vigil's own models; `selected` too, so a link to a type not yet in the log
+    still shows what it filters on."""
+    ours = set(vigil_object_types())
+    present = {t for t in _distinct("object_type") if t in ours}
+    if selected in ours:
+        present.add(selected)
+    return sorted(((t, object_noun(t)) for t in present), key=lambda tn: tn[1])
 
 
 def actor_choices() -> list[str]:
@@ -223,6 +247,38 @@ def change_rows(before, after) -> list[tuple[str, str, str, bool]]:
     o = "" if before is None else _json(before)
     n = "" if after is None else _json(after)
     return [("", o, n, o != n)]
+
+
+# A value short enough to stand in the summary line itself.
+SUMMARY_VALUE = 40
+SUMMARY_FIELDS = 4
+
+
+def change_summary(rows: list[tuple[str, str, str, bool]]) -> str:
+    """One line saying what a change did, from its `change_rows`, for the row of the log (the
+    rows themselves open beneath it): "Changed: status, owner", "Recorded: action, policy and
+    3 more", or a single short change in full: "status: "open" → "closed"". Empty for none."""
+    if not rows:
+        return ""
+    moved = [row for row in rows if row[3]] or rows
+    if len(moved) == 1:
+        field, old, new, _ = moved[0]
+        if len(old) <= SUMMARY_VALUE and len(new) <= SUMMARY_VALUE:
+            value = f"{old} → {new}" if old and new else (new or f"{old} removed")
+            return f"{field}: {value}" if field else value
+    if not any(field for field, *_ in moved):
+        return "The whole record"
+    if all(not old for _, old, _, _ in moved):
+        kind = "Recorded"
+    elif all(not new for _, _, new, _ in moved):
+        kind = "Removed"
+    else:
+        kind = "Changed"
+    names = [field for field, *_ in moved]
+    listed = ", ".join(names[:SUMMARY_FIELDS])
+    if len(names) > SUMMARY_FIELDS:
+        listed += f" and {len(names) - SUMMARY_FIELDS} more"
+    return f"{kind}: {listed}"
 
 
 def audit_export_record(*, user, filters: dict, ip: str | None = None) -> AuditEvent:

@@ -43,6 +43,7 @@ def _browse(request, *, preset: dict | None = None, title: str = "Audit log", ca
         )
         for event in page.events:
             event.changes = browser.change_rows(event.before, event.after)
+            event.summary = browser.change_summary(event.changes)
     else:
         status = 400
     return render(
@@ -55,6 +56,7 @@ def _browse(request, *, preset: dict | None = None, title: str = "Audit log", ca
             "timeline": preset is not None,
             "timeline_case": case,
             "verbs": browser.audit_verbs(),
+            "object_types": browser.logged_object_types(data.get("object_type", "")),
             "actors": browser.actor_choices(),
             # Paging links stay on this URL (a timeline keeps its subject); the export and the
             # filter form carry the whole filter to the general browser.

@@ -231,9 +231,8 @@ class TestSupervisor:
         expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
 
         def row(verb):
-            return page.locator("table.audit tbody tr").filter(
-                has=page.locator("td.verb", has_text=re.compile(rf"^{re.escape(verb)}$"))
-            )
+            # The event's code rides on its row; the cell says it in words.
+            return page.locator(f"table.audit tbody tr[data-verb='{verb}']")
 
         # Who looked at the image, on which case: the reveal was logged as it happened.
         viewed = row("media.viewed")
@@ -245,11 +244,13 @@ class TestSupervisor:
         expect(decided).to_have_count(1)
         expect(decided.locator("td.actor")).to_have_text("reviewer1")
         expect(decided.locator("td.case")).to_have_text(str(csam_case.pk))
-        # What it recorded, field by field.
-        classification = decided.locator("td.change tr").filter(
-            has=page.locator("th", has_text=re.compile(r"^classification$"))
+        # What it recorded, field by field, beneath its one-line summary.
+        expect(decided.locator("td.verb")).to_have_text("Case decided")
+        decided.locator("td.change summary").click()
+        classification = decided.locator("td.change .field").filter(
+            has=page.locator("dt", has_text=re.compile(r"^classification$"))
         )
-        expect(classification.locator("td.new")).to_contain_text("B2")
+        expect(classification.locator(".new")).to_contain_text("B2")
 
         # Filtering by event leaves only the decision.
         page.get_by_label("Event").select_option("case.decided")
@@ -258,7 +259,7 @@ class TestSupervisor:
         expect(page.get_by_label("Event")).to_have_value("case.decided")
         rows = page.locator("table.audit > tbody > tr")
         expect(rows).to_have_count(1)
-        expect(rows.locator("td.verb")).to_have_text("case.decided")
+        expect(rows.locator("td.verb")).to_have_text("Case decided")
         expect(rows.locator("td.actor")).to_have_text("reviewer1")
         # The case cell leads to the case's whole timeline.
         expect(rows.locator("td.case").get_by_role("link")).to_have_attribute(
