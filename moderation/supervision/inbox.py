@@ -23,6 +23,12 @@ from accounts.models import QueueCertification
 from moderation.decisions.models import Appeal, ReReview
 from moderation.enforcement.models import WebhookDelivery
 from moderation.escalations.models import Escalation
+from moderation.escalations.selectors import (
+    FAILED_ASSEMBLY,
+    FAILED_SUBMISSION,
+    READY_TO_SUBMIT,
+    WORK_FILTERS,
+)
 
 S = Escalation.Status
 # Long enough to spare the database on a busy console, short enough that work done elsewhere
@@ -55,7 +61,7 @@ def _items_for(user) -> list[tuple[str, str, QuerySet, str]]:
             "drafts",
             "Your escalation drafts",
             Escalation.objects.filter(status=S.DRAFT, opened_by=user),
-            f"{escalations}?status={S.DRAFT}",
+            f"{escalations}?status={S.DRAFT}&mine=1",
         )
     ]
     if user.has_perm(roles.SENIOR_REVIEW):
@@ -72,20 +78,20 @@ def _items_for(user) -> list[tuple[str, str, QuerySet, str]]:
             (
                 "ready",
                 "Packets ready to submit",
-                Escalation.objects.filter(status=S.READY),
-                f"{escalations}?status={S.READY}",
+                Escalation.objects.filter(WORK_FILTERS[READY_TO_SUBMIT]),
+                f"{escalations}?status={READY_TO_SUBMIT}",
             ),
             (
                 "failed_assembly",
                 "Failed assemblies",
-                Escalation.objects.filter(status=S.FAILED, packet_sha256=""),
-                f"{escalations}?status={S.FAILED}",
+                Escalation.objects.filter(WORK_FILTERS[FAILED_ASSEMBLY]),
+                f"{escalations}?status={FAILED_ASSEMBLY}",
             ),
             (
                 "failed_submission",
                 "Failed submissions",
-                Escalation.objects.filter(status=S.FAILED).exclude(packet_sha256=""),
-                f"{escalations}?status={S.FAILED}",
+                Escalation.objects.filter(WORK_FILTERS[FAILED_SUBMISSION]),
+                f"{escalations}?status={FAILED_SUBMISSION}",
             ),
             (
                 "failed_delivery",
@@ -126,7 +132,8 @@ def _count_all(querysets: list[QuerySet]) -> list[int]:
     parts, params = [], []
     for qs in querysets:
         sql, qs_params = qs.order_by().values("pk").query.sql_with_params()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS waiting)")
+        # The SQL is Django's own compilation of the queryset; values travel as parameters.
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS waiting)")  # noqa: S608
         params.extend(qs_params)
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(parts), params)
@@ -155,4 +162,3 @@ def inbox(user) -> Inbox:
             if n
         ]
     )
-

@@ -119,8 +119,8 @@ class TestInbox:
         escalations(people["supervisor"], S.DRAFT, S.AWAITING_APPROVAL, S.READY)
         urls = {item.key: item.url for item in inbox(people["supervisor"]).items}
         assert urls["approval"] == reverse("escalations") + "?status=awaiting_approval"
-        assert urls["ready"] == reverse("escalations") + "?status=ready"
-        assert urls["drafts"] == reverse("escalations") + "?status=draft"
+        assert urls["ready"] == reverse("escalations") + "?status=ready_to_submit"
+        assert urls["drafts"] == reverse("escalations") + "?status=draft&mine=1"
 
     def test_it_counts_in_one_query_whatever_the_data_and_keeps_it_briefly(
         self, people, escalations
@@ -158,3 +158,14 @@ class TestInboxInTheNavigation:
         assert "data-inbox" not in client.get(reverse("dashboard")).content.decode()
         client.logout()
         assert "data-inbox" not in client.get(reverse("report")).content.decode()
+
+    def test_each_escalation_item_lists_what_it_counted(self, client, people, escalations):
+        supervisor = people["supervisor"]
+        made = escalations(supervisor, S.DRAFT, S.AWAITING_APPROVAL, S.READY, S.FAILED)
+        client.force_login(supervisor)
+        for item in inbox(supervisor).items:
+            page = client.get(item.url)
+            assert page.status_code == 200
+            shown = {e.pk for e in page.context["page"].object_list}
+            assert len(shown) == item.count, item.key
+            assert shown <= {e.pk for e in made}
