@@ -1,11 +1,10 @@
-import re
-
 from django import forms
 from django.conf import global_settings, settings
 
 from moderation.cases.route_rules import normalise_language
 from reports.categories import DESCRIPTIONS, Category
 from reports.media import MediaRejected, inspect_media
+from reports.models import normalise_reference
 
 ACCEPT = (
     "image/jpeg,image/png,image/gif,image/webp,"
@@ -131,10 +130,6 @@ class SelfReportForm(forms.Form):
     )
 
 
-# Separators people type or their phones insert in a reference: spaces, hyphens, dashes.
-REFERENCE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
-
-
 class StatusForm(forms.Form):
     reference = forms.CharField(
         label="Your reference number",
@@ -146,12 +141,10 @@ class StatusForm(forms.Form):
     def clean_reference(self) -> str:
         """VR-ABCD-2345 however it is typed: with or without its hyphens or the VR, in any case,
         with spaces or dashes a phone put in."""
-        raw = REFERENCE_SEPARATORS.sub("", self.cleaned_data["reference"]).upper()
-        if len(raw) == 10 and raw.startswith("VR"):
-            raw = raw[2:]
-        if not re.fullmatch(r"[A-Z0-9]{8}", raw):
+        reference = normalise_reference(self.cleaned_data["reference"])
+        if reference is None:
             raise forms.ValidationError(
                 "That does not look like a reference number. It is VR and eight letters or "
                 "digits, like VR-ABCD-2345 (with or without the hyphens)."
             )
-        return f"VR-{raw[:4]}-{raw[4:]}"
+        return reference

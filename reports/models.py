@@ -1,3 +1,4 @@
+import re
 import secrets
 
 from django.db import models
@@ -13,6 +14,22 @@ def new_reference() -> str:
     """A public reference like VR-7K3M-Q9PX: unguessable, so it can later unlock a status page."""
     chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
     return f"VR-{chars[:4]}-{chars[4:]}"
+
+
+# Separators people type or their phones insert in a reference: spaces, hyphens, dashes.
+REFERENCE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
+
+
+def normalise_reference(text: str) -> str | None:
+    """VR-ABCD-2345 however it is typed: with or without its hyphens or the VR, in any case,
+    with spaces or dashes a phone put in; None when it is not shaped like one (the status page
+    and the console's search read references alike)."""
+    raw = REFERENCE_SEPARATORS.sub("", text).upper()
+    if len(raw) == 10 and raw.startswith("VR"):
+        raw = raw[2:]
+    if not re.fullmatch(r"[A-Z0-9]{8}", raw):
+        return None
+    return f"VR-{raw[:4]}-{raw[4:]}"
 
 
 class ContentItem(models.Model):

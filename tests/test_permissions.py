@@ -28,6 +28,8 @@ STAFF = ("login", "login", "login", "login", "ok", "login")
 CONSOLE = [
     ("get", "/review/", *REVIEWERS),
     ("post", "/review/next/", *REVIEWERS),
+    # Search: what each person may see of it (tests/moderation/review/test_search.py).
+    ("get", "/search/?q={case}", *REVIEWERS),
     ("get", "/cases/{case}/", *REVIEWERS),
     ("post", "/cases/{case}/decide/", *REVIEWERS),
     ("post", "/cases/{case}/decide-cluster/", *REVIEWERS),

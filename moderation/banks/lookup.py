@@ -8,8 +8,9 @@ from django.db.models import Count, Q, QuerySet
 
 from moderation.audit.services import audit_record
 from moderation.banks.index import parse_hex
-from moderation.banks.matching import Hit, find_image_matches, find_matches
+from moderation.banks.matching import Hit, current_index, find_image_matches, find_matches
 from moderation.banks.models import PERCEPTUAL, BankEntry, HashBank
+from moderation.banks.video_matching import match_image_in_frame_index
 from reports.hashing import exact_hashes, perceptual_hashes
 
 
@@ -55,13 +56,31 @@ def _record(lookup: Lookup, *, by: str, actor, actor_label: str, obj) -> Lookup:
     return lookup
 
 
+def hash_hits(signal_type: str, value: str, *, video_frames: bool = False) -> list[Hit]:
+    """Every live entry of an active bank that one hash (lower-case hex, parsed) matches, each
+    within its bank's threshold: what a lookup and the console's search both ask. A PDQ with
+    `video_frames` also finds the vPDQ entries with a frame it matches (a still of a known video,
+    as an image lookup does). Not audited here: the caller records what it shows."""
+    # An exact digest matches lists of either kind (SAME_DIGEST): a video's MD5 is an MD5.
+    signal_type = {"video_md5": "md5", "video_sha256": "sha256"}.get(signal_type, signal_type)
+    if signal_type != "pdq":
+        return find_matches(**{signal_type: value})
+    hits = find_matches(pdq_variants=[value])
+    if video_frames:
+        hits += [
+            Hit(h.entry_id, "vpdq", h.distance, h.variant, h.segments)
+            for h in match_image_in_frame_index([value], current_index("vpdq"))
+        ]
+    return hits
+
+
 def hash_lookup(*, signal_type: str, value: str, actor, actor_label: str, obj) -> Lookup:
     """One hash against the banks. MalformedHash when it is not one of `signal_type`'s. `obj` is
     what the audit record is about (the caller's API token, or the caller)."""
     value = parse_hex(signal_type, value)
-    hashes = {signal_type: value}
-    hits = find_matches(**({"pdq_variants": [value]} if signal_type == "pdq" else hashes))
-    lookup = Lookup(hashes=hashes, matches=_closest_per_bank(hits))
+    lookup = Lookup(
+        hashes={signal_type: value}, matches=_closest_per_bank(hash_hits(signal_type, value))
+    )
     return _record(lookup, by="hash", actor=actor, actor_label=actor_label, obj=obj)
 
 

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from moderation.review import media_views, views
+from moderation.review import media_views, search_views, views
 from moderation.review import rereview_views as quality_views
 
 urlpatterns = [
     path("review/", views.dashboard, name="dashboard"),
     path("review/next/", views.review_next, name="review_next"),
+    path("search/", search_views.search_page, name="search"),
     path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
     path("cases/<int:case_id>/decide/", views.case_decide_view, name="case_decide"),
     path(

@@ -285,4 +285,25 @@
     if (radio) { radio.checked = true; radio.focus(); }
     else target.click();
   });
+
+  // Search (the navigation's box, reviewers and up): Ctrl-K or Cmd-K from anywhere, and / when
+  // no field is taking text (it is no other shortcut), put the cursor in it; Escape leaves it.
+  // On the results page, the case a query names exactly is focused, so Enter opens it.
+  var searchBox = document.querySelector("[data-search-box]");
+  if (searchBox) {
+    document.addEventListener("keydown", function (e) {
+      var commandK = (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "k";
+      var slash = e.key === "/" && !e.ctrlKey && !e.metaKey && !e.altKey && !typing(e.target);
+      if (commandK || slash) {
+        e.preventDefault();
+        searchBox.focus();
+        searchBox.select();
+      } else if (e.key === "Escape" && e.target === searchBox) {
+        e.preventDefault(); // a search field would clear itself: keep what was typed
+        searchBox.blur();
+      }
+    });
+    var first = document.querySelector("[data-search-first]");
+    if (first && document.activeElement !== first) first.focus();
+  }
 })();
