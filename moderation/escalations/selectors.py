@@ -20,6 +20,7 @@ from accounts import roles
 from moderation.audit.models import AuditEvent
 from moderation.cases.models import Case
 from moderation.decisions.models import Appeal, Decision
+from moderation.escalations.history import describe as describe_event
 from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.video_evidence import describe as describe_video
 
@@ -193,14 +194,16 @@ def cleared_case_ids(escalation: Escalation) -> list[int]:
     )
 
 
-def escalation_audit(escalation: Escalation, limit: int = 200):
-    return list(
+def escalation_audit(escalation: Escalation, limit: int = 200) -> list[AuditEvent]:
+    """Its history, newest first, each event with a `label` in words ("Approved by sen")."""
+    events = list(
         AuditEvent.objects.filter(
             object_type=escalation._meta.label_lower, object_id=str(escalation.pk)
-        )
-        .select_related("actor")
-        .order_by("-created_at", "-pk")[:limit]
+        ).order_by("-created_at", "-pk")[:limit]
     )
+    for event in events:
+        event.label = describe_event(event)
+    return events
 
 
 def _with_attempts() -> QuerySet:

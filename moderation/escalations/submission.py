@@ -149,8 +149,9 @@ def escalation_submit(*, escalation_id: int, user, ip: str | None = None) -> Esc
     """A supervisor sends a ready escalation (or resumes a failed submission) through the API."""
     if not configured():
         raise EscalationStateError(
-            "Submission through the CyberTipline API is not configured (CYBERTIP_API_URL, "
-            "CYBERTIP_USERNAME, CYBERTIP_PASSWORD): download the packet and submit it by hand."
+            # Staff read this: no setting names (docs/cybertipline.md names them for administrators).
+            "Submission through the CyberTipline API is not configured on this server; an "
+            "administrator can enable it. Meanwhile, download the packet and submit it by hand."
         )
     with transaction.atomic(durable=True):
         escalation = Escalation.objects.select_for_update().get(pk=escalation_id)

@@ -213,7 +213,10 @@ class HttpSubmitter:
             if status >= 500 or status in RETRYABLE_STATUSES:
                 raise Unavailable(message, http_status=status, duration_ms=elapsed()) from None
             if 300 <= status < 400:
-                message = f"HTTP {status}: the API redirected; check CYBERTIP_API_URL"
+                message = (
+                    f"HTTP {status}: the API redirected; an administrator should check the "
+                    "CyberTipline API address this server is configured with"
+                )
             raise Refused(message, http_status=status, duration_ms=elapsed()) from None
         except TimeoutError:
             raise Unavailable(

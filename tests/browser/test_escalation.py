@@ -116,3 +116,56 @@ def test_the_list_says_who_holds_each_escalation_and_filters_what_waits(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(f"#{ready.pk}")
     expect(rows.first.get_by_test_id("held-by")).to_have_text(other.get_username())
+
+
+def test_the_page_puts_each_control_in_its_step_and_speaks_plainly(
+    new_page, live_server, log_in, make_user, escalate, submit_report, png_upload
+):
+    from tests.moderation.custody_helpers import make_escalation
+    from tests.moderation.escalation_fixtures import prepared
+
+    make_user("supervisor1", Role.SUPERVISOR)
+    report = submit_report(category="csam", involves_child=True, images=[png_upload()])
+    ready = make_escalation(make_user, [report])
+
+    page = new_page()
+    log_in(page, "supervisor1")
+    page.goto(f"/escalations/{ready.pk}/")
+    step = page.get_by_test_id("next-step")
+    expect(step).to_contain_text("not configured on this server; an administrator can enable it")
+    steps = step.get_by_test_id("manual-steps").locator("> li")
+    expect(steps).to_have_count(3)
+    # Step 1 says "download the packet" and holds the download; step 3 the report id to record.
+    expect(steps.nth(0)).to_contain_text("Download the packet")
+    with page.expect_download() as download:
+        steps.nth(0).get_by_role("link", name="Download packet").click()
+    assert download.value.suggested_filename.endswith(".zip")
+    expect(steps.nth(2)).to_contain_text("Record the report id")
+    steps.nth(2).get_by_label("CyberTipline report id").fill("987654")
+    steps.nth(2).get_by_role("button", name="Mark submitted").click()
+
+    expect(page.get_by_test_id("status")).to_have_text("Submitted")
+    expect(step).to_contain_text("as report 987654")
+    expect(step.get_by_role("button", name="Mark acknowledged")).to_be_visible()
+    # The history in words, the code on hover.
+    entry = page.get_by_test_id("history").get_by_text("Marked submitted as report 987654")
+    expect(entry).to_have_text("Marked submitted as report 987654 by supervisor1")
+    expect(entry).to_have_attribute("title", "escalation.submitted")
+    expect(page.get_by_test_id("history")).not_to_contain_text("escalation.")
+    assert "VIGIL_" not in page.content() and "CYBERTIP_" not in page.content()
+
+    # The reviewer who escalated another one reads where it stands, not what to do.
+    waiting, reviewer = escalate(owner="acct-x")
+    prepared(waiting, reviewer)
+    reviewer_page = new_page()
+    log_in(reviewer_page, reviewer.get_username())
+    reviewer_page.goto(f"/escalations/{waiting.pk}/")
+    their_step = reviewer_page.get_by_test_id("next-step")
+    expect(their_step).to_contain_text("Waiting for approval by a senior reviewer or supervisor")
+    expect(their_step.get_by_role("button")).to_have_count(0)
+    expect(reviewer_page.get_by_text("Approve and assemble the packet")).to_have_count(0)
+    # No custody yet: the card says what it is and when it starts.
+    expect(reviewer_page.get_by_test_id("custody-empty")).to_contain_text(
+        "starts when the packet is assembled"
+    )
+    assert "VIGIL_" not in reviewer_page.content()
