@@ -1,10 +1,11 @@
-"""Server-rendered bar charts for the supervisors' pages, as inline SVG: no script, no chart
-library, no CDN, and they print and save with the page.
+"""Server-rendered bar charts for the supervisors' pages: no script, no chart library, no CDN,
+and they print and save with the page.
 
 - `paired_bars`: arrivals beside decisions over time (queue health); the SVG carries a title and
   a description, and the same figures are offered as a table beside it.
-- `horizontal_bars`: one bar per labelled figure (the transparency report); labels and values are
-  text too, so the chart reads without colour and to a screen reader.
+- `horizontal_bars`: one bar per labelled figure (the transparency report), drawn as a table in a
+  captioned figure: labels and values are text that wraps rather than being cut off, and the
+  chart reads without colour and to a screen reader as the figures themselves.
 """
 
 from dataclasses import dataclass
@@ -182,44 +183,52 @@ def chart_html(chart: Chart) -> SafeString:
     return mark_safe("".join(out))  # noqa: S308
 
 
-# Horizontal bars: row height and the widths of the label, bar and value columns.
-ROW, LABEL_WIDTH, BAR_WIDTH, VALUE_WIDTH = 22, 220, 320, 70
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def horizontal_bars(rows: list[tuple[str, float]], *, title: str, testid: str = "") -> SafeString:
-    """One bar per (label, value), scaled to the largest value; labels and values as text too,
-    so the chart reads without colour and to a screen reader (role="img" with a title)."""
-    peak = max((value for _, value in rows), default=0) or 1
-    height = ROW * max(len(rows), 1) + 4
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
-    bars = format_html_join(
+def horizontal_bars(
+    rows: list[tuple[str, float]],
+    *,
+    title: str,
+    period: str,
+    label_heading: str,
+    value_heading: str,
+    testid: str = "",
+) -> SafeString:
+    """One bar per (label, value), scaled to the largest value, in a <figure> whose caption says
+    what it shows and over which period.
+
+    The chart is a table (a row per label: the label, its bar and its value), so the labels are
+    text that wraps in its column and is never cut off however long ("Image of me, taken when I
+    was under 18" was clipped by an SVG's fixed label width), zooms with the page, and reads to a
+    screen reader as the figures themselves. The bars are decoration beside the numbers."""
+    peak = max((value for _, value in rows), default=0)
+    total = sum(value for _, value in rows)
+    caption_id = f"{testid or 'chart'}-caption"
+    body = format_html_join(
         "",
-        '<g transform="translate(0,{})"><text x="{}" y="15" text-anchor="end">{}</text>'
-        '<rect x="{}" y="3" width="{}" height="16" fill="#4a6fa5"></rect>'
-        '<text x="{}" y="15">{}</text></g>',
-        (
-            (
-                i * ROW,
-                LABEL_WIDTH - 8,
-                label,
-                LABEL_WIDTH,
-                round(BAR_WIDTH * value / peak, 1),
-                LABEL_WIDTH + round(BAR_WIDTH * value / peak, 1) + 6,
-                value,
-            )
-            for i, (label, value) in enumerate(rows)
-        ),
+        '<tr><th scope="row">{}</th><td><div class="bar-row">'
+        '<span class="bar" style="--share: {}" aria-hidden="true"></span>'
+        '<span class="value">{}</span></div></td></tr>',
+        ((label, round(value / peak, 4) if peak else 0, _number(value)) for label, value in rows),
     )
+    if not rows:
+        body = mark_safe('<tr><td colspan="2" class="muted">Nothing to show.</td></tr>')
     return format_html(
-        '<svg class="chart" role="img" aria-label="{}" data-testid="{}" viewBox="0 0 {} {}" '
-        'width="{}" height="{}" font-size="12" xmlns="http://www.w3.org/2000/svg">'
-        "<title>{}</title>{}</svg>",
-        title,
+        '<figure class="hbars" data-testid="{}" aria-labelledby="{}">'
+        '<figcaption id="{}"><strong>{}</strong>, {}. <span class="total">Total {}.</span>'
+        "</figcaption>"
+        '<table aria-labelledby="{}"><thead><tr><th scope="col">{}</th>'
+        '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table></figure>',
         testid,
-        width,
-        height,
-        width,
-        height,
+        caption_id,
+        caption_id,
         title,
-        bars,
+        period,
+        _number(total),
+        caption_id,
+        label_heading,
+        value_heading,
+        body,
     )

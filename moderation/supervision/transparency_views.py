@@ -9,9 +9,10 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import supervisor_required
 from lib.http import client_ip, csv_response
-from moderation.decisions.models import Decision
+from moderation.decisions.models import Appeal, Decision
 from moderation.dsa.views import PeriodForm
 from moderation.enforcement.models import EnforcementAction
+from moderation.escalations.models import Escalation
 from moderation.supervision import research
 from moderation.supervision.charts import horizontal_bars
 from moderation.supervision.services import research_export_record, transparency_export_record
@@ -36,7 +37,14 @@ def _labelled(counts: dict, choices) -> list[tuple[str, int]]:
     return [(labels.get(key, key), n) for key, n in counts.items()]
 
 
-def _charts(figures) -> dict:
+def period_text(start, end) -> str:
+    """The period a report covers, in words, for the charts' captions: both days included."""
+    if start == end:
+        return f"on {start.day} {start:%B %Y} (UTC)"
+    return f"from {start.day} {start:%B %Y} to {end.day} {end:%B %Y} (UTC, both days included)"
+
+
+def _charts(figures, period: str) -> dict:
     categories = dict(Category.choices)
     by_category = [
         (categories.get(key, key), sum(counts.values()))
@@ -45,31 +53,48 @@ def _charts(figures) -> dict:
     return {
         "sources": horizontal_bars(
             [
-                ("User reports (form)", figures.reports_by_source.get("form", 0)),
-                ("User reports (API)", figures.reports_by_source.get("api", 0)),
+                ("User reports (public form)", figures.reports_by_source.get("form", 0)),
+                ("User reports (platform API)", figures.reports_by_source.get("api", 0)),
                 ("Automated flags", figures.flags),
-                ("Hash matches", figures.hash_matches),
+                ("Hash matches (files)", figures.hash_matches),
             ],
-            title="Signals received by source",
+            title="Signals received, by source",
+            period=period,
+            label_heading="Source",
+            value_heading="Signals",
             testid="chart-sources",
         ),
         "categories": horizontal_bars(
-            by_category, title="Signals received by category", testid="chart-categories"
+            by_category,
+            title="Signals received, by category",
+            period=period,
+            label_heading="Category",
+            value_heading="Signals",
+            testid="chart-categories",
+        ),
+        "detection": horizontal_bars(
+            [(DETECTION_SOURCES[k], v) for k, v in figures.cases_by_detection.items()],
+            title="Cases opened, by how they were detected",
+            period=period,
+            label_heading="Detected by",
+            value_heading="Cases",
+            testid="chart-detection",
         ),
         "decisions": horizontal_bars(
             _labelled(figures.decisions_by_action, Decision.Action),
-            title="Decisions by action",
+            title="Decisions, by action",
+            period=period,
+            label_heading="Action",
+            value_heading="Decisions",
             testid="chart-decisions",
         ),
         "actions": horizontal_bars(
             _labelled(figures.actions_by_kind, EnforcementAction.Kind),
-            title="Enforcement actions by kind",
+            title="Enforcement actions, by kind",
+            period=period,
+            label_heading="Kind",
+            value_heading="Actions",
             testid="chart-actions",
-        ),
-        "detection": horizontal_bars(
-            [(DETECTION_SOURCES[k], v) for k, v in figures.cases_by_detection.items()],
-            title="Cases opened by detection source",
-            testid="chart-detection",
         ),
     }
 
@@ -84,6 +109,7 @@ def transparency(request):
     since, until = form.period()
     figures = transparency_figures(since=since, until=until)
     query = {"from": form.cleaned_data["from"], "to": form.cleaned_data["to"]}
+    period = period_text(query["from"], query["to"])
     return render(
         request,
         "moderation/transparency.html",
@@ -91,7 +117,12 @@ def transparency(request):
             "form": form,
             "figures": figures,
             "data": figures.as_dict(),
-            "charts": _charts(figures),
+            "charts": _charts(figures, period),
+            "period": period,
+            "escalation_statuses": _labelled(
+                figures.escalations_opened_by_status, Escalation.Status
+            ),
+            "appeal_outcomes": _labelled(figures.appeals_decided, Appeal.Status),
             "query": query,
             "categories": dict(Category.choices),
             "median_hours": (figures.median_seconds_to_action or 0) / 3600,

@@ -1,10 +1,13 @@
 import csv
 import io
 import json
+from datetime import date
 
 import pytest
 
 from moderation.audit.models import AuditEvent
+from moderation.supervision.charts import horizontal_bars
+from moderation.supervision.transparency_views import period_text
 from tests.moderation.transparency_fixtures import PERIOD
 
 PAGE = "/supervise/transparency/"
@@ -72,7 +75,7 @@ class TestFigures:
         assert data["automated_detection_share"] is None
         assert data["time_to_action"] == {"cases_first_acted_on": 0, "median_seconds": None}
 
-    def test_the_page_draws_svg_charts_and_links_both_downloads(
+    def test_the_page_draws_captioned_charts_and_links_both_downloads(
         self, client, supervisor, known_week, django_assert_max_num_queries
     ):
         client.force_login(supervisor)
@@ -80,7 +83,21 @@ class TestFigures:
             response = client.get(PAGE, PERIOD)
         assert response.status_code == 200
         body = response.content.decode()
-        assert body.count("<svg") >= 4 and 'data-testid="chart-sources"' in body
+        period = "from 2 March 2026 to 8 March 2026 (UTC, both days included)"
+        # Five charts, each a figure whose caption says what it shows and over which period.
+        assert body.count('<figure class="hbars"') == 5
+        assert body.count(f"</strong>, {period}.") == 5
+        assert (
+            '<figcaption id="chart-sources-caption"><strong>Signals received, by source</strong>'
+            in body
+        )
+        # The figures themselves, as a table with headings: a label and its value per row.
+        sources = body.split('data-testid="chart-sources"')[1].split("</figure>")[0]
+        assert '<th scope="col">Source</th><th scope="col">Signals</th>' in sources
+        assert '<th scope="row">User reports (public form)</th>' in sources
+        assert '<span class="value">4</span>' in sources and "Total 7." in sources
+        # Statuses in words, not codes.
+        assert "now awaiting approval" in body and "awaiting_approval" not in body
         # Drawn on the server: nothing fetched from elsewhere.
         assert 'src="http' not in body and 'href="http' not in body
         assert 'data-testid="transparency-download-csv"' in body
@@ -162,3 +179,39 @@ class TestBadInput:
         for url in (PAGE, CSV, JSON):
             assert client.get(url, PERIOD).status_code == 403
         assert not AuditEvent.objects.filter(verb="transparency.exported").exists()
+
+
+class TestHorizontalBars:
+    def chart(self, rows):
+        return horizontal_bars(
+            rows,
+            title="Signals received, by category",
+            period="on 9 March 2026 (UTC)",
+            label_heading="Category",
+            value_heading="Signals",
+            testid="chart-x",
+        )
+
+    def test_each_label_is_a_row_heading_with_its_bar_and_value(self):
+        html = self.chart([("Image of me, taken when I was under 18", 1), ("Spam <or> scam", 4)])
+        assert (
+            '<figcaption id="chart-x-caption"><strong>Signals received, by category</strong>'
+            in html
+        )
+        assert "on 9 March 2026 (UTC). <span" in html and "Total 5." in html
+        # The label is text in its own cell: it wraps, it is never cut off.
+        assert '<th scope="row">Image of me, taken when I was under 18</th>' in html
+        assert '<th scope="row">Spam &lt;or&gt; scam</th>' in html
+        assert 'style="--share: 0.25"' in html and 'style="--share: 1.0"' in html
+        assert '<table aria-labelledby="chart-x-caption">' in html
+
+    def test_an_empty_chart_says_so(self):
+        html = self.chart([])
+        assert "Nothing to show." in html and "Total 0." in html
+        assert 'style="--share: 0"' in self.chart([("None yet", 0)])
+
+    def test_the_period_reads_in_words(self):
+        assert period_text(date(2026, 3, 2), date(2026, 3, 8)) == (
+            "from 2 March 2026 to 8 March 2026 (UTC, both days included)"
+        )
+        assert period_text(date(2026, 3, 9), date(2026, 3, 9)) == "on 9 March 2026 (UTC)"
