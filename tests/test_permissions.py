@@ -36,6 +36,7 @@ CONSOLE = [
     ("post", "/cases/{case}/skip/", *REVIEWERS),
     ("post", "/cases/{case}/lease/", *REVIEWERS),
     ("get", "/cases/{case}/media/{media}/", *REVIEWERS),
+    ("get", "/platform-accounts/{account}/", *REVIEWERS),
     ("post", "/cases/{case}/reassign/", *SUPERVISORS),
     ("get", "/audit/", *SUPERVISORS),
     ("get", "/audit/export.csv", *SUPERVISORS),
@@ -123,7 +124,8 @@ def world(make_user, submit_report, png_upload):
     }
     users["admin"].is_staff = True
     users["admin"].save()
-    report = submit_report(category="harassment", images=[png_upload()])
+    # Its owner has an account page.
+    report = submit_report(category="harassment", images=[png_upload()], owner_id="acct:perm.1")
     # A decided case sampled for re-review, decided by someone else.
     decided = submit_report(category="spam")
     decision = Decision.objects.create(
@@ -140,6 +142,7 @@ def world(make_user, submit_report, png_upload):
         "action": action.pk,
         "delivery": action.deliveries.get().pk,
         "escalation": escalation.pk,
+        "account": "acct:perm.1",
     }
     certification = users["reviewer"].certifications.first().pk
     return users, {**ids, "user": users["reviewer"].pk, "certification": certification}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from moderation.review import media_views, search_views, views
+from moderation.review import account_views, media_views, search_views, views
 from moderation.review import rereview_views as quality_views
 
 urlpatterns = [
@@ -41,6 +41,12 @@ urlpatterns = [
         "cases/<int:case_id>/media/<int:media_id>/played/",
         media_views.case_media_played,
         name="case_media_played",
+    ),
+    # An owner id is the platform's string: it may hold ':', '.', even '/' (hence <path:>).
+    path(
+        "platform-accounts/<path:owner_id>/",
+        account_views.platform_account,
+        name="platform_account",
     ),
     path("rereview/next/", quality_views.rereview_next, name="rereview_next"),
     path("rereview/<int:task_id>/", quality_views.rereview_detail, name="rereview_detail"),
