@@ -48,7 +48,9 @@ def _note(text) -> str:
 
 
 def _details(event, after, before, by) -> str:
-    fields = [FIELD_NAMES.get(f, f.replace("_", " ")) for f in after]
+    # In the form's order (PostgreSQL's jsonb keeps no order of its own).
+    fields = [name for f, name in FIELD_NAMES.items() if f in after]
+    fields += sorted(f.replace("_", " ") for f in after if f not in FIELD_NAMES)
     return f"Report edited{by}" + (f" ({', '.join(fields)})" if fields else "")
 
 
