@@ -1,6 +1,7 @@
 """Submitting an escalation to the CyberTipline through its API, and retracting a report that was
-opened but never finished (moderation/escalations/submission.py). Supervisors only; the detail page shows the
-attempt log and these buttons (templates/moderation/escalations/_submission.html)."""
+opened but never finished (moderation/escalations/submission.py). Supervisors only; the detail page shows
+these buttons in its step (templates/moderation/escalations/_next_step.html) and the attempt log
+(_submission.html)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
