@@ -18,6 +18,16 @@ class PreferencesForm(forms.Form):
         label="Show revealed images in greyscale",
         help_text="Press c or use the Colour button to see an image in colour.",
     )
+    play_muted = forms.BooleanField(
+        required=False,
+        label="Start videos muted",
+        help_text="The player opens without sound; its own control turns the sound on.",
+    )
+    auto_advance = forms.BooleanField(
+        required=False,
+        label="Open the next case after each decision or skip",
+        help_text="Otherwise you return to your queues.",
+    )
 
 
 class PauseForm(forms.Form):

@@ -151,6 +151,11 @@ class ReviewerPreferences(models.Model):
     # Blur applied to a revealed image until the reviewer clears it (0: none).
     blur_px = models.PositiveSmallIntegerField(default=16)
     greyscale = models.BooleanField(default=True)
+    # A revealed video's player starts muted (sound can carry a victim's voice); some reviewers
+    # need the sound to judge, and turn it on once rather than on every video.
+    play_muted = models.BooleanField(default=True)
+    # After a decision or a skip, open the next case at once instead of the queues.
+    auto_advance = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

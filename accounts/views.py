@@ -30,7 +30,12 @@ def preferences(request):
                 return redirect("preferences")
         status = 400
     else:
-        form = PreferencesForm(initial={"blur_px": current.blur_px, "greyscale": current.greyscale})
+        form = PreferencesForm(
+            initial={
+                name: getattr(current, name)
+                for name in ("blur_px", "greyscale", "play_muted", "auto_advance")
+            }
+        )
         status = 200
     return render(
         request,

@@ -30,21 +30,32 @@ def preferences_for(user) -> ReviewerPreferences:
     return ReviewerPreferences.objects.filter(user=user).first() or ReviewerPreferences(user=user)
 
 
-def preferences_update(*, user, blur_px: int, greyscale: bool, ip: str | None = None):
+def preferences_update(
+    *,
+    user,
+    blur_px: int,
+    greyscale: bool,
+    play_muted: bool = True,
+    auto_advance: bool = False,
+    ip: str | None = None,
+):
     if not 0 <= blur_px <= ReviewerPreferences.MAX_BLUR_PX:
         raise ValidationError({"blur_px": "Blur must be between 0 and 40 pixels."})
+    chosen = {
+        "blur_px": blur_px,
+        "greyscale": greyscale,
+        "play_muted": play_muted,
+        "auto_advance": auto_advance,
+    }
     with transaction.atomic(durable=True):
         prefs, _ = ReviewerPreferences.objects.select_for_update().get_or_create(user=user)
-        before = {"blur_px": prefs.blur_px, "greyscale": prefs.greyscale}
-        prefs.blur_px, prefs.greyscale, prefs.updated_at = blur_px, greyscale, timezone.now()
+        before = {name: getattr(prefs, name) for name in chosen}
+        for name, value in chosen.items():
+            setattr(prefs, name, value)
+        prefs.updated_at = timezone.now()
         prefs.save()
         audit_record(
-            verb="preferences.updated",
-            obj=prefs,
-            actor=user,
-            before=before,
-            after={"blur_px": blur_px, "greyscale": greyscale},
-            ip=ip,
+            verb="preferences.updated", obj=prefs, actor=user, before=before, after=chosen, ip=ip
         )
     return prefs
 

@@ -81,10 +81,12 @@ def _serve(request, *, case, media, name: str, content_type: str, revealed: bool
 def case_media_view(request, case_id: int, media_id: int):
     """A case's media file, to a reviewer who may see the case; whole, or the byte range a video
     player asks for. Each fetch is logged as a view, except a video player's with its reveal
-    token (logged once, when revealed)."""
+    token (logged once, when revealed) and an image's kept revealed across a refused decision
+    (logged when first revealed)."""
     case = get_visible_case(request, case_id)
     media = _case_media(case, media_id)
-    revealed = media.is_video and _revealed(request, case, media, reveals.VIDEO)
+    # An image drawn revealed again after a refused decision carries a token (kept_reveals).
+    revealed = _revealed(request, case, media, reveals.VIDEO if media.is_video else reveals.IMAGE)
     return _serve(
         request,
         case=case,
@@ -169,11 +171,11 @@ def case_media_reveal(request, case_id: int, media_id: int):
     return render(
         request,
         "moderation/_video_frames.html",
-        context | _strip_context(case, media, strip, reveal),
+        context | _strip_context(case, media, strip, reveal.token),
     )
 
 
-def _strip_context(case, media, strip: VideoStrip, reveal) -> dict:
+def _strip_context(case, media, strip: VideoStrip, token: str) -> dict:
     matches = Match.objects.filter(media=media).select_related("entry__bank").order_by("pk")
     timeline = video_timeline(duration=media.duration, matches=matches, stills=strip.timestamps)
     url = reverse("case_media_frames", args=[case.pk, media.pk])
@@ -186,7 +188,32 @@ def _strip_context(case, media, strip: VideoStrip, reveal) -> dict:
         }
         for i, seconds in enumerate(strip.timestamps)
     ]
-    return {"strip": strip, "stills": stills, "sprite": f"{url}?reveal={reveal.token}"}
+    return {"strip": strip, "stills": stills, "sprite": f"{url}?reveal={token}", "token": token}
+
+
+def keep_reveals(request, case, media: list[Media], prefs) -> None:
+    """After a refused decision, draw again revealed what the reviewer had revealed on the page
+    they sent (reveals.kept_reveals: nothing is logged again). Sets `m.kept` on each media:
+    {"image": src} or {"frames": strip context, "video": player context}, empty if none."""
+    kept = reveals.kept_reveals(
+        user=request.user,
+        case=case,
+        posted=request.POST.getlist("revealed"),
+        media_ids={m.pk for m in media},
+    )
+    shared = {"case": case, "prefs": prefs, "filter": _filter(prefs)}
+    for m in media:
+        tokens, m.kept = kept.get(m.pk, {}), {}
+        url = reverse("case_media", args=[case.pk, m.pk])
+        if reveals.IMAGE in tokens and not m.is_video:
+            m.kept["image"] = {"src": f"{url}?reveal={tokens[reveals.IMAGE]}"} | shared
+        strip = getattr(m, "video_strip", None) if m.is_video else None
+        if reveals.FRAMES in tokens and strip is not None and strip.ready:
+            frames = _strip_context(case, m, strip, tokens[reveals.FRAMES])
+            m.kept["frames"] = frames | shared | {"m": m}
+        if reveals.VIDEO in tokens and m.is_video:
+            token = tokens[reveals.VIDEO]
+            m.kept["video"] = {"src": f"{url}?reveal={token}", "token": token, "m": m} | shared
 
 
 def _filter(prefs) -> str:

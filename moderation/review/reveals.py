@@ -18,12 +18,15 @@ would tell law enforcement the platform had seen what it had not.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.wellness import exposure_record_played
+from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
 from moderation.cases.models import Case
 from moderation.review.services import media_record_view
@@ -33,6 +36,12 @@ SALT = "vigil.review.media-reveal"
 # What a reveal shows of a video: its strip of stills, or its player.
 FRAMES, VIDEO = "frames", "video"
 SHOWN = (FRAMES, VIDEO)
+# An image revealed on a page the reviewer sent with a decision the form refused: drawn again
+# revealed, its file fetched with a token so that fetch is not a second view (kept_reveals).
+IMAGE = "image"
+MEDIA_TYPE = Media._meta.label_lower
+# At most this many reveals are kept from one page (a case has few media; bounds the work).
+KEPT_AT_MOST = 50
 # How long a reveal's token opens its file: long enough to watch and seek (a player asks again
 # at each seek); after that the page offers to reveal it again (logged again).
 REVEAL_SECONDS = 60 * 60
@@ -63,10 +72,60 @@ def media_reveal(*, media: Media, case: Case, user, shown: str, ip: str | None) 
     if shown not in SHOWN:
         raise ValueError(f"a video reveal shows one of {SHOWN}, not {shown!r}")
     event = media_record_view(media=media, case=case, user=user, ip=ip, shown=shown)
-    token = signing.dumps(
-        {"u": user.pk, "c": case.pk, "m": media.pk, "s": shown, "e": event.pk}, salt=SALT
-    )
+    token = _sign(user_id=user.pk, case_id=case.pk, media_id=media.pk, shown=shown, event=event.pk)
     return Reveal(token=token, shown=shown, exposure_id=event.pk)
+
+
+def _sign(*, user_id: int, case_id: int, media_id: int, shown: str, event: int) -> str:
+    return signing.dumps(
+        {"u": user_id, "c": case_id, "m": media_id, "s": shown, "e": event}, salt=SALT
+    )
+
+
+def kept_reveals(*, user, case: Case, posted: list[str], media_ids) -> dict[int, dict[str, str]]:
+    """What the reviewer had revealed on the page they sent, when the decision they sent was
+    refused (a form error): {media id: {shown: token}}, so the page drawn again shows it as it
+    was, without a second reveal to make and log. Nothing here is logged: each was logged when
+    revealed.
+
+    The page sends a video's reveal tokens as they are (checked here as the file views check
+    them), and "image:<id>" for an image, which it fetched without a token: kept only if this
+    person's view of it in this case was logged within REVEAL_SECONDS (one query), then given a
+    token of its own. Anything else is ignored: a page cannot make the server show what its user
+    did not reveal."""
+    kept: dict[int, dict[str, str]] = {}
+    images = set()
+    for value in posted[:KEPT_AT_MOST]:
+        if value.startswith(f"{IMAGE}:"):
+            media_id = value.removeprefix(f"{IMAGE}:")
+            if media_id.isdigit() and int(media_id) in media_ids:
+                images.add(int(media_id))
+            continue
+        try:
+            claims = signing.loads(value, salt=SALT, max_age=REVEAL_SECONDS)
+        except signing.BadSignature:
+            continue
+        if (
+            isinstance(claims, dict)
+            and claims.get("u") == user.pk
+            and claims.get("c") == case.pk
+            and claims.get("m") in media_ids
+            and claims.get("s") in SHOWN
+        ):
+            kept.setdefault(claims["m"], {})[claims["s"]] = value
+    if images:
+        viewed = AuditEvent.objects.filter(
+            verb="media.viewed",
+            actor=user,
+            case=case,
+            object_type=MEDIA_TYPE,
+            object_id__in=[str(pk) for pk in images],
+            created_at__gte=timezone.now() - timedelta(seconds=REVEAL_SECONDS),
+        ).values_list("object_id", flat=True)
+        for media_id in {int(pk) for pk in viewed}:
+            token = _sign(user_id=user.pk, case_id=case.pk, media_id=media_id, shown=IMAGE, event=0)
+            kept.setdefault(media_id, {})[IMAGE] = token
+    return kept
 
 
 def reveal_check(

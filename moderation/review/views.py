@@ -18,7 +18,7 @@ from moderation.decisions.models import Decision
 from moderation.decisions.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
 from moderation.escalations.models import Escalation
-from moderation.review import cluster_decisions, conflicts, guard, selectors, services
+from moderation.review import cluster_decisions, conflicts, guard, media_views, selectors, services
 from moderation.review.access import get_reviewable_case
 from moderation.review.forms import DecisionForm
 
@@ -95,18 +95,23 @@ def _case_context(request, case, form):
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
     appeal, own_appeal = selectors.case_open_appeal(case, request.user)
     cluster = selectors.cluster_cases(case)
+    media = list(selectors.case_media(case))
+    prefs = wellness.preferences_for(request.user)
+    if request.method == "POST":
+        # A decision the form refused: what the reviewer had revealed stays revealed.
+        media_views.keep_reveals(request, case, media, prefs)
     return {
         "appeal": appeal,
         "own_appeal": own_appeal,
         "case": case,
-        "media": selectors.case_media(case),
+        "media": media,
         "form": form,
         "holding": holding,
         "cluster": cluster,
         # Only a case with near-duplicates can be in conflict with them.
         "conflicts": conflicts.case_conflicts(case) if cluster[0] else [],
         "owner_history": selectors.owner_history(case),
-        "prefs": wellness.preferences_for(request.user),
+        "prefs": prefs,
         "exposure": wellness.exposure_this_shift(request.user),
         "reassign_candidates": assignment.reassign_candidates(case)
         if request.user.has_perm(roles.SUPERVISE) and case.status == Case.Status.OPEN
@@ -157,10 +162,22 @@ def case_decide_view(request, case_id: int):
                     "approval.",
                 )
                 return redirect("escalation_detail", escalation.pk)
-            return redirect("dashboard")
+            return _onwards(request)
     return render(
         request, "moderation/case_detail.html", _case_context(request, case, form), status=400
     )
+
+
+def _onwards(request):
+    """Where a reviewer goes after a decision or a skip: the next case, claimed, when their
+    preferences ask for it (auto-advance), otherwise their queues."""
+    if not wellness.preferences_for(request.user).auto_advance:
+        return redirect("dashboard")
+    case = case_services.case_claim_next(user=request.user, ip=client_ip(request))
+    if case is None:
+        messages.info(request, "Nothing else is waiting in your queues right now.")
+        return redirect("dashboard")
+    return redirect("case_detail", case_id=case.pk)
 
 
 def _escalation_to_prepare(case, action: str):
@@ -228,7 +245,7 @@ def case_decide_cluster(request, case_id: int):
     messages.success(
         request, f"Decision recorded on {len(decided)} cases: {', '.join(map(str, decided))}."
     )
-    return redirect("dashboard")
+    return _onwards(request)
 
 
 @supervisor_required
@@ -262,6 +279,7 @@ def case_skip(request, case_id: int):
         messages.error(request, str(e))
     else:
         messages.info(request, f"Case {case.pk} went back to its queue.")
+        return _onwards(request)
     return redirect("dashboard")
 
 

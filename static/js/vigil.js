@@ -84,12 +84,25 @@
     img.dataset.greyscale = frame.dataset.greyscale || "0";
     img.title = "Click to unblur (u); c for colour";
     applyFilter(img);
-    img.addEventListener("click", function () { unblur(img); });
     frame.replaceChildren(img);
     frame.dataset.revealed = "1";
+    keepRevealed("image:" + frame.dataset.media);
     var controls = frame.nextElementSibling;
     if (controls && controls.classList.contains("media-controls")) controls.hidden = false;
     lastRevealed = img;
+  }
+
+  // What is revealed is sent with the decision, so a decision the form refuses draws the page
+  // again with it still revealed, not hidden to be revealed (and logged) again. The server shows
+  // again only what this person's reveals account for (moderation/review/reveals.py).
+  function keepRevealed(value) {
+    var form = document.getElementById("decision-form");
+    if (!form || !value) return;
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = "revealed";
+    input.value = value;
+    form.appendChild(input);
   }
 
   function unblur(img) {
@@ -129,7 +142,7 @@
   }
 
   document.addEventListener("click", function (e) {
-    var strip = e.target.closest(".strip.revealed");
+    var strip = e.target.closest(".strip.revealed, .media-frame > img.revealed");
     if (strip) { unblur(strip); return; }
     var button = e.target.closest(".reveal, .unblur, .colour, .step");
     if (!button) return;
@@ -146,13 +159,25 @@
     if (!el) return;
     scope.dataset.revealed = "1";
     applyFilter(el);
+    revealed(el);
+    if (el.tagName === "VIDEO") el.focus();
+  });
+
+  function revealed(el) {
     lastRevealed = el;
+    keepRevealed(el.dataset.reveal);
     if (el.tagName === "VIDEO") {
-      el.muted = true;
+      // Muted unless the reviewer's preferences say otherwise (the server drew the attribute).
+      el.muted = el.hasAttribute("muted");
       el.dataset.reportedAt = String(Date.now());
       lastPlayer = el;
-      el.focus();
     }
+  }
+
+  // Drawn revealed by the server after a refused decision: carry on as if just revealed.
+  document.querySelectorAll("[data-revealed] > .revealed").forEach(function (el) {
+    if (el.tagName === "IMG") keepRevealed("image:" + el.parentElement.dataset.media);
+    revealed(el);
   });
 
   // Frame by frame: pause, then move one frame (1 / frame rate) at a time.
