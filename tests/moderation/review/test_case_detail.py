@@ -325,3 +325,13 @@ def test_the_review_screen_makes_a_fixed_number_of_queries_however_much_context(
     assert r.context["case"].reports_count == 7 and r.context["case"].flags_count == 6
     assert any(m.matches.all() for m in r.context["media"])
     assert b"Watch" in r.content
+
+
+@pytest.mark.django_db
+def test_the_case_links_to_its_owner_s_account_page(client, reviewer, submit_report):
+    case = submit_report(platform_id="post-9", owner_id="acct:42", owner_handle="@kim").case
+    unknown = submit_report().case
+    client.force_login(reviewer)
+    html = client.get(f"/cases/{case.pk}/").content.decode()
+    assert 'href="/platform-accounts/acct:42/"' in html and "@kim" in html
+    assert 'data-testid="account-link"' not in client.get(f"/cases/{unknown.pk}/").content.decode()
