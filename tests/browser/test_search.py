@@ -69,8 +69,10 @@ def test_a_result_is_a_link_to_its_case(page, live_server, log_in, cases):
     results.get_by_role("link", name=f"Case {first.pk}").click()
     expect(page).to_have_url(f"{live_server.url}/cases/{first.pk}/")
 
-    # An account: its cases.
+    # An account: its cases, and its account page.
     page.keyboard.press("Control+k")
     page.keyboard.type("acct-1")
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("search-group-account_cases")).to_contain_text(f"Case {second.pk}")
+    page.get_by_test_id("search-group-account").get_by_role("link", name="acct-1").click()
+    expect(page).to_have_url(f"{live_server.url}/platform-accounts/acct-1/")

@@ -150,6 +150,7 @@ class TestSearchPage:
             (account,) = group(r, "account").rows
             assert account.owner_id == "acct-7" and account.cases == 2
             assert sorted(case_ids(group(r, "account_cases"))) == sorted([one.case_id, two.case_id])
+        assert b'href="/platform-accounts/acct-7/"' in r.content
 
     def test_a_sha256_and_an_md5_find_the_media_exactly(self, client, reviewer, submit_report):
         report, media = hashed_report(submit_report)
