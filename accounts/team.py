@@ -38,6 +38,9 @@ class Member:
     # [(queue name, decisions, sensitive?)] over the last ROTATION_DAYS days, most worked first.
     rotation: list = field(default_factory=list)
     pause: SensitivePause | None = None
+    # Their queue certifications (prefetched), and how many of them have expired.
+    certifications: list = field(default_factory=list)
+    expired: int = 0
     # moderation.supervision.reviewer_stats.Quality over the chosen period, when the page asks for it.
     quality: object = None
 
@@ -85,6 +88,9 @@ def team_overview(now: datetime | None = None, only: int | None = None) -> list[
         )
     )
     members = {u.pk: Member(user=u) for u in users}
+    for member in members.values():
+        member.certifications = list(member.user.certifications.all())
+        member.expired = sum(1 for c in member.certifications if c.expires_at < now)
     recent = ExposureEvent.objects.filter(at__gt=week, user_id__in=members)
     in_shift = Q(at__gt=shift)
     for row in (

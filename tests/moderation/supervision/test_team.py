@@ -4,6 +4,8 @@ certifications; pausing and lifting from it."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import SensitivePause
@@ -17,6 +19,13 @@ def work(user, submit_report, category, n=1):
         submit_report(category=category)
         case = case_claim_next(user=user)
         case_decide(case_id=case.pk, user=user, action="no_violation", policy="harassment")
+
+
+def lapse(certifications):
+    certifications.update(
+        granted_at=timezone.now() - timedelta(days=400),
+        expires_at=timezone.now() - timedelta(days=1),
+    )
 
 
 @pytest.mark.django_db
@@ -66,6 +75,62 @@ class TestTeamPage:
         with django_assert_max_num_queries(few):
             r = client.get("/supervise/team/")
         assert len(r.context["members"]) == 8
+
+    def test_it_takes_as_many_queries_for_ten_reviewers_as_for_three(
+        self, client, make_user, supervisor, submit_report, django_assert_num_queries
+    ):
+        def join(first, last):
+            for i in range(first, last):
+                user = make_user(f"r{i}")
+                work(user, submit_report, "csam")
+                work(user, submit_report, "spam")
+                # Every other one paused, every third one's certifications lapsed.
+                if i % 2:
+                    client.post(f"/supervise/team/{user.pk}/pause/", {"hours": 1, "reason": "x"})
+                if i % 3 == 0:
+                    lapse(user.certifications.all())
+
+        client.force_login(supervisor)
+        join(0, 3)
+        # What is cached for a while is cached for both; the pauses' messages are shown (and
+        # cleared from the session) before either is counted.
+        client.get("/supervise/team/")
+        with CaptureQueriesContext(connection) as three:
+            r = client.get("/supervise/team/")
+        assert len(r.context["members"]) == 3 + 1  # the supervisor reviews too
+        three = len(three)  # read now: every request clears the connection's query log
+        join(3, 10)
+        client.get("/supervise/team/")  # shows (and so clears) the pauses' messages
+        with django_assert_num_queries(three):
+            r = client.get("/supervise/team/")
+        assert len(r.context["members"]) == 10 + 1
+        body = r.content.decode()
+        assert body.count('<details class="team-more">') == 10 + 1
+        assert body.count('data-testid="paused"') == 5
+
+    def test_it_is_a_row_of_key_figures_per_reviewer_with_details_on_demand(
+        self, client, make_user, supervisor, submit_report
+    ):
+        busy = make_user("busy")
+        work(busy, submit_report, "csam", n=2)
+        lapse(busy.certifications.filter(queue__slug="general"))
+        client.force_login(supervisor)
+        body = client.get("/supervise/team/").content.decode()
+        row = body.split('data-reviewer="busy"')[1].split("</tr>")[0]
+        figures, details = row.split('<details class="team-more">')
+        # The row: figures, one line each; the certifications counted, the lapsed one flagged.
+        assert '<td class="num decisions">2</td>' in figures
+        assert '<td class="num exposure-shift">2</td>' in figures
+        assert "expired</strong>" in figures and "Available" in figures
+        assert "<form" not in figures  # the controls wait in the details
+        # The details: exposure, queues, certifications, the pause form, their pages.
+        assert '<summary>Details<span class="visually-hidden"> for busy</span></summary>' in details
+        assert "0 reveals · 2 sensitive decisions" in details
+        assert "Child safety 2" in details and "(100% sensitive)" in details
+        assert f'action="/supervise/team/{busy.pk}/pause/"' in details
+        assert f'<label class="small" for="reason-{busy.pk}">' in details
+        assert f'href="/supervise/team/{busy.pk}/?days=30"' in details
+        assert f'href="/audit/actor/{busy.pk}/"' in details
 
     def test_a_supervisor_pauses_and_lifts_a_pause(self, client, reviewer, supervisor):
         client.force_login(supervisor)
