@@ -54,6 +54,12 @@ def test_a_supervisor_reads_the_team_at_a_glance_and_opens_one_reviewer(
     box = panel.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 1024, box
     assert abs(row.bounding_box()["height"] - height) < 1
+    # It leaves the other rows' Details in reach.
+    other = page.locator("[data-testid=team] tr[data-reviewer=reviewer1]")
+    other.get_by_text("Details").click()
+    expect(other.locator(".panel")).to_be_visible()
+    other.get_by_text("Details").click()
+    expect(other.locator(".panel")).to_be_hidden()
 
     panel.get_by_label("Pause for").select_option("4")
     panel.get_by_label("Reason (shown to them)").fill("a hard morning")
