@@ -5,6 +5,7 @@
 """
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -133,8 +134,13 @@ def world(make_user, submit_report, png_upload):
     )
     Case.objects.filter(pk=decided.case_id).update(status="decided", decided_at=timezone.now())
     task = ReReview.objects.create(decision=decision, case=decided.case, queue=decided.case.queue)
-    action = action_request(case=report.case, kind="remove_content", target="p-1", reason="test")
-    escalation = escalation_open(case=decided.case, reason="test", user=decision.reviewer)
+    # These write part of their caller's change: the caller's transaction (the browser tests
+    # use this world too, outside any test transaction).
+    with transaction.atomic():
+        action = action_request(
+            case=report.case, kind="remove_content", target="p-1", reason="test"
+        )
+        escalation = escalation_open(case=decided.case, reason="test", user=decision.reviewer)
     ids = {
         "case": report.case_id,
         "media": report.media.get().pk,
