@@ -2,6 +2,7 @@ import re
 import secrets
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from reports.categories import Category
@@ -54,6 +55,7 @@ class ContentItem(models.Model):
     type = models.CharField(max_length=16, choices=Type, default=Type.OTHER)
     # Indexed: the review screen shows the decisions on the owner's other content.
     owner_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # Search finds an account by handle whatever its case (index on UPPER(), in Meta).
     owner_handle = models.CharField(max_length=255, blank=True)
     # The content's language as a BCP 47 tag ("pt-BR"), when the platform knows it (routing).
     language = models.CharField(max_length=35, blank=True)
@@ -65,6 +67,12 @@ class ContentItem(models.Model):
     # Could anyone online see it (CyberTipline publiclyAvailable)? None = the platform did not say.
     publicly_available = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Search's handle lookup (owner_handle__iexact: UPPER(owner_handle) = UPPER(%s)).
+            models.Index(Upper("owner_handle"), name="contentitem_handle_upper"),
+        ]
 
     def __str__(self):
         return self.platform_id or self.url or self.key
@@ -301,7 +309,8 @@ class Media(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
-    md5 = models.CharField(max_length=32, blank=True)
+    # Indexed: search finds media by MD5 (an exchange's or an investigator's hash).
+    md5 = models.CharField(max_length=32, blank=True, db_index=True)
     pdq = models.CharField(max_length=64, blank=True)
     pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
     phash = models.CharField(max_length=16, blank=True)
