@@ -4,7 +4,7 @@ import pytest
 
 from accounts.roles import Role
 from moderation.cases.services import case_claim_next
-from moderation.decisions.models import Decision
+from moderation.decisions.models import Appeal, Decision
 from moderation.escalations.models import Escalation
 from moderation.escalations.services import (
     escalation_approve,
@@ -58,3 +58,18 @@ def ready_escalation(escalate, make_user):
     # What the assembly job leaves behind (it is tested in its own module).
     Escalation.objects.filter(pk=escalation.pk).update(status="ready", packet_sha256="ab" * 32)
     return escalation
+
+
+def overturn_on_appeal(decision: Decision, *, by) -> Appeal:
+    """The owner's appeal against `decision`, decided by `by`: no violation after all."""
+    outcome = Decision.objects.create(
+        case=decision.case, reviewer=by, action="no_violation", policy=decision.policy
+    )
+    return Appeal.objects.create(
+        case=decision.case,
+        decision=decision,
+        statement="satire",
+        status="overturned",
+        outcome=outcome,
+        decided_at=outcome.created_at,
+    )

@@ -18,7 +18,7 @@ from moderation.escalations.services import (
     escalation_return,
     escalation_withdraw,
 )
-from tests.moderation.escalation_fixtures import prepared
+from tests.moderation.escalation_fixtures import overturn_on_appeal, prepared
 
 PACKET = "ab" * 32
 
@@ -226,21 +226,11 @@ class TestInstructionsOnlyForThoseWhoCanAct:
             assert words not in visible_text(html)
 
     def test_an_overturned_decision_tells_only_supervisors_to_withdraw(self, client, states, boss):
-        from moderation.decisions.models import Appeal, Decision
+        from moderation.decisions.models import Decision
 
         escalation, reviewer = states("awaiting_approval")
         decision = Decision.objects.get(case__escalations=escalation)
-        outcome = Decision.objects.create(
-            case=decision.case, reviewer=boss, action="no_violation", policy=decision.policy
-        )
-        Appeal.objects.create(
-            case=decision.case,
-            decision=decision,
-            statement="satire",
-            status="overturned",
-            outcome=outcome,
-            decided_at=outcome.created_at,
-        )
+        overturn_on_appeal(decision, by=boss)
         client.force_login(boss)
         assert "Withdraw this escalation" in page(client, escalation)
         client.force_login(reviewer)

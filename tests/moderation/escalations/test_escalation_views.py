@@ -10,7 +10,7 @@ from accounts.roles import Role
 from moderation.audit.models import AuditEvent
 from moderation.escalations.models import Escalation
 from moderation.escalations.services import escalation_open
-from tests.moderation.escalation_fixtures import DETAILS, prepared
+from tests.moderation.escalation_fixtures import DETAILS, overturn_on_appeal, prepared
 
 
 def details_post(**overrides) -> dict:
@@ -277,7 +277,7 @@ def test_escalating_on_the_case_page_leads_to_the_report_to_prepare(
 
 @pytest.mark.django_db
 def test_the_page_says_when_an_escalating_decision_was_overturned(client, escalate, make_user):
-    from moderation.decisions.models import Appeal, Decision
+    from moderation.decisions.models import Decision
 
     escalation, _ = escalate()
     decision = Decision.objects.get(case__escalations=escalation)
@@ -285,17 +285,7 @@ def test_the_page_says_when_an_escalating_decision_was_overturned(client, escala
     client.force_login(boss)
     url = reverse("escalation_detail", args=[escalation.pk])
     assert b'data-testid="overturned"' not in client.get(url).content
-    outcome = Decision.objects.create(
-        case=decision.case, reviewer=boss, action="no_violation", policy=decision.policy
-    )
-    Appeal.objects.create(
-        case=decision.case,
-        decision=decision,
-        statement="satire",
-        status="overturned",
-        outcome=outcome,
-        decided_at=outcome.created_at,
-    )
+    overturn_on_appeal(decision, by=boss)
     page = client.get(url)
     assert b'data-testid="overturned"' in page.content
     assert page.context["overturned"] == [decision.case_id]
