@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from accounts.models import ExposureEvent, User
 from accounts.roles import Role
+from accounts.wellness import preferences_update
 from moderation.audit.models import AuditEvent
 from tests.moderation.review.video_helpers import video_case
 from tests.videos import make_video
@@ -142,3 +143,21 @@ def test_seconds_played_are_sent_as_the_page_goes(page, live_server, log_in, vid
     assert wait_for(
         lambda: ExposureEvent.objects.filter(user=reviewer, seconds_played__gt=0.4).exists()
     )
+
+
+def test_the_player_opens_with_sound_for_a_reviewer_who_chose_it(page, live_server, log_in, video):
+    case, _ = video
+    log_in(page, "reviewer1")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    page.get_by_role("button", name="Play video").click()
+    player = page.get_by_test_id("player")
+    expect(player).to_be_visible()
+    assert player.evaluate("v => v.muted") is True  # the default: muted
+    preferences_update(
+        user=User.objects.get(username="reviewer1"), blur_px=16, greyscale=True, play_muted=False
+    )
+    page.reload()
+    page.get_by_role("button", name="Play video").click()
+    expect(player).to_be_visible()
+    assert player.evaluate("v => v.muted") is False
+    expect(player).to_have_attribute("aria-label", "The video")
