@@ -22,6 +22,7 @@ from moderation.decisions.models import Appeal, Decision
 from moderation.enforcement.models import EnforcementAction
 from moderation.escalations.models import Escalation
 from moderation.escalations.selectors import visible_to
+from moderation.review.selectors import blind_case_ids
 from reports.models import ContentItem, Media
 
 PER_PAGE = 20
@@ -72,18 +73,23 @@ def account_overview(user, owner_id: str, pages: Mapping[str, str]) -> AccountOv
     def number(section):
         return pages.get(f"{section}_page")
 
+    # What was decided and done on a case this person is re-reviewing blind stays hidden here
+    # too: its decisions, actions, escalations and appeals (its files' matches do not tell).
+    blind = blind_case_ids(user)
+    decided_ids = cases.exclude(pk__in=blind).values("pk")
+
     return AccountOverview(
         owner_id=owner_id,
         handles=_handles(owner_id, case_ids),
         cases=case_page,
         decisions=_page(
-            Decision.objects.filter(case__in=case_ids)
+            Decision.objects.filter(case__in=decided_ids)
             .select_related("reviewer", "case")
             .order_by("-created_at", "-pk"),
             number("decisions"),
         ),
         actions=_page(
-            EnforcementAction.objects.filter(case__in=case_ids)
+            EnforcementAction.objects.filter(case__in=decided_ids)
             .select_related("created_by", "reversed_by")
             .order_by("-created_at", "-pk"),
             number("actions"),
@@ -98,12 +104,13 @@ def account_overview(user, owner_id: str, pages: Mapping[str, str]) -> AccountOv
         ),
         escalations=_page(
             visible_to(user, _account_escalations(owner_id))
+            .exclude(cases__in=blind)
             .annotate(cases_count=Count("cases", distinct=True))
             .order_by("-created_at", "-pk"),
             number("escalations"),
         ),
         appeals=_page(
-            Appeal.objects.filter(case__in=case_ids)
+            Appeal.objects.filter(case__in=decided_ids)
             .select_related("decision", "outcome")
             .order_by("-created_at", "-pk"),
             number("appeals"),

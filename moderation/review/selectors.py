@@ -156,14 +156,24 @@ def held_rereview(user, case: Case) -> ReReview | None:
     return ReReview.objects.filter(case=case, assignee=user, status=ReReview.Status.OPEN).first()
 
 
-def owner_history(case: Case, limit: int = 10) -> tuple[int, list[Decision]]:
+def blind_case_ids(user):
+    """The cases `user` holds a blind re-review of (a subquery): their decisions, actions,
+    escalations and appeals are kept from them everywhere, not only on the case page, or the
+    re-review would not be blind."""
+    return ReReview.objects.filter(assignee=user, status=ReReview.Status.OPEN).values("case_id")
+
+
+def owner_history(case: Case, user, limit: int = 10) -> tuple[int, list[Decision]]:
     """Decisions on the owner's other content, newest first: how many, and the latest `limit`.
-    Two queries whatever the owner's history; none when the owner is unknown."""
+    Two queries whatever the owner's history; none when the owner is unknown. Leaves out the
+    cases `user` is re-reviewing blind."""
     owner_id = case.content_item.owner_id
     if not owner_id:
         return 0, []
-    decisions = Decision.objects.filter(case__content_item__owner_id=owner_id).exclude(
-        case_id=case.pk
+    decisions = (
+        Decision.objects.filter(case__content_item__owner_id=owner_id)
+        .exclude(case_id=case.pk)
+        .exclude(case_id__in=blind_case_ids(user))
     )
     total = decisions.count()
     if not total:
