@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from accounts import roles
 from moderation.banks.clusters import media_near
 from moderation.banks.lookup import hash_hits
 from moderation.banks.models import HEX_LENGTH, BankEntry
@@ -118,7 +119,7 @@ def parse_query(text: str) -> Query:
     if named:
         return Query(text=text, hashes=hashes)  # "pdq:…": a hash and nothing else
     fields: dict = {"text": text, "reference": normalise_reference(text) or "", "hashes": hashes}
-    if text.isdigit():
+    if text.isascii() and text.isdecimal():  # not '²': a digit int() does not take
         fields["case_id"] = _case_id(text)
     if not any(c.isspace() for c in text) and len(text) <= _MAX_TOKEN:
         handle = text.removeprefix("@")
@@ -253,7 +254,7 @@ def search(user, text: str) -> Results:
     if query.owner_id or query.handle:
         groups.extend(_account_groups(query, cases))
     if query.hashes:
-        groups.extend(_hash_groups(query, cases))
+        groups.extend(_hash_groups(user, query, cases))
     shown = {row.case.pk for g in groups for row in g.rows if isinstance(row, Row)}
     if shown or query.owner_id:
         groups.append(_escalation_group(user, shown, query.owner_id))
@@ -300,8 +301,10 @@ def _account_groups(query: Query, cases: QuerySet[Case]) -> list[Group]:
     ]
 
 
-def _hash_groups(query: Query, cases: QuerySet[Case]) -> list[Group]:
-    return [_media_group(query, cases), _bank_group(query)]
+def _hash_groups(user, query: Query, cases: QuerySet[Case]) -> list[Group]:
+    # Supervisors see every entry within a bank's threshold; others each bank's closest only.
+    closest_per_bank = not user.has_perm(roles.SUPERVISE)
+    return [_media_group(query, cases), _bank_group(query, closest_per_bank=closest_per_bank)]
 
 
 def _media_group(query: Query, cases: QuerySet[Case]) -> Group:
@@ -356,9 +359,10 @@ def _media_group(query: Query, cases: QuerySet[Case]) -> Group:
     return Group("media", "Media with this hash", exact_count + len(near_rows), rows, note)
 
 
-def _bank_group(query: Query) -> Group:
+def _bank_group(query: Query, *, closest_per_bank: bool) -> Group:
     """Bank entries the hash matches: exactly, or within each bank's threshold through the
-    banks' index (a PDQ also against vPDQ entries' frames)."""
+    banks' index (a PDQ also against vPDQ entries' frames). `closest_per_bank`: only each bank's
+    closest entry, as the API's lookup answers (distances to every entry could map a bank out)."""
     best: dict[int, tuple[str, int]] = {}
     exact_vpdq = Q(pk__in=())
     for signal_type, value in query.hashes:
@@ -368,6 +372,15 @@ def _bank_group(query: Query) -> Group:
         for hit in hash_hits(signal_type, value, video_frames=True):
             if hit.entry_id not in best or hit.distance < best[hit.entry_id][1]:
                 best[hit.entry_id] = (hit.signal_type, hit.distance)
+    if closest_per_bank and best:
+        per_bank: dict[int, int] = {}
+        for pk, bank_id in BankEntry.objects.filter(pk__in=best).values_list("pk", "bank_id"):
+            if bank_id not in per_bank or (best[pk][1], pk) < (
+                best[per_bank[bank_id]][1],
+                per_bank[bank_id],
+            ):
+                per_bank[bank_id] = pk
+        best = {pk: best[pk] for pk in per_bank.values()}
     closest = sorted(best, key=lambda pk: (best[pk][1], pk))[:PER_GROUP]
     # (A vPDQ entry is found by its value in at most one entry per bank: few.)
     entries = list(

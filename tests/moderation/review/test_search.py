@@ -190,7 +190,7 @@ class TestSearchPage:
         assert (row.media_id, row.distance, row.signal) == (media.pk, 3, "vpdq")
         assert b"a video frame's PDQ" in get(client, flip(frame, 3)).content
 
-    def test_bank_entries_exact_and_within_threshold(self, client, reviewer):
+    def test_bank_entries_exact_and_within_threshold(self, client, reviewer, supervisor):
         bank = HashBank.objects.create(
             name="Known", slug="known", signal_types=["pdq", "md5", "vpdq"]
         )
@@ -199,11 +199,18 @@ class TestSearchPage:
         signal = '["' + '","'.join(f"{f.pdq},100,{f.timestamp}" for f in frames) + '"]'
         bank_import(bank=bank, text=f"pdq {pdq}\nmd5 {'e' * 32}\nvpdq {signal}")
         forget_indexes()
-        client.force_login(reviewer)
+        client.force_login(supervisor)
         rows = group(get(client, flip(pdq, 5)), "bank").rows
         assert [(r.entry.bank.name, r.signal_type, r.distance) for r in rows] == [
             ("Known", "vpdq", 3),
             ("Known", "pdq", 5),
+        ]
+        # Below supervisor, each bank's closest entry only (as the API's lookup answers): the
+        # distances to every entry would map a bank out.
+        client.force_login(reviewer)
+        rows = group(get(client, flip(pdq, 5)), "bank").rows
+        assert [(r.entry.bank.name, r.signal_type, r.distance) for r in rows] == [
+            ("Known", "vpdq", 3)
         ]
         (row,) = group(get(client, "E" * 32), "bank").rows
         assert (row.signal_type, row.distance) == ("md5", 0)
@@ -216,6 +223,19 @@ class TestSearchPage:
         r = get(client, "no-such-thing")
         assert r.context["results"].groups == []
         assert b"Nothing you may see matches it" in r.content
+
+    def test_hash_searches_share_the_hash_lookups_limit(self, client, reviewer, settings):
+        settings.HASH_LOOKUPS_PER_MINUTE = 2
+        client.force_login(reviewer)
+        assert [get(client, "e" * 32).status_code for _ in range(3)] == [200, 200, 429]
+        assert b"Too many hash searches" in get(client, "e" * 32).content
+        assert get(client, "case 1").status_code == 200  # not a hash: not limited
+        assert AuditEvent.objects.filter(verb="search.performed").count() == 3
+
+    @pytest.mark.parametrize("q", ["²", "1²", "case ²", "٣"])
+    def test_digits_that_are_not_ascii_are_no_error(self, client, reviewer, q):
+        client.force_login(reviewer)
+        assert get(client, q).status_code == 200
 
     @pytest.mark.parametrize("q", ["a\x00b", "x" * 2001])
     def test_bad_input_is_a_clear_error_not_a_search(self, client, reviewer, q):
@@ -384,7 +404,8 @@ class TestQueryCounts:
         if kind == "sha256":
             assert group(r, "media").count == 10 and group(r, "escalation").count == 1
         elif kind == "pdq":
-            assert group(r, "media").count == 10 and group(r, "bank").count == 2
+            # Two entries within the threshold, one bank: a reviewer sees its closest.
+            assert group(r, "media").count == 10 and group(r, "bank").count == 1
         elif kind in ("url", "platform_id"):
             assert group(r, kind).count == 11
         elif kind == "account":
