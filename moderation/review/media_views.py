@@ -47,7 +47,14 @@ def _revealed(request, case, media, shown: str) -> bool:
         return False
     try:
         reveals.reveal_check(
-            token, user=request.user, case_id=case.pk, media_id=media.pk, shown=shown
+            token,
+            user=request.user,
+            case_id=case.pk,
+            media_id=media.pk,
+            shown=shown,
+            max_age=reveals.KEPT_IMAGE_SECONDS
+            if shown == reveals.IMAGE
+            else reveals.REVEAL_SECONDS,
         )
     except reveals.RevealInvalid:
         raise PermissionDenied("This reveal is not valid here, or it has expired") from None

@@ -39,6 +39,9 @@ SHOWN = (FRAMES, VIDEO)
 # An image revealed on a page the reviewer sent with a decision the form refused: drawn again
 # revealed, its file fetched with a token so that fetch is not a second view (kept_reveals).
 IMAGE = "image"
+# How long such an image's token opens its file: the page fetches it as it is drawn, so minutes
+# are plenty (the view it stands for was logged up to REVEAL_SECONDS before).
+KEPT_IMAGE_SECONDS = 5 * 60
 MEDIA_TYPE = Media._meta.label_lower
 # At most this many reveals are kept from one page (a case has few media; bounds the work).
 KEPT_AT_MOST = 50
@@ -98,7 +101,7 @@ def kept_reveals(*, user, case: Case, posted: list[str], media_ids) -> dict[int,
     for value in posted[:KEPT_AT_MOST]:
         if value.startswith(f"{IMAGE}:"):
             media_id = value.removeprefix(f"{IMAGE}:")
-            if media_id.isdigit() and int(media_id) in media_ids:
+            if media_id.isascii() and media_id.isdecimal() and int(media_id) in media_ids:
                 images.add(int(media_id))
             continue
         try:

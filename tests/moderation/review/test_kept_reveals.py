@@ -2,12 +2,17 @@
 revealed, without a second view logged; and only what that person's own reveals account for."""
 
 import re
+import time
+from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
 from moderation.cases.services import case_claim_next
+from moderation.review import reveals
 from tests.moderation.review.video_helpers import media_url, reveal, video_case
 
 # Missing the child-safety fields: the form refuses it (400) and draws the page again.
@@ -118,4 +123,44 @@ class TestAVideo:
         _, theirs = reveal(client, case, media, "video")
         client.force_login(reviewer)
         r = client.post(f"/cases/{case.pk}/decide/", {**REFUSED, "revealed": theirs})
+        assert 'data-testid="player"' not in r.content.decode()
+
+
+@pytest.mark.django_db
+class TestHowLongAReveal:
+    def test_a_view_older_than_a_reveal_lasts_is_not_kept(self, client, reviewer, image_case):
+
+        case, media = image_case
+        client.force_login(reviewer)
+        client.get(media_url(case, media))
+        later = timezone.now() + timedelta(seconds=reveals.REVEAL_SECONDS + 1)
+        with mock.patch("moderation.review.reveals.timezone.now", return_value=later):
+            r = client.post(
+                f"/cases/{case.pk}/decide/", {**REFUSED, "revealed": f"image:{media.pk}"}
+            )
+        assert kept_image_src(r.content.decode()) is None
+
+    def test_a_kept_image_s_token_opens_its_file_for_minutes_only(
+        self, client, reviewer, image_case
+    ):
+
+        case, media = image_case
+        client.force_login(reviewer)
+        client.get(media_url(case, media))
+        r = client.post(f"/cases/{case.pk}/decide/", {**REFUSED, "revealed": f"image:{media.pk}"})
+        src = kept_image_src(r.content.decode())
+        later = time.time() + reveals.KEPT_IMAGE_SECONDS + 1
+        with mock.patch("django.core.signing.time.time", return_value=later):
+            assert client.get(src).status_code == 403
+
+    def test_a_video_token_of_another_case_is_ignored(self, client, reviewer, submit_report):
+        first, first_media = video_case(submit_report, category="csam")
+        second, second_media = video_case(submit_report, category="harassment")
+        held = case_claim_next(user=reviewer)
+        other, other_media = (second, second_media) if held.pk == first.pk else (first, first_media)
+        client.force_login(reviewer)
+        _, elsewhere = reveal(client, other, other_media, "video")
+        assert elsewhere
+        r = client.post(f"/cases/{held.pk}/decide/", {**REFUSED, "revealed": elsewhere})
+        assert r.status_code == 400
         assert 'data-testid="player"' not in r.content.decode()
