@@ -110,6 +110,10 @@ class Due:
 # Which periodic work runs just before which page (by URL name), for whom.
 DUE_BEFORE = {
     "review_next": Due("POST", roles.REVIEW, (waiting_refresh_if_due, escalations_requeue_if_due)),
+    # Auto-advance claims the next case after these (moderation/review/views.py _onwards).
+    "case_decide": Due("POST", roles.REVIEW, (waiting_refresh_if_due,)),
+    "case_skip": Due("POST", roles.REVIEW, (waiting_refresh_if_due,)),
+    "case_decide_cluster": Due("POST", roles.REVIEW, (waiting_refresh_if_due,)),
     "escalations": Due("GET", roles.REVIEW, (escalations_requeue_if_due,)),
     "queue_health": Due("GET", roles.SUPERVISE, (queue_hours_refresh_if_due,)),
     "queue_health_live": Due("GET", roles.SUPERVISE, (queue_hours_refresh_if_due,)),

@@ -110,7 +110,7 @@ def _case_context(request, case, form):
         "cluster": cluster,
         # Only a case with near-duplicates can be in conflict with them.
         "conflicts": conflicts.case_conflicts(case) if cluster[0] else [],
-        "owner_history": selectors.owner_history(case),
+        "owner_history": selectors.owner_history(case, request.user),
         "prefs": prefs,
         "exposure": wellness.exposure_this_shift(request.user),
         "reassign_candidates": assignment.reassign_candidates(case)
@@ -175,7 +175,10 @@ def _onwards(request):
         return redirect("dashboard")
     case = case_services.case_claim_next(user=request.user, ip=client_ip(request))
     if case is None:
-        messages.info(request, "Nothing else is waiting in your queues right now.")
+        if case_services.claimable_queue_ids(request.user):
+            messages.info(request, "Nothing else is waiting in your queues right now.")
+        else:
+            messages.error(request, selectors.no_queue_reason(request.user))
         return redirect("dashboard")
     return redirect("case_detail", case_id=case.pk)
 

@@ -169,3 +169,25 @@ class TestInboxInTheNavigation:
             shown = {e.pk for e in page.context["page"].object_list}
             assert len(shown) == item.count, item.key
             assert shown <= {e.pk for e in made}
+
+    def test_the_appeals_item_leads_to_the_appeals_queue_on_the_dashboard(
+        self, client, people, submit_report
+    ):
+        submit_report(category="harassment", platform_id="post-7", owner_id="owner-1")
+        case = case_claim_next(user=people["reviewer"])
+        case_decide(case_id=case.pk, user=people["reviewer"], action="suspend", policy="harassment")
+        appeal_open(content_id="post-7", statement="It was a joke.", actor_label="t")
+        (item,) = inbox(people["senior"]).items
+        path, anchor = item.url.split("#")
+        client.force_login(people["senior"])
+        html = client.get(path).content.decode()
+        assert f'id="{anchor}"' in html and 'data-testid="queue-appeals"' in html
+
+    def test_the_drafts_list_keeps_to_one_s_own_when_filtered_again(
+        self, client, people, escalations
+    ):
+        escalations(people["reviewer"], S.DRAFT)
+        (item,) = inbox(people["reviewer"]).items
+        client.force_login(people["reviewer"])
+        html = client.get(item.url).content.decode()
+        assert '<input type="hidden" name="mine" value="1">' in html
