@@ -30,9 +30,9 @@ class BankOut(Schema):
     entries: int
 
 
-class ImageIn(Schema):
-    filename: Annotated[str, AfterValidator(storable_text)] = Field(min_length=1, max_length=255)
-    data_base64: str = Field(min_length=1)
+class ImageIn(MediaIn):
+    """An image as the report API takes one: the same checks, so text the API refuses there
+    (a NUL in its base64, say) is a 422 here too, never an error when it is decoded."""
 
 
 class LookupIn(Schema):
@@ -106,7 +106,7 @@ def lookup(request, payload: LookupIn):
         except MalformedHash as e:
             raise ApiError(422, "malformed_hash", {"loc": ["hash"], "msg": str(e)}) from None
     else:
-        (image,) = decode_media([MediaIn(**payload.image.dict())], path="image", videos=False)
+        (image,) = decode_media([payload.image], path="image", videos=False)
         try:
             result = image_lookup(data=image.data, **who)
         except Unhashable as e:

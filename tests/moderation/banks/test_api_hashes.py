@@ -83,6 +83,11 @@ class TestHashLookup:
                 "invalid_request",
             ),
             ({"image": {"filename": "a.png", "data_base64": b64(b"not an image")}}, "not_an_image"),
+            # Found by the API fuzzer: text the report API refuses was a 500 here.
+            (
+                {"image": {"filename": "a.png", "data_base64": "\u00ec\u0000\u0086"}},
+                "invalid_request",
+            ),
         ],
     )
     def test_bad_lookups_are_named(self, client, make_user, bank, body, code):
