@@ -8,6 +8,7 @@ from moderation.cases.models import Case, CaseSkip, PriorityWeights, Queue
 from moderation.decisions.models import Appeal, Decision, QualitySettings, ReReview
 from moderation.enforcement.models import DeliveryAttempt, EnforcementAction, WebhookDelivery
 from moderation.escalations.models import Escalation, EscalationFile, SubmissionAttempt
+from moderation.exchanges.models import Exchange, ExchangeFeedback, ExchangeSync, FeedToken
 from moderation.outbox.models import OutboxJob
 from moderation.supervision.models import QueueHour
 
@@ -26,6 +27,10 @@ __all__ = [
     "EnforcementAction",
     "Escalation",
     "EscalationFile",
+    "Exchange",
+    "ExchangeFeedback",
+    "ExchangeSync",
+    "FeedToken",
     "HashBank",
     "Match",
     "OutboxJob",

@@ -76,6 +76,15 @@ class HashBank(models.Model):
         default=80.0, validators=[MinValueValidator(0), MaxValueValidator(100)]
     )
     policy = models.CharField(max_length=20, choices=Policy, default=Policy.RAISE_PRIORITY)
+    # An allow-list of known false positives (logos, memes): its matches suppress the other
+    # banks' matches of the same media, which then neither route nor act.
+    is_allow_list = models.BooleanField(default=False)
+    # Published to partner platforms as a feed (moderation/exchanges: FeedToken).
+    is_published = models.BooleanField(default=False)
+    # Flood guard: an entry matching more than this many distinct media within the window is
+    # quarantined (its policy stops acting) and supervisors are told. 0 switches it off.
+    flood_limit = models.PositiveIntegerField(default=50)
+    flood_window_minutes = models.PositiveIntegerField(default=60)
     route_to = models.ForeignKey(
         "moderation.Queue", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -149,6 +158,22 @@ class BankEntry(models.Model):
     media = models.ForeignKey(
         "reports.Media", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Provenance of an entry from a hash exchange (moderation/exchanges): which programme, its
+    # own id for it (a withdrawal at source names it), and when a sync first and last saw it.
+    exchange = models.ForeignKey(
+        "moderation.Exchange",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+    )
+    source_id = models.CharField(max_length=255, blank=True)
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Flood guard (HashBank.flood_limit): while quarantined, its matches are recorded but its
+    # bank's policy does not act on them; a supervisor releases or removes it.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    quarantine_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         verbose_name_plural = "bank entries"
@@ -174,6 +199,12 @@ class BankEntry(models.Model):
             # One import's entries, for the rematch that follows it (a bank's FK index alone
             # makes that a scan of the bank: 4.2 s for one line into 10M, measured).
             models.Index(fields=["bank", "added_at"], name="bank_entry_import"),
+            # An exchange's withdrawal names its own id for the entry.
+            models.Index(
+                fields=["exchange", "source_id"],
+                condition=Q(exchange__isnull=False),
+                name="bank_entry_exchange_source",
+            ),
         ]
 
     def __str__(self):
@@ -217,6 +248,12 @@ class Match(models.Model):
     query_percent = models.FloatField(null=True, blank=True)
     compared_percent = models.FloatField(null=True, blank=True)
     matched_at = models.DateTimeField(default=timezone.now)
+    # Governance: an allow-list bank's match of the same media suppresses this one (it neither
+    # routes nor acts); an entry withdrawn at source, or removed, ends its effects from then on.
+    suppressed_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="suppressing"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "matches"

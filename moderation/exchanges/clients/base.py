@@ -1,0 +1,157 @@
+"""What a hash exchange client is: something that fetches a programme's hash list incrementally,
+a page at a time from a checkpoint, and (where the programme has feedback) sends a reviewer's
+verdict on one of its entries.
+
+The sync (moderation/exchanges/sync.py) owns everything else: it applies each page to the
+exchange's bank in one transaction together with the checkpoint that follows it, so a sync that
+dies anywhere resumes after its last applied page and applying a page twice changes nothing; it
+retries transient failures with backoff and records every sync.
+
+A client speaks HTTP through `http_request` (urllib, timeouts, a size cap) and raises only the
+errors below; anything else it meets in a response (a page it cannot read) is ExchangeMalformed.
+Credentials come from the environment (`credential`), never from the database.
+"""
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from moderation.banks.models import SIGNAL_TYPES
+
+# A page's body is read up to this: a programme's page is a few MB; more is a fault.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+TIMEOUT_SECONDS = 30
+
+
+class ExchangeError(Exception):
+    """A sync or a feedback could not be done; the message is for people (no secrets in it)."""
+
+
+class ExchangeAuthFailed(ExchangeError):
+    """The programme refused the credentials (401/403), or they are not set: not retried."""
+
+
+class ExchangeRateLimited(ExchangeError):
+    """The programme asked to slow down (429): retried after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 60):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ExchangeUnavailable(ExchangeError):
+    """The programme could not be reached or failed (timeouts, 5xx): retried with backoff."""
+
+
+class ExchangeMalformed(ExchangeError):
+    """A page the client cannot read: the sync stops at the last good page and says which."""
+
+
+@dataclass(frozen=True)
+class Signal:
+    signal_type: str  # one of SIGNAL_TYPES
+    value: str  # lower-case hex; for vPDQ python-threatexchange's signal string
+
+
+@dataclass(frozen=True)
+class Update:
+    """One item of the programme's list, as of this page: its signals and labels, or its
+    withdrawal (`deleted`: every entry it gave is removed)."""
+
+    source_id: str
+    signals: tuple[Signal, ...] = ()
+    labels: tuple[str, ...] = ()
+    deleted: bool = False
+
+
+@dataclass
+class Page:
+    updates: list[Update]
+    # Where the next page (or the next sync) starts; saved with this page's changes.
+    checkpoint: dict
+    # No more pages for now: the sync ends after this one.
+    last: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """A verdict on one of the programme's entries."""
+
+    source_id: str
+    signal: Signal
+    verdict: str  # "agree" or "disagree"
+    labels: tuple[str, ...] = ()
+
+
+class ExchangeClient:
+    """The interface every programme's client implements."""
+
+    #: Whether the programme takes feedback at all.
+    takes_feedback = False
+
+    def __init__(self, exchange):
+        self.exchange = exchange
+
+    def fetch(self, checkpoint: dict) -> Iterator[Page]:
+        """Pages from `checkpoint` on ({} the first time), each with the checkpoint after it."""
+        raise NotImplementedError
+
+    def send_feedback(self, item: FeedbackItem) -> None:
+        """Send one verdict; raise an ExchangeError when it was not taken."""
+        raise ExchangeError(f"{self.exchange.get_kind_display()} takes no feedback")
+
+    # Helpers for the clients.
+
+    def credential(self, name: str) -> str:
+        """The environment variable <credentials_env>_<NAME>; ExchangeAuthFailed when unset."""
+        prefix = self.exchange.credentials_env
+        variable = f"{prefix}_{name}" if prefix else ""
+        value = os.environ.get(variable, "") if variable else ""
+        if not value:
+            raise ExchangeAuthFailed(
+                f"The credentials for {self.exchange.name} are not set on this server."
+            )
+        return value
+
+
+def check_signal(signal_type: str, value: str) -> Signal:
+    """A signal as the banks hold it, or ExchangeMalformed."""
+    value = (value or "").strip().lower()
+    if signal_type not in SIGNAL_TYPES or not value:
+        raise ExchangeMalformed(f"not a signal Vigil holds: {signal_type!r}")
+    return Signal(signal_type, value)
+
+
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict | None = None,
+    body: bytes | None = None,
+    what: str = "the exchange",
+) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of a 2xx answer; the errors above for the rest. Bodies are
+    capped at MAX_RESPONSE_BYTES; TIMEOUT_SECONDS a connection."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            data = response.read(MAX_RESPONSE_BYTES + 1)
+            if len(data) > MAX_RESPONSE_BYTES:
+                raise ExchangeMalformed(f"{what} answered with more than {MAX_RESPONSE_BYTES} bytes")
+            return response.status, dict(response.headers.items()), data
+    except urllib.error.HTTPError as e:
+        status = e.code
+        if status in (401, 403):
+            raise ExchangeAuthFailed(f"{what} refused the credentials ({status})") from None
+        if status == 429:
+            retry_after = e.headers.get("Retry-After", "60") if e.headers else "60"
+            seconds = int(retry_after) if str(retry_after).isdecimal() else 60
+            raise ExchangeRateLimited(f"{what} asked to slow down (429)", seconds) from None
+        if status >= 500:
+            raise ExchangeUnavailable(f"{what} failed ({status})") from None
+        raise ExchangeMalformed(f"{what} refused the request ({status})") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+        raise ExchangeUnavailable(f"{what} could not be reached: {e}") from None
