@@ -135,12 +135,18 @@ def http_request(
 ) -> tuple[int, dict, bytes]:
     """(status, headers, body) of a 2xx answer; the errors above for the rest. Bodies are
     capped at MAX_RESPONSE_BYTES; TIMEOUT_SECONDS a connection."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if not url.startswith(("https://", "http://")):
+        raise ExchangeMalformed(f"{what}: only http(s) addresses are fetched")
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked just above)
+        url, data=body, method=method, headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             data = response.read(MAX_RESPONSE_BYTES + 1)
             if len(data) > MAX_RESPONSE_BYTES:
-                raise ExchangeMalformed(f"{what} answered with more than {MAX_RESPONSE_BYTES} bytes")
+                raise ExchangeMalformed(
+                    f"{what} answered with more than {MAX_RESPONSE_BYTES} bytes"
+                )
             return response.status, dict(response.headers.items()), data
     except urllib.error.HTTPError as e:
         status = e.code
