@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from moderation.banks.models import BankEntry, HashBank
 from moderation.exchanges.clients import client_for
 from moderation.exchanges.clients.base import (
     ExchangeAuthFailed,
@@ -22,6 +23,7 @@ from moderation.exchanges.clients.ncmec import (
     NcmecClient,
 )
 from moderation.exchanges.models import Exchange
+from moderation.exchanges.sync import exchange_sync
 from tests.moderation.exchanges import fake_ncmec
 from tests.moderation.exchanges.fake_ncmec import FakeEntry
 
@@ -314,3 +316,48 @@ def test_it_tells_why_feedback_was_not_taken(server, credentials, behaviour, err
     with pytest.raises(ExchangeError, match="MD5 and PDQ"):
         make_client(server).send_feedback(FeedbackItem("42-e0", Signal("sha256", pdq(0)), "agree"))
     assert server.feedback == []
+
+
+@pytest.mark.django_db
+def test_it_syncs_a_bank_through_exchange_sync(server, credentials, monkeypatch):
+    bank = HashBank.objects.create(
+        name="NCMEC industry", slug="ncmec", signal_types=["md5", "pdq", "video_md5"]
+    )
+    exchange = Exchange.objects.create(
+        name="NCMEC",
+        slug="ncmec",
+        kind=Exchange.Kind.NCMEC,
+        bank=bank,
+        url=server.url,
+        credentials_env=ENV,
+        options={"window_max_entries": 8},
+    )
+    for n in range(12):
+        server.add(entry(n))
+    monkeypatch.setattr(NcmecClient, "clock", staticmethod(lambda: NOW))
+
+    done = exchange_sync(exchange_id=exchange.pk)
+
+    assert done.status == "succeeded", done.error
+    assert done.pages > 2 and (done.added, done.removed) == (18, 0)  # 12 MD5s and 6 PDQs
+    live = BankEntry.objects.filter(bank=bank, removed_at__isnull=True)
+    image = live.get(signal_type="pdq", value=pdq(2))
+    assert (image.exchange, image.source_id) == (exchange, "44-e2")
+    assert image.labels == ["classification:A1", "member:44"]
+    assert image.first_seen_at and image.last_seen_at
+    assert live.get(signal_type="video_md5", value=md5(1)).source_id == "43-e1"
+    exchange.refresh_from_db()
+    assert (
+        exchange.checkpoint["from"] == NOW - SETTLE_SECONDS and exchange.checkpoint["next"] is None
+    )
+
+    # Two hours on, NCMEC has withdrawn an image: the next sync asks only for those two hours.
+    server.delete(42, "e0", NOW + HOUR)
+    del server.requests[:]
+    monkeypatch.setattr(NcmecClient, "clock", staticmethod(lambda: NOW + 2 * HOUR))
+    again = exchange_sync(exchange_id=exchange.pk)
+
+    assert (again.status, again.added, again.removed) == ("succeeded", 0, 2)
+    assert not live.filter(source_id="42-e0").exists()
+    assert live.count() == 16
+    assert {q["from"] for q in server.entry_queries()} == {fake_ncmec._format(NOW - SETTLE_SECONDS)}
