@@ -32,6 +32,7 @@ from moderation.audit.chain import audit_seal
 from moderation.audit.jobs import verify_audit_log
 from moderation.cases.rollup import cases_refresh_waiting
 from moderation.escalations.jobs import purge_expired_evidence
+from moderation.exchanges.services import exchanges_enqueue_due
 from moderation.periodic.jobs import refresh_waiting_priorities
 from moderation.supervision.queue_health import queue_hours_refresh
 
@@ -145,6 +146,11 @@ def waiting_refresh_run() -> int:
     except Exception:
         # Queue health's recent hours are rebuilt again by the next run; the recompute must go on.
         logger.exception("Could not rebuild queue health's recent hours")
+    try:
+        exchanges_enqueue_due()
+    except Exception:
+        # Syncs and feedback are asked for again by the next run; the recompute must go on.
+        logger.exception("Could not ask for the hash exchanges' syncs and feedback")
     try:
         audit_verify_schedule()
         audit_seal()

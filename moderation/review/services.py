@@ -20,6 +20,7 @@ from moderation.decisions.rules import (
     finding_errors,
     missing_fields,
 )
+from moderation.exchanges.feedback import feedback_queue_for_decision
 from moderation.notices.services import notices_for_decision
 from moderation.review import guard
 from moderation.review.actions import (
@@ -194,6 +195,8 @@ def _follow_through(*, case: Case, decision: Decision, user, now) -> Appeal | No
         return appeal
     rereview_sample(decision=decision)
     upheld = decision.action not in NON_FINDINGS
+    # The programmes whose entries matched its media hear whether review agreed.
+    feedback_queue_for_decision(decision=decision, upheld=upheld)
     if appeal is not None and appeal.status in Appeal.CHANGED:
         # The reporters counted with the appealed decision are judged by its outcome now.
         reporters_revise_outcome(

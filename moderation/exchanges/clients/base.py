@@ -132,9 +132,11 @@ def http_request(
     headers: dict | None = None,
     body: bytes | None = None,
     what: str = "the exchange",
+    not_modified: bool = False,
 ) -> tuple[int, dict, bytes]:
     """(status, headers, body) of a 2xx answer; the errors above for the rest. Bodies are
-    capped at MAX_RESPONSE_BYTES; TIMEOUT_SECONDS a connection."""
+    capped at MAX_RESPONSE_BYTES; TIMEOUT_SECONDS a connection. `not_modified`: a 304 (the
+    answer to a conditional request) is returned, not raised."""
     if not url.startswith(("https://", "http://")):
         raise ExchangeMalformed(f"{what}: only http(s) addresses are fetched")
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked just above)
@@ -150,6 +152,8 @@ def http_request(
             return response.status, dict(response.headers.items()), data
     except urllib.error.HTTPError as e:
         status = e.code
+        if status == 304 and not_modified:
+            return 304, dict(e.headers.items()) if e.headers else {}, b""
         if status in (401, 403):
             raise ExchangeAuthFailed(f"{what} refused the credentials ({status})") from None
         if status == 429:

@@ -1,0 +1,352 @@
+"""Syncing a bank from its exchange: pages fetched from the stored checkpoint, each applied to the
+bank in one transaction with the checkpoint that follows it.
+
+So a sync that dies anywhere (a worker killed, the machine gone, the programme failing between
+two pages) resumes after the last page it applied, and applying a page again changes nothing:
+an item's signals are upserted by (bank, signal type, value), a withdrawal removes what is still
+live. One sync of an exchange runs at a time: it holds the exchange's lease, renewed with every
+page; a lease left by a dead worker runs out and the next sync takes over the same ExchangeSync
+row, which counts its attempts.
+
+Failures are told apart by the client (clients/base.py): the programme being unavailable or
+asking to slow down is retried by the schedule after a backoff (longer each time, at least what
+the programme asked); refused credentials and pages that cannot be read end the sync as failed,
+saying why, without a retry until someone looks (or the schedule's next turn after the backoff).
+Every sync is recorded (ExchangeSync: counts, duration, error) and audited.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from moderation.audit.services import audit_record
+from moderation.banks.hashlists import ParsedEntry, parse_line
+from moderation.banks.jobs import rematch_media
+from moderation.banks.models import BankEntry, BankEntryFrame, BankVersion, HashBank, Match
+from moderation.banks.snapshot import bank_write_gate
+from moderation.exchanges.clients import client_for
+from moderation.exchanges.clients.base import (
+    ExchangeError,
+    ExchangeRateLimited,
+    ExchangeUnavailable,
+    Page,
+    Update,
+)
+from moderation.exchanges.models import Exchange, ExchangeSync
+from moderation.outbox.services import enqueue
+
+# A sync holds its exchange this long past its last applied page.
+LEASE_SECONDS = 15 * 60
+# After the n-th failure in a row the schedule waits BACKOFF[n-1] (the last one from then on).
+BACKOFF_SECONDS = [60, 5 * 60, 15 * 60, 60 * 60, 6 * 60 * 60]
+# Invalid hashes a page may carry that are skipped (and named) rather than failing the sync.
+NOTES_KEPT = 20
+
+
+class SyncBusy(Exception):
+    """Another sync of this exchange holds it."""
+
+
+class LeaseLost(Exception):
+    """This sync's lease ran out and another sync took the exchange over."""
+
+
+@dataclass
+class PageResult:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    notes: list[str] = field(default_factory=list)
+    added_at: object = None
+
+
+def exchange_sync(*, exchange_id: int, trigger: str = "schedule", user=None) -> ExchangeSync:
+    """Sync the exchange from its checkpoint to the programme's latest; the sync's record.
+    SyncBusy when another sync holds it (the caller may simply try later)."""
+    lease, sync = _begin(exchange_id, trigger, user)
+    exchange = Exchange.objects.select_related("bank").get(pk=exchange_id)
+    notes: list[str] = []
+    try:
+        client = client_for(exchange)
+        for page in client.fetch(dict(exchange.checkpoint)):
+            result = _apply_page(exchange_id, sync.pk, lease, page)
+            notes += result.notes
+            if page.last:
+                break
+        if getattr(client, "complete_list", False):
+            _withdraw_unseen(exchange_id, sync.pk, lease)
+    except (ExchangeRateLimited, ExchangeUnavailable) as e:
+        wait = getattr(e, "retry_after", 0)
+        return _end(exchange_id, sync.pk, lease, error=str(e), retry_after=wait, notes=notes)
+    except ExchangeError as e:
+        return _end(exchange_id, sync.pk, lease, error=str(e), notes=notes)
+    except LeaseLost:
+        return ExchangeSync.objects.get(pk=sync.pk)
+    except Exception as e:
+        # A fault of ours or an unexpected answer: recorded, the lease let go, then raised so
+        # the job's own retry and the logs see it.
+        _end(exchange_id, sync.pk, lease, error=f"unexpected error: {type(e).__name__}: {e}")
+        raise
+    return _end(exchange_id, sync.pk, lease, notes=notes)
+
+
+def _begin(exchange_id: int, trigger: str, user) -> tuple[str, ExchangeSync]:
+    """Take the exchange's lease and the sync's record (a new one, or the running one a dead
+    worker left)."""
+    now = timezone.now()
+    lease = secrets.token_hex(16)
+    with transaction.atomic(durable=True):
+        exchange = Exchange.objects.select_for_update().get(pk=exchange_id)
+        if exchange.sync_lease and exchange.sync_lease_until > now:
+            raise SyncBusy(f"{exchange.name} is being synced")
+        exchange.sync_lease = lease
+        exchange.sync_lease_until = now + timedelta(seconds=LEASE_SECONDS)
+        exchange.last_synced_at = now
+        exchange.save(update_fields=["sync_lease", "sync_lease_until", "last_synced_at"])
+        sync = ExchangeSync.objects.filter(
+            exchange=exchange, status=ExchangeSync.Status.RUNNING
+        ).first()
+        resumed = sync is not None
+        if sync is None:
+            sync = ExchangeSync.objects.create(
+                exchange=exchange,
+                trigger=trigger,
+                requested_by=user,
+                checkpoint_before=exchange.checkpoint,
+                checkpoint_after=exchange.checkpoint,
+            )
+        sync.attempts = F("attempts") + 1
+        sync.save(update_fields=["attempts"])
+        sync.refresh_from_db()
+        audit_record(
+            verb="exchange.sync_started",
+            obj=exchange,
+            actor=user,
+            actor_label="" if user else "schedule",
+            after={"sync": sync.pk, "trigger": trigger, "resumed": resumed},
+        )
+    return lease, sync
+
+
+def _locked(exchange_id: int, lease: str) -> Exchange:
+    exchange = Exchange.objects.select_for_update().select_related("bank").get(pk=exchange_id)
+    if exchange.sync_lease != lease:
+        raise LeaseLost()
+    return exchange
+
+
+def _apply_page(exchange_id: int, sync_id: int, lease: str, page: Page) -> PageResult:
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        bank_write_gate()
+        exchange = _locked(exchange_id, lease)
+        # One sync or import writes a bank at a time (two would insert the same new hash).
+        HashBank.objects.select_for_update().filter(pk=exchange.bank_id).first()
+        result = PageResult(notes=list(page.notes))
+        _apply_updates(exchange, page.updates, now, result)
+        exchange.checkpoint = page.checkpoint
+        exchange.sync_lease_until = now + timedelta(seconds=LEASE_SECONDS)
+        exchange.save(update_fields=["checkpoint", "sync_lease_until"])
+        ExchangeSync.objects.filter(pk=sync_id).update(
+            pages=F("pages") + 1,
+            added=F("added") + result.added,
+            updated=F("updated") + result.updated,
+            removed=F("removed") + result.removed,
+            checkpoint_after=page.checkpoint,
+        )
+        if result.added or result.removed:
+            BankVersion.bump()
+        if result.added:
+            # Media already received may be copies of what was just listed.
+            enqueue(rematch_media, exchange.bank_id, now.isoformat())
+    return result
+
+
+def _parse(exchange: Exchange, update: Update, result: PageResult) -> list[ParsedEntry]:
+    """The update's signals as entries of the bank (vPDQ signals with their frames), each checked
+    as an imported line is; a signal the bank does not hold or that is not valid is skipped and
+    named."""
+    allowed = set(exchange.bank.signal_types)
+    parsed = []
+    for signal in update.signals:
+        entry = parse_line(0, f"{signal.signal_type},{signal.value}", allowed)
+        if isinstance(entry, ParsedEntry):
+            parsed.append(entry)
+        elif entry is not None and len(result.notes) < NOTES_KEPT:
+            reason = entry.removeprefix("line 0: ")
+            result.notes.append(f"item {update.source_id[:80]}: {reason}")
+    return parsed
+
+
+def _apply_updates(exchange: Exchange, updates: list[Update], now, result: PageResult) -> None:
+    """A page's items, in a fixed number of queries whatever its size (and one UPDATE per entry
+    whose labels changed): each item's entries upserted, with its labels and when it was last
+    seen; entries an item no longer lists removed; an item withdrawn at source, all of its
+    entries removed. An item listed twice in a page counts as its last listing."""
+    items: dict[str, Update] = {u.source_id: u for u in updates}
+    listed = {sid: ([] if u.deleted else _parse(exchange, u, result)) for sid, u in items.items()}
+    live = BankEntry.objects.filter(bank_id=exchange.bank_id, removed_at__isnull=True)
+    gone, withdrawn = [], set()
+    for pk, source_id, signal_type, value in live.filter(
+        exchange=exchange, source_id__in=list(items)
+    ).values_list("pk", "source_id", "signal_type", "value"):
+        if (signal_type, value) not in {(e.signal_type, e.value) for e in listed[source_id]}:
+            gone.append(pk)
+            if items[source_id].deleted:
+                withdrawn.add(pk)
+    if gone:
+        result.removed += _remove(exchange, gone, now, withdrawn=bool(withdrawn))
+    wanted = {
+        (e.signal_type, e.value): (sid, e) for sid, entries in listed.items() for e in entries
+    }
+    if not wanted:
+        return
+    existing = {
+        (signal_type, value): (pk, exchange_id, labels)
+        for pk, signal_type, value, exchange_id, labels in live.filter(
+            value__in={value for _, value in wanted}
+        ).values_list("pk", "signal_type", "value", "exchange_id", "labels")
+        if (signal_type, value) in wanted
+    }
+    seen = [pk for pk, _, _ in existing.values()]
+    BankEntry.objects.filter(pk__in=seen).update(last_seen_at=now)
+    for key, (pk, owner, labels) in existing.items():
+        source_id, _entry = wanted[key]
+        new_labels = list(items[source_id].labels)
+        if owner is None:
+            # Listed by hand first: the programme lists it too now.
+            BankEntry.objects.filter(pk=pk).update(
+                exchange=exchange, source_id=source_id, first_seen_at=now, labels=new_labels
+            )
+            result.updated += 1
+        elif owner == exchange.pk and labels != new_labels:
+            BankEntry.objects.filter(pk=pk).update(labels=new_labels, source_id=source_id)
+            result.updated += 1
+    created = BankEntry.objects.bulk_create(
+        [
+            BankEntry(
+                bank_id=exchange.bank_id,
+                signal_type=entry.signal_type,
+                value=entry.value,
+                labels=list(items[source_id].labels),
+                added_at=now,
+                exchange=exchange,
+                source_id=source_id,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+            for key, (source_id, entry) in wanted.items()
+            if key not in existing
+        ]
+    )
+    frames = {(e.signal_type, e.value): e.frames for _, e in wanted.values() if e.frames}
+    BankEntryFrame.objects.bulk_create(
+        BankEntryFrame(entry=c, position=i, pdq=f.pdq, quality=f.quality, timestamp=f.timestamp)
+        for c in created
+        for i, f in enumerate(frames.get((c.signal_type, c.value), ()))
+    )
+    result.added += len(created)
+
+
+def _remove(exchange: Exchange, entry_ids: list[int], now, *, withdrawn: bool) -> int:
+    """Remove entries the programme no longer lists; their matches stop counting from now on
+    (Match.withdrawn_at). Inside the page's transaction."""
+    removed = BankEntry.objects.filter(pk__in=entry_ids, removed_at__isnull=True).update(
+        removed_at=now
+    )
+    Match.objects.filter(entry_id__in=entry_ids, withdrawn_at__isnull=True).update(withdrawn_at=now)
+    if removed:
+        audit_record(
+            verb="exchange.entries_withdrawn",
+            obj=exchange,
+            actor_label=f"exchange {exchange.slug}",
+            after={
+                "entries": entry_ids[:100],
+                "count": removed,
+                "why": "withdrawn at source" if withdrawn else "no longer listed by the item",
+            },
+        )
+    return removed
+
+
+def _withdraw_unseen(exchange_id: int, sync_id: int, lease: str) -> None:
+    """For a programme that serves its whole list each time (a feed without a checkpoint): what
+    this sync did not see is no longer listed."""
+    with transaction.atomic(durable=True):
+        bank_write_gate()
+        exchange = _locked(exchange_id, lease)
+        sync = ExchangeSync.objects.get(pk=sync_id)
+        unseen = list(
+            BankEntry.objects.filter(
+                exchange=exchange, removed_at__isnull=True, last_seen_at__lt=sync.started_at
+            ).values_list("pk", flat=True)
+        )
+        if unseen:
+            removed = _remove(exchange, unseen, timezone.now(), withdrawn=True)
+            ExchangeSync.objects.filter(pk=sync_id).update(removed=F("removed") + removed)
+            BankVersion.bump()
+
+
+def _end(
+    exchange_id: int,
+    sync_id: int,
+    lease: str,
+    *,
+    error: str = "",
+    retry_after: int | None = None,
+    notes: list[str] | None = None,
+) -> ExchangeSync:
+    """Record how the sync ended and let the exchange go. A failure sets the backoff: the
+    schedule tries again after it (at least `retry_after`, when the programme said)."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        exchange = Exchange.objects.select_for_update().get(pk=exchange_id)
+        sync = ExchangeSync.objects.select_for_update().get(pk=sync_id)
+        if exchange.sync_lease != lease:
+            return sync  # another sync took over: it records the end
+        text = "\n".join([error, *(notes or [])[:NOTES_KEPT]]).strip()
+        sync.status = ExchangeSync.Status.FAILED if error else ExchangeSync.Status.SUCCEEDED
+        sync.finished_at = now
+        sync.error = text[:5000]
+        sync.save(update_fields=["status", "finished_at", "error"])
+        if error:
+            exchange.failures += 1
+            wait = BACKOFF_SECONDS[min(exchange.failures, len(BACKOFF_SECONDS)) - 1]
+            exchange.next_attempt_at = now + timedelta(seconds=max(wait, retry_after or 0))
+        else:
+            exchange.failures = 0
+            exchange.next_attempt_at = None
+            exchange.last_success_at = now
+        exchange.sync_lease, exchange.sync_lease_until = "", None
+        exchange.save(
+            update_fields=[
+                "failures",
+                "next_attempt_at",
+                "last_success_at",
+                "sync_lease",
+                "sync_lease_until",
+            ]
+        )
+        audit_record(
+            verb="exchange.synced" if not error else "exchange.sync_failed",
+            obj=exchange,
+            actor_label=f"exchange {exchange.slug}",
+            after={
+                "sync": sync.pk,
+                "pages": sync.pages,
+                "added": sync.added,
+                "updated": sync.updated,
+                "removed": sync.removed,
+                "seconds": round((now - sync.started_at).total_seconds(), 3),
+                **(
+                    {"error": error[:500], "retry_at": exchange.next_attempt_at.isoformat()}
+                    if error
+                    else {}
+                ),
+            },
+        )
+    return sync
