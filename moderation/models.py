@@ -8,7 +8,13 @@ from moderation.cases.models import Case, CaseSkip, PriorityWeights, Queue
 from moderation.decisions.models import Appeal, Decision, QualitySettings, ReReview
 from moderation.enforcement.models import DeliveryAttempt, EnforcementAction, WebhookDelivery
 from moderation.escalations.models import Escalation, EscalationFile, SubmissionAttempt
-from moderation.exchanges.models import Exchange, ExchangeFeedback, ExchangeSync, FeedToken
+from moderation.exchanges.models import (
+    EntrySource,
+    Exchange,
+    ExchangeFeedback,
+    ExchangeSync,
+    FeedToken,
+)
 from moderation.outbox.models import OutboxJob
 from moderation.supervision.models import QueueHour
 
@@ -26,6 +32,7 @@ __all__ = [
     "DeliveryAttempt",
     "EnforcementAction",
     "Escalation",
+    "EntrySource",
     "EscalationFile",
     "Exchange",
     "ExchangeFeedback",

@@ -63,6 +63,30 @@ class Exchange(models.Model):
         return self.name
 
 
+class EntrySource(models.Model):
+    """One programme item that lists a bank entry. Several items may list the same hash (NCMEC's
+    members often list the same MD5): the entry stays while any of them does, and goes when the
+    last one withdraws it. BankEntry.source_id keeps the first, for display and feedback."""
+
+    entry = models.ForeignKey(
+        "moderation.BankEntry", on_delete=models.CASCADE, related_name="sources"
+    )
+    exchange = models.ForeignKey(Exchange, on_delete=models.CASCADE, related_name="+")
+    source_id = models.CharField(max_length=255)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "source_id", "entry"], name="one_source_row_per_item_entry"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.source_id} lists entry {self.entry_id}"
+
+
 class ExchangeSync(models.Model):
     """One sync of an exchange: what it fetched and applied, how long it took, how it ended."""
 

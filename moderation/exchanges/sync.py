@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from moderation.audit.services import audit_record
@@ -36,7 +36,7 @@ from moderation.exchanges.clients.base import (
     Page,
     Update,
 )
-from moderation.exchanges.models import Exchange, ExchangeSync
+from moderation.exchanges.models import EntrySource, Exchange, ExchangeSync
 from moderation.outbox.services import enqueue
 
 # A sync holds its exchange this long past its last applied page.
@@ -185,46 +185,38 @@ def _parse(exchange: Exchange, update: Update, result: PageResult) -> list[Parse
 def _apply_updates(exchange: Exchange, updates: list[Update], now, result: PageResult) -> None:
     """A page's items, in a fixed number of queries whatever its size (and one UPDATE per entry
     whose labels changed): each item's entries upserted, with its labels and when it was last
-    seen; entries an item no longer lists removed; an item withdrawn at source, all of its
-    entries removed. An item listed twice in a page counts as its last listing."""
+    seen, and the item recorded as listing them (EntrySource); what an item no longer lists, or
+    all it listed when it is withdrawn at source, no longer listed by it; an entry no item lists
+    any more is removed. An item listed twice in a page counts as its last listing."""
     items: dict[str, Update] = {u.source_id: u for u in updates}
     listed = {sid: ([] if u.deleted else _parse(exchange, u, result)) for sid, u in items.items()}
-    live = BankEntry.objects.filter(bank_id=exchange.bank_id, removed_at__isnull=True)
-    gone, withdrawn = [], set()
-    for pk, source_id, signal_type, value in live.filter(
-        exchange=exchange, source_id__in=list(items)
-    ).values_list("pk", "source_id", "signal_type", "value"):
-        if (signal_type, value) not in {(e.signal_type, e.value) for e in listed[source_id]}:
-            gone.append(pk)
-            if items[source_id].deleted:
-                withdrawn.add(pk)
-    if gone:
-        result.removed += _remove(exchange, gone, now, withdrawn=bool(withdrawn))
-    wanted = {
-        (e.signal_type, e.value): (sid, e) for sid, entries in listed.items() for e in entries
-    }
+    _unlist(exchange, items, listed, now, result)
+    wanted: dict[tuple[str, str], tuple[list[str], ParsedEntry]] = {}
+    for sid, entries in listed.items():
+        for e in entries:
+            wanted.setdefault((e.signal_type, e.value), ([], e))[0].append(sid)
     if not wanted:
         return
+    live = BankEntry.objects.filter(bank_id=exchange.bank_id, removed_at__isnull=True)
     existing = {
-        (signal_type, value): (pk, exchange_id, labels)
-        for pk, signal_type, value, exchange_id, labels in live.filter(
+        (signal_type, value): (pk, owner, labels)
+        for pk, signal_type, value, owner, labels in live.filter(
             value__in={value for _, value in wanted}
         ).values_list("pk", "signal_type", "value", "exchange_id", "labels")
         if (signal_type, value) in wanted
     }
-    seen = [pk for pk, _, _ in existing.values()]
-    BankEntry.objects.filter(pk__in=seen).update(last_seen_at=now)
+    BankEntry.objects.filter(pk__in=[pk for pk, _, _ in existing.values()]).update(last_seen_at=now)
     for key, (pk, owner, labels) in existing.items():
-        source_id, _entry = wanted[key]
-        new_labels = list(items[source_id].labels)
+        sources, _entry = wanted[key]
+        new_labels = list(items[sources[-1]].labels)
         if owner is None:
             # Listed by hand first: the programme lists it too now.
             BankEntry.objects.filter(pk=pk).update(
-                exchange=exchange, source_id=source_id, first_seen_at=now, labels=new_labels
+                exchange=exchange, source_id=sources[0], first_seen_at=now, labels=new_labels
             )
             result.updated += 1
         elif owner == exchange.pk and labels != new_labels:
-            BankEntry.objects.filter(pk=pk).update(labels=new_labels, source_id=source_id)
+            BankEntry.objects.filter(pk=pk).update(labels=new_labels)
             result.updated += 1
     created = BankEntry.objects.bulk_create(
         [
@@ -232,24 +224,63 @@ def _apply_updates(exchange: Exchange, updates: list[Update], now, result: PageR
                 bank_id=exchange.bank_id,
                 signal_type=entry.signal_type,
                 value=entry.value,
-                labels=list(items[source_id].labels),
+                labels=list(items[sources[-1]].labels),
                 added_at=now,
                 exchange=exchange,
-                source_id=source_id,
+                source_id=sources[0],
                 first_seen_at=now,
                 last_seen_at=now,
             )
-            for key, (source_id, entry) in wanted.items()
+            for key, (sources, entry) in wanted.items()
             if key not in existing
         ]
     )
-    frames = {(e.signal_type, e.value): e.frames for _, e in wanted.values() if e.frames}
     BankEntryFrame.objects.bulk_create(
         BankEntryFrame(entry=c, position=i, pdq=f.pdq, quality=f.quality, timestamp=f.timestamp)
         for c in created
-        for i, f in enumerate(frames.get((c.signal_type, c.value), ()))
+        for i, f in enumerate(wanted[(c.signal_type, c.value)][1].frames)
     )
     result.added += len(created)
+    entry_ids = {key: pk for key, (pk, _, _) in existing.items()}
+    entry_ids |= {(c.signal_type, c.value): c.pk for c in created}
+    pairs = [(sid, entry_ids[key]) for key, (sources, _) in wanted.items() for sid in sources]
+    EntrySource.objects.bulk_create(
+        [
+            EntrySource(
+                entry_id=pk, exchange=exchange, source_id=sid, first_seen_at=now, last_seen_at=now
+            )
+            for sid, pk in pairs
+        ],
+        ignore_conflicts=True,
+    )
+    EntrySource.objects.filter(
+        exchange=exchange, source_id__in=list(items), entry_id__in=set(entry_ids.values())
+    ).update(last_seen_at=now)
+
+
+def _unlist(exchange: Exchange, items: dict[str, Update], listed, now, result: PageResult) -> None:
+    """What these items listed before and list no more (all of it, for an item withdrawn at
+    source): they stop listing it, and an entry of this exchange that no item lists any more is
+    removed."""
+    keep = {sid: {(e.signal_type, e.value) for e in entries} for sid, entries in listed.items()}
+    dropped, touched = [], set()
+    for pk, sid, entry_id, signal_type, value in EntrySource.objects.filter(
+        exchange=exchange, source_id__in=list(items), entry__removed_at__isnull=True
+    ).values_list("pk", "source_id", "entry_id", "entry__signal_type", "entry__value"):
+        if (signal_type, value) not in keep[sid]:
+            dropped.append(pk)
+            touched.add(entry_id)
+    if not dropped:
+        return
+    EntrySource.objects.filter(pk__in=dropped).delete()
+    orphans = list(
+        BankEntry.objects.filter(pk__in=touched, exchange=exchange, removed_at__isnull=True)
+        .exclude(Exists(EntrySource.objects.filter(entry=OuterRef("pk"))))
+        .values_list("pk", flat=True)
+    )
+    if orphans:
+        withdrawn = any(items[sid].deleted for sid in items)
+        result.removed += _remove(exchange, orphans, now, withdrawn=withdrawn)
 
 
 def _remove(exchange: Exchange, entry_ids: list[int], now, *, withdrawn: bool) -> int:

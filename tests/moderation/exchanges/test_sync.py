@@ -161,6 +161,28 @@ class TestAnIncrementalFeed:
         # As if it had never failed: the same entries as one clean run gives.
         assert BankEntry.objects.filter(bank=bank).count() == 4  # one removed, none twice
 
+    def test_a_hash_two_items_list_stays_until_both_withdraw_it(self, feed, exchange, bank):
+        feed.page_size = 10
+        feed.changes = [
+            {"id": "m1-7", "signal_type": "md5", "signal": "cd" * 16},
+            {"id": "m2-9", "signal_type": "md5", "signal": "cd" * 16},
+        ]
+        ex = exchange("incremental")
+        assert sync(ex).added == 1
+        entry = live(bank).get()
+        assert sorted(entry.sources.values_list("source_id", flat=True)) == ["m1-7", "m2-9"]
+        feed.changes.append(
+            {"id": "m1-7", "signal_type": "md5", "signal": "cd" * 16, "deleted": True}
+        )
+        assert sync(ex).removed == 0
+        assert live(bank).get() == entry
+        assert list(entry.sources.values_list("source_id", flat=True)) == ["m2-9"]
+        feed.changes.append(
+            {"id": "m2-9", "signal_type": "md5", "signal": "cd" * 16, "deleted": True}
+        )
+        assert sync(ex).removed == 1
+        assert not live(bank).exists()
+
     def test_applying_a_page_twice_changes_nothing(self, feed, exchange, bank):
         feed.changes = self.changes()[:2]
         ex = exchange("incremental")
