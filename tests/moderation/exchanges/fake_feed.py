@@ -6,12 +6,14 @@ a thread, serving either
 - a Vigil-style incremental feed (`changes`: JSON-lines items, `page_size` a response) taking
   `?checkpoint=<n>` and answering `X-Vigil-Checkpoint` / `X-Vigil-More` (docs/feeds.md).
 
-Scripted trouble, in turn: `server.script = ["401", "429", "500", "garbage", "ok"]`.
+Scripted trouble, in turn: `server.script = ["401", "429", "500", "garbage", "slow", "ok"]`
+("slow" answers after `slow_seconds`: long enough to kill whoever is waiting for it).
 """
 
 import hashlib
 import json
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +27,7 @@ class FakeFeed:
     changes: list[dict] = field(default_factory=list)
     page_size: int = 2
     need_token: bool = False
+    slow_seconds: float = 30.0
     script: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     url: str = ""
@@ -60,6 +63,8 @@ def _handler(feed: FakeFeed):
                 return self._send(429, b"slow down", {"Retry-After": "120"})
             if trouble == "500":
                 return self._send(500, b"oops")
+            if trouble == "slow":
+                time.sleep(feed.slow_seconds)
             path, _, query = self.path.partition("?")
             if path == "/list":
                 if self.headers.get("If-None-Match") == feed.etag():
