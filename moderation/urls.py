@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("moderation.escalations.urls")),
     path("", include("moderation.enforcement.urls")),
     path("", include("moderation.dsa.urls")),
+    path("", include("moderation.exchanges.urls")),
 ]

@@ -10,11 +10,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.roles import Role
+from moderation.banks.models import HashBank
 from moderation.cases.models import Case
 from moderation.cases.services import case_claim_next
 from moderation.decisions.models import Decision, ReReview
 from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open
+from moderation.exchanges.models import Exchange
 
 # Who may do what, by role: (anonymous, reviewer, senior reviewer, supervisor, admin, platform
 # account). The platform's machine account uses the API only and never reaches the console.
@@ -63,6 +65,9 @@ CONSOLE = [
     ("post", "/cases/{case}/actions/{action}/reverse/", *REVIEWERS),
     ("get", "/supervise/queues/", *SUPERVISORS),
     ("get", "/supervise/queues/live/", *SUPERVISORS),
+    ("get", "/supervise/exchanges/", *SUPERVISORS),
+    ("get", "/supervise/exchanges/{exchange}/", *SUPERVISORS),
+    ("post", "/supervise/exchanges/{exchange}/sync/", *SUPERVISORS),
     ("get", "/supervise/deliveries/", *SUPERVISORS),
     ("get", "/supervise/deliveries/{delivery}/", *SUPERVISORS),
     ("post", "/supervise/deliveries/{delivery}/resend/", *SUPERVISORS),
@@ -141,7 +146,12 @@ def world(make_user, submit_report, png_upload):
             case=report.case, kind="remove_content", target="p-1", reason="test"
         )
         escalation = escalation_open(case=decided.case, reason="test", user=decision.reviewer)
+    bank = HashBank.objects.create(name="Partner list", slug="partner", signal_types=["pdq"])
+    exchange = Exchange.objects.create(
+        name="Partner", slug="partner", kind="https_feed", bank=bank, url="https://feed.invalid/"
+    )
     ids = {
+        "exchange": exchange.pk,
         "case": report.case_id,
         "media": report.media.get().pk,
         "rereview": task.pk,

@@ -37,6 +37,19 @@ EVENT_NAMES = {
     "bank.confirmed_by_review": "Added to a bank on review",
     "bank.confirmation_withdrawn": "Bank addition withdrawn",
     "bankentry.removed": "Bank entry removed",
+    "bankentry.withdrawn": "Bank entry withdrawn at source",
+    "bankentry.quarantined": "Bank entry quarantined (flood guard)",
+    "bankentry.released": "Bank entry released from quarantine",
+    "case.bank_matches_reapplied": "Case brought in line with its bank matches",
+    # Hash exchanges
+    "exchange.sync_requested": "Exchange sync asked for",
+    "exchange.sync_started": "Exchange sync started",
+    "exchange.synced": "Exchange synced",
+    "exchange.sync_failed": "Exchange sync failed",
+    "exchange.entries_withdrawn": "Exchange entries withdrawn",
+    "exchange.feedback_sent": "Feedback sent to an exchange",
+    "exchange.feedback_pending": "Feedback to an exchange not taken; to be tried again",
+    "exchange.feedback_failed": "Feedback to an exchange given up",
     # Enforcement
     "action.requested": "Enforcement action requested",
     "action.delivered": "Enforcement action delivered",
@@ -123,6 +136,7 @@ OBJECT_NAMES = {
     "reports.media": "Media",
     "reports.flag": "Automated flag",
     "moderation.rereview": "Re-review",
+    "moderation.exchange": "Exchange",
     "moderation.auditverification": "Audit chain verification",
 }
 

@@ -112,10 +112,8 @@ def feedback_send(*, feedback_id: int) -> ExchangeFeedback | None:
             feedback.last_error = ""
         feedback.save()
         audit_record(
-            verb={
-                ExchangeFeedback.Status.SENT: "exchange.feedback_sent",
-                ExchangeFeedback.Status.FAILED: "exchange.feedback_failed",
-            }.get(feedback.status, "exchange.feedback_retrying"),
+            # exchange.feedback_sent, _failed (given up) or _pending (to be tried again).
+            verb=f"exchange.feedback_{feedback.status}",
             obj=feedback.exchange,
             actor_label=f"exchange {feedback.exchange.slug}",
             after={

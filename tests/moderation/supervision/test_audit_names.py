@@ -18,6 +18,7 @@ from moderation.audit.names import (
     vigil_object_types,
 )
 from moderation.audit.services import audit_record
+from moderation.exchanges.models import ExchangeFeedback
 from reports.models import ReporterNotice
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,6 +45,10 @@ COMPUTED = {
         "f\"{obj._meta.model_name}.{('changed' if change else 'created')}\"",
     ): _admin_verbs,
     ("moderation/audit/admin.py", "f'{obj._meta.model_name}.deleted'"): _admin_verbs,
+    # Each attempt at sending feedback to an exchange: sent, given up, or to be tried again.
+    ("moderation/exchanges/feedback.py", "f'exchange.feedback_{feedback.status}'"): lambda: [
+        f"exchange.feedback_{s}" for s in ExchangeFeedback.Status.values
+    ],
     # A notice is recorded once it is sent or has failed for good, never while pending.
     ("moderation/notices/services.py", "f'notice.{notice.status}'"): lambda: [
         f"notice.{s}" for s in ReporterNotice.Status.values if s != ReporterNotice.Status.PENDING
