@@ -15,6 +15,7 @@ from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.banks.jobs import rematch_open_cases
 from moderation.banks.models import MIN_PDQ_QUALITY, BankEntry, BankVersion, HashBank
+from moderation.banks.services import entries_withdraw
 from moderation.banks.snapshot import bank_write_gate
 from moderation.decisions.models import Decision
 from moderation.outbox.services import enqueue
@@ -107,17 +108,19 @@ def _values(media: Media, bank: HashBank) -> dict[str, str]:
 @in_transaction
 def decision_withdraw_confirmation(*, decision: Decision, by, reason: str) -> int:
     """Take out of the confirmed bank what `decision` put in: it was overturned. Matches already
-    made stay on their cases as history; the entries no longer match anything new. Returns how
-    many entries were withdrawn."""
+    made stay on their cases as history, marked withdrawn: they count no more (open cases they
+    raised are brought back in line after commit); the entries no longer match anything new.
+    Returns how many entries were withdrawn."""
     bank_write_gate()
-    now = timezone.now()
-    entries = list(
-        BankEntry.objects.select_for_update().filter(decision=decision, removed_at__isnull=True)
+    entries = entries_withdraw(
+        entry_ids=list(
+            BankEntry.objects.filter(decision=decision, removed_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
     )
     if not entries:
         return 0
-    BankEntry.objects.filter(pk__in=[e.pk for e in entries]).update(removed_at=now)
-    BankVersion.bump()
     audit_record(
         verb="bank.confirmation_withdrawn",
         obj=entries[0].bank,

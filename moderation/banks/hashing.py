@@ -17,6 +17,7 @@ from moderation.banks.clusters import (
     media_assign_video_cluster,
 )
 from moderation.banks.frame_index import build_frame_index
+from moderation.banks.governance import matches_record
 from moderation.banks.matching import (
     Hit,
     build_index,
@@ -34,7 +35,7 @@ from moderation.banks.models import (
     HashBank,
     Match,
 )
-from moderation.banks.policy import case_apply_matches
+from moderation.banks.policy import case_apply_matches, case_reapply_matches
 from moderation.banks.strips import media_make_strip, media_strip_after_hashing
 from moderation.banks.video_matching import (
     match_frames_in_image_index,
@@ -252,26 +253,21 @@ def _case_for_update(media: Media) -> Case:
 
 
 def _record_matches(*, media: Media, case, hits) -> None:
-    """Store a media's bank matches and act on them by each bank's policy."""
-    Match.objects.bulk_create(
-        [
-            Match(
-                media=media,
-                entry_id=h.entry_id,
-                signal_type=h.signal_type,
-                distance=h.distance,
-                variant=h.variant,
-                segments=list(h.segments),
-                query_percent=h.query_percent,
-                compared_percent=h.compared_percent,
-            )
-            for h in hits
-        ],
-        ignore_conflicts=True,
-    )
-    banks = list(HashBank.objects.filter(entries__pk__in=[h.entry_id for h in hits]).distinct())
-    done = case_apply_matches(case=case, banks=banks)
+    """Store a media's bank matches and act on those that count (governance.py) by each bank's
+    policy."""
+    governed = matches_record(media=media, hits=hits)
+    if governed.suppressed_earlier and case.status == Case.Status.OPEN:
+        # An allow-list match after matches that acted: what they raised or routed is undone,
+        # going forward (nothing is taken back from the platform).
+        done = case_reapply_matches(case=case)
+    else:
+        done = case_apply_matches(case=case, banks=governed.acting)
     case_refresh_priority(case=case)
+    banks = sorted(
+        HashBank.objects.filter(entries__pk__in=[h.entry_id for h in hits])
+        .distinct()
+        .values_list("slug", flat=True)
+    )
     audit_record(
         verb="media.matched",
         obj=media,
@@ -292,7 +288,9 @@ def _record_matches(*, media: Media, case, hits) -> None:
                 }
                 for h in hits
             ],
-            "banks": [b.slug for b in banks],
+            "banks": banks,
+            "acting": [b.slug for b in governed.acting],
+            **governed.audit(),
             "actions": done,
         },
     )

@@ -24,6 +24,14 @@ def rematch_open_cases(entry_ids: list[int]) -> None:
     media_rematch(entry_ids=entry_ids, open_cases_only=True)
 
 
+def reapply_matches(case_ids: list[int], why: str) -> None:
+    """Bring open cases in line with the matches of theirs that still count (governance.py)."""
+    # Imported when the job runs: the service module imports this one to enqueue the job.
+    from moderation.banks.governance import cases_reapply_matches
+
+    cases_reapply_matches(case_ids=case_ids, why=why)
+
+
 def take_index_snapshot(signal_type: str) -> None:
     """Fold the entries added and removed since into a new index snapshot (snapshot.py)."""
     # Imported when the job runs, like the others: matching.py imports this module to enqueue it.

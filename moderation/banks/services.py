@@ -1,5 +1,6 @@
-"""Writes on hash banks: importing, adding and removing entries. Every change bumps BankVersion
-so the in-memory indexes of every process rebuild within seconds."""
+"""Writes on hash banks: importing, adding, removing and withdrawing entries, releasing them from
+quarantine. Every change of what matches bumps BankVersion so the in-memory indexes of every
+process rebuild within seconds."""
 
 import csv
 import io
@@ -8,15 +9,26 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from moderation.audit.services import audit_record
+from lib.transactions import in_transaction
+from moderation.audit.services import audit_record, audit_record_many
+from moderation.banks.governance import SUPPRESSING, open_cases_of
 from moderation.banks.hashlists import ImportFailed, ParsedEntry, parse_line, render
-from moderation.banks.jobs import rematch_media, take_index_snapshot
-from moderation.banks.models import PERCEPTUAL, BankEntry, BankEntryFrame, BankVersion, HashBank
+from moderation.banks.jobs import reapply_matches, rematch_media, take_index_snapshot
+from moderation.banks.models import (
+    PERCEPTUAL,
+    BankEntry,
+    BankEntryFrame,
+    BankVersion,
+    HashBank,
+    Match,
+)
 from moderation.banks.snapshot import bank_write_gate
-from moderation.outbox.services import enqueue
+from moderation.outbox.services import enqueue, enqueue_many
 from reports.vpdq import FrameHash, to_signal
 
 BATCH = 5000
@@ -122,8 +134,11 @@ class _CopySink:
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO moderation_bankentry "  # noqa: S608 - our table's name, values bound
-                "(bank_id, signal_type, value, labels, added_by_id, added_at) "
-                f"SELECT %s, signal_type, value, labels, %s, %s FROM {self.table} "
+                # Every NOT NULL column without a database default is named (migration 0038's
+                # text columns have none: an import left them out failed).
+                "(bank_id, signal_type, value, labels, added_by_id, added_at, source_id, "
+                "quarantine_reason) "
+                f"SELECT %s, signal_type, value, labels, %s, %s, '', '' FROM {self.table} "
                 # A hash the bank lists already, or that the file repeats, is skipped.
                 "ON CONFLICT (bank_id, signal_type, value) WHERE removed_at IS NULL DO NOTHING",
                 [self.bank.pk, self.user.pk if self.user else None, self.now],
@@ -231,14 +246,16 @@ def bank_import(
     return added, read - added
 
 
-def bank_entry_remove(*, entry: BankEntry, user=None, actor_label: str = "") -> None:
+def bank_entry_remove(
+    *, entry: BankEntry, user=None, actor_label: str = "", reason: str = "", ip: str | None = None
+) -> bool:
+    """Remove an entry: it matches nothing new, and its matches stop counting from now on
+    (Match.withdrawn_at; open cases they raised or routed are brought back in line by a job).
+    Returns whether it was live."""
     with transaction.atomic(durable=True):
         bank_write_gate()
-        updated = BankEntry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(
-            removed_at=timezone.now()
-        )
-        if updated:
-            BankVersion.bump()
+        removed = entries_withdraw(entry_ids=[entry.pk])
+        if removed:
             audit_record(
                 verb="bankentry.removed",
                 obj=entry,
@@ -248,8 +265,131 @@ def bank_entry_remove(*, entry: BankEntry, user=None, actor_label: str = "") -> 
                     "bank": entry.bank.slug,
                     "signal_type": entry.signal_type,
                     "value": entry.value,
+                    **(
+                        {"quarantined_at": entry.quarantined_at.isoformat()}
+                        if entry.quarantined_at
+                        else {}
+                    ),
                 },
+                after={"reason": reason[:300]} if reason else None,
+                ip=ip,
             )
+    return bool(removed)
+
+
+def bank_entries_withdraw(*, entry_ids: list[int], reason: str, actor_label: str) -> int:
+    """Remove entries withdrawn at source (an exchange's sync names them) and mark their matches
+    withdrawn, in one transaction; the open cases those matches raised or routed are brought
+    back in line by a job after commit. Idempotent: entries already removed are skipped (their
+    matches still unmarked are marked). Returns how many entries it removed."""
+    with transaction.atomic(durable=True):
+        bank_write_gate()
+        removed = entries_withdraw(entry_ids=entry_ids)
+        audit_record_many(
+            [
+                {
+                    "verb": "bankentry.withdrawn",
+                    "obj": entry,
+                    "actor_label": actor_label,
+                    "before": {
+                        "bank": entry.bank.slug,
+                        "signal_type": entry.signal_type,
+                        "value": entry.value,
+                        **({"source_id": entry.source_id} if entry.source_id else {}),
+                    },
+                    "after": {"reason": reason[:300]},
+                }
+                for entry in removed
+            ]
+        )
+    return len(removed)
+
+
+@in_transaction
+def entries_withdraw(*, entry_ids: list[int], now=None) -> list[BankEntry]:
+    """Remove the live entries among `entry_ids` and mark the matches of all of them withdrawn;
+    matches an allow-list entry among them suppressed are suppressed by another allow-list
+    match of their media if there is one, else count again. Open cases whose matches changed
+    are brought in line by a job after commit. Part of the caller's change (it audits): hold
+    the bank write gate (snapshot.bank_write_gate). Returns the entries removed, with their
+    banks."""
+    now = now or timezone.now()
+    ids = sorted(set(entry_ids))
+    removed = []
+    cases: set[int] = set()
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        # Locked in id order, as matching locks them (governance.matches_record).
+        live = list(
+            BankEntry.objects.select_for_update(of=("self",))
+            .select_related("bank")
+            .filter(pk__in=chunk, removed_at__isnull=True)
+            .order_by("pk")
+        )
+        if live:
+            BankEntry.objects.filter(pk__in=[e.pk for e in live]).update(removed_at=now)
+            removed += live
+        withdrawn = Match.objects.filter(entry_id__in=chunk, withdrawn_at__isnull=True)
+        freed = Match.objects.filter(suppressed_by__entry_id__in=chunk)
+        cases.update(open_cases_of(withdrawn))
+        cases.update(open_cases_of(freed))
+        withdrawn.update(withdrawn_at=now)
+        # Another allow-list match of the same media (still counting), or none.
+        freed.update(
+            suppressed_by=Subquery(
+                Match.objects.filter(SUPPRESSING, media=OuterRef("media"))
+                .order_by("pk")
+                .values("pk")[:1]
+            )
+        )
+    if removed:
+        BankVersion.bump()
+    ordered = sorted(cases)
+    enqueue_many(
+        reapply_matches,
+        [(ordered[i : i + BATCH], "bank entries withdrawn") for i in range(0, len(ordered), BATCH)],
+    )
+    return removed
+
+
+def bank_entry_release(*, entry_id: int, reason: str, user, ip: str | None = None) -> BankEntry:
+    """Release an entry from quarantine (a supervisor judged its surge of matches sound): its
+    policy acts again on the matches it makes from now on. Open cases it matched while
+    quarantined regain the priority and routing those matches earn (a job after commit); they
+    are not acted on (no removal, suspension or escalation asked for after the fact: a reviewer
+    sees them first). ValidationError when it is not quarantined."""
+    with transaction.atomic(durable=True):
+        entry = (
+            BankEntry.objects.select_for_update(of=("self",))
+            .select_related("bank")
+            .filter(pk=entry_id)
+            .first()
+        )
+        if entry is None or entry.removed_at is not None:
+            raise ValidationError("This entry is no longer in its bank.")
+        if entry.quarantined_at is None:
+            raise ValidationError("This entry is not quarantined (released meanwhile?).")
+        before = {
+            "bank": entry.bank.slug,
+            "quarantined_at": entry.quarantined_at.isoformat(),
+            "quarantine_reason": entry.quarantine_reason,
+        }
+        entry.quarantined_at, entry.quarantine_reason = None, ""
+        entry.save(update_fields=["quarantined_at", "quarantine_reason"])
+        audit_record(
+            verb="bankentry.released",
+            obj=entry,
+            actor=user,
+            before=before,
+            after={"reason": reason[:300]},
+            ip=ip,
+        )
+        cases = open_cases_of(Match.objects.filter(entry=entry, withdrawn_at__isnull=True))
+        enqueue_many(
+            reapply_matches,
+            [(cases[i : i + BATCH], "bank entry released") for i in range(0, len(cases), BATCH)],
+        )
+    return entry
 
 
 def bank_export(*, bank: HashBank, fmt: str = "csv") -> Iterable[str]:

@@ -27,6 +27,7 @@ from moderation.cases.models import Case, Queue
 from moderation.cases.priority import compute_priority
 from moderation.cases.rollup import Outcome, case_count_flag, case_priority_inputs
 from moderation.cases.route_rules import KNOWN_MATERIAL_POLICY, RouteInput
+from moderation.cases.routing import MATCH_FIELDS, counts_for_routing
 from moderation.cases.weights import current_weights
 from reports.categories import SEVERITY
 from reports.models import ContentItem, Flag, Media, Report
@@ -133,19 +134,13 @@ class CaseRollupBatch:
         banks: dict[int, set[tuple[int, str]]] = {}
         rows = (
             Media.objects.filter(Q(report__case_id__in=ids) | Q(flag__case_id__in=ids))
-            .values_list(
-                "report__case_id",
-                "flag__case_id",
-                "sha256",
-                "matches__entry__bank_id",
-                "matches__entry__bank__policy",
-            )
+            .values_list("report__case_id", "flag__case_id", "sha256", *MATCH_FIELDS)
             .distinct()
         )
-        for report_case, flag_case, sha256, bank_id, policy in rows:
+        for report_case, flag_case, sha256, bank_id, policy, *governance in rows:
             case_id = report_case or flag_case
             self._seen[case_id].media.add(sha256)
-            if bank_id is not None:
+            if bank_id is not None and counts_for_routing(*governance):
                 banks.setdefault(case_id, set()).add((bank_id, policy))
         classified = set(
             Case.objects.filter(pk__in=ids, decisions__classification__gt="")

@@ -15,6 +15,28 @@ from moderation.cases.models import Case, Queue
 from moderation.cases.route_rules import KNOWN_MATERIAL_POLICY, RouteInput
 from reports.models import Media
 
+# What routing reads of a case's media's matches: the bank and its policy, and what says whether
+# the match counts (moderation/banks/policy.py, ACTING: not suppressed by an allow-list match,
+# not withdrawn, its entry not quarantined, not an allow-list bank's own). Read as columns and
+# sorted out in Python (counted_banks): this layer sits below the banks' code.
+MATCH_FIELDS = (
+    "matches__entry__bank_id",
+    "matches__entry__bank__policy",
+    "matches__suppressed_by",
+    "matches__withdrawn_at",
+    "matches__entry__quarantined_at",
+    "matches__entry__bank__is_allow_list",
+)
+
+
+def counts_for_routing(suppressed_by, withdrawn_at, quarantined_at, is_allow_list) -> bool:
+    return (
+        suppressed_by is None
+        and withdrawn_at is None
+        and quarantined_at is None
+        and not (is_allow_list)
+    )
+
 
 def queue_route(route: RouteInput) -> Queue:
     """The first routable queue, in rule order, whose rules all match."""
@@ -40,10 +62,14 @@ def case_route_input(case: Case) -> RouteInput:
     for every report."""
     matched = (
         Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
-        .values_list("matches__entry__bank_id", "matches__entry__bank__policy")
+        .values_list(*MATCH_FIELDS)
         .distinct()
     )
-    banks = {(bank_id, policy) for bank_id, policy in matched if bank_id is not None}
+    banks = {
+        (bank_id, policy)
+        for bank_id, policy, *governance in matched
+        if bank_id is not None and counts_for_routing(*governance)
+    }
     # A decision that classified the material A1-B2 found CSAM, whatever it was reported as.
     classified = case.decisions.exclude(classification="").exists()
     return RouteInput(
