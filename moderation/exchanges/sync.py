@@ -26,7 +26,8 @@ from django.utils import timezone
 from moderation.audit.services import audit_record
 from moderation.banks.hashlists import ParsedEntry, parse_line
 from moderation.banks.jobs import rematch_media
-from moderation.banks.models import BankEntry, BankEntryFrame, BankVersion, HashBank, Match
+from moderation.banks.models import BankEntry, BankEntryFrame, BankVersion, HashBank
+from moderation.banks.services import entries_withdraw
 from moderation.banks.snapshot import bank_write_gate
 from moderation.exchanges.clients import client_for
 from moderation.exchanges.clients.base import (
@@ -284,12 +285,10 @@ def _unlist(exchange: Exchange, items: dict[str, Update], listed, now, result: P
 
 
 def _remove(exchange: Exchange, entry_ids: list[int], now, *, withdrawn: bool) -> int:
-    """Remove entries the programme no longer lists; their matches stop counting from now on
-    (Match.withdrawn_at). Inside the page's transaction."""
-    removed = BankEntry.objects.filter(pk__in=entry_ids, removed_at__isnull=True).update(
-        removed_at=now
-    )
-    Match.objects.filter(entry_id__in=entry_ids, withdrawn_at__isnull=True).update(withdrawn_at=now)
+    """Remove entries the programme no longer lists, inside the page's transaction: their
+    matches stop counting from now on, and the open cases they raised or routed are brought back
+    in line after commit (banks.services.entries_withdraw)."""
+    removed = len(entries_withdraw(entry_ids=entry_ids, now=now))
     if removed:
         audit_record(
             verb="exchange.entries_withdrawn",

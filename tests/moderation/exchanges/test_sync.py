@@ -7,11 +7,16 @@ import pytest
 from django.utils import timezone
 
 from moderation.audit.models import AuditEvent
+from moderation.banks.matching import forget_indexes
 from moderation.banks.models import BankEntry, HashBank, Match
+from moderation.cases.models import Case
+from moderation.cases.priority import BankMatch
 from moderation.exchanges.models import Exchange, ExchangeSync
 from moderation.exchanges.services import exchanges_enqueue_due
 from moderation.exchanges.sync import LEASE_SECONDS, SyncBusy, exchange_sync
+from reports.hashing import hash_bytes
 from tests.moderation.exchanges.fake_feed import TOKEN, FakeFeed, start_feed
+from tests.moderation.signals import known_image, report_image
 
 PDQ = ["f" * 64, "0f" * 32, "a5" * 32, "3c" * 32, "99" * 32, "e1" * 32]
 
@@ -267,3 +272,25 @@ class TestFailuresAndTheSchedule:
         )
         done = sync(ex)
         assert done.pk == running.pk and done.attempts == 2 and done.status == "succeeded"
+
+
+@pytest.mark.django_db
+class TestWithdrawalsEndTheirEffects:
+    def test_an_entry_withdrawn_at_source_no_longer_raises_the_open_case(
+        self, feed, bank, exchange, submit_report, run_jobs
+    ):
+
+        pdq = hash_bytes(known_image())["pdq"]
+        feed.lines = [f"pdq,{pdq},watch"]
+        ex = exchange()
+        sync(ex)
+        forget_indexes()
+        report = report_image(submit_report, known_image())
+        assert Case.objects.get(pk=report.case_id).bank_match_level == BankMatch.BANK
+        feed.lines = []
+        with run_jobs():
+            done = sync(ex)
+        assert done.removed == 1
+        assert Match.objects.get().withdrawn_at is not None
+        case = Case.objects.get(pk=report.case_id)
+        assert case.bank_match_level == BankMatch.NONE and case.bank_match_label == ""
