@@ -5,7 +5,8 @@ programme takes feedback and the exchange is set to send it.
 Queued with the decision, in its transaction (one row per entry and decision: a decision is sent
 once, however often the job runs), and sent by a job after commit; a programme that is down or
 slow is retried with backoff by the schedule (moderation/exchanges/services.py), up to
-MAX_ATTEMPTS, then the row is marked failed for a supervisor to see. Nothing personal goes: the
+MAX_ATTEMPTS; a refusal (credentials, a verdict the programme cannot take) is given up at once;
+a row given up is marked failed for a supervisor to see. Nothing personal goes: the
 programme's own id for its entry, the hash, and agree or disagree.
 """
 
@@ -20,9 +21,9 @@ from moderation.audit.services import audit_record
 from moderation.banks.models import Match
 from moderation.exchanges.clients import client_for
 from moderation.exchanges.clients.base import (
-    ExchangeAuthFailed,
     ExchangeError,
     ExchangeRateLimited,
+    ExchangeUnavailable,
     FeedbackItem,
     Signal,
 )
@@ -99,7 +100,10 @@ def feedback_send(*, feedback_id: int) -> ExchangeFeedback | None:
             client_for(feedback.exchange).send_feedback(item)
         except ExchangeError as e:
             feedback.last_error = str(e)[:2000]
-            given_up = isinstance(e, ExchangeAuthFailed) or feedback.attempts >= MAX_ATTEMPTS
+            # Only the programme being down or slowing us down is worth trying again; a refusal
+            # (credentials, a verdict it cannot take) would be refused again.
+            transient = isinstance(e, ExchangeUnavailable | ExchangeRateLimited)
+            given_up = not transient or feedback.attempts >= MAX_ATTEMPTS
             if given_up:
                 feedback.status = ExchangeFeedback.Status.FAILED
             wait = BACKOFF_SECONDS[min(feedback.attempts, len(BACKOFF_SECONDS)) - 1]
