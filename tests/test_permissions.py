@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.roles import Role
-from moderation.banks.models import HashBank
+from moderation.banks.models import BankEntry, HashBank
 from moderation.cases.models import Case
 from moderation.cases.services import case_claim_next
 from moderation.decisions.models import Decision, ReReview
@@ -68,6 +68,10 @@ CONSOLE = [
     ("get", "/supervise/exchanges/", *SUPERVISORS),
     ("get", "/supervise/exchanges/{exchange}/", *SUPERVISORS),
     ("post", "/supervise/exchanges/{exchange}/sync/", *SUPERVISORS),
+    ("get", "/supervise/banks/", *SUPERVISORS),
+    ("get", "/supervise/banks/quarantined/", *SUPERVISORS),
+    ("post", "/supervise/banks/quarantined/{entry}/release/", *SUPERVISORS),
+    ("post", "/supervise/banks/quarantined/{entry}/remove/", *SUPERVISORS),
     ("get", "/supervise/deliveries/", *SUPERVISORS),
     ("get", "/supervise/deliveries/{delivery}/", *SUPERVISORS),
     ("post", "/supervise/deliveries/{delivery}/resend/", *SUPERVISORS),
@@ -152,6 +156,10 @@ def world(make_user, submit_report, png_upload):
     )
     ids = {
         "exchange": exchange.pk,
+        # A flood-guard quarantine to release or remove.
+        "entry": BankEntry.objects.create(
+            bank=bank, signal_type="pdq", value="ab" * 32, quarantined_at=timezone.now()
+        ).pk,
         "case": report.case_id,
         "media": report.media.get().pk,
         "rereview": task.pk,

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import QueueCertification
+from moderation.banks.models import BankEntry
 from moderation.decisions.models import Appeal, ReReview
 from moderation.enforcement.models import WebhookDelivery
 from moderation.escalations.models import Escalation
@@ -104,6 +105,12 @@ def _items_for(user) -> list[tuple[str, str, QuerySet, str]]:
                 "Re-review disagreements",
                 ReReview.objects.filter(status=ReReview.Status.DISAGREED),
                 reverse("supervise_rereviews"),
+            ),
+            (
+                "quarantined",
+                "Quarantined bank entries",
+                BankEntry.objects.filter(quarantined_at__isnull=False, removed_at__isnull=True),
+                reverse("quarantined_entries"),
             ),
         ]
     # Appeals wait in the appeals queue: counted for whoever is certified to work it.

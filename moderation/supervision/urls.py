@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from moderation.supervision import audit_views, team_views, transparency_views
+from moderation.supervision import audit_views, bank_views, team_views, transparency_views
 from moderation.supervision import views as health_views
 
 urlpatterns = [
@@ -27,6 +27,18 @@ urlpatterns = [
     path("audit/verify/", audit_views.audit_verify_request, name="audit_verify_request"),
     path("supervise/queues/", health_views.queue_health_page, name="queue_health"),
     path("supervise/queues/live/", health_views.queue_health_live, name="queue_health_live"),
+    path("supervise/banks/", bank_views.bank_health, name="bank_health"),
+    path("supervise/banks/quarantined/", bank_views.quarantine_list, name="quarantined_entries"),
+    path(
+        "supervise/banks/quarantined/<int:entry_id>/release/",
+        bank_views.quarantine_release,
+        name="quarantine_release",
+    ),
+    path(
+        "supervise/banks/quarantined/<int:entry_id>/remove/",
+        bank_views.quarantine_remove,
+        name="quarantine_remove",
+    ),
     path("supervise/transparency/", transparency_views.transparency, name="transparency"),
     path(
         "supervise/transparency.csv", transparency_views.transparency_csv, name="transparency_csv"
