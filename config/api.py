@@ -8,6 +8,7 @@ from lib.api import install_error_handlers
 from moderation.banks.api import router as bank_router
 from moderation.dsa.api import router as dsa_router
 from moderation.escalations.api import router as escalation_router
+from moderation.exchanges.feed_api import router as feed_router
 from moderation.review.api import router as review_router
 from moderation.review.appeals_api import router as appeal_router
 from reports.api import router as reports_router
@@ -31,3 +32,4 @@ api.add_router("/", bank_router)
 api.add_router("/", appeal_router)
 api.add_router("/", escalation_router)
 api.add_router("/", dsa_router)
+api.add_router("/", feed_router)

@@ -50,6 +50,10 @@ EVENT_NAMES = {
     "exchange.feedback_sent": "Feedback sent to an exchange",
     "exchange.feedback_pending": "Feedback to an exchange not taken; to be tried again",
     "exchange.feedback_failed": "Feedback to an exchange given up",
+    # Published feeds (docs/feeds.md)
+    "feedtoken.created": "Feed token created",
+    "feedtoken.revoked": "Feed token revoked",
+    "feed.read": "Published bank read by a partner",
     # Enforcement
     "action.requested": "Enforcement action requested",
     "action.delivered": "Enforcement action delivered",
