@@ -48,6 +48,13 @@ class MatchOut(Schema):
     distance: int
     # For PDQ lookups by image: which rotation or mirror image of it matched (0 = as sent).
     variant: int | None
+    # Provenance of the entry hit (fields added to the answer; none changed): the programme (hash
+    # exchange) it came from, if any, that programme's own id for it, and its labels.
+    programme: str | None = Field(
+        description="The hash exchange the entry came from (null: imported or learnt by review)."
+    )
+    source_id: str = Field(description="The programme's own id for the entry (empty if none).")
+    labels: list[str] = Field(description="The entry's labels, e.g. category or grade.")
 
 
 class LookupOut(Schema):
@@ -77,8 +84,8 @@ def list_banks(request):
 
 @router.post("/hashes/lookup", response={200: LookupOut, **ERRORS})
 def lookup(request, payload: LookupIn):
-    """Give a hash (`signal_type` + `hash`) or an image; get the banks it matches, with distances.
-    Nothing is stored."""
+    """Give a hash (`signal_type` + `hash`) or an image; get the banks it matches, with distances,
+    and where each entry hit came from (programme, its id there, labels). Nothing is stored."""
     principal = require_scope(request, "read")
     # Distances answer "how close", so many lookups could map a bank's entries out: lookups have
     # their own, much lower limit, and each is audited.
@@ -117,13 +124,16 @@ def lookup(request, payload: LookupIn):
         {
             "matches": [
                 {
-                    "bank": bank.slug,
-                    "bank_name": bank.name,
-                    "signal_type": h.signal_type,
-                    "distance": h.distance,
-                    "variant": h.variant,
+                    "bank": m.bank.slug,
+                    "bank_name": m.bank.name,
+                    "signal_type": m.hit.signal_type,
+                    "distance": m.hit.distance,
+                    "variant": m.hit.variant,
+                    "programme": m.entry.exchange.name if m.entry.exchange else None,
+                    "source_id": m.entry.source_id,
+                    "labels": [str(label) for label in m.entry.labels or []],
                 }
-                for bank, h in result.matches
+                for m in result.matches
             ],
             "hashes": result.hashes,
         },

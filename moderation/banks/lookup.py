@@ -15,11 +15,20 @@ from reports.hashing import exact_hashes, perceptual_hashes
 
 
 @dataclass(frozen=True)
+class LookupMatch:
+    """A bank's closest hit, with the entry it hit (its provenance: exchange, source id, labels)."""
+
+    bank: HashBank
+    hit: Hit
+    entry: BankEntry
+
+
+@dataclass(frozen=True)
 class Lookup:
     # The hashes looked up (for an image: every signal Vigil computes of it).
     hashes: dict
-    # (bank, its closest hit), closest first.
-    matches: list[tuple[HashBank, Hit]]
+    # Each bank's closest hit, closest first.
+    matches: list[LookupMatch]
 
 
 def banks_listed() -> QuerySet:
@@ -35,14 +44,17 @@ def bank_thresholds(bank: HashBank) -> dict[str, int]:
     return {t: bank.threshold(t) for t in bank.signal_types if t in PERCEPTUAL}
 
 
-def _closest_per_bank(hits: list[Hit]) -> list[tuple[HashBank, Hit]]:
-    entries = BankEntry.objects.select_related("bank").in_bulk([h.entry_id for h in hits])
-    per_bank: dict[int, tuple[HashBank, Hit]] = {}
+def _closest_per_bank(hits: list[Hit]) -> list[LookupMatch]:
+    # One query, the entries' programmes with them.
+    entries = BankEntry.objects.select_related("bank", "exchange").in_bulk(
+        [h.entry_id for h in hits]
+    )
+    per_bank: dict[int, LookupMatch] = {}
     for h in hits:
-        bank = entries[h.entry_id].bank
-        if bank.pk not in per_bank or h.distance < per_bank[bank.pk][1].distance:
-            per_bank[bank.pk] = (bank, h)
-    return sorted(per_bank.values(), key=lambda bh: (bh[1].distance, bh[0].slug))
+        entry = entries[h.entry_id]
+        if entry.bank_id not in per_bank or h.distance < per_bank[entry.bank_id].hit.distance:
+            per_bank[entry.bank_id] = LookupMatch(entry.bank, h, entry)
+    return sorted(per_bank.values(), key=lambda m: (m.hit.distance, m.bank.slug))
 
 
 def _record(lookup: Lookup, *, by: str, actor, actor_label: str, obj) -> Lookup:
@@ -51,7 +63,7 @@ def _record(lookup: Lookup, *, by: str, actor, actor_label: str, obj) -> Lookup:
         obj=obj,
         actor=actor,
         actor_label=actor_label,
-        after={"by": by, "banks": sorted(b.slug for b, _ in lookup.matches)},
+        after={"by": by, "banks": sorted(m.bank.slug for m in lookup.matches)},
     )
     return lookup
 

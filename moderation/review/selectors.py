@@ -70,8 +70,12 @@ def case_media(case: Case):
         .prefetch_related(
             Prefetch(
                 "matches",
+                # Each match's provenance (its entry's programme) and what suppressed it.
                 queryset=Match.objects.select_related(
-                    "entry__bank", "entry__decision__reviewer"
+                    "entry__bank",
+                    "entry__exchange",
+                    "entry__decision__reviewer",
+                    "suppressed_by__entry__bank",
                 ).order_by("distance"),
             )
         )

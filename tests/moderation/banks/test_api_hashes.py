@@ -1,11 +1,14 @@
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from moderation.banks.matching import forget_indexes
-from moderation.banks.models import HashBank
+from moderation.banks.models import BankEntry, BankVersion, HashBank
 from moderation.banks.services import bank_import
+from moderation.exchanges.models import Exchange
 from reports.hashing import hash_bytes
 from tests.api_helpers import auth, b64, token_for
 from tests.testdata import PDQ
@@ -48,8 +51,64 @@ class TestHashLookup:
                 "signal_type": "md5",
                 "distance": 0,
                 "variant": None,
+                "programme": None,
+                "source_id": "",
+                "labels": [],
             }
         ]
+
+    def test_each_match_says_which_programme_listed_the_entry_with_its_id_and_labels(
+        self, client, make_user, bank
+    ):
+        ncmec = HashBank.objects.create(name="NCMEC", slug="ncmec", signal_types=["md5"])
+        exchange = Exchange.objects.create(
+            name="NCMEC hash sharing",
+            slug="ncmec",
+            kind="ncmec",
+            bank=ncmec,
+            url="https://x.invalid/",
+        )
+        BankEntry.objects.create(
+            bank=ncmec,
+            signal_type="md5",
+            value="e" * 32,
+            exchange=exchange,
+            source_id="ncmec-77",
+            labels=["A1", "industry"],
+        )
+        BankVersion.bump()
+        token = token_for(make_user)
+        r = lookup(client, token, {"signal_type": "md5", "hash": "e" * 32})
+        by_bank = {m["bank"]: m for m in r.json()["matches"]}
+        assert by_bank["ncmec"]["programme"] == "NCMEC hash sharing"
+        assert by_bank["ncmec"]["source_id"] == "ncmec-77"
+        assert by_bank["ncmec"]["labels"] == ["A1", "industry"]
+        assert by_bank["ncmec"]["distance"] == 0
+        assert by_bank["known"]["programme"] is None
+
+    def test_a_lookup_reads_as_many_queries_for_four_banks_as_for_one(
+        self, client, make_user, bank
+    ):
+        token = token_for(make_user)
+        body = {"signal_type": "md5", "hash": "e" * 32}
+        lookup(client, token, body)
+
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                r = lookup(client, token, body)
+            assert r.status_code == 200
+            return len(captured)
+
+        one = queries()
+        for n in range(3):
+            other = HashBank.objects.create(name=f"B{n}", slug=f"b{n}", signal_types=["md5"])
+            exchange = Exchange.objects.create(
+                name=f"P{n}", slug=f"p{n}", kind="https_feed", bank=other, url="https://x.invalid/"
+            )
+            BankEntry.objects.create(
+                bank=other, signal_type="md5", value="e" * 32, exchange=exchange, source_id=str(n)
+            )
+        assert queries() == one
 
     def test_by_image_catches_a_rotated_copy(self, client, make_user, bank):
         token = token_for(make_user)
