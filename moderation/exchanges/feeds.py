@@ -195,6 +195,13 @@ def feed_mark() -> Mark:
     return mark
 
 
+def _shareable(bank: HashBank):
+    """The bank's entries Vigil may hand on: not those a programme gave it (NCMEC's, StopNCII's,
+    ThreatExchange's lists are shared under terms that forbid passing them on), only what Vigil
+    listed itself: its reviewers' confirmations and its own imports."""
+    return BankEntry.objects.filter(bank=bank, exchange__isnull=True)
+
+
 def safe_labels(labels) -> list[str]:
     if not isinstance(labels, list):
         return []
@@ -239,7 +246,7 @@ def feed_changes(*, bank: HashBank, checkpoint: str | None, limit: int = PAGE_SI
     start = Checkpoint.decode(checkpoint, bank=bank) if checkpoint else Checkpoint(bank.pk)
     current = start if start.mark is not None else start.begin(feed_mark())
     mark = current.mark
-    entries = BankEntry.objects.filter(bank=bank)
+    entries = _shareable(bank)
     last_at, last_id = current.removed_after
     removals = list(
         entries.filter(
@@ -310,7 +317,8 @@ def _list_rows(bank: HashBank, mark: Mark) -> Iterable[tuple[str, str, list]]:
     """The entries the mark holds (ids up to it, not removed by its cutoff), a batch at a time:
     exactly what a partner holds after following the changes to the same mark."""
     entries = (
-        BankEntry.objects.filter(bank=bank, pk__lte=mark.entry_id)
+        _shareable(bank)
+        .filter(pk__lte=mark.entry_id)
         .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=_at(mark.cutoff)))
         .order_by("pk")
     )

@@ -141,9 +141,11 @@ def _locked(exchange_id: int, lease: str) -> Exchange:
 
 
 def _apply_page(exchange_id: int, sync_id: int, lease: str, page: Page) -> PageResult:
-    now = timezone.now()
     with transaction.atomic(durable=True):
         bank_write_gate()
+        # Stamped once the gate is held: snapshots and feeds rely on removal times no older
+        # than the moment their transaction could write (moderation/banks/snapshot.py SLACK).
+        now = timezone.now()
         exchange = _locked(exchange_id, lease)
         # One sync or import writes a bank at a time (two would insert the same new hash).
         HashBank.objects.select_for_update().filter(pk=exchange.bank_id).first()
@@ -210,13 +212,9 @@ def _apply_updates(exchange: Exchange, updates: list[Update], now, result: PageR
     for key, (pk, owner, labels) in existing.items():
         sources, _entry = wanted[key]
         new_labels = list(items[sources[-1]].labels)
-        if owner is None:
-            # Listed by hand first: the programme lists it too now.
-            BankEntry.objects.filter(pk=pk).update(
-                exchange=exchange, source_id=sources[0], first_seen_at=now, labels=new_labels
-            )
-            result.updated += 1
-        elif owner == exchange.pk and labels != new_labels:
+        # An entry Vigil listed itself (an import, a confirmation) stays Vigil's: the programme
+        # is recorded as listing it too (EntrySource), its withdrawal does not remove it.
+        if owner == exchange.pk and labels != new_labels:
             BankEntry.objects.filter(pk=pk).update(labels=new_labels)
             result.updated += 1
     created = BankEntry.objects.bulk_create(

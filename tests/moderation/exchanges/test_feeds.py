@@ -22,6 +22,7 @@ from moderation.banks.services import bank_entry_remove
 from moderation.banks.snapshot import bank_write_gate, index_snapshot_take
 from moderation.exchanges import feed_api, feeds
 from moderation.exchanges.feed_tokens import feed_token_create, feed_token_revoke
+from moderation.exchanges.models import Exchange
 from tests import test_api_fuzz as fuzz
 from tests.api_helpers import token_for
 from tests.moderation.exchanges.feed_helpers import (
@@ -417,3 +418,19 @@ def test_it_conforms_to_its_openapi_document_for_a_partner(case, partner_world, 
     if isinstance(params.get("slug"), str) and len(params["slug"]) % 2 == 0:
         params["slug"] = "shared"
     case.call_and_validate(headers={"Authorization": f"Bearer {partner_world}"}, checks=fuzz.CHECKS)
+
+
+@pytest.mark.django_db
+def test_it_never_passes_on_what_a_programme_listed(client):
+    """NCMEC's, StopNCII's and ThreatExchange's lists are shared under terms that forbid passing
+    them on: a published bank's entries from an exchange stay out of its feed, both formats."""
+    bank = published_bank()
+    own, theirs = add(bank, 1, 2)
+    exchange = Exchange.objects.create(
+        name="NCMEC", slug="ncmec", kind="ncmec", bank=bank, url="https://example.invalid/"
+    )
+    BankEntry.objects.filter(pk=theirs.pk).update(exchange=exchange, source_id="m-1")
+    token = token_for_banks(bank)
+    assert [line["id"] for line in lines(read(client, token))] == [str(own.pk)]
+    listed = read(client, token, format="csv").getvalue().decode()
+    assert md5(1) in listed and md5(2) not in listed
