@@ -42,6 +42,9 @@ EVENT_NAMES = {
     "bankentry.released": "Bank entry released from quarantine",
     "case.bank_matches_reapplied": "Case brought in line with its bank matches",
     # Hash exchanges
+    "exchange.created": "Exchange added",
+    "exchange.changed": "Exchange changed",
+    "exchange.deleted": "Exchange deleted",
     "exchange.sync_requested": "Exchange sync asked for",
     "exchange.sync_started": "Exchange sync started",
     "exchange.synced": "Exchange synced",

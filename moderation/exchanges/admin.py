@@ -1,5 +1,8 @@
-"""The admin for partner platforms' feed tokens (docs/feeds.md): made here or with
-`manage.py create_feed_token`, shown once, revoked (never deleted: the audit log names them)."""
+"""The admin for hash exchanges (docs/exchanges.md) and for partner platforms' feed tokens
+(docs/feeds.md: made here or with `manage.py create_feed_token`, shown once, revoked, never
+deleted: the audit log names them)."""
+
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -7,13 +10,14 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
 from accounts.roles import ADMINISTER
+from moderation.audit.admin import AuditedAdmin
 from moderation.banks.models import HashBank
 from moderation.exchanges.feed_tokens import (
     FeedTokenRefused,
     feed_token_create,
     feed_token_revoke,
 )
-from moderation.exchanges.models import FeedToken
+from moderation.exchanges.models import Exchange, FeedToken
 
 
 class FeedTokenAddForm(forms.ModelForm):
@@ -117,3 +121,99 @@ class FeedTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         revoked = sum(feed_token_revoke(token=t, user=request.user) for t in queryset)
         messages.success(request, f"{revoked} feed token(s) revoked.")
+
+
+class ExchangeForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text="The programme's API base URL, or the feed's URL (https).",
+    )
+
+    class Meta:
+        model = Exchange
+        fields = [
+            "name",
+            "slug",
+            "kind",
+            "bank",
+            "url",
+            "options",
+            "credentials_env",
+            "is_enabled",
+            "sync_every_minutes",
+            "send_feedback",
+        ]
+        help_texts = {
+            "options": 'What the client needs that is not secret, e.g. {"privacy_group": '
+            '"1234"} for ThreatExchange, {"mode": "incremental"} for another Vigil\'s feed '
+            "(docs/exchanges.md).",
+            "credentials_env": "The prefix of the server's environment variables holding the "
+            "credentials, e.g. VIGIL_EXCHANGE_NCMEC for VIGIL_EXCHANGE_NCMEC_USER and "
+            "_PASSWORD. Never the credentials themselves.",
+        }
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        if not url.startswith("https://"):
+            raise ValidationError("Credentials and hash lists travel only over https.")
+        return url
+
+    def clean_options(self):
+        options = self.cleaned_data["options"]
+        if not isinstance(options, dict):
+            raise ValidationError('An object, e.g. {"privacy_group": "1234"}, or {}.')
+        return options
+
+    def clean_credentials_env(self):
+        prefix = self.cleaned_data["credentials_env"].strip()
+        if prefix and not re.fullmatch(r"[A-Z][A-Z0-9_]{2,80}", prefix):
+            raise ValidationError(
+                "The name of environment variables: capital letters, digits and underscores."
+            )
+        return prefix
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, options = cleaned.get("kind"), cleaned.get("options") or {}
+        if kind == Exchange.Kind.THREATEXCHANGE and not str(options.get("privacy_group", "")):
+            self.add_error("options", 'ThreatExchange needs {"privacy_group": "<its id>"}.')
+        if kind in (Exchange.Kind.NCMEC, Exchange.Kind.STOPNCII) and not cleaned.get(
+            "credentials_env"
+        ):
+            self.add_error("credentials_env", "This programme needs credentials.")
+        if kind == Exchange.Kind.HTTPS_FEED and options.get("mode", "list") not in (
+            "list",
+            "incremental",
+        ):
+            self.add_error("options", 'A feed\'s "mode" is "list" or "incremental".')
+        return cleaned
+
+
+@admin.register(Exchange)
+class ExchangeAdmin(AuditedAdmin):
+    """Administrators configure the exchanges; supervisors follow them on their own pages
+    (/supervise/exchanges/). Deleting is refused once it has synced: switch it off instead."""
+
+    form = ExchangeForm
+    list_display = ["name", "kind", "bank", "is_enabled", "sync_every_minutes", "last_success_at"]
+    list_select_related = ["bank"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["last_synced_at", "last_success_at", "failures", "next_attempt_at"]
+
+    # Administrators (the permission code checks, as for feed tokens: no model permissions a
+    # migration would have to grant).
+    def has_module_permission(self, request):
+        return request.user.has_perm(ADMINISTER)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(ADMINISTER)
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(ADMINISTER)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(ADMINISTER)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(ADMINISTER) and (obj is None or not obj.syncs.exists())
