@@ -35,6 +35,8 @@ class TestBankAdmin:
                 "vpdq_quality": "50",
                 "vpdq_query_percent": "0",
                 "vpdq_compared_percent": "80",
+                "flood_limit": "50",
+                "flood_window_minutes": "60",
             },
         )
         assert r.status_code == 302, r.content
