@@ -96,7 +96,7 @@ def account_overview(user, owner_id: str, pages: Mapping[str, str]) -> AccountOv
         ),
         matches=_page(
             Match.objects.filter(media__in=_media(owner_id, case_ids))
-            .select_related("entry__bank", "media")
+            .select_related("entry__bank", "entry__exchange", "media")
             # Which case the matched file came in with: its report's, or its flag's.
             .annotate(case_id=Coalesce(F("media__report__case_id"), F("media__flag__case_id")))
             .order_by("-matched_at", "-pk"),

@@ -386,7 +386,7 @@ def _bank_group(query: Query, *, closest_per_bank: bool) -> Group:
     entries = list(
         BankEntry.objects.filter(
             Q(pk__in=closest) | exact_vpdq, removed_at__isnull=True, bank__is_active=True
-        ).select_related("bank")
+        ).select_related("bank", "exchange")
     )
     rows = sorted(
         (BankRow(e, *best.get(e.pk, ("vpdq", 0))) for e in entries),
