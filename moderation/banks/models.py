@@ -199,6 +199,12 @@ class BankEntry(models.Model):
             # One import's entries, for the rematch that follows it (a bank's FK index alone
             # makes that a scan of the bank: 4.2 s for one line into 10M, measured).
             models.Index(fields=["bank", "added_at"], name="bank_entry_import"),
+            # Quarantined entries: few, counted for supervisors' inbox on every page.
+            models.Index(
+                fields=["quarantined_at"],
+                condition=Q(quarantined_at__isnull=False),
+                name="bank_entry_quarantined",
+            ),
             # An exchange's withdrawal names its own id for the entry.
             models.Index(
                 fields=["exchange", "source_id"],
