@@ -70,7 +70,8 @@ class TestAWholeList:
         entry = live(bank).get(signal_type="pdq")
         assert entry.exchange == ex and entry.source_id == f"pdq:{PDQ[0]}"
         assert entry.labels == ["csam", "A1"]
-        assert entry.first_seen_at == entry.last_seen_at == entry.added_at
+        assert entry.first_seen_at == entry.last_seen_at
+        assert entry.added_at == done.started_at  # one rematch covers all the sync added
         ex.refresh_from_db()
         assert ex.checkpoint == {"etag": feed.etag()} and ex.failures == 0 and not ex.sync_lease
         verbs = list(AuditEvent.objects.values_list("verb", flat=True))
@@ -294,3 +295,14 @@ class TestWithdrawalsEndTheirEffects:
         assert Match.objects.get().withdrawn_at is not None
         case = Case.objects.get(pk=report.case_id)
         assert case.bank_match_level == BankMatch.NONE and case.bank_match_label == ""
+
+    def test_media_received_before_is_matched_once_the_sync_lists_it(
+        self, feed, exchange, submit_report, run_jobs
+    ):
+        report = report_image(submit_report, known_image())
+        assert not Match.objects.exists()
+        feed.lines = [f"pdq,{hash_bytes(known_image())['pdq']}"]
+        with run_jobs():
+            sync(exchange())
+        assert Match.objects.get().media.report_id == report.pk
+        assert Case.objects.get(pk=report.case_id).bank_match_level == BankMatch.BANK
