@@ -20,6 +20,20 @@ from moderation.exchanges.feed_tokens import (
 from moderation.exchanges.models import Exchange, FeedToken
 
 
+class AdministratorsOnly:
+    """For administrators only, by the permission the code checks (not model permissions a
+    migration would have to grant)."""
+
+    def has_module_permission(self, request):
+        return request.user.has_perm(ADMINISTER)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(ADMINISTER)
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(ADMINISTER)
+
+
 class FeedTokenAddForm(forms.ModelForm):
     banks = forms.ModelMultipleChoiceField(
         queryset=HashBank.objects.filter(is_published=True).order_by("name"),
@@ -40,7 +54,7 @@ class FeedTokenAddForm(forms.ModelForm):
 
 
 @admin.register(FeedToken)
-class FeedTokenAdmin(admin.ModelAdmin):
+class FeedTokenAdmin(AdministratorsOnly, admin.ModelAdmin):
     list_display = ["name", "bank_slugs", "created_at", "created_by", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     list_select_related = ["created_by"]
@@ -55,17 +69,7 @@ class FeedTokenAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
 
-    # Administrators manage feed tokens (the permission code checks, not model permissions a
-    # migration would have to grant); a token is never changed, only revoked and replaced.
-    def has_module_permission(self, request):
-        return request.user.has_perm(ADMINISTER)
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm(ADMINISTER)
-
-    def has_add_permission(self, request):
-        return request.user.has_perm(ADMINISTER)
-
+    # A token is never changed, only revoked and replaced.
     def has_revoke_permission(self, request):
         return request.user.has_perm(ADMINISTER)
 
@@ -191,7 +195,7 @@ class ExchangeForm(forms.ModelForm):
 
 
 @admin.register(Exchange)
-class ExchangeAdmin(AuditedAdmin):
+class ExchangeAdmin(AdministratorsOnly, AuditedAdmin):
     """Administrators configure the exchanges; supervisors follow them on their own pages
     (/supervise/exchanges/). Deleting is refused once it has synced: switch it off instead."""
 
@@ -200,17 +204,6 @@ class ExchangeAdmin(AuditedAdmin):
     list_select_related = ["bank"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["last_synced_at", "last_success_at", "failures", "next_attempt_at"]
-
-    # Administrators (the permission code checks, as for feed tokens: no model permissions a
-    # migration would have to grant).
-    def has_module_permission(self, request):
-        return request.user.has_perm(ADMINISTER)
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm(ADMINISTER)
-
-    def has_add_permission(self, request):
-        return request.user.has_perm(ADMINISTER)
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm(ADMINISTER)

@@ -23,9 +23,11 @@ import urllib.parse
 from base64 import b64decode
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from lxml import etree
+
+from tests.moderation.exchanges.fake_http import FakeHandler, serve
 
 USERNAME, PASSWORD = "vigil-esp", "fake-ncmec-password"
 NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
@@ -261,37 +263,20 @@ def _authorised(server: FakeNcmec, headers) -> bool:
 
 
 def start(server: FakeNcmec) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self):
-            length = int(self.headers.get("Content-Length", 0) or 0)
-            body = self.rfile.read(length) if length else b""
+    class Handler(FakeHandler):
+        content_type = "application/xml"
+
+        def serve(self, method: str, body: bytes):
             split = urllib.parse.urlsplit(self.path)
             path = urllib.parse.unquote(split.path)
             query = {k: v[0] for k, v in urllib.parse.parse_qs(split.query).items()}
             authorised = _authorised(server, self.headers)
-            server.requests.append(Request(self.command, path, query, body, authorised))
+            server.requests.append(Request(method, path, query, body, authorised))
             if authorised:
-                status, headers, answer = handle(server, self.command, path, query, body)
+                status, headers, answer = handle(server, method, path, query, body)
             else:
                 status, headers, answer = 401, {"WWW-Authenticate": 'Basic realm="NCMEC"'}, b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(answer)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(answer)
+            self.answer(status, answer, headers)
 
-        do_GET = do_PUT = _answer
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}{BASE_PATH}"
-    # A short poll: shutting the server down at a test's end then takes no half second.
-    threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    ).start()
+    httpd, server.url = serve(Handler, BASE_PATH)
     return httpd

@@ -21,7 +21,9 @@ import secrets
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.moderation.exchanges.fake_http import FakeHandler, serve
 
 SUBSCRIPTION_KEY = "fake-subscription-key"
 FETCH_KEY = "fake-fetch-function-key"
@@ -151,8 +153,8 @@ def _submit_feedback(server: FakeStopNcii, body: bytes) -> tuple[int, dict]:
 
 
 def start(server: FakeStopNcii) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self, method: str, body: bytes = b""):
+    class Handler(FakeHandler):
+        def serve(self, method: str, body: bytes = b""):
             parsed = urllib.parse.urlsplit(self.path)
             endpoint = parsed.path.rstrip("/").rsplit("/", 1)[-1]
             params = dict(urllib.parse.parse_qsl(parsed.query))
@@ -163,49 +165,27 @@ def start(server: FakeStopNcii) -> ThreadingHTTPServer:
             )
             expected = {"GET": "FetchHashes", "POST": "SubmitFeedback"}[method]
             if not parsed.path.startswith("/v1/") or endpoint != expected:
-                return self._answer(404, b'{"error": "not found"}')
+                return self.answer(404, b'{"error": "not found"}')
             if self.headers.get("Ocp-Apim-Subscription-Key") != server.keys["subscription"]:
-                return self._answer(401, b'{"statusCode": 401, "message": "Access denied"}')
+                return self.answer(401, b'{"statusCode": 401, "message": "Access denied"}')
             if self.headers.get("x-functions-key") != server.keys[endpoint]:
-                return self._answer(401, b"")
+                return self.answer(401, b"")
             behaviour = server.behaviour(endpoint)
             if behaviour == "429":
-                return self._answer(
+                return self.answer(
                     429, b'{"statusCode": 429}', {"Retry-After": str(server.retry_after)}
                 )
             if behaviour == "400":
-                return self._answer(400, b'{"statusCode": 400, "message": "Bad request"}')
+                return self.answer(400, b'{"statusCode": 400, "message": "Bad request"}')
             if behaviour in ("500", "502", "503"):
-                return self._answer(int(behaviour), b"<html>Service unavailable</html>")
+                return self.answer(int(behaviour), b"<html>Service unavailable</html>")
             if behaviour == "malformed":
-                return self._answer(200, b'{"count": 2, "hashRecords": [{"lastMod')
+                return self.answer(200, b'{"count": 2, "hashRecords": [{"lastMod')
             if endpoint == "FetchHashes":
                 status, answer = _fetch(server, params)
             else:
                 status, answer = _submit_feedback(server, body)
-            self._answer(status, json.dumps(answer).encode())
+            self.answer(status, json.dumps(answer).encode())
 
-        def _answer(self, status: int, body: bytes, headers: dict | None = None):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            self._serve("GET")
-
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length", 0))
-            self._serve("POST", self.rfile.read(length))
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd, server.url = serve(Handler, "/v1")
     return httpd

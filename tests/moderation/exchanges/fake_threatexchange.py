@@ -27,7 +27,9 @@ import json
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.moderation.exchanges.fake_http import FakeHandler, serve
 
 APP_ID = "1064061590331234"
 APP_SECRET = "fake-threatexchange-app-secret-5f0c1d"
@@ -255,8 +257,10 @@ def _react(server: FakeThreatExchange, descriptor_id: str, params: dict) -> tupl
 
 
 def start(server: FakeThreatExchange) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self, method: str, body: bytes = b""):
+    class Handler(FakeHandler):
+        content_type = "application/json; charset=UTF-8"
+
+        def serve(self, method: str, body: bytes = b""):
             parsed = urllib.parse.urlsplit(self.path)
             params = dict(urllib.parse.parse_qsl(parsed.query))
             if method == "POST":
@@ -265,10 +269,10 @@ def start(server: FakeThreatExchange) -> ThreadingHTTPServer:
             server.requests.append(Request(method, path, params, parsed.query))
             parts = path.split("/")
             if len(parts) < 3 or parts[1] != VERSION:
-                return self._answer(400, _error(2500, "Unknown path components", "OAuthException"))
+                return self._json(400, _error(2500, "Unknown path components", "OAuthException"))
             if params.get("access_token") != server.token:
                 given = params.get("access_token", "")
-                return self._answer(
+                return self._json(
                     server.auth_status,
                     _error(
                         190,
@@ -282,57 +286,35 @@ def start(server: FakeThreatExchange) -> ThreadingHTTPServer:
             elif method == "POST" and len(parts) == 3:
                 endpoint = "reactions"
             else:
-                return self._answer(400, _error(100, "Unsupported request", "GraphMethodException"))
+                return self._json(400, _error(100, "Unsupported request", "GraphMethodException"))
             behaviour = server.behaviour(endpoint)
             if behaviour == "throttle":
-                return self._answer(
+                return self._json(
                     400, _error(4, "(#4) Application request limit reached", is_transient=True)
                 )
             if behaviour == "429":
-                return self._answer(
+                return self._json(
                     429, _error(4, "(#4) Too many calls"), {"Retry-After": str(server.retry_after)}
                 )
             if behaviour in ("500", "503"):
-                return self._answer(
+                return self._json(
                     int(behaviour),
                     _error(2, "An unexpected error has occurred. Please retry your request later."),
                 )
             if behaviour == "malformed":
-                return self._raw(200, b'{"data": [{"id": "1", "indicator": "ab')
+                return self.answer(200, b'{"data": [{"id": "1", "indicator": "ab')
             if behaviour == "redirect":
-                return self._answer(302, {}, {"Location": f"{server.url}/elsewhere"})
+                return self._json(302, {}, {"Location": f"{server.url}/elsewhere"})
             if behaviour == "no_data":
-                return self._answer(200, {"paging": {}})
+                return self._json(200, {"paging": {}})
             if endpoint == "threat_updates":
                 status, answer = _threat_updates(server, parts[2], params)
             else:
                 status, answer = _react(server, parts[2], params)
-            self._answer(status, answer)
+            self._json(status, answer)
 
-        def _answer(self, status: int, answer: dict, headers: dict | None = None):
-            self._raw(status, json.dumps(answer).encode(), headers)
+        def _json(self, status: int, answer: dict, headers: dict | None = None):
+            self.answer(status, json.dumps(answer).encode(), headers)
 
-        def _raw(self, status: int, body: bytes, headers: dict | None = None):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            self._serve("GET")
-
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length", 0))
-            self._serve("POST", self.rfile.read(length))
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}/{VERSION}"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd, server.url = serve(Handler, f"/{VERSION}")
     return httpd

@@ -1,0 +1,44 @@
+"""The HTTP plumbing the fake programmes share: a handler that reads a request's body and sends
+an answer, and a server on 127.0.0.1 in a thread (each fake follows its programme's own wire
+format; this is only the transport)."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """Subclasses define `serve(method, body)` and answer with `answer`."""
+
+    content_type = "application/json"
+
+    def serve(self, method: str, body: bytes) -> None:
+        raise NotImplementedError
+
+    def answer(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _with_body(self):
+        length = int(self.headers.get("Content-Length", 0) or 0)
+        self.serve(self.command, self.rfile.read(length) if length else b"")
+
+    do_GET = do_POST = do_PUT = _with_body
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(handler: type[FakeHandler], path: str = "") -> tuple[ThreadingHTTPServer, str]:
+    """Start serving in a thread; (the server, its URL with `path`)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    # A short poll: shutting the server down at a test's end then takes no half second.
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}{path}"
