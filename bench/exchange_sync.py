@@ -19,8 +19,11 @@ size):
    the job's own time (`started_at` → `finished_at`), pages, entries/s; the memory of the process
    that ran the job (VigilWorker forks a work horse for every job but the hashing one: the horse's
    VmHWM and its largest private memory, sampled every 50 ms from /proc, and the worker's own
-   VmHWM); the database size it added. Then the jobs it queued (a rematch per page that added
-   entries) until the queues are idle.
+   VmHWM); the database size it added. The job goes on past the sync's `finished_at`: a sync
+   that added INDEX_SNAPSHOT_FOLD_AT entries or more analyses the tables after its last commit
+   (the RQ job's end − `finished_at`, reported apart). Then the jobs it queued (one rematch of
+   all it added and, from INDEX_SNAPSHOT_FOLD_AT, an index snapshot per signal type), each
+   kind's own time, until the queues are idle.
 2. **Incremental syncs.** 1,000 changes are appended to the feed (500 new items, 500 withdrawals
    of items spread through the list) and synced the same way; then a sync with nothing new. The
    bank must then hold exactly the expected hashes (count, no duplicates, digest of the values).
@@ -496,7 +499,7 @@ def run_size(size: int, args, feeds: Feeds, base_env: dict, database_url: str, t
     from accounts.models import User
     from lib.jobs import get_queue
     from moderation.banks.models import HashBank
-    from moderation.exchanges.models import Exchange
+    from moderation.exchanges.models import Exchange, ExchangeSync
 
     r = {"size": size, "pages_expected": -(-size // args.page_items)}
     main, resumed = f"main-{size}", f"resumed-{size}"
@@ -546,14 +549,24 @@ def run_size(size: int, args, feeds: Feeds, base_env: dict, database_url: str, t
         r["full_db_added_mb"] = database_mb() - db_before
         r["full_tables_mb"] = table_mb("moderation_bankentry", "moderation_entrysource")
         progress(f"full sync: {json.dumps(full, default=str)}")
-        seen = {j.id for j in finished_jobs()}
+        seen = {j.id for j in finished_jobs() if job_kind(j) != "sync_exchange"}
         r["after_full_s"] = wait_idle()
-        r["after_full_jobs"] = defaultdict(int)
+        r["after_full_jobs"], r["after_full_job_s"] = defaultdict(int), defaultdict(float)
+        finished_at = epoch(ExchangeSync.objects.get(pk=full["sync"]["pk"]).finished_at)
         for job in finished_jobs():
-            if job.id not in seen and job_kind(job) != "sync_exchange":
-                r["after_full_jobs"][job_kind(job)] += 1
+            if job.id in seen or not (job.started_at and job.ended_at):
+                continue
+            if job_kind(job) == "sync_exchange":
+                if epoch(job.started_at) <= finished_at <= epoch(job.ended_at):
+                    # What the job did after the sync's end: the final ANALYZE (after commit).
+                    r["full_tail_s"] = epoch(job.ended_at) - finished_at
+                continue
+            r["after_full_jobs"][job_kind(job)] += 1
+            r["after_full_job_s"][job_kind(job)] += epoch(job.ended_at) - epoch(job.started_at)
         progress(
-            f"jobs after the full sync: {dict(r['after_full_jobs'])}, {r['after_full_s']:.1f} s"
+            f"jobs after the full sync: {dict(r['after_full_jobs'])} "
+            f"{dict(r['after_full_job_s'])}, {r['after_full_s']:.1f} s; "
+            f"sync job tail {r.get('full_tail_s')}"
         )
 
         # 2. Incremental: additions and withdrawals, then nothing new.
@@ -595,7 +608,9 @@ def run_size(size: int, args, feeds: Feeds, base_env: dict, database_url: str, t
         base += args.profile_pages * args.page_items
         log += [change(f"a{base + k}", v) for k, v in enumerate(more)]
         r["cprofile"] = cprofile_sync(exchange)
-        get_queue("default").empty()  # its rematch jobs: no media was received, nothing to match
+        # Its rematch jobs (no media was received, nothing to match) and index snapshot jobs (the
+        # next worker takes a snapshot before its first fork anyway).
+        get_queue("default").empty()
         progress(f"fetch alone {r['fetch_alone']}; profile {json.dumps(r['profile'])[:1500]}")
 
         # 4. Killed half-way through a full sync, then resumed by a fresh worker.
@@ -705,6 +720,10 @@ def report(results: list[dict], args) -> None:
         ),
         ("request → sync finished (s)", lambda r: f"{r['full']['seconds']:.1f}"),
         ("— inside the job: started → finished (s)", lambda r: f"{r['full']['job_s']:.1f}"),
+        (
+            "— the job after finished_at: final ANALYZE (s)",
+            lambda r: f"{r['full_tail_s']:.1f}" if "full_tail_s" in r else "—",
+        ),
         ("entries / s (request → finished)", lambda r: per_s(r["size"], r["full"]["seconds"])),
         (
             "per page (ms, inside the job)",
@@ -725,10 +744,17 @@ def report(results: list[dict], args) -> None:
         (
             "jobs it queued, run after it",
             lambda r: (
-                ", ".join(f"{v} {k}" for k, v in sorted(r["after_full_jobs"].items())) or "none"
+                ", ".join(
+                    f"{v} {k} ({r['after_full_job_s'][k]:.2f} s)"
+                    for k, v in sorted(r["after_full_jobs"].items())
+                )
+                or "none"
             ),
         ),
-        ("— worker busy with them after the sync (s)", lambda r: f"{r['after_full_s']:.1f}"),
+        (
+            "— worker busy after the sync ended (s)",
+            lambda r: f"{r['after_full_s']:.1f}",
+        ),
         ("**`import_hashes`**, same list, fresh database", lambda r: ""),
         ("whole command (s)", lambda r: f"{r['import']['seconds']:.1f}"),
         ("entries / s", lambda r: per_s(r["size"], r["import"]["seconds"])),
