@@ -38,6 +38,8 @@ def test_revealed_images_stay_revealed_across_a_refused_decision(
     log_in(page, "reviewer1")
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/cases/{csam_case.pk}/")
+    # The shortcuts are the deferred script's: keys pressed before it ran are lost.
+    page.wait_for_load_state("load")
     page.keyboard.press("r")
     page.keyboard.press("r")
     images = page.locator(".media-frame img.revealed")
@@ -73,6 +75,7 @@ def test_the_decision_panel_stays_in_view_on_a_long_case(page, live_server, log_
     log_in(page, "reviewer1")
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/cases/{csam_case.pk}/")
+    page.wait_for_load_state("load")
     for _ in range(6):
         page.keyboard.press("r")
     expect(page.locator(".media-frame img.revealed")).to_have_count(6)
