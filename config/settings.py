@@ -328,6 +328,9 @@ HASH_LOOKUPS_PER_MINUTE = env_int("VIGIL_HASH_LOOKUPS_PER_MINUTE", 120)
 INDEX_DIR = Path(os.environ.get("VIGIL_INDEX_DIR") or VAR_DIR / "index")
 INDEX_SNAPSHOT_MIN_ENTRIES = env_int("VIGIL_INDEX_SNAPSHOT_MIN_ENTRIES", 100_000)
 INDEX_SNAPSHOT_FOLD_AT = env_int("VIGIL_INDEX_SNAPSHOT_FOLD_AT", 20_000)
+# Hosts lib/safe_fetch.py may fetch from whatever they resolve to: for tests' local servers only.
+# Empty in every deployment, and not read from the environment.
+SAFE_FETCH_ALLOWED_HOSTS: list[str] = []
 
 # How long a claimed case stays with a reviewer without activity.
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)

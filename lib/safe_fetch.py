@@ -1,0 +1,194 @@
+"""Fetching a URL someone else chose (a link in a report, a flag or a message) without letting it
+reach what it must not: this machine, the network it sits in, a cloud's metadata service.
+
+- http and https only, no credentials in the URL, the default or an explicit port;
+- the host is resolved here, and every address it resolves to must be public (`is_global`: no
+  private, loopback, link-local, shared, reserved, multicast or unspecified address, IPv4-mapped
+  IPv6 included); the connection goes to the address that was checked, not to a second lookup
+  (so a name that resolves to a public address once and a private one next cannot slip in), with
+  TLS still verified against the host's name;
+- every redirect is a new URL checked the same way, at most `max_redirects`;
+- the answer is read up to `max_bytes` (a larger Content-Length is refused before reading) within
+  an overall deadline (a server that dribbles bytes forever is cut off), never decompressed
+  (`Accept-Encoding: identity`; an encoded answer is refused), and only of an accepted type.
+
+Tests reach a local server through `settings.SAFE_FETCH_ALLOWED_HOSTS`, a test-only allow-list
+(empty in every deployment): a host named there skips the address check, nothing else does.
+"""
+
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from django.conf import settings
+
+USER_AGENT = "Vigil link checker (trust and safety review)"
+CHUNK = 64 * 1024
+
+
+class FetchRefused(Exception):
+    """Not fetched; `reason` says why, for the record (no secrets: the URL's own words only)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # the one asked for
+    final_url: str  # after redirects
+    content_type: str
+    data: bytes
+
+
+def fetch(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: float = 10.0,
+    max_redirects: int = 5,
+    accept: tuple[str, ...] = ("image/", "video/"),
+) -> Fetched:
+    """The body at `url`, or FetchRefused."""
+    deadline = time.monotonic() + timeout
+    current = url
+    for _ in range(max_redirects + 1):
+        parts, address = _checked(current)
+        status, headers, response, connection = _request(parts, address, deadline)
+        try:
+            if status in (301, 302, 303, 307, 308):
+                location = headers.get("location")
+                if not location:
+                    raise FetchRefused(f"a redirect ({status}) to nowhere")
+                current = urllib.parse.urljoin(current, location)
+                continue
+            if status != 200:
+                raise FetchRefused(f"the server answered {status}")
+            return Fetched(
+                url=url,
+                final_url=current,
+                content_type=_content_type(headers, accept),
+                data=_read(response, headers, max_bytes, deadline),
+            )
+        finally:
+            connection.close()
+    raise FetchRefused(f"more than {max_redirects} redirects")
+
+
+def _checked(url: str) -> tuple[urllib.parse.SplitResult, str]:
+    """The URL's parts and the checked address to connect to."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise FetchRefused("not a URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise FetchRefused(f"only http and https links are fetched, not {parts.scheme or 'none'}")
+    if parts.username is not None or parts.password is not None:
+        raise FetchRefused("a link with credentials in it is not fetched")
+    host = parts.hostname
+    if not host:
+        raise FetchRefused("a link without a host")
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise FetchRefused(f"{host} does not resolve") from None
+    addresses = [info[4][0] for info in infos]
+    if host in settings.SAFE_FETCH_ALLOWED_HOSTS:
+        return parts, addresses[0]
+    for address in addresses:
+        if not _public(address):
+            raise FetchRefused(f"{host} resolves to an address that is not public ({address})")
+    return parts, addresses[0]
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        # Verified against the host's name, though connected to the checked address.
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _request(parts, address: str, deadline: float):
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FetchRefused("it took too long")
+    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    connection = kind(parts.hostname, port, address, timeout=min(left, 10.0))
+    path = parts.path or "/"
+    if parts.query:
+        path += f"?{parts.query}"
+    try:
+        connection.request(
+            "GET",
+            path,
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "image/*, video/*",
+                "Accept-Encoding": "identity",
+            },
+        )
+        response = connection.getresponse()
+    except (OSError, http.client.HTTPException, ssl.SSLError) as e:
+        connection.close()
+        raise FetchRefused(f"could not fetch it: {type(e).__name__}") from None
+    headers = {k.lower(): v for k, v in response.getheaders()}
+    return response.status, headers, response, connection
+
+
+def _content_type(headers: dict, accept: tuple[str, ...]) -> str:
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # Never decompressed: a small encoded answer can unpack to gigabytes.
+        raise FetchRefused(f"an encoded answer ({encoding}) is not taken")
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not content_type.startswith(accept):
+        raise FetchRefused(f"not an image or a video ({content_type or 'no type'})")
+    return content_type
+
+
+def _read(response, headers: dict, max_bytes: int, deadline: float) -> bytes:
+    length = headers.get("content-length", "")
+    if length.isdecimal() and int(length) > max_bytes:
+        raise FetchRefused(f"larger than {max_bytes} bytes")
+    chunks, size = [], 0
+    while True:
+        if time.monotonic() > deadline:
+            raise FetchRefused("it took too long")
+        try:
+            chunk = response.read1(CHUNK)
+        except (OSError, http.client.HTTPException) as e:
+            raise FetchRefused(f"the answer broke off: {type(e).__name__}") from None
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchRefused(f"larger than {max_bytes} bytes")
+        chunks.append(chunk)

@@ -1,0 +1,176 @@
+"""Fetching a link someone else chose: only public addresses, checked after resolution and on
+every redirect; bounded in size, time and redirects; images and videos only, never decompressed."""
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from lib.safe_fetch import FetchRefused, fetch
+from tests.conftest import png_bytes
+
+PNG = png_bytes()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body=b"", headers=None):
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if "Content-Length" not in (headers or {}):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        path = self.path
+        if path == "/image.png":
+            return self._send(200, PNG, {"Content-Type": "image/png"})
+        if path == "/page.html":
+            return self._send(200, b"<html></html>", {"Content-Type": "text/html"})
+        if path == "/gzip":
+            return self._send(
+                200, b"x" * 10, {"Content-Type": "image/png", "Content-Encoding": "gzip"}
+            )
+        if path == "/big":
+            return self._send(200, b"x" * 5000, {"Content-Type": "image/png"})
+        if path == "/big-unannounced":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(b"x" * 5000)
+            return None
+        if path == "/forever":
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+            return None
+        if path.startswith("/redirect-to?"):
+            return self._send(302, headers={"Location": path.split("?", 1)[1]})
+        if path == "/loop":
+            return self._send(302, headers={"Location": "/loop"})
+        return self._send(404)
+
+
+@pytest.fixture
+def server(settings):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    # The test-only allow-list: this one local server, by the name the tests use for it.
+    settings.SAFE_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def refused(url, **kwargs) -> str:
+    with pytest.raises(FetchRefused) as e:
+        fetch(url, max_bytes=kwargs.pop("max_bytes", 100_000), **kwargs)
+    return e.value.reason
+
+
+def test_it_fetches_an_image_from_an_allowed_host(server):
+    got = fetch(f"{server}/image.png", max_bytes=100_000)
+    assert got.data == PNG and got.content_type == "image/png"
+
+
+def test_it_follows_a_redirect_and_checks_where_it_leads(server):
+    got = fetch(f"{server}/redirect-to?/image.png", max_bytes=100_000)
+    assert got.final_url.endswith("/image.png") and got.data == PNG
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata service
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://[::1]/",
+        "http://localhost/",
+    ],
+)
+def test_a_redirect_to_a_private_address_is_refused(server, target):
+    assert "not public" in refused(f"{server}/redirect-to?{target}")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.0.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",  # noqa: S104 (an address the fetch must refuse, not one bound)
+        "224.0.0.1",
+        "::1",
+        "fc00::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+    ],
+)
+def test_a_name_that_resolves_to_a_private_address_is_refused(monkeypatch, address):
+    # DNS is the network beyond this machine: a name answering with the given address.
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, **kw: [(family, socket.SOCK_STREAM, 6, "", (address, port))],
+    )
+    assert "not public" in refused("https://innocent.example/picture.jpg")
+
+
+def test_every_address_a_name_resolves_to_must_be_public(monkeypatch):
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, **kw: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port)),
+        ],
+    )
+    assert "10.0.0.5" in refused("https://two-faced.example/x.jpg")
+
+
+def test_the_local_server_is_refused_without_the_allow_list(server, settings):
+    settings.SAFE_FETCH_ALLOWED_HOSTS = []
+    assert "not public" in refused(f"{server}/image.png")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("ftp://example.org/x.png", "only http and https"),
+        ("gopher://example.org/", "only http and https"),
+        ("https://user:secret@example.org/x.png", "credentials"),
+        ("http:///nohost", "without a host"),
+        ("http://example.org:99999/", "not a URL"),
+    ],
+)
+def test_other_kinds_of_links_are_refused(url, says):
+    assert says in refused(url)
+
+
+def test_size_time_type_and_encoding_limits(server):
+    assert "larger than 1000" in refused(f"{server}/big", max_bytes=1000)
+    assert "larger than 1000" in refused(f"{server}/big-unannounced", max_bytes=1000)
+    assert "too long" in refused(f"{server}/forever", timeout=0.5)
+    assert "not an image or a video" in refused(f"{server}/page.html")
+    assert "encoded answer (gzip)" in refused(f"{server}/gzip")
+    assert "answered 404" in refused(f"{server}/missing")
+    assert "more than 5 redirects" in refused(f"{server}/loop")
