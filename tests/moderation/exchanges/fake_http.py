@@ -3,6 +3,8 @@ an answer, and a server on 127.0.0.1 in a thread (each fake follows its programm
 format; this is only the transport)."""
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -42,3 +44,19 @@ def serve(handler: type[FakeHandler], path: str = "") -> tuple[ThreadingHTTPServ
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     ).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}{path}"
+
+
+@contextmanager
+def running(fake, start: Callable) -> Iterator:
+    """A fake programme served (by its module's `start`) for the block; stopped after it."""
+    httpd = start(fake)
+    try:
+        yield fake
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def pdq(n: int) -> str:
+    """A distinct PDQ hash for n < 256 (n's two hex digits, 32 times)."""
+    return f"{n:02x}" * 32

@@ -15,6 +15,7 @@ from moderation.exchanges.services import exchanges_enqueue_due
 from moderation.exchanges.sync import exchange_sync
 from moderation.review.services import case_decide
 from tests.moderation.exchanges import fake_stopncii
+from tests.moderation.exchanges.fake_http import running
 from tests.moderation.exchanges.fake_stopncii import record
 
 ENV = "VIGIL_EXCHANGE_NCII"
@@ -23,25 +24,22 @@ PDQ = "5a" * 32
 
 @pytest.fixture
 def stopncii(monkeypatch, db):
-    fake = fake_stopncii.FakeStopNcii()
-    httpd = fake_stopncii.start(fake)
     monkeypatch.setenv(f"{ENV}_SUBSCRIPTION_KEY", fake_stopncii.SUBSCRIPTION_KEY)
     monkeypatch.setenv(f"{ENV}_FETCH_KEY", fake_stopncii.FETCH_KEY)
     monkeypatch.setenv(f"{ENV}_FEEDBACK_KEY", fake_stopncii.FEEDBACK_KEY)
-    bank = HashBank.objects.create(name="StopNCII", slug="ncii", signal_types=["pdq"])
-    exchange = Exchange.objects.create(
-        name="StopNCII",
-        slug="stopncii",
-        kind="stopncii",
-        bank=bank,
-        url=fake.url,
-        credentials_env=ENV,
-    )
-    fake.records = [record(PDQ, modified=1000)]
-    exchange_sync(exchange_id=exchange.pk)
-    yield fake, exchange
-    httpd.shutdown()
-    httpd.server_close()
+    with running(fake_stopncii.FakeStopNcii(), fake_stopncii.start) as fake:
+        bank = HashBank.objects.create(name="StopNCII", slug="ncii", signal_types=["pdq"])
+        exchange = Exchange.objects.create(
+            name="StopNCII",
+            slug="stopncii",
+            kind="stopncii",
+            bank=bank,
+            url=fake.url,
+            credentials_env=ENV,
+        )
+        fake.records = [record(PDQ, modified=1000)]
+        exchange_sync(exchange_id=exchange.pk)
+        yield fake, exchange
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from moderation.exchanges.clients.ncmec import (
 from moderation.exchanges.models import Exchange
 from moderation.exchanges.sync import exchange_sync
 from tests.moderation.exchanges import fake_ncmec
+from tests.moderation.exchanges.fake_http import running
 from tests.moderation.exchanges.fake_ncmec import FakeEntry
 
 ENV = "VIGIL_TEST_NCMEC"
@@ -60,11 +61,8 @@ def entry(n: int, **overrides) -> FakeEntry:
 
 @pytest.fixture
 def server():
-    fake = fake_ncmec.FakeNcmec(page_size=3)
-    httpd = fake_ncmec.start(fake)
-    yield fake
-    httpd.shutdown()
-    httpd.server_close()
+    with running(fake_ncmec.FakeNcmec(page_size=3), fake_ncmec.start) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -21,22 +21,16 @@ from moderation.exchanges.clients.stopncii import StopNciiClient
 from moderation.exchanges.models import Exchange
 from moderation.exchanges.sync import exchange_sync
 from tests.moderation.exchanges import fake_stopncii
+from tests.moderation.exchanges.fake_http import pdq, running
 from tests.moderation.exchanges.fake_stopncii import record
 
 ENV = "VIGIL_TEST_STOPNCII"
 
 
-def pdq(n: int) -> str:
-    return f"{n:02x}" * 32
-
-
 @pytest.fixture
 def server():
-    fake = fake_stopncii.FakeStopNcii()
-    httpd = fake_stopncii.start(fake)
-    yield fake
-    httpd.shutdown()
-    httpd.server_close()
+    with running(fake_stopncii.FakeStopNcii(), fake_stopncii.start) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from moderation.exchanges.clients.threatexchange import (
 from moderation.exchanges.models import Exchange
 from moderation.exchanges.sync import exchange_sync
 from tests.moderation.exchanges import fake_threatexchange as fake
+from tests.moderation.exchanges.fake_http import pdq, running
 from tests.moderation.exchanges.fake_threatexchange import descriptor, indicator
 
 ENV = "VIGIL_TEST_TE"
@@ -30,17 +31,10 @@ NOW = 1_800_000_000
 T0 = NOW - 10 * 24 * 3600
 
 
-def pdq(n: int) -> str:
-    return f"{n:02x}" * 32
-
-
 @pytest.fixture
 def server():
-    te = fake.FakeThreatExchange()
-    httpd = fake.start(te)
-    yield te
-    httpd.shutdown()
-    httpd.server_close()
+    with running(fake.FakeThreatExchange(), fake.start) as te:
+        yield te
 
 
 @pytest.fixture
