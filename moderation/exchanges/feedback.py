@@ -19,7 +19,7 @@ from django.utils import timezone
 from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
 from moderation.banks.models import Match
-from moderation.exchanges.clients import client_for
+from moderation.exchanges.clients import client_class, client_for
 from moderation.exchanges.clients.base import (
     ExchangeError,
     ExchangeRateLimited,
@@ -54,7 +54,7 @@ def feedback_queue_for_decision(*, decision, upheld: bool) -> int:
     verdict = ExchangeFeedback.Verdict.AGREE if upheld else ExchangeFeedback.Verdict.DISAGREE
     rows = []
     for entry in {m.entry_id: m.entry for m in matches}.values():
-        if not getattr(_client_class(entry.exchange), "takes_feedback", False):
+        if not client_class(entry.exchange.kind).takes_feedback:
             continue
         rows.append(
             ExchangeFeedback(
@@ -69,10 +69,6 @@ def feedback_queue_for_decision(*, decision, upheld: bool) -> int:
     )
     enqueue_many(send_exchange_feedback, [(pk,) for pk in ids])
     return len(created)
-
-
-def _client_class(exchange):
-    return type(client_for(exchange))
 
 
 def feedback_send(*, feedback_id: int) -> ExchangeFeedback | None:

@@ -63,7 +63,6 @@ class PageResult:
     updated: int = 0
     removed: int = 0
     notes: list[str] = field(default_factory=list)
-    added_at: object = None
 
 
 def exchange_sync(*, exchange_id: int, trigger: str = "schedule", user=None) -> ExchangeSync:

@@ -14,6 +14,10 @@ CLIENTS = {
 }
 
 
+def client_class(kind: str) -> type[ExchangeClient]:
+    module, _, name = CLIENTS[kind].rpartition(".")
+    return getattr(import_module(module), name)
+
+
 def client_for(exchange) -> ExchangeClient:
-    module, _, name = CLIENTS[exchange.kind].rpartition(".")
-    return getattr(import_module(module), name)(exchange)
+    return client_class(exchange.kind)(exchange)

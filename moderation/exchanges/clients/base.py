@@ -18,8 +18,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from moderation.banks.models import SIGNAL_TYPES
-
 # A page's body is read up to this: a programme's page is a few MB; more is a fault.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 TIMEOUT_SECONDS = 30
@@ -115,14 +113,6 @@ class ExchangeClient:
                 f"The credentials for {self.exchange.name} are not set on this server."
             )
         return value
-
-
-def check_signal(signal_type: str, value: str) -> Signal:
-    """A signal as the banks hold it, or ExchangeMalformed."""
-    value = (value or "").strip().lower()
-    if signal_type not in SIGNAL_TYPES or not value:
-        raise ExchangeMalformed(f"not a signal Vigil holds: {signal_type!r}")
-    return Signal(signal_type, value)
 
 
 def http_request(
