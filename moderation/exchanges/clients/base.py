@@ -115,6 +115,23 @@ class ExchangeClient:
         return value
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_FOLLOWING = urllib.request.build_opener()
+# For an API whose requests carry a secret in their URL: a redirect is answered, not followed.
+_NOT_FOLLOWING = urllib.request.build_opener(_NoRedirect)
+
+
+def _capped(response, what: str) -> bytes:
+    data = response.read(MAX_RESPONSE_BYTES + 1)
+    if len(data) > MAX_RESPONSE_BYTES:
+        raise ExchangeMalformed(f"{what} answered with more than {MAX_RESPONSE_BYTES} bytes")
+    return data
+
+
 def http_request(
     url: str,
     *,
@@ -123,31 +140,39 @@ def http_request(
     body: bytes | None = None,
     what: str = "the exchange",
     not_modified: bool = False,
+    answer_errors: bool = False,
+    follow_redirects: bool = True,
 ) -> tuple[int, dict, bytes]:
     """(status, headers, body) of a 2xx answer; the errors above for the rest. Bodies are
     capped at MAX_RESPONSE_BYTES; TIMEOUT_SECONDS a connection. `not_modified`: a 304 (the
-    answer to a conditional request) is returned, not raised."""
+    answer to a conditional request) is returned, not raised. `answer_errors`: every answer is
+    returned, its body read (for an API that says in it what went wrong, as the Graph API
+    does); only an unreachable server raises. `follow_redirects`: False for a request whose
+    URL carries a secret."""
     if not url.startswith(("https://", "http://")):
         raise ExchangeMalformed(f"{what}: only http(s) addresses are fetched")
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked just above)
         url, data=body, method=method, headers=headers or {}
     )
+    opener = _FOLLOWING if follow_redirects else _NOT_FOLLOWING
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            data = response.read(MAX_RESPONSE_BYTES + 1)
-            if len(data) > MAX_RESPONSE_BYTES:
-                raise ExchangeMalformed(
-                    f"{what} answered with more than {MAX_RESPONSE_BYTES} bytes"
-                )
-            return response.status, dict(response.headers.items()), data
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status, dict(response.headers.items()), _capped(response, what)
     except urllib.error.HTTPError as e:
         status = e.code
+        answered = dict(e.headers.items()) if e.headers else {}
+        if answer_errors:
+            with e:
+                try:
+                    return status, answered, _capped(e, what)
+                except OSError:
+                    return status, answered, b""  # the status says enough
         if status == 304 and not_modified:
-            return 304, dict(e.headers.items()) if e.headers else {}, b""
+            return 304, answered, b""
         if status in (401, 403):
             raise ExchangeAuthFailed(f"{what} refused the credentials ({status})") from None
         if status == 429:
-            retry_after = e.headers.get("Retry-After", "60") if e.headers else "60"
+            retry_after = answered.get("Retry-After", "60")
             seconds = int(retry_after) if str(retry_after).isdecimal() else 60
             raise ExchangeRateLimited(f"{what} asked to slow down (429)", seconds) from None
         if status >= 500:

@@ -47,14 +47,10 @@ environment (<credentials_env>_<NAME>): ACCESS_TOKEN, or APP_ID and APP_SECRET.
 import json
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 
 from moderation.exchanges.clients.base import (
-    MAX_RESPONSE_BYTES,
-    TIMEOUT_SECONDS,
     ExchangeAuthFailed,
     ExchangeClient,
     ExchangeError,
@@ -65,6 +61,7 @@ from moderation.exchanges.clients.base import (
     Page,
     Signal,
     Update,
+    http_request,
 )
 
 BASE_URL = "https://graph.facebook.com"
@@ -219,35 +216,23 @@ class ThreatExchangeClient(ExchangeClient):
         if not url.startswith(("https://", "http://")):
             raise ExchangeMalformed(f"{what}: only http(s) addresses are fetched")
         query = urllib.parse.urlencode({**params, "access_token": token})
-        if method == "GET":
-            request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
-                f"{url}?{query}", headers={"Accept": "application/json"}
-            )
-        else:
-            request = urllib.request.Request(  # noqa: S310
-                url,
-                data=query.encode(),
+        form = method != "GET"
+        try:
+            status, headers, body = http_request(
+                url if form else f"{url}?{query}",
                 method=method,
                 headers={
                     "Accept": "application/json",
-                    "Content-Type": "application/x-www-form-urlencoded",
+                    **({"Content-Type": "application/x-www-form-urlencoded"} if form else {}),
                 },
+                body=query.encode() if form else None,
+                what=what,
+                answer_errors=True,
+                # A GET carries the token in its query: a redirect is answered, not followed.
+                follow_redirects=False,
             )
-        try:
-            with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
-                status, headers, body = response.status, response.headers, _read(response, what)
-        except urllib.error.HTTPError as e:
-            with e:
-                status, headers = e.code, e.headers
-                try:
-                    body = _read(e, what)
-                except OSError:
-                    body = b""  # the status says enough
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise ExchangeUnavailable(
-                f"{what} could not be reached: {_scrub(str(reason), token)}"
-            ) from None
+        except ExchangeUnavailable as e:
+            raise ExchangeUnavailable(_scrub(str(e), token)) from None
         try:
             answer = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -292,17 +277,6 @@ class ThreatExchangeClient(ExchangeClient):
         return f"{base}/{version}"
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """The Graph API does not redirect; a redirect is not followed (a GET carries the token in
-    its query), and is refused as any other answer that is not the API's."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
 class _Refused(ExchangeMalformed):
     """The API refused the request itself (a 4xx that is neither throttling nor credentials):
     a bad parameter, an unknown object, a cursor no longer good."""
@@ -312,13 +286,6 @@ def _whole(value, default):
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return default
     return value
-
-
-def _read(response, what: str) -> bytes:
-    data = response.read(MAX_RESPONSE_BYTES + 1)
-    if len(data) > MAX_RESPONSE_BYTES:
-        raise ExchangeMalformed(f"{what} answered with more than {MAX_RESPONSE_BYTES} bytes")
-    return data
 
 
 def _scrub(text: str, token: str) -> str:
