@@ -4,7 +4,7 @@ Code imports models from their domain's module, never from here (import-linter c
 
 from moderation.audit.models import AuditEvent, AuditVerification
 from moderation.banks.models import BankEntry, BankVersion, Cluster, ClusterLock, HashBank, Match
-from moderation.cases.models import Case, CaseSkip, PriorityWeights, Queue
+from moderation.cases.models import AccountCaseSettings, Case, CaseSkip, PriorityWeights, Queue
 from moderation.decisions.models import Appeal, Decision, QualitySettings, ReReview
 from moderation.enforcement.models import DeliveryAttempt, EnforcementAction, WebhookDelivery
 from moderation.escalations.models import Escalation, EscalationFile, SubmissionAttempt
@@ -19,6 +19,7 @@ from moderation.outbox.models import OutboxJob
 from moderation.supervision.models import QueueHour
 
 __all__ = [
+    "AccountCaseSettings",
     "Appeal",
     "AuditEvent",
     "AuditVerification",

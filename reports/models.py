@@ -42,6 +42,9 @@ class ContentItem(models.Model):
         POST = "post", "Post"
         MESSAGE = "message", "Message"
         ACCOUNT = "account", "Account"
+        # A conversation between accounts (direct messages, a group chat): its participants
+        # and messages are reports.models.Participant and Message.
+        CONVERSATION = "conversation", "Conversation"
         OTHER = "other", "Other"
 
     # The platform's id when the platform sent it, otherwise derived from the URL (see services).
@@ -66,6 +69,9 @@ class ContentItem(models.Model):
     posted_at = models.DateTimeField(null=True, blank=True)
     # Could anyone online see it (CyberTipline publiclyAvailable)? None = the platform did not say.
     publicly_available = models.BooleanField(null=True, blank=True)
+    # The owner's e-mail address as the platform holds it (CyberTipline reportedPerson email):
+    # the reported account's, never the reporter's.
+    owner_email = models.EmailField(max_length=254, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -299,6 +305,14 @@ class Media(models.Model):
     flag = models.ForeignKey(
         Flag, on_delete=models.PROTECT, null=True, blank=True, related_name="media"
     )
+    # The message of a conversation it was attached to, when it came with one.
+    message = models.ForeignKey(
+        "reports.Message",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attachments",
+    )
     # Named by SHA-256 in private storage (reports/media.py), so identical files are stored once.
     # Never the uploader's file name on disk: it may carry personal data or path tricks.
     file = models.FileField(max_length=200)
@@ -410,3 +424,144 @@ class VideoStrip(models.Model):
     @property
     def ready(self) -> bool:
         return self.made_at is not None and bool(self.timestamps) and bool(self.file)
+
+
+class Participant(models.Model):
+    """An account taking part in a reported conversation, with its age as the platform stated or
+    estimated it. The role follows from the age: a minor under 18, an adult at 18 or over,
+    unknown without an age."""
+
+    class Role(models.TextChoices):
+        MINOR = "minor", "Minor"
+        ADULT = "adult", "Adult"
+        UNKNOWN = "unknown", "Age unknown"
+
+    class AgeSource(models.TextChoices):
+        STATED = "stated", "Stated"
+        ESTIMATED = "estimated", "Estimated"
+
+    conversation = models.ForeignKey(
+        ContentItem, on_delete=models.PROTECT, related_name="participants"
+    )
+    # Indexed: an account's conversations are found by it (account cases, the account page).
+    account_id = models.CharField(max_length=255, db_index=True)
+    handle = models.CharField(max_length=255, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    age_source = models.CharField(max_length=9, choices=AgeSource, blank=True)
+    role = models.CharField(max_length=7, choices=Role, default=Role.UNKNOWN)
+    # The account the reports are about (the conversation's owner_id, or named by a report).
+    reported = models.BooleanField(default=False)
+    # A report about the conversation came from this participant (a reporter's account only
+    # marks a participant: who reported stays in ReporterIdentity, for supervisors).
+    is_reporter = models.BooleanField(default=False)
+    # Not in the participants a report listed: a message named it as sender (recorded, not lost).
+    listed = models.BooleanField(default=True)
+    # The account's e-mail address as the platform holds it, for an authority's report.
+    email = models.EmailField(max_length=254, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "account_id"], name="one_participant_per_account"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(age__isnull=True, age_source="", role="unknown")
+                | models.Q(age__lt=18, role="minor") & ~models.Q(age_source="")
+                | models.Q(age__gte=18, role="adult") & ~models.Q(age_source=""),
+                name="participant_role_follows_age",
+            ),
+        ]
+
+    def __str__(self):
+        return self.handle or self.account_id
+
+    @staticmethod
+    def role_for(age: int | None) -> str:
+        if age is None:
+            return Participant.Role.UNKNOWN
+        return Participant.Role.MINOR if age < 18 else Participant.Role.ADULT
+
+
+class Message(models.Model):
+    """A message of a reported conversation: one the reporter pointed at, or one of its
+    neighbours the platform sent for context. Stored once per (conversation, platform id):
+    a message sent again (by a later report, or twice in one) is the same message."""
+
+    conversation = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="messages")
+    platform_id = models.CharField(max_length=255)
+    sender = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="messages")
+    sent_at = models.DateTimeField()
+    text = models.TextField(blank=True, max_length=10000)
+    # A report pointed at it (not only sent as context); never unset by a later report.
+    reported = models.BooleanField(default=False)
+    # The report that first brought it.
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="messages")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "platform_id"], name="one_message_per_platform_id"
+            ),
+        ]
+        indexes = [
+            # The thread, in the order the messages were sent (the view pages through it).
+            models.Index(fields=["conversation", "sent_at", "id"], name="message_thread_order"),
+        ]
+
+    def __str__(self):
+        return f"message {self.platform_id}"
+
+
+class Link(models.Model):
+    """A URL found in a report, a flag or a message, fetched by a worker (reports/links.py) so
+    that an image or video behind it is hashed and matched like an upload."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be fetched"
+        FETCHED = "fetched", "Fetched"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    content_item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="links")
+    report = models.ForeignKey(
+        Report, on_delete=models.PROTECT, null=True, blank=True, related_name="links"
+    )
+    flag = models.ForeignKey(
+        Flag, on_delete=models.PROTECT, null=True, blank=True, related_name="links"
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.PROTECT, null=True, blank=True, related_name="links"
+    )
+    url = models.URLField(max_length=2000)
+    # SHA-256 of the URL as found: a link met twice on one item is fetched once.
+    url_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Why it was refused or failed, in words (never a secret: the URL's own words only).
+    error = models.CharField(max_length=300, blank=True)
+    final_url = models.URLField(max_length=2000, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    media = models.ForeignKey(
+        Media, on_delete=models.PROTECT, null=True, blank=True, related_name="links"
+    )
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_item", "url_key"], name="one_link_per_item"),
+            models.CheckConstraint(
+                condition=models.Q(report__isnull=False) | models.Q(flag__isnull=False),
+                name="link_belongs_to_report_or_flag",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="fetched") | models.Q(media__isnull=False),
+                name="fetched_link_has_media",
+            ),
+        ]
+
+    def __str__(self):
+        return self.url

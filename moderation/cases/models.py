@@ -5,6 +5,7 @@ from types import MappingProxyType
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -405,3 +406,44 @@ class PriorityWeights(models.Model):
     def load(cls) -> "PriorityWeights":
         row = cls.objects.filter(pk=1).first()
         return row if row is not None else cls(pk=1)
+
+
+class AccountCaseSettings(models.Model):
+    """One row, edited by administrators: when reports about one account add up to a case about
+    the account itself (moderation/cases/accounts.py). Either threshold reached opens it."""
+
+    enabled = models.BooleanField(default=True)
+    min_reported_items = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(2)],
+        help_text="Open an account case when this many different things the account posted or "
+        "sent (posts, messages, conversations) have been reported or flagged.",
+    )
+    min_minor_contacts = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1)],
+        help_text="Open an account case when the account, not known to be a minor, is in "
+        "reported conversations with this many different minors.",
+    )
+
+    class Meta:
+        verbose_name = "account case settings"
+        verbose_name_plural = "account case settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_reported_items__gte=2, min_minor_contacts__gte=1),
+                name="account_case_thresholds_positive",
+            )
+        ]
+
+    def __str__(self):
+        if not self.enabled:
+            return "Account cases off"
+        return (
+            f"Account case at {self.min_reported_items} reported items or "
+            f"{self.min_minor_contacts} minors contacted"
+        )
+
+    @classmethod
+    def current(cls) -> "AccountCaseSettings":
+        return cls.objects.order_by("pk").first() or cls()

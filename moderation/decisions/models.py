@@ -30,6 +30,12 @@ class Decision(models.Model):
         B1 = "B1", "B1 – pubescent, sex act"
         B2 = "B2", "B2 – pubescent, lascivious exhibition"
 
+    class Target(models.TextChoices):
+        # What in a conversation the decision is about; "" (blank): the case's content as a
+        # whole (the post, the whole conversation, the account of an account case).
+        MESSAGE = "message", "A message"
+        ACCOUNT = "account", "A participant's account"
+
     case = models.ForeignKey("moderation.Case", on_delete=models.PROTECT, related_name="decisions")
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
@@ -46,11 +52,18 @@ class Decision(models.Model):
     # what they chose, and why a senior reviewer decides it instead.
     proposed_action = models.CharField(max_length=16, choices=Action, blank=True)
     referral_reason = models.CharField(max_length=300, blank=True)
+    target = models.CharField(max_length=8, choices=Target, blank=True)
+    # The message's platform id, or the participant's account id.
+    target_ref = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(target="", target_ref="") | ~Q(target="") & ~Q(target_ref=""),
+                name="decision_target_names_what",
+            ),
             models.CheckConstraint(
                 condition=Q(safety_notice=False)
                 | ~Q(action__in=["no_violation", "senior_review", "safety_notice"]),
