@@ -8,9 +8,16 @@ reach what it must not: this machine, the network it sits in, a cloud's metadata
   (so a name that resolves to a public address once and a private one next cannot slip in), with
   TLS still verified against the host's name;
 - every redirect is a new URL checked the same way, at most `max_redirects`;
-- the answer is read up to `max_bytes` (a larger Content-Length is refused before reading) within
-  an overall deadline (a server that dribbles bytes forever is cut off), never decompressed
-  (`Accept-Encoding: identity`; an encoded answer is refused), and only of an accepted type.
+- the answer is read up to `max_bytes` (a larger Content-Length is refused before reading; one
+  limit, or one per type: images and videos have their own) within an overall deadline (a server
+  that dribbles bytes forever is cut off), never decompressed (`Accept-Encoding: identity`; an
+  encoded answer is refused), and only of an accepted type.
+
+A refusal says whether it may pass (`transient`): the server down, refusing or dropping the
+connection, overloaded (5xx, 429, 408), or DNS not answering for now; another attempt later may
+succeed. Everything else (an address that is not public, a type, a size, a deadline, a redirect
+limit, an answer that is not HTTP, TLS that does not verify) is refused for good: asking again
+gets the same answer, and a hostile server must not earn itself retries by being slow.
 
 Tests reach a local server through `settings.SAFE_FETCH_ALLOWED_HOSTS`, a test-only allow-list
 (empty in every deployment): a host named there skips the address check, nothing else does.
@@ -22,20 +29,29 @@ import socket
 import ssl
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
 
 USER_AGENT = "Vigil link checker (trust and safety review)"
 CHUNK = 64 * 1024
+# Characters a request line may carry as they are (spaces, controls and non-ASCII are escaped).
+PRINTABLE_ASCII = "".join(chr(c) for c in range(33, 127))
+
+
+# Answers that say "not now" rather than "no": the server is down, overloaded or throttling.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class FetchRefused(Exception):
-    """Not fetched; `reason` says why, for the record (no secrets: the URL's own words only)."""
+    """Not fetched; `reason` says why, for the record (no secrets: the URL's own words only).
+    `transient`: the cause may pass, so another attempt later may succeed."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, transient: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -49,12 +65,13 @@ class Fetched:
 def fetch(
     url: str,
     *,
-    max_bytes: int,
+    max_bytes: int | Mapping[str, int],
     timeout: float = 10.0,
     max_redirects: int = 5,
     accept: tuple[str, ...] = ("image/", "video/"),
 ) -> Fetched:
-    """The body at `url`, or FetchRefused."""
+    """The body at `url`, or FetchRefused. `max_bytes`: one limit, or one per type prefix
+    (`{"image/": ..., "video/": ...}`), the longest prefix of the answer's type deciding."""
     deadline = time.monotonic() + timeout
     current = url
     for _ in range(max_redirects + 1):
@@ -68,12 +85,15 @@ def fetch(
                 current = urllib.parse.urljoin(current, location)
                 continue
             if status != 200:
-                raise FetchRefused(f"the server answered {status}")
+                raise FetchRefused(
+                    f"the server answered {status}", transient=status in TRANSIENT_STATUSES
+                )
+            content_type = _content_type(headers, accept)
             return Fetched(
                 url=url,
                 final_url=current,
-                content_type=_content_type(headers, accept),
-                data=_read(response, headers, max_bytes, deadline),
+                content_type=content_type,
+                data=_read(response, headers, _limit(max_bytes, content_type), deadline),
             )
         finally:
             connection.close()
@@ -97,7 +117,12 @@ def _checked(url: str) -> tuple[urllib.parse.SplitResult, str]:
     port = port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except socket.gaierror as e:
+        if e.errno == socket.EAI_AGAIN:
+            # The resolver did not answer in time: "try again", not "no such name".
+            raise FetchRefused(f"{host} could not be resolved for now", transient=True) from None
+        raise FetchRefused(f"{host} does not resolve") from None
+    except UnicodeError:
         raise FetchRefused(f"{host} does not resolve") from None
     addresses = [info[4][0] for info in infos]
     if host in settings.SAFE_FETCH_ALLOWED_HOSTS:
@@ -145,6 +170,8 @@ def _request(parts, address: str, deadline: float):
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"
+    # A request line is ASCII: a link's (or a redirect's) other characters go percent-encoded.
+    path = urllib.parse.quote(path, safe=PRINTABLE_ASCII)
     try:
         connection.request(
             "GET",
@@ -156,9 +183,9 @@ def _request(parts, address: str, deadline: float):
             },
         )
         response = connection.getresponse()
-    except (OSError, http.client.HTTPException, ssl.SSLError) as e:
+    except (OSError, http.client.HTTPException) as e:
         connection.close()
-        raise FetchRefused(f"could not fetch it: {type(e).__name__}") from None
+        raise _failed("could not fetch it", e) from None
     headers = {k.lower(): v for k, v in response.getheaders()}
     return response.status, headers, response, connection
 
@@ -185,10 +212,41 @@ def _read(response, headers: dict, max_bytes: int, deadline: float) -> bytes:
         try:
             chunk = response.read1(CHUNK)
         except (OSError, http.client.HTTPException) as e:
-            raise FetchRefused(f"the answer broke off: {type(e).__name__}") from None
+            raise _failed("the answer broke off", e) from None
         if not chunk:
+            if length.isdecimal() and size < int(length):
+                # http.client's read1 ends quietly at a connection closed early: never take a
+                # file cut short for the whole of it.
+                raise FetchRefused(
+                    f"the answer broke off ({size} of {length} bytes)", transient=True
+                )
             return b"".join(chunks)
         size += len(chunk)
         if size > max_bytes:
             raise FetchRefused(f"larger than {max_bytes} bytes")
         chunks.append(chunk)
+
+
+def _failed(what: str, error: Exception) -> FetchRefused:
+    """A connection's failure, said in words, and whether it may pass."""
+    if isinstance(error, TimeoutError):
+        # A server too slow to answer is cut off for good, as one that dribbles.
+        return FetchRefused("it took too long")
+    if isinstance(error, ssl.SSLError):
+        # A certificate that does not verify will not verify next time either.
+        return FetchRefused(f"{what}: TLS failed ({type(error).__name__})")
+    if isinstance(error, OSError | http.client.IncompleteRead):
+        # Refused, reset, unreachable, cut off midway: the server or the network may come back.
+        # (Checked before HTTPException: RemoteDisconnected is both a reset and a bad answer.)
+        return FetchRefused(f"{what}: {type(error).__name__}", transient=True)
+    # Not HTTP (a bad status line, headers too long): the server speaks nonsense, and will again.
+    return FetchRefused(f"{what}: {type(error).__name__}")
+
+
+def _limit(max_bytes: int | Mapping[str, int], content_type: str) -> int:
+    if isinstance(max_bytes, int):
+        return max_bytes
+    prefixes = [p for p in max_bytes if content_type.startswith(p)]
+    if not prefixes:
+        raise FetchRefused(f"no size limit for {content_type}")
+    return max_bytes[max(prefixes, key=len)]

@@ -61,6 +61,24 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(302, headers={"Location": path.split("?", 1)[1]})
         if path == "/loop":
             return self._send(302, headers={"Location": "/loop"})
+        if path.startswith("/status/"):
+            return self._send(int(path.rsplit("/", 1)[1]))
+        if path == "/hang-up":
+            # The connection closed without a word: what a server restarting looks like.
+            self.close_connection = True
+            return None
+        if path == "/cut-short":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            self.wfile.write(PNG[:10])
+            self.close_connection = True
+            return None
+        if path == "/bild-%C3%BC.png":  # a link with a non-ASCII name, as sent
+            return self._send(200, PNG, {"Content-Type": "image/png"})
+        if path == "/video":
+            return self._send(200, b"x" * 5000, {"Content-Type": "video/mp4"})
         return self._send(404)
 
 
@@ -174,3 +192,65 @@ def test_size_time_type_and_encoding_limits(server):
     assert "encoded answer (gzip)" in refused(f"{server}/gzip")
     assert "answered 404" in refused(f"{server}/missing")
     assert "more than 5 redirects" in refused(f"{server}/loop")
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_an_answer_that_says_not_now_may_pass(server, status):
+    with pytest.raises(FetchRefused) as e:
+        fetch(f"{server}/status/{status}", max_bytes=100_000)
+    assert e.value.transient and e.value.reason == f"the server answered {status}"
+
+
+def test_a_connection_refused_or_dropped_may_pass(server):
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))
+    port = unused.getsockname()[1]
+    unused.close()  # nothing listens there now
+    for url in (f"http://127.0.0.1:{port}/x.png", f"{server}/hang-up", f"{server}/cut-short"):
+        with pytest.raises(FetchRefused) as e:
+            fetch(url, max_bytes=100_000)
+        assert e.value.transient, (url, e.value.reason)
+
+
+def test_a_resolver_that_says_try_again_may_pass(monkeypatch):
+    def busy(host, port, **kw):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", busy)
+    with pytest.raises(FetchRefused) as e:
+        fetch("https://busy.example/x.png", max_bytes=100_000)
+    assert e.value.transient and "for now" in e.value.reason
+
+
+def test_what_asking_again_would_not_change_is_refused_for_good(server, monkeypatch):
+    for url, kwargs in [
+        (f"{server}/missing", {}),
+        (f"{server}/page.html", {}),
+        (f"{server}/big", {"max_bytes": 1000}),
+        (f"{server}/forever", {"timeout": 0.3}),
+        (f"{server}/loop", {}),
+        (f"{server}/redirect-to?http://10.0.0.1/", {}),
+        ("ftp://example.org/x.png", {}),
+    ]:
+        with pytest.raises(FetchRefused) as e:
+            fetch(url, max_bytes=kwargs.pop("max_bytes", 100_000), **kwargs)
+        assert not e.value.transient, (url, e.value.reason)
+
+    def no_such_name(host, port, **kw):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with pytest.raises(FetchRefused) as e:
+        fetch("https://nowhere.example/x.png", max_bytes=100_000)
+    assert not e.value.transient and "does not resolve" in e.value.reason
+
+
+def test_images_and_videos_may_have_limits_of_their_own(server):
+    limits = {"image/": 1000, "video/": 10_000}
+    assert "larger than 1000" in refused(f"{server}/big", max_bytes=limits)
+    assert len(fetch(f"{server}/video", max_bytes=limits).data) == 5000
+    assert "no size limit for image/png" in refused(f"{server}/big", max_bytes={"video/": 10_000})
+
+
+def test_a_link_with_other_characters_is_asked_for_percent_encoded(server):
+    assert fetch(f"{server}/bild-ü.png", max_bytes=100_000).data == PNG
