@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from ninja import Field, Router, Schema, Status
-from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool
+from pydantic import AfterValidator, BeforeValidator, IPvAnyAddress, StrictBool, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import core_schema
 
@@ -28,9 +28,10 @@ from reports.batch import FlagIntake, FlagStored, flag_intake_submit, flag_submi
 from reports.categories import Category
 from reports.content import ContentFacts
 from reports.content import IpCaptureIn as IpCaptureData
+from reports.conversation_schemas import ConversationIn, Email, Link, Links, conversation_facts
 from reports.media import IncomingMedia
 from reports.models import IP_CAPTURE_EVENTS, REFERENCE_ALPHABET, ContentItem, Report
-from reports.services import report_submit
+from reports.services import conversation_report_submit, report_submit
 from reports.uploads import MediaIn, decode_media
 
 router = Router(tags=["intake"])
@@ -90,6 +91,11 @@ class ContentIn(Schema):
     type: ContentType = "other"
     owner_id: Text(255) = ""
     owner_handle: Text(255) = ""
+    owner_email: Email = Field(
+        "",
+        description="The owner's e-mail address as the platform holds it: reported to "
+        "child-protection authorities with the owner. Never the reporter's.",
+    )
     language: Annotated[
         Text(
             35,
@@ -148,10 +154,28 @@ class IntakeIn(Schema):
     description: Text(settings.MAX_TEXT_LENGTH) = ""
     involves_child: StrictBool = False
     media: list[MediaIn] = Field(default_factory=list, max_length=settings.MAX_MEDIA_PER_REPORT)
+    links: list[Link] = Links
 
 
 class ReportIn(IntakeIn):
     reporter: ReporterIn | None = None
+    conversation: ConversationIn | None = Field(
+        None,
+        description="A conversation reported as a whole (grooming, enticement, sextortion "
+        "happen in one): its participants with their ages and the reported messages with "
+        "their neighbours. `content` is then the conversation (`id`: the platform's "
+        "conversation id; `type` conversation or left out). Every report of the same "
+        "conversation adds to one case and one thread.",
+    )
+
+    @model_validator(mode="after")
+    def _conversation_is_the_content(self):
+        if self.conversation is not None and self.content.type not in ("other", "conversation"):
+            raise ValueError(
+                f"a report with a conversation is about the conversation: content.type must "
+                f"be 'conversation', not {self.content.type!r}"
+            )
+        return self
 
 
 class FlagIn(IntakeIn):
@@ -257,6 +281,7 @@ def _content_facts(content: ContentIn) -> ContentFacts:
         type=content.type,
         owner_id=content.owner_id,
         owner_handle=content.owner_handle,
+        owner_email=content.owner_email,
         language=content.language,
         reach=content.reach,
         posted_at=content.posted_at,
@@ -304,13 +329,15 @@ def post_report(request, payload: ReportIn):
     to GET /reports/{reference}) and `case_id`; `warnings` only when something was set aside."""
     principal = require_scope(request, "report")
     images = decode_media(payload.media)
+    conversation = conversation_facts(payload.conversation) if payload.conversation else None
     reporter = payload.reporter or ReporterIn()
     email, warnings = _reporter_email(reporter)
-    report = report_submit(
+    fields = dict(
         category=payload.category,
         description=payload.description,
         involves_child=payload.involves_child,
         images=images,
+        links=payload.links,
         reporter_kind=reporter.kind,
         reporter_account_id=reporter.account_id,
         reporter_email=email,
@@ -321,6 +348,12 @@ def post_report(request, payload: ReportIn):
         actor_label=principal.label,
         content=_content_facts(payload.content),
     )
+    if conversation is None:
+        report = report_submit(**fields)
+    else:
+        stored = conversation_report_submit(conversation=conversation, **fields)
+        report = stored.report
+        warnings += stored.warnings
     return Status(
         201,
         {"reference": report.reference, "case_id": report.case_id, "warnings": warnings or None},
@@ -371,6 +404,7 @@ def _intake(flag: FlagIn, images: list[IncomingMedia]) -> FlagIntake:
         description=flag.description,
         involves_child=flag.involves_child,
         images=images,
+        links=flag.links,
     )
 
 

@@ -27,10 +27,10 @@ from moderation.cases.route_rules import source_of_flag
 from moderation.outbox.services import enqueue_many
 from reports.batch_content import ContentBatch
 from reports.content import ContentFacts
-from reports.jobs import hash_media
+from reports.jobs import check_account, hash_media
 from reports.media import IncomingMedia, store_media
 from reports.models import Flag, Media
-from reports.services import flag_submit
+from reports.services import counts_towards_owner, flag_submit, record_links
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class FlagIntake:
     description: str = ""
     involves_child: bool = False
     images: Sequence[IncomingMedia] = ()
+    links: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def flag_intake_submit(flag: FlagIntake, *, submitted_by=None, actor_label: str 
         description=flag.description,
         involves_child=flag.involves_child,
         images=flag.images,
+        links=flag.links,
         submitted_by=submitted_by,
         actor_label=actor_label,
     )
@@ -222,8 +224,16 @@ def _store_together(flags: Sequence[FlagIntake], *, files: dict, submitted_by, a
     for i, flag, media, after in written:
         after["media"] = [m.pk for m, _ in media]
         results[i] = FlagStored(flag.pk, flag.case_id, True)
+    for i, flag, _, after in written:
+        found = record_links(flag.content_item, flags[i].links, flags[i].description, flag=flag)
+        if found:
+            after["links"] = found
     audit_record_many(audit)
     enqueue_many(hash_media, [(m.pk,) for m in all_media])
+    owners = {
+        f.content_item.owner_id for _, f, _, _ in written if counts_towards_owner(f.content_item)
+    }
+    enqueue_many(check_account, [(owner,) for owner in sorted(owners)])
     for i, first in repeats:
         results[i] = FlagStored(results[first].flag_id, results[first].case_id, False)
     return results

@@ -33,6 +33,7 @@ LEARNABLE = [
     "url_key",
     "owner_id",
     "owner_handle",
+    "owner_email",
     "language",
     "posted_at",
     "publicly_available",

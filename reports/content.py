@@ -32,6 +32,8 @@ class ContentFacts:
     type: str = ""
     owner_id: str = ""
     owner_handle: str = ""
+    # The owner's e-mail address as the platform holds it (for an authority's report).
+    owner_email: str = ""
     # BCP 47, normalised (moderation/cases/route_rules.py).
     language: str = ""
     reach: int | None = None
@@ -253,6 +255,7 @@ def new_item_fields(content: ContentFacts, canonical_url_key: str) -> dict:
         "type": content.type or ContentItem.Type.OTHER,
         "owner_id": content.owner_id,
         "owner_handle": content.owner_handle,
+        "owner_email": content.owner_email,
         "language": content.language,
         "reach": content.reach,
         "posted_at": content.posted_at,
@@ -271,6 +274,7 @@ def learnt_fields(item: ContentItem, content: ContentFacts, canonical_url_key: s
             ("url_key", canonical_url_key),
             ("owner_id", content.owner_id),
             ("owner_handle", content.owner_handle),
+            ("owner_email", content.owner_email),
             ("language", content.language),
         )
         if value and not getattr(item, field)

@@ -66,6 +66,9 @@ class Arrival:
     actor_label: str
     media_sha256s: frozenset[str] = frozenset()
     language_is_new: bool = False
+    # What else the intake found new, in words (e.g. messages of a conversation reported for the
+    # first time): reopens a decided case like a new category does.
+    news: tuple[str, ...] = ()
 
 
 @in_transaction
@@ -77,6 +80,7 @@ def case_attach(
     source: str,
     media_sha256s: frozenset[str] = frozenset(),
     language_is_new: bool = False,
+    news: tuple[str, ...] = (),
     actor_label: str,
 ) -> tuple[Case, str]:
     """The case a new report or flag about `content_item` belongs to.
@@ -93,6 +97,7 @@ def case_attach(
         actor_label=actor_label,
         media_sha256s=media_sha256s,
         language_is_new=language_is_new,
+        news=news,
     )
     # Locked in id order, as a batch of flags locks them (moderation/cases/rollup_batch.py): two
     # writers locking one item's cases in opposite orders would deadlock. Read newest first.
@@ -109,12 +114,15 @@ def case_attach(
 
 
 def _novelty(case: Case, arrival: Arrival) -> list[str]:
-    return case_novelty(
-        case,
-        category=arrival.category,
-        involves_child=arrival.involves_child,
-        media_sha256s=arrival.media_sha256s,
-    )
+    return [
+        *case_novelty(
+            case,
+            category=arrival.category,
+            involves_child=arrival.involves_child,
+            media_sha256s=arrival.media_sha256s,
+        ),
+        *arrival.news,
+    ]
 
 
 def _reopen_or_count(latest: Case, arrival: Arrival) -> tuple[Case, str]:

@@ -1,0 +1,73 @@
+"""Account cases: when what is reported about one account adds up (AccountCaseSettings: so many
+different things it posted or sent reported, or contact with so many minors), Vigil flags the
+account itself, and the flag opens (or joins) a case about the account, listing the evidence
+(moderation/cases/accounts.py). The flag is Vigil's own, through the same intake as any flag,
+so the account case is routed, prioritised, claimed and decided like any case."""
+
+from moderation.cases.accounts import account_tally, evidence_cases
+from moderation.cases.models import AccountCaseSettings
+from reports.categories import SEVERITY, Category
+from reports.content import ContentFacts
+from reports.models import ContentItem, Flag, Participant
+from reports.services import flag_submit
+
+# The flags' source: route rules and the case page know Vigil's own account rule by it.
+ACCOUNT_RULE_SOURCE = "vigil-account-rule"
+
+
+def account_case_check(*, account_id: str) -> Flag | None:
+    """Flag the account when its evidence has reached a threshold; None when it has not (or
+    account cases are off). Idempotent: the flag's id is the evidence it counted, so a check
+    run twice, or twice at once, flags once; more evidence later adds a flag to the case."""
+    rules = AccountCaseSettings.current()
+    if not rules.enabled or not account_id:
+        return None
+    tally = account_tally(account_id)
+    reasons = []
+    if tally.reported_items >= rules.min_reported_items:
+        reasons.append(f"{tally.reported_items} different things it posted or sent reported")
+    if tally.minor_contacts >= rules.min_minor_contacts:
+        reasons.append(f"in reported conversations with {tally.minor_contacts} minors")
+    if not reasons:
+        return None
+    cases = list(evidence_cases(account_id).only("category", "involves_child")[:500])
+    if tally.minor_contacts >= rules.min_minor_contacts:
+        category = Category.GROOMING
+    else:
+        category = max((c.category for c in cases), key=lambda c: SEVERITY[c])
+    flag, _ = flag_submit(
+        source=ACCOUNT_RULE_SOURCE,
+        external_id=f"{account_id}:{tally.reported_items}:{tally.minor_contacts}",
+        category=category,
+        score=1.0,
+        content=ContentFacts(
+            platform_id=account_id,
+            type=ContentItem.Type.ACCOUNT,
+            owner_id=account_id,
+            owner_handle=_handle(account_id),
+        ),
+        description="Account case: " + "; ".join(reasons) + ".",
+        involves_child=tally.minor_contacts > 0 or any(c.involves_child for c in cases),
+        actor_label="account rule",
+    )
+    return flag
+
+
+def _handle(account_id: str) -> str:
+    item = (
+        ContentItem.objects.filter(owner_id=account_id)
+        .exclude(owner_handle="")
+        .order_by("-pk")
+        .values_list("owner_handle", flat=True)
+        .first()
+    )
+    if item:
+        return item
+    return (
+        Participant.objects.filter(account_id=account_id)
+        .exclude(handle="")
+        .order_by("-pk")
+        .values_list("handle", flat=True)
+        .first()
+        or ""
+    )
