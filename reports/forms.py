@@ -148,3 +148,93 @@ class StatusForm(forms.Form):
                 "digits, like VR-ABCD-2345 (with or without the hyphens)."
             )
         return reference
+
+
+CONVERSATION_CATEGORIES = [
+    (
+        Category.GROOMING,
+        "They are trying to get close to a child: flattery, secrets, moving "
+        "the chat somewhere private, asking for photos or to meet",
+    ),
+    (
+        Category.SEXTORTION,
+        "They are threatening to share images unless they get more images, money or something else",
+    ),
+    (Category.CSAM, "They sent or asked for sexual images of a child"),
+    (Category.HARASSMENT, "They are bullying or harassing someone"),
+    (Category.OTHER, "Something else is wrong"),
+]
+
+
+class ConversationReportForm(forms.Form):
+    """Someone reporting a conversation (direct messages, a group chat) from outside the
+    platform: who the other person is, how old the people in it are, what was said. What they
+    paste is kept as they wrote it (the description); screenshots are media like any report's."""
+
+    category = forms.ChoiceField(
+        label="What is happening in the conversation?",
+        choices=CONVERSATION_CATEGORIES,
+        widget=forms.RadioSelect,
+    )
+    content_url = content_url_field(
+        "Where is the conversation? (a link to the chat, or to the other person's profile)"
+    )
+    other_handle = forms.CharField(
+        label="The other person's username or profile name",
+        max_length=255,
+        error_messages={"required": "Enter the username of the person you are reporting."},
+    )
+    other_age = forms.IntegerField(
+        label="About how old are they, if you can tell? (optional)",
+        required=False,
+        min_value=0,
+        max_value=130,
+    )
+    reporter_in_conversation = forms.ChoiceField(
+        label="Who were they talking to?",
+        choices=[("me", "Me"), ("someone_else", "Someone else (a child I know or look after)")],
+        widget=forms.RadioSelect,
+        initial="me",
+    )
+    child_handle = forms.CharField(
+        label="That person's username (optional)",
+        max_length=255,
+        required=False,
+        help_text="Only our trained reviewers see it, to find the conversation. We never tell "
+        "the person you report who reported them.",
+    )
+    child_age = forms.IntegerField(
+        label="How old is that person? (optional)",
+        required=False,
+        min_value=0,
+        max_value=130,
+    )
+    description = forms.CharField(
+        label="What did they say? Paste the messages, or tell us in your own words",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        error_messages={"required": "Tell us what was said, or paste the messages."},
+    )
+    images = ImagesField(
+        label="Screenshots of the conversation (optional)",
+        help_text="Up to 10 images or videos. They are stored privately and seen only by "
+        "trained reviewers.",
+    )
+    email = email_field(
+        "Your email (optional)",
+        "Only if you want to hear back: we will e-mail you that we received your report and, "
+        "once it has been reviewed, whether we took action.",
+    )
+
+    def clean_other_handle(self) -> str:
+        return self.cleaned_data["other_handle"].strip()
+
+    def clean_child_handle(self) -> str:
+        handle = self.cleaned_data["child_handle"].strip()
+        other = self.cleaned_data.get("other_handle", "").strip()
+        if handle and other and handle.lower() == other.lower():
+            raise forms.ValidationError(
+                "That is the username of the person you are reporting: enter the other "
+                "person's, or leave it empty."
+            )
+        return handle

@@ -1,4 +1,5 @@
 import re
+import secrets
 
 from django.conf import settings
 from django.http import Http404
@@ -10,9 +11,10 @@ from lib.http import client_ip, rate_limit_key
 from lib.ratelimit import hit
 from reports.categories import Category
 from reports.content import ContentFacts
-from reports.forms import ReportForm, SelfReportForm, StatusForm
+from reports.conversations import ConversationFacts, ParticipantFacts
+from reports.forms import ConversationReportForm, ReportForm, SelfReportForm, StatusForm
 from reports.models import Report
-from reports.services import report_status, report_submit
+from reports.services import conversation_report_submit, report_status, report_submit
 
 REFERENCE_SHAPE = re.compile(r"[Vv][Rr]-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}")
 # Lookups by reference are cheap to make and could be used to probe for valid references.
@@ -92,6 +94,80 @@ def self_report_form(request):
         involves_child=True,
         reporter_kind=Report.ReporterKind.SELF,
     )
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def conversation_report_form(request):
+    """Reporting a conversation from outside the platform: the other person, the ages of the
+    people in it, what was said (as the reporter pastes it) and screenshots."""
+    form = ConversationReportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if wait := hit(
+            f"form:{rate_limit_key(client_ip(request))}",
+            limit=settings.PUBLIC_FORM_RATE_PER_MINUTE,
+        ):
+            return _too_many(request, wait)
+        if form.is_valid():
+            data = form.cleaned_data
+            other, child = _conversation_people(data)
+            stored = conversation_report_submit(
+                category=data["category"],
+                reporter_kind=Report.ReporterKind.PUBLIC,
+                source=Report.Source.FORM,
+                content=ContentFacts(url=data["content_url"], owner_handle=other.handle),
+                conversation=ConversationFacts(
+                    participants=[other, child],
+                    messages=[],
+                    reported_id=other.account_id,
+                    reporter_id=child.account_id
+                    if data["reporter_in_conversation"] == "me"
+                    else "",
+                ),
+                description=data["description"],
+                involves_child=child.age is not None and child.age < 18,
+                images=data["images"],
+                reporter_email=data["email"],
+                reporter_notify=bool(data["email"]),
+                reporter_ip=client_ip(request),
+            )
+            return redirect("report_received", reference=stored.report.reference)
+    files_dropped = form.is_bound and bool(form.errors) and bool(request.FILES)
+    return render(
+        request,
+        "reports/conversation_report_form.html",
+        {
+            "form": form,
+            "about_them": [form[name] for name in ("content_url", "other_handle", "other_age")],
+            "about_the_rest": [
+                form[name]
+                for name in ("child_handle", "child_age", "description", "images", "email")
+            ],
+            "files_dropped": files_dropped,
+            "quick_exit_url": settings.QUICK_EXIT_URL,
+        },
+    )
+
+
+def _conversation_people(data: dict) -> tuple[ParticipantFacts, ParticipantFacts]:
+    """The reported person and the one they were talking to, as the form describes them. The
+    form knows usernames, not account ids: the username stands for the account, and a person
+    whose username was not given is a participant of their own all the same."""
+    other = ParticipantFacts(
+        account_id=data["other_handle"],
+        handle=data["other_handle"],
+        age=data["other_age"],
+        age_source="estimated" if data["other_age"] is not None else "",
+    )
+    handle = data["child_handle"]
+    child = ParticipantFacts(
+        account_id=handle or f"unnamed-{secrets.token_hex(4)}",
+        handle=handle,
+        display_name="" if handle else "Username not given",
+        age=data["child_age"],
+        age_source="stated" if data["child_age"] is not None else "",
+    )
+    return other, child
 
 
 @public

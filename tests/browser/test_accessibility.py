@@ -113,7 +113,13 @@ def test_console_pages_have_no_serious_violations(new_page, world, role):  # noq
     assert not found, report(found)
 
 
-PUBLIC_PAGES = ["/report/", "/report/self/", "/report/status/", "/accounts/login/"]
+PUBLIC_PAGES = [
+    "/report/",
+    "/report/self/",
+    "/report/conversation/",
+    "/report/status/",
+    "/accounts/login/",
+]
 
 
 def test_public_pages_and_their_errors_have_no_serious_violations(page):
@@ -122,7 +128,7 @@ def test_public_pages_and_their_errors_have_no_serious_violations(page):
         page.goto(url)
         check(page, found, url)
     # Each form sent empty: its error summary and marked fields.
-    for url in ("/report/", "/report/self/", "/report/status/"):
+    for url in ("/report/", "/report/self/", "/report/conversation/", "/report/status/"):
         page.goto(url)
         page.locator("main form button[type=submit], main form button:not([type])").last.click()
         expect(page.locator("[data-error-summary]")).to_be_visible()
