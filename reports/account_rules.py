@@ -30,7 +30,9 @@ def account_case_check(*, account_id: str) -> Flag | None:
         reasons.append(f"in reported conversations with {tally.minor_contacts} minors")
     if not reasons:
         return None
-    cases = list(evidence_cases(account_id).only("category", "involves_child")[:500])
+    cases = list(
+        evidence_cases(account_id).select_related(None).only("category", "involves_child")[:500]
+    )
     if tally.minor_contacts >= rules.min_minor_contacts:
         category = Category.GROOMING
     else:
