@@ -331,6 +331,13 @@ INDEX_SNAPSHOT_FOLD_AT = env_int("VIGIL_INDEX_SNAPSHOT_FOLD_AT", 20_000)
 # Hosts lib/safe_fetch.py may fetch from whatever they resolve to: for tests' local servers only.
 # Empty in every deployment, and not read from the environment.
 SAFE_FETCH_ALLOWED_HOSTS: list[str] = []
+# Links in reports, flags and messages (reports/links.py): seconds one fetch may take in all
+# (redirects included; a server that dribbles is cut off), and redirects followed at most.
+LINK_FETCH_TIMEOUT = env_float("VIGIL_LINK_FETCH_TIMEOUT", 15.0)
+LINK_FETCH_MAX_REDIRECTS = env_int("VIGIL_LINK_FETCH_MAX_REDIRECTS", 5)
+# Seconds before each new attempt at a link whose server was down or overloaded (refused or
+# reset connections, 5xx, 429, DNS not answering); after the last the link is marked failed.
+LINK_FETCH_RETRY_INTERVALS = env_int_list("VIGIL_LINK_FETCH_RETRY_INTERVALS", [10, 60, 300])
 
 # How long a claimed case stays with a reviewer without activity.
 CASE_LEASE_SECONDS = env_int("VIGIL_CASE_LEASE_SECONDS", 15 * 60)

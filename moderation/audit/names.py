@@ -31,6 +31,10 @@ EVENT_NAMES = {
     "media.hashed": "Media hashed",
     "media.matched": "Media matched a hash bank",
     "media.strip_made": "Video stills made",
+    # Links in reports, flags and messages (reports/links.py)
+    "link.fetched": "Link fetched",
+    "link.refused": "Link refused",
+    "link.failed": "Link could not be fetched",
     # Hash banks
     "hash.lookup": "Hash looked up",
     "bank.imported": "Hash list imported",
