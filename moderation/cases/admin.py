@@ -1,10 +1,10 @@
-"""The admin for queues and their rules, priority weights and quality settings."""
+"""The admin for queues and their rules, priority weights, quality and account case settings."""
 
 from django import forms
 from django.contrib import admin
 
 from moderation.audit.admin import AuditedAdmin
-from moderation.cases.models import MAX_POINTS, PriorityWeights, Queue
+from moderation.cases.models import MAX_POINTS, AccountCaseSettings, PriorityWeights, Queue
 from moderation.cases.priority import Weights
 from moderation.cases.reprioritise import priority_weights_changed
 from moderation.cases.route_rules import normalise_language, source_rule_error
@@ -241,6 +241,20 @@ class QualitySettingsAdmin(AuditedAdmin):
 
     def has_add_permission(self, request):
         return not QualitySettings.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccountCaseSettings)
+class AccountCaseSettingsAdmin(AuditedAdmin):
+    """One row: when reports about one account open a case about the account (edits are
+    audited; they apply to the next report about an account)."""
+
+    list_display = ["__str__", "enabled", "min_reported_items", "min_minor_contacts"]
+
+    def has_add_permission(self, request):
+        return not AccountCaseSettings.objects.exists() and super().has_add_permission(request)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -4,6 +4,26 @@ import django.core.validators
 from django.conf import settings
 from django.db import migrations, models
 
+# Administrators edit the account case thresholds in the admin (one row, made here).
+CODENAMES = ["view_accountcasesettings", "change_accountcasesettings"]
+
+
+def settings_row_and_grant(apps, schema_editor):
+    from django.contrib.auth.management import create_permissions
+
+    apps.get_model("moderation", "AccountCaseSettings").objects.get_or_create(pk=1)
+    app_config = apps.get_app_config("moderation")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    admin = Group.objects.filter(name="admin").first()
+    if admin is not None:
+        admin.permissions.add(
+            *Permission.objects.filter(content_type__app_label="moderation", codename__in=CODENAMES)
+        )
+
 
 class Migration(migrations.Migration):
 
@@ -44,4 +64,5 @@ class Migration(migrations.Migration):
             model_name='accountcasesettings',
             constraint=models.CheckConstraint(condition=models.Q(('min_minor_contacts__gte', 1), ('min_reported_items__gte', 2)), name='account_case_thresholds_positive'),
         ),
+        migrations.RunPython(settings_row_and_grant, migrations.RunPython.noop),
     ]

@@ -62,7 +62,7 @@ class TestAccountCases:
         assert account_tally("adult-1").minor_contacts == 0
 
     def test_the_thresholds_are_configurable_and_can_be_turned_off(self, submit_report, run_jobs):
-        AccountCaseSettings.objects.create(min_reported_items=2, min_minor_contacts=5)
+        AccountCaseSettings.objects.update(min_reported_items=2, min_minor_contacts=5)
         with run_jobs():
             submit_report(owner_id="u-9", platform_id="p1")
             submit_report(owner_id="u-9", platform_id="p2")
