@@ -7,8 +7,17 @@ file outside the repository; it is parsed once per process.
 
 Who is who. The report's `reporter` is the platform (the ESP) itself: its contact person from
 settings (VIGIL_REPORTER_FIRST_NAME, _LAST_NAME, _EMAIL). `personOrUserReported` is the owner of
-the escalated content. The end user who reported the content to the platform (ReporterIdentity)
-appears nowhere in either XML: this module never reads it.
+the escalated content, with the e-mail address the platform holds for it
+(ContentItem.owner_email, Participant.email) and its IP capture events; in a conversation, any
+other participant the reports name too. The end user who reported the content to the platform
+(ReporterIdentity) appears nowhere in either XML: this module never reads it. A conversation's
+participants are named for their part in it (intendedRecipient, victim), never as its reporter.
+
+Incidents. Posts, images and other content make one `webPageIncident` (their URLs); each
+conversation is a `chatImIncident` with an excerpt of the thread, and its participants other than
+the reported account are `intendedRecipient`s (minors first) and, when minors, `victim`s
+(moderation/escalations/cybertip_chat.py). A conversation without any file is reported all the
+same (no fileDetails): text-only enticement.
 
 Ids. A fileDetails names the report and the file by the authority's ids, which exist only once a
 report is opened through the API and a file uploaded. Packets assembled before that (to download
@@ -26,17 +35,19 @@ packet beside it, never in the XML.
 import re
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from django.conf import settings
 from lxml import etree
 
 from moderation.decisions.models import Decision
+from moderation.escalations import cybertip_chat as chat
+from moderation.escalations.cybertip_chat import Parties, Party, SentIn, xml_datetime
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation, EscalationFile
 from moderation.escalations.video_evidence import describe as describe_video
-from reports.models import ContentItem, Flag, IpCapture, Report
+from reports.models import ContentItem, Flag, IpCapture, Participant, Report
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "cyber_tipline.xsd"
 
@@ -75,11 +86,6 @@ def validate(xml: bytes) -> list[str]:
         return [f"line {error.line}: {error.message}" for error in validator.error_log]
 
 
-def xml_datetime(value: datetime) -> str:
-    """xs:dateTime in UTC to the second, e.g. 2026-11-20T09:15:00Z."""
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _text(value: str) -> str:
     return _NOT_XML.sub("", value)
 
@@ -110,12 +116,29 @@ def escalated_content(escalation: Escalation) -> list[ContentItem]:
 
 
 def incident_time(escalation: Escalation, items: list[ContentItem]) -> tuple[datetime, str]:
-    """When the incident happened, and how we know: the earliest posting time of the content
-    when the platform gave one, else the first report or flag about it."""
+    """When the incident happened, and how we know: the earliest of the posting times the
+    platform gave and, in conversations, the earliest reported message (else the earliest
+    message); failing all, the first report or flag about it."""
     platform = settings.VIGIL_PLATFORM_NAME
-    posted = [item.posted_at for item in items if item.posted_at]
-    if posted:
-        return min(posted), f"When the earliest reported content was posted to {platform}."
+    cutoff = escalation.approved_at
+    known: list[tuple[datetime, str]] = []
+    for item in items:
+        sent = chat.earliest_message(item, cutoff) if chat.is_conversation(item) else None
+        if sent is not None:
+            which = "reported message" if sent[1] else "message"
+            known.append(
+                (
+                    sent[0],
+                    f"When the earliest {which} of the conversation {chat.label(item)} was sent "
+                    f"on {platform}.",
+                )
+            )
+        elif item.posted_at:
+            known.append(
+                (item.posted_at, f"When the earliest reported content was posted to {platform}.")
+            )
+    if known:
+        return min(known, key=lambda k: k[0])
     cases = escalation.cases.all()
     first_signals = [
         Report.objects.filter(case__in=cases).order_by("created_at").first(),
@@ -136,6 +159,10 @@ def report_xml(escalation: Escalation) -> bytes:
     """The CyberTipline `report` for an escalation."""
     platform = settings.VIGIL_PLATFORM_NAME
     items = escalated_content(escalation)
+    people = chat.split_parties(
+        chat.parties(items, owner_id=escalation.owner_id, cutoff=escalation.approved_at),
+        owner_id=escalation.owner_id,
+    )
     root = etree.Element("report")
 
     summary = _add(root, "incidentSummary")
@@ -153,22 +180,82 @@ def report_xml(escalation: Escalation) -> bytes:
     _add(summary, "incidentDateTime", xml_datetime(when))
     _add(summary, "incidentDateTimeDescription", how)
 
-    web = _add(_add(root, "internetDetails"), "webPageIncident")
-    for item in items:
-        if item.url:
-            _add(web, "url", item.url)
-    ids = [item.platform_id for item in items if item.platform_id]
-    if ids:
-        _add(web, "additionalInfo", f"Content ids on {platform}: {', '.join(ids)}.")
+    _add_internet_details(root, escalation, items, people)
 
     reporting = _add(_add(root, "reporter"), "reportingPerson")
     _add(reporting, "firstName", settings.VIGIL_REPORTER_FIRST_NAME)
     _add(reporting, "lastName", settings.VIGIL_REPORTER_LAST_NAME)
     _add(reporting, "email", settings.VIGIL_REPORTER_EMAIL)
 
-    # The owner of the content, as the platform knows them. The handle last given wins: it is the
-    # one the account uses now.
+    _add_reported(root, escalation, items, people)
+    for party in people.recipients:
+        _add_party(root, "intendedRecipient", "intendedRecipientPerson", party)
+    for party in people.victims:
+        # The schema requires victimPerson (all its children optional).
+        _add_party(root, "victim", "victimPerson", party, person=True)
+
+    if escalation.incident_summary:
+        _add(root, "additionalInfo", escalation.incident_summary)
+    return _serialise(root)
+
+
+def _add_internet_details(
+    root: etree._Element, escalation: Escalation, items: list[ContentItem], people: Parties
+) -> None:
+    """One webPageIncident for everything that is not a conversation, one chatImIncident per
+    conversation."""
+    platform = settings.VIGIL_PLATFORM_NAME
+    chats = [item for item in items if chat.is_conversation(item)]
+    web_items = [item for item in items if not chat.is_conversation(item)]
+    if web_items or not chats:
+        web = _add(_add(root, "internetDetails"), "webPageIncident")
+        for item in web_items:
+            if item.url:
+                _add(web, "url", item.url)
+        ids = [item.platform_id for item in web_items if item.platform_id]
+        if ids:
+            _add(web, "additionalInfo", f"Content ids on {platform}: {', '.join(ids)}.")
+    if not chats:
+        return
+    # The files as the report's fileDetails name them, for the excerpt to point at.
+    file_names = {
+        sha: chat.report_file_name(name)
+        for sha, name in escalation.files.values_list("sha256", "name")
+    }
+    transcripts = chat.transcript_names(items)
+    for item in chats:
+        incident = _add(_add(root, "internetDetails"), "chatImIncident")
+        # The chat program used: the platform's own messaging. It has no room name to give.
+        _add(incident, "chatClient", platform)
+        shown = chat.excerpt(item, cutoff=escalation.approved_at, file_names=file_names)
+        if shown.text:
+            _add(incident, "content", shown.text)
+        words = chat.excerpt_words(
+            item,
+            shown,
+            platform=platform,
+            transcript=transcripts[item.pk],
+            recipients_total=people.recipients_total,
+        )
+        _add(incident, "additionalInfo", words)
+
+
+def _add_reported(
+    root: etree._Element, escalation: Escalation, items: list[ContentItem], people: Parties
+) -> None:
+    """The escalation's account (the owner of the content, as the platform knows them), then any
+    other participant of its conversations the reports name."""
+    platform = settings.VIGIL_PLATFORM_NAME
+    owner_id = escalation.owner_id
+    owner = next((p for p in people.reported if owner_id and p.account_id == owner_id), None)
+    # The handle last given wins: it is the one the account uses now.
     handles = [item.owner_handle for item in reversed(items) if item.owner_handle]
+    if owner is not None and owner.handle:
+        handles.append(owner.handle)
+    emails = [item.owner_email for item in items if item.owner_email]
+    if owner is not None and owner.email:
+        emails.append(owner.email)
+    emails = list(dict.fromkeys(emails))
     captures = IpCapture.objects.filter(content_item__in=items).order_by(
         "captured_at", "ip", "event"
     )
@@ -178,74 +265,155 @@ def report_xml(escalation: Escalation) -> bytes:
         if key not in seen:
             seen.add(key)
             unique_captures.append(capture)
-    if escalation.owner_id or handles or unique_captures:
+    if owner_id or handles or unique_captures or emails:
         reported = _add(root, "personOrUserReported")
-        if escalation.owner_id:
-            _add(reported, "espIdentifier", escalation.owner_id)
+        if emails or (owner is not None and owner.age is not None):
+            person = _add(reported, "personOrUserReportedPerson")
+            for email in emails:
+                _add(person, "email", email)
+            if owner is not None and owner.age is not None:
+                _add(person, "age", owner.age)
+        if owner_id:
+            _add(reported, "espIdentifier", owner_id)
         _add(reported, "espService", platform)
         if handles:
             _add(reported, "screenName", handles[0])
+        if owner is not None and owner.display_name:
+            _add(reported, "displayName", owner.display_name)
         for capture in unique_captures:
             _add_ip_capture(reported, capture)
-
-    if escalation.incident_summary:
-        _add(root, "additionalInfo", escalation.incident_summary)
-    return _serialise(root)
-
-
-def escalating_decision(case_id: int) -> Decision | None:
-    """The latest decision that escalated the case (its classification and intent describe the
-    file)."""
-    return (
-        Decision.objects.filter(case_id=case_id, action=Decision.Action.ESCALATE)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+        if owner is not None:
+            _add(reported, "additionalInfo", owner.words(platform))
+    for party in people.reported:
+        if party is not owner:
+            _add_party(root, "personOrUserReported", "personOrUserReportedPerson", party)
 
 
-def _nearest_upload(item: ContentItem, uploads: list[IpCapture]) -> IpCapture | None:
-    """The owner's upload of this content: the Upload event nearest its posting time (`uploads`
-    in captured_at, pk order; the first of equals wins)."""
-    if not uploads or item.posted_at is None:
+def _add_party(
+    root: etree._Element, tag: str, person_tag: str, party: Party, *, person: bool = False
+) -> None:
+    """A participant of a conversation as a reported user, intended recipient or victim: their
+    e-mail address and age as the platform holds them, their account, and in words how their age
+    is known."""
+    platform = settings.VIGIL_PLATFORM_NAME
+    element = _add(root, tag)
+    if person or party.email or party.age is not None:
+        details = _add(element, person_tag)
+        if party.email:
+            _add(details, "email", party.email)
+        if party.age is not None:
+            _add(details, "age", party.age)
+    _add(element, "espIdentifier", party.account_id)
+    _add(element, "espService", platform)
+    if party.handle:
+        _add(element, "screenName", party.handle)
+    if party.display_name:
+        _add(element, "displayName", party.display_name)
+    _add(element, "additionalInfo", party.words(platform))
+
+
+def _describing_decision(decisions: list[Decision], sent_in: tuple[SentIn, ...]) -> Decision | None:
+    """The escalating decision whose classification and intent describe a file (`decisions`: the
+    case's, latest first): the latest about a message that carried it, else the latest about the
+    whole content. A decision about another message, or about an account, describes no file."""
+    messages = {s.message for s in sent_in}
+    for decision in decisions:
+        if decision.target == Decision.Target.MESSAGE and decision.target_ref in messages:
+            return decision
+    return next((d for d in decisions if not d.target), None)
+
+
+def _nearest_upload(when: datetime | None, uploads: list[IpCapture]) -> IpCapture | None:
+    """The owner's upload nearest `when` (`uploads` in captured_at, pk order; the first of
+    equals wins)."""
+    if not uploads or when is None:
         return uploads[0] if uploads else None
-    return min(uploads, key=lambda c: abs(c.captured_at - item.posted_at))
+    return min(uploads, key=lambda c: abs(c.captured_at - when))
 
 
-def _upload_capture(item: ContentItem) -> IpCapture | None:
-    return _nearest_upload(
-        item, list(item.ip_captures.filter(event="Upload").order_by("captured_at", "pk"))
-    )
+def _upload_capture(
+    item: ContentItem, sent_in: tuple[SentIn, ...], uploads: list[IpCapture]
+) -> IpCapture | None:
+    """The owner's upload of the file. The item's IP captures are its owner's: in a conversation
+    they tell of a file only when the owner sent it as an attachment (the upload nearest that
+    message); one a child sent, or found at a link, was not the owner's upload."""
+    if not sent_in:
+        return _nearest_upload(item.posted_at, uploads)
+    by_owner = [s for s in sent_in if not s.via_link and s.sender.account_id == item.owner_id]
+    return _nearest_upload(by_owner[0].sent_at, uploads) if by_owner else None
 
 
 @dataclass(frozen=True)
 class FileContext:
-    """What a fileDetails needs beyond its file: the escalating decision and the upload capture."""
+    """What a fileDetails needs beyond its file: the decision describing it, the upload capture
+    and the messages that carried it."""
 
     decision: Decision | None
     upload: IpCapture | None
+    sent_in: tuple[SentIn, ...] = ()
 
 
 def file_details_contexts(files: list[EscalationFile]) -> dict[int, FileContext]:
     """The FileContext of every file (by EscalationFile pk), in two queries whatever their number
-    (a packet has hundreds of files; one per file would be two queries each). `files` must have
-    media__content_item loaded."""
-    decisions: dict[int, Decision] = {}
+    (a packet has hundreds of files; one per file would be two queries each), two more when some
+    come from conversations. `files` must have media__content_item loaded."""
+    decisions: dict[int, list[Decision]] = {}
     for decision in Decision.objects.filter(
         case_id__in={f.case_id for f in files}, action=Decision.Action.ESCALATE
     ).order_by("-created_at", "-pk"):
-        decisions.setdefault(decision.case_id, decision)  # the first is the latest
+        decisions.setdefault(decision.case_id, []).append(decision)  # latest first
     uploads: dict[int, list[IpCapture]] = {}
     for capture in IpCapture.objects.filter(
         content_item__in={f.media.content_item_id for f in files}, event="Upload"
     ).order_by("captured_at", "pk"):
         uploads.setdefault(capture.content_item_id, []).append(capture)
-    return {
-        f.pk: FileContext(
-            decisions.get(f.case_id),
-            _nearest_upload(f.media.content_item, uploads.get(f.media.content_item_id, [])),
+    sent = chat.files_sent_in(files)
+    contexts = {}
+    for f in files:
+        sent_in = tuple(sent.get(f.sha256, ()))
+        item = f.media.content_item
+        contexts[f.pk] = FileContext(
+            _describing_decision(decisions.get(f.case_id, []), sent_in),
+            _upload_capture(item, sent_in, uploads.get(item.pk, [])),
+            sent_in,
         )
-        for f in files
-    }
+    return contexts
+
+
+# fileAnnotations: only what Vigil has grounds for, never a guess.
+# - potentialMeme: the reviewer judged the sharing non-malicious (outrage, poor humour:
+#   Decision.intent), the CyberTipline's "mimicry or other seemingly non-malicious intent".
+# - possibleSelfProduction: the reviewer classified the file (A1-B2) and a minor participant of
+#   the conversation (age stated or estimated under 18) sent it as an attachment: a child's own
+#   account sending it makes self-production possible, which is what the tag says (believed, not
+#   known).
+# Vigil records nothing saying that a file is a drawing or AI-made, depicts physical harm,
+# violence, an animal or an infant, was live-streamed or is circulating virally: those tags are
+# never sent. The schema takes either fileAnnotations or the older potentialMeme element:
+# fileAnnotations when one of its other tags applies (potentialMeme then among them, only ever
+# true), otherwise potentialMeme, true or false, as before.
+MEME = "potentialMeme"
+SELF_PRODUCTION = "possibleSelfProduction"
+# In the schema's order (its xs:all takes any order; people read them in this one).
+FILE_ANNOTATIONS = (MEME, SELF_PRODUCTION)
+
+
+def file_annotations(decision: Decision | None, sent_in: tuple[SentIn, ...]) -> list[str]:
+    tags = []
+    if decision is not None and decision.intent == Decision.Intent.NON_MALICIOUS:
+        tags.append(MEME)
+    if (
+        decision is not None
+        and decision.classification
+        and any(not s.via_link and s.sender.role == Participant.Role.MINOR for s in sent_in)
+    ):
+        tags.append(SELF_PRODUCTION)
+    return [tag for tag in FILE_ANNOTATIONS if tag in tags]
+
+
+# The messages named in a file's additionalInfo (a file sent again and again: the rest are in
+# the packet's transcript).
+SENT_IN_LISTED = 10
 
 
 def file_details_xml(
@@ -257,26 +425,32 @@ def file_details_xml(
 ) -> bytes:
     """The CyberTipline `fileDetails` for one evidence file. Offline packets pass report_id=0 and
     the file's name in the packet as file_id (see the module docstring). `context` (from
-    file_details_contexts) saves its two queries when many files are built at once."""
+    file_details_contexts) saves its queries when many files are built at once."""
+    platform = settings.VIGIL_PLATFORM_NAME
     media = escalation_file.media
     item = media.content_item
     if context is None:
-        context = FileContext(escalating_decision(escalation_file.case_id), _upload_capture(item))
-    decision = context.decision
+        context = file_details_contexts([escalation_file])[escalation_file.pk]
+    decision, sent_in = context.decision, context.sent_in
+    attached = [s for s in sent_in if not s.via_link]
     root = etree.Element("fileDetails")
     _add(root, "reportId", report_id)
     _add(root, "fileId", file_id)
-    _add(root, "fileName", PurePosixPath(escalation_file.name).name)
+    _add(root, "fileName", chat.report_file_name(escalation_file.name))
     # The original name is the reported user's only when the platform sent the file itself (a
     # flag). A report's attachment is named by whoever reported it: that name could say who they
     # are, and reporters' identities never go to the reported side, nor into the report.
     if media.original_filename and media.flag_id is not None:
         _add(root, "originalFileName", media.original_filename)
-    # When the platform did not say when it was posted, the time Vigil (part of the platform)
-    # received the file: it cannot have been uploaded later than that.
-    _add(root, "uploadedToEspTimestamp", xml_datetime(item.posted_at or media.created_at))
-    if item.url:
-        _add(root, "locationOfFile", item.url)
+    # Sent in a conversation: when the first message carrying it was sent. Otherwise when the
+    # platform says it was posted, else the time Vigil (part of the platform) received the file:
+    # it cannot have been uploaded later than that.
+    uploaded = attached[0].sent_at if attached else item.posted_at or media.created_at
+    _add(root, "uploadedToEspTimestamp", xml_datetime(uploaded))
+    # A file found only at a link a message sent was located there, not in the conversation.
+    location = sent_in[0].url if sent_in and not attached else item.url
+    if location:
+        _add(root, "locationOfFile", location)
     # From the media-view audit log (computed at assembly), never assumed.
     _add(root, "fileViewedByEsp", escalation_file.viewed_by_esp)
     # Vigil's review screen shows the image with its type, size and dimensions, never its EXIF
@@ -289,10 +463,26 @@ def file_details_xml(
     _add(root, "exifViewedByEsp", False)
     if item.publicly_available is not None:
         _add(root, "publiclyAvailable", item.publicly_available)
-    if decision is not None and decision.intent:
+    # A file only context messages carried (none of them reported, no decision about them, not
+    # classified) supports the report rather than being what was reported.
+    if (
+        sent_in
+        and not any(s.reported for s in sent_in)
+        and (
+            decision is None
+            or (decision.target != Decision.Target.MESSAGE and not decision.classification)
+        )
+    ):
+        _add(root, "fileRelevance", "Supplemental Reported")
+    tags = file_annotations(decision, sent_in)
+    if any(tag != MEME for tag in tags):
+        annotations = _add(root, "fileAnnotations")
+        for tag in tags:
+            _add(annotations, tag, True)
+    elif decision is not None and decision.intent:
         # The reviewer judged the sharing non-malicious (outrage, poor humour): the
         # CyberTipline's "potential meme".
-        _add(root, "potentialMeme", decision.intent == Decision.Intent.NON_MALICIOUS)
+        _add(root, MEME, decision.intent == Decision.Intent.NON_MALICIOUS)
     if decision is not None and decision.classification:
         _add(root, "industryClassification", decision.classification)
     for hash_type, value in (
@@ -307,4 +497,14 @@ def file_details_xml(
     if media.is_video:
         # No element of the schema describes a video: its free-text note for the file does.
         _add(root, "additionalInfo", describe_video(media))
+    # Which message carried it: the schema has no element for it, its free-text notes do.
+    for s in sent_in[:SENT_IN_LISTED]:
+        _add(root, "additionalInfo", s.words(platform))
+    if len(sent_in) > SENT_IN_LISTED:
+        more = len(sent_in) - SENT_IN_LISTED
+        _add(
+            root,
+            "additionalInfo",
+            f"{more} more message{'s' if more != 1 else ''} of the conversation carried it too.",
+        )
     return _serialise(root)

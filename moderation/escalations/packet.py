@@ -3,8 +3,10 @@
 The packet is one zip in private storage (`packets/escalation-<id>.zip`, never a public URL):
 `report.xml` (the CyberTipline report), `fileDetails/<n>.xml` per evidence file, `vpdq/<n>.txt` per
 video (its vPDQ: moderation/escalations/video_evidence.py), the evidence (images and videos) under
-`files/`, `summary.json` for people and `manifest.json` with the SHA-256 and size of every other
-entry. Its own SHA-256 is recorded on the escalation for chain of custody. Evidence is copied a
+`files/`, `conversation/<n>.txt` per conversation (its whole thread, which the report only
+excerpts: moderation/escalations/cybertip_chat.py), `summary.json` for people and `manifest.json`
+with the SHA-256 and size of every other entry. A conversation reported without any file (text-only
+enticement) makes a packet without files or fileDetails. Its own SHA-256 is recorded on the escalation for chain of custody. Evidence is copied a
 chunk at a time (moderation/escalations/packet_zip.py): memory stays bounded however large a
 video is.
 
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -43,6 +46,7 @@ from accounts import roles
 from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
 from moderation.escalations import cybertip
+from moderation.escalations import cybertip_chat as chat
 from moderation.escalations.jobs import assemble_packet
 from moderation.escalations.models import Escalation, EscalationFile
 from moderation.escalations.packet_summary import summary
@@ -287,8 +291,31 @@ class _Written:
     manifest: dict
 
 
+def _transcripts(escalation: Escalation, files: list[EscalationFile]):
+    """(name in the packet, pieces of text) for each conversation's transcript, made as it is
+    written (cybertip_chat.transcript reads a batch of messages at a time)."""
+    items = cybertip.escalated_content(escalation)
+    names = chat.transcript_names(items)
+    cases = dict(
+        escalation.cases.order_by("-pk").values_list("content_item_id", "pk")
+    )  # the first case of each item wins
+    in_packet = {f.sha256: f.name for f in files}
+    platform = settings.VIGIL_PLATFORM_NAME
+    for item in items:
+        if item.pk in names:
+            text = chat.transcript(
+                item,
+                cutoff=escalation.approved_at,
+                file_names=in_packet,
+                platform=platform,
+                case_id=cases[item.pk],
+            )
+            yield names[item.pk], (piece.encode() for piece in text)
+
+
 def _write_packet(escalation: Escalation, files: list[EscalationFile]) -> _Written:
-    total = len(files) + 2
+    conversations = len(chat.transcript_names(cybertip.escalated_content(escalation)))
+    total = len(files) + conversations + 2
     _progress(escalation.pk, 0, total, "Writing and validating the report")
     documents = _documents(escalation, files)
     final = default_storage.path(packet_name(escalation.pk))
@@ -309,6 +336,14 @@ def _write_packet(escalation: Escalation, files: list[EscalationFile]) -> _Writt
                     if time.monotonic() - written_at >= PROGRESS_EVERY_SECONDS:
                         _progress(escalation.pk, 1 + n, total, f"Copied file {n} of {len(files)}")
                         written_at = time.monotonic()
+                for n, (name, pieces) in enumerate(_transcripts(escalation, files), start=1):
+                    _progress(
+                        escalation.pk,
+                        1 + len(files) + n - 1,
+                        total,
+                        f"Writing conversation {n} of {conversations}",
+                    )
+                    packet.add_spooled(name, pieces)
                 packet.add_json("summary.json", summary(escalation, files))
                 listed = [
                     {"name": name, "sha256": sha, "size": size}
@@ -356,7 +391,14 @@ def _copy_evidence(packet: PacketWriter, f: EscalationFile) -> None:
 
 
 def _corrupt(files: list[EscalationFile], e: EvidenceMismatch) -> AssemblyFailed:
-    f = next(f for f in files if f.name == e.name)
+    f = next((f for f in files if f.name == e.name), None)
+    if f is None:
+        # A spooled entry (a transcript) read back differently from its temporary file.
+        return AssemblyFailed(
+            f"{e.name} changed on its way into the packet: its temporary copy could not be read "
+            "back intact.",
+            [f"expected SHA-256 {e.expected}", f"found SHA-256 {e.found} ({e.size} bytes)"],
+        )
     return AssemblyFailed(
         f"Evidence file {_where(f)} is corrupt: its bytes no longer match the SHA-256 "
         "recorded when it arrived.",

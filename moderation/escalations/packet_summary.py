@@ -6,12 +6,18 @@ content (no reporter identities, no report texts, no uploaders' file names). Bui
 values only (no "now"), so a retry writes the same bytes.
 
 Each file says what it is (image or video, type, dimensions); a video also its container, codec,
-duration, frame rate and rotation, and where its vPDQ is in the packet.
+duration, frame rate and rotation, and where its vPDQ is in the packet; a file from a conversation
+the messages that carried it. Each conversation lists its participants (role, age and how it is
+known, e-mail address), its messages' count and times, and where its transcript is: the whole
+thread is in the transcript, never here. Whether a participant reported it is never said.
 """
 
 from moderation.decisions.models import Decision
+from moderation.escalations import cybertip_chat as chat
 from moderation.escalations import video_evidence
+from moderation.escalations.cybertip import escalated_content
 from moderation.escalations.models import Escalation, EscalationFile
+from reports.models import Participant
 
 
 def _time(value) -> str | None:
@@ -22,7 +28,49 @@ def _username(user) -> str | None:
     return user.get_username() if user else None
 
 
-def _file(f: EscalationFile, video_hashes: dict) -> dict:
+def _sent_in(s: chat.SentIn) -> dict:
+    return {
+        "conversation": s.conversation,
+        "message": s.message,
+        "sender": s.sender.account_id,
+        "sent_at": _time(s.sent_at),
+        "reported_message": s.reported,
+        "via_link": s.url if s.via_link else None,
+    }
+
+
+def _conversation(escalation: Escalation, item, transcript: str) -> dict:
+    cutoff = escalation.approved_at
+    facts = chat.thread_facts(item, cutoff)
+    participants = Participant.objects.filter(conversation=item)
+    if cutoff:
+        participants = participants.filter(created_at__lte=cutoff)
+    return {
+        "platform_id": item.platform_id,
+        "url": item.url,
+        "transcript": transcript,
+        "messages": facts.total,
+        "reported_messages": facts.reported,
+        "first_sent_at": _time(facts.first_at),
+        "last_sent_at": _time(facts.last_at),
+        "participants": [
+            {
+                "account_id": p.account_id,
+                "handle": p.handle,
+                "display_name": p.display_name,
+                "role": p.role,
+                "age": p.age,
+                "age_source": p.age_source,
+                "email": p.email,
+                "reported": p.reported or p.account_id == item.owner_id,
+                "listed": p.listed,
+            }
+            for p in participants.order_by("pk")
+        ],
+    }
+
+
+def _file(f: EscalationFile, video_hashes: dict, sent_in: dict) -> dict:
     media = f.media
     entry = {
         "name": f.name,
@@ -39,6 +87,8 @@ def _file(f: EscalationFile, video_hashes: dict) -> dict:
     }
     if media.is_video:
         entry["video"] = video_evidence.facts(media, video_hashes.get(f.media_id), f.name)
+    if f.sha256 in sent_in:
+        entry["sent_in"] = [_sent_in(s) for s in sent_in[f.sha256]]
     return entry
 
 
@@ -57,10 +107,20 @@ def summary(escalation: Escalation, files: list[EscalationFile]) -> dict:
             }
         )
     handle = next((c.content_item.owner_handle for c in cases if c.content_item.owner_handle), "")
+    emails = list(
+        dict.fromkeys(c.content_item.owner_email for c in cases if c.content_item.owner_email)
+    )
+    items = escalated_content(escalation)
+    transcripts = chat.transcript_names(items)
+    sent_in = chat.files_sent_in(files)
     return {
         "escalation": escalation.pk,
         "authority": escalation.get_authority_display(),
-        "reported_account": {"platform_id": escalation.owner_id, "screen_name": handle},
+        "reported_account": {
+            "platform_id": escalation.owner_id,
+            "screen_name": handle,
+            "emails": emails,
+        },
         "incident": {
             "type": escalation.incident_type,
             "summary": escalation.incident_summary,
@@ -84,7 +144,12 @@ def summary(escalation: Escalation, files: list[EscalationFile]) -> dict:
             }
             for c in cases
         ],
-        "files": [_file(f, video_hashes) for f in files],
+        "conversations": [
+            _conversation(escalation, item, transcripts[item.pk])
+            for item in items
+            if item.pk in transcripts
+        ],
+        "files": [_file(f, video_hashes, sent_in) for f in files],
         "approval": {
             "requested_by": _username(escalation.approval_requested_by),
             "requested_at": _time(escalation.approval_requested_at),

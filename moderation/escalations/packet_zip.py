@@ -9,6 +9,8 @@ Streamed, so that memory stays bounded however large the evidence: the zip is wr
 sink that cannot seek, so zipfile writes each entry's sizes and CRC after its data (a data
 descriptor) instead of seeking back; every byte of the packet then passes exactly once, in order,
 through the packet's SHA-256. Evidence is copied in chunks and its own SHA-256 checked on the way.
+A long text made a piece at a time (a conversation's transcript) is spooled to a temporary file
+first, since an entry's size must be known before it is written (add_spooled).
 """
 
 import contextlib
@@ -18,6 +20,7 @@ import io
 import json
 import queue
 import sys
+import tempfile
 import threading
 import zipfile
 from datetime import datetime
@@ -265,6 +268,22 @@ class PacketWriter:
     def add_json(self, name: str, value) -> str:
         text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         return self.add_bytes(name, text.encode())
+
+    def add_spooled(self, name: str, pieces) -> str:
+        """An entry made of `pieces` (bytes, a few at a time: a conversation's transcript),
+        spooled to a temporary file on disk so that memory holds one piece at a time, then
+        copied in like evidence. Returns its SHA-256."""
+        hasher = hashlib.sha256()
+        with tempfile.TemporaryFile() as spool:
+            for piece in pieces:
+                spool.write(piece)
+                hasher.update(piece)
+            size = spool.tell()
+            spool.seek(0)
+            digest = hasher.hexdigest()
+            self.add_evidence(name, spool, size=size, sha256=digest)
+            self.check_evidence()  # the spool is read before it goes
+        return digest
 
     def add_evidence(self, name: str, source, *, size: int, sha256: str) -> None:
         """Copy an evidence file in, to be checked against the SHA-256 it had on arrival as soon
