@@ -4,6 +4,8 @@ turning it into the facts intake stores (reports/conversations.py)."""
 from typing import Annotated, Literal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from ninja import Field, Schema
 from pydantic import AfterValidator, BeforeValidator, StrictBool, model_validator
 
@@ -21,10 +23,7 @@ MAX_LINKS = 50
 
 
 def _email(value: str) -> str:
-    # Imported here: Django's validator is the one the model field uses.
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
+    # Django's validator: the one the model field uses.
     if value:
         try:
             validate_email(value)

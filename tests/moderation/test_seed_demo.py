@@ -138,3 +138,29 @@ def test_it_shows_videos_hashed_with_their_stills_a_bank_match_and_a_cluster(run
         seed("--cases", "5", "--password", "demo-pass-5")
     after = {**counts(), "entries": BankEntry.objects.count(), "hashes": VideoHash.objects.count()}
     assert after == before
+
+
+@pytest.mark.django_db
+def test_it_shows_conversations_and_the_account_case_they_add_up_to(run_jobs):
+    from reports.models import Message, Participant
+
+    with run_jobs():
+        seed("--cases", "5", "--password", "demo-pass-6")
+    conversations = ContentItem.objects.filter(type="conversation")
+    assert {c.platform_id for c in conversations} == {"conv-demo-1", "conv-demo-2"}
+    # A long thread to page through, with reported messages and an attachment, hashed.
+    assert Message.objects.filter(conversation__platform_id="conv-demo-2").count() == 600
+    assert Message.objects.filter(reported=True).count() == 8
+    attachments = Media.objects.filter(message__isnull=False)
+    assert attachments.count() == 2 and not attachments.filter(hashed_at__isnull=True).exists()
+    assert set(Participant.objects.values_list("role", flat=True)) == {"adult", "minor"}
+    # The adult wrote to two young people: an account case about the adult, for grooming.
+    account = Case.objects.get(content_item__platform_id="acct-demo-adult-1")
+    assert account.content_item.platform_id == "acct-demo-adult-1"
+    assert account.category == "grooming" and account.involves_child
+    # Seeding again adds nothing.
+    before = Message.objects.count()
+    with run_jobs():
+        seed("--cases", "5", "--password", "demo-pass-6")
+    assert Message.objects.count() == before
+    assert Case.objects.filter(content_item__platform_id="acct-demo-adult-1").count() == 1

@@ -42,6 +42,7 @@ from moderation.escalations.services import (
     escalation_request_approval,
     escalation_update_details,
 )
+from moderation.management.commands._demo_conversations import demo_conversations
 from moderation.management.commands._demo_videos import demo_frames, encode, reencode
 from moderation.review.appeals import appeal_open
 from moderation.review.rereview import rereview_claim_next, rereview_open, rereview_record
@@ -170,6 +171,7 @@ class Command(BaseCommand):
         # Last, and from a generator of their own: the other demo data stays what it was, and the
         # clips are the same whatever else this run created.
         self.videos(random.Random(f"{seed}/videos"))
+        demo_conversations(random.Random(f"{seed}/conversations"), picture=demo_image(None, 41, 0))
 
         self.stdout.write(
             self.style.SUCCESS(
