@@ -1,14 +1,9 @@
 """Escalated conversations for the CyberTipline tests: a conversation reported through the intake
-service (its attachments hashed by the real job), its participants and messages as
-reports.models rows, escalated by a reviewer's decision, written up, sent for approval and
-approved by a senior reviewer; the test assembles the packet when it wants one.
+service (reports.services.conversation_report_submit: participants, messages, attachments on
+their messages, hashed by the real job), escalated by a reviewer's decision, written up, sent for
+approval and approved by a senior reviewer; the test assembles the packet when it wants one."""
 
-Until the conversation intake (reports.services.conversation_report_submit) lands, the
-participants and messages are made with the ORM on the report's content item, as it will store
-them: a Participant per account (role from its age), a Message per platform id with the report
-that brought it, attachments as the report's Media with `message` set."""
-
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,8 +18,10 @@ from moderation.escalations.services import (
     escalation_update_details,
 )
 from moderation.review.services import case_decide
-from reports.content import IpCaptureIn
+from reports.content import ContentFacts, IpCaptureIn
+from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
 from reports.models import ContentItem, Message, Participant, Report
+from reports.services import conversation_report_submit
 
 ENTICEMENT = "Online Enticement of Children for Sexual Acts"
 CSAM = "Child Pornography (possession, manufacture, and distribution)"
@@ -39,6 +36,9 @@ OWNER_UPLOAD = IpCaptureIn(
 
 @dataclass
 class Person:
+    """A participant. `reported` beyond the conversation's owner: named by a later report.
+    `listed=False`: left out of the participants the report lists (only a message names it)."""
+
     account_id: str
     handle: str = ""
     display_name: str = ""
@@ -99,8 +99,6 @@ class Built:
     escalation: Escalation
     item: ContentItem
     report: Report
-    participants: dict[str, Participant] = field(default_factory=dict)
-    messages: dict[str, Message] = field(default_factory=dict)
 
     def assemble(self) -> Escalation:
         result = escalation_assemble(escalation_id=self.escalation.pk)
@@ -108,57 +106,22 @@ class Built:
         self.escalation.refresh_from_db()
         return self.escalation
 
+    @property
+    def messages(self) -> dict[str, Message]:
+        return {m.platform_id: m for m in Message.objects.filter(conversation=self.item)}
 
-def store_thread(item, report, people, thread, *, start=START):
-    """Participants and messages as the conversation intake stores them (one Participant per
-    account, one Message per platform id, attachments as the report's media in order)."""
-    participants = {
-        p.account_id: Participant.objects.create(
-            conversation=item,
-            account_id=p.account_id,
-            handle=p.handle,
-            display_name=p.display_name,
-            age=p.age,
-            age_source=p.age_source if p.age is not None else "",
-            role=Participant.role_for(p.age),
-            email=p.email,
-            reported=p.reported,
-            is_reporter=p.is_reporter,
-            listed=p.listed,
-        )
-        for p in people
-    }
-    Message.objects.bulk_create(
-        [
-            Message(
-                conversation=item,
-                platform_id=said.id,
-                sender=participants[said.sender],
-                sent_at=start + timedelta(minutes=said.minute),
-                text=said.text,
-                reported=said.reported,
-                report=report,
-            )
-            for said in thread
-        ],
-        batch_size=1000,
-    )
-    media = list(report.media.order_by("pk"))
-    messages = {m.platform_id: m for m in Message.objects.filter(conversation=item)}
-    for said in thread:
-        for _ in range(said.files):
-            attachment = media.pop(0)
-            attachment.message = messages[said.id]
-            attachment.save(update_fields=["message"])
-    return participants, messages
+    @property
+    def participants(self) -> dict[str, Participant]:
+        return {p.account_id: p for p in Participant.objects.filter(conversation=self.item)}
 
 
 @pytest.fixture
-def conversation_escalation(make_user, reviewer, submit_report, png_upload, run_jobs):
+def conversation_escalation(make_user, reviewer, png_upload, run_jobs):
     """make(people=..., thread=..., **options) -> Built: an approved escalation (in ASSEMBLING)
-    of a reported conversation. Options: category, incident_type, intent, classification,
-    owner_email, ip_captures, owner (the conversation's owner_id), extra_files (media of the
-    report attached to no message)."""
+    of a reported conversation, reported by the child. Options: category, incident_type, intent,
+    classification, owner (the conversation's owner, the reported account), owner_email,
+    ip_captures, extra_files (images of the report on no message), approve (False: left in
+    draft, to gather more)."""
     counter = iter(range(1, 10_000))
 
     def make(
@@ -176,13 +139,25 @@ def conversation_escalation(make_user, reviewer, submit_report, png_upload, run_
         approve=True,
     ) -> Built:
         n = next(counter)
-        files = sum(s.files for s in thread) + extra_files
-        uploads = [
-            png_upload(name=f"chat-{n}-{i}.png", colour=(n * 40 % 256, i * 50 % 256, 99))
-            for i in range(files)
+        colours = iter(range(1, 1000))
+
+        def image():
+            i = next(colours)
+            return png_upload(name=f"chat-{n}-{i}.png", colour=(n * 40 % 256, i * 50 % 256, 99))
+
+        messages = [
+            MessageFacts(
+                id=said.id,
+                sender_id=said.sender,
+                sent_at=START + timedelta(minutes=said.minute),
+                text=said.text,
+                reported=said.reported,
+                attachments=[image() for _ in range(said.files)],
+            )
+            for said in thread
         ]
         with run_jobs():  # hashing the attachments
-            report = submit_report(
+            reported = conversation_report_submit(
                 category=category,
                 involves_child=True,
                 source=Report.Source.API,
@@ -190,19 +165,38 @@ def conversation_escalation(make_user, reviewer, submit_report, png_upload, run_
                 reporter_account_id=CHILD.account_id,
                 reporter_email="reporter-inbox@example.org",
                 reporter_ip="198.51.100.200",
-                content_type="conversation",
-                platform_id=f"conv-{n}",
-                content_url=f"https://social.example/messages/conv-{n}",
-                owner_id=owner,
-                owner_handle=GROOMER.handle if owner == GROOMER.account_id else "",
-                ip_captures=list(ip_captures),
-                images=uploads,
+                content=ContentFacts(
+                    platform_id=f"conv-{n}",
+                    url=f"https://social.example/messages/conv-{n}",
+                    owner_id=owner,
+                    owner_handle=GROOMER.handle if owner == GROOMER.account_id else "",
+                    owner_email=owner_email,
+                    ip_captures=list(ip_captures),
+                ),
+                conversation=ConversationFacts(
+                    participants=[
+                        ParticipantFacts(
+                            account_id=p.account_id,
+                            handle=p.handle,
+                            display_name=p.display_name,
+                            age=p.age,
+                            age_source=p.age_source if p.age is not None else "",
+                            email=p.email,
+                        )
+                        for p in people
+                        if p.listed
+                    ],
+                    messages=messages,
+                ),
+                images=[image() for _ in range(extra_files)],
+                actor_label="test",
             )
+        report = reported.report
         item = report.content_item
-        if owner_email:
-            ContentItem.objects.filter(pk=item.pk).update(owner_email=owner_email)
-            item.refresh_from_db()
-        participants, messages = store_thread(item, report, people, thread)
+        also_reported = [p.account_id for p in people if p.reported and p.account_id != owner]
+        Participant.objects.filter(conversation=item, account_id__in=also_reported).update(
+            reported=True
+        )
         case = case_claim_next(user=reviewer)
         assert case.content_item_id == item.pk
         case_decide(
@@ -217,7 +211,7 @@ def conversation_escalation(make_user, reviewer, submit_report, png_upload, run_
         if approve:
             approve_escalation(escalation, reviewer, make_user, incident_type=incident_type)
         escalation.refresh_from_db()
-        return Built(escalation, item, report, participants, messages)
+        return Built(escalation, item, report)
 
     return make
 

@@ -201,7 +201,8 @@ class TestChatIncident:
     def test_who_reported_the_conversation_is_never_said(self, conversation_escalation):
         built = conversation_escalation()
         before = cybertip.report_xml(built.escalation)
-        Participant.objects.filter(is_reporter=True).update(is_reporter=False)
+        # The child reported it (the intake marked their participant).
+        assert Participant.objects.filter(is_reporter=True).update(is_reporter=False) == 1
         assert cybertip.report_xml(built.escalation) == before
         for trace in ("reporter-inbox@example.org", "198.51.100.200"):
             assert trace.encode() not in before
