@@ -5,10 +5,11 @@ The packet is one zip in private storage (`packets/escalation-<id>.zip`, never a
 video (its vPDQ: moderation/escalations/video_evidence.py), the evidence (images and videos) under
 `files/`, `conversation/<n>.txt` per conversation (its whole thread, which the report only
 excerpts: moderation/escalations/cybertip_chat.py), `summary.json` for people and `manifest.json`
-with the SHA-256 and size of every other entry. A conversation reported without any file (text-only
-enticement) makes a packet without files or fileDetails. Its own SHA-256 is recorded on the escalation for chain of custody. Evidence is copied a
-chunk at a time (moderation/escalations/packet_zip.py): memory stays bounded however large a
-video is.
+with the SHA-256 and size of every other entry. A conversation reported without any file
+(text-only enticement) makes a packet without files or fileDetails. The packet's own SHA-256 is
+recorded on the escalation for chain of custody. Evidence is copied a chunk at a time and a
+transcript written a batch of messages at a time (moderation/escalations/packet_zip.py): memory
+stays bounded however large a video or long a conversation.
 
 Idempotent: only an escalation in ASSEMBLING is assembled; the evidence is snapshotted once (as
 EscalationFile rows, in one transaction) and the zip is deterministic (moderation/escalations/packet_zip.py),
@@ -296,9 +297,8 @@ def _transcripts(escalation: Escalation, files: list[EscalationFile]):
     written (cybertip_chat.transcript reads a batch of messages at a time)."""
     items = cybertip.escalated_content(escalation)
     names = chat.transcript_names(items)
-    cases = dict(
-        escalation.cases.order_by("-pk").values_list("content_item_id", "pk")
-    )  # the first case of each item wins
+    # Each item's first case (in descending order, the first one written last wins).
+    cases = dict(escalation.cases.order_by("-pk").values_list("content_item_id", "pk"))
     in_packet = {f.sha256: f.name for f in files}
     platform = settings.VIGIL_PLATFORM_NAME
     for item in items:
