@@ -41,6 +41,7 @@ from lib.safe_fetch import Fetched, FetchRefused, fetch
 from moderation.audit.services import audit_record
 from moderation.outbox.models import OutboxJob
 from moderation.outbox.services import enqueue, enqueue_many
+from moderation.periodic.embedded import Every
 from reports.jobs import fetch_link, hash_media
 from reports.media import IncomingMedia, MediaRejected, inspect_media, store_media
 from reports.models import Link, Media
@@ -218,6 +219,16 @@ def links_requeue_pending(*, older_than: timedelta, limit: int = 500) -> int:
     with transaction.atomic(durable=True):
         enqueue_many(fetch_link, [(link_id,) for link_id in stale])
     return len(stale)
+
+
+# The embedded mode's retries: with no RQ to wait out a passing failure, the serving process's
+# background thread (config/wsgi.py) queues the next attempts, a few at a time since they run in
+# that thread.
+EMBEDDED_LINK_RETRIES = Every(
+    "link fetches to try again",
+    300,
+    lambda: links_requeue_pending(older_than=timedelta(minutes=5), limit=20),
+)
 
 
 def _locked(link_id: int) -> Link:

@@ -562,6 +562,14 @@ class Link(models.Model):
                 name="fetched_link_has_media",
             ),
         ]
+        indexes = [
+            # The sweeps look for links still pending long after they were recorded.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="pending"),
+                name="link_pending_since",
+            ),
+        ]
 
     def __str__(self):
         return self.url

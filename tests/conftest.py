@@ -84,6 +84,32 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True)
+def no_network_beyond_this_machine(monkeypatch):
+    """Names outside this machine do not resolve in tests: a link in a report is fetched by a job
+    (reports/links.py), and the suite must not reach, or wait for, the internet. Local servers,
+    addresses and the test-only allow-list resolve as usual; a test may resolve names its own way
+    (monkeypatch.setattr after this)."""
+    import ipaddress
+    import socket
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        local = name in (None, "localhost") or name in settings.SAFE_FETCH_ALLOWED_HOSTS
+        try:
+            ipaddress.ip_address(name or "")
+            local = True
+        except ValueError:
+            pass
+        if not local:
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: no network beyond this machine")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(autouse=True)
 def private_media(settings, tmp_path):
     """Each test gets its own private media directory."""
     root = tmp_path / "private-media"

@@ -14,6 +14,7 @@ from moderation.escalations.packet import escalations_requeue_stale
 from moderation.notices.services import notices_sweep
 from moderation.outbox.services import outbox_prune, relay
 from moderation.periodic.services import waiting_refresh_schedule
+from reports.links import links_requeue_pending
 from reports.services import media_requeue_unhashed
 
 # Media unhashed this long after arrival have lost their job.
@@ -52,6 +53,10 @@ class Command(BaseCommand):
                 requeued = media_requeue_unhashed(older_than=SWEEP_AGE)
                 if requeued or once:
                     self.stdout.write(f"queued hashing again for {requeued} media")
+                # Links whose fetch job was lost (RQ's own retries are over well before this).
+                links = links_requeue_pending(older_than=SWEEP_AGE)
+                if links or once:
+                    self.stdout.write(f"queued fetching again for {links} links")
                 # Webhook deliveries whose job Redis lost are queued again, so none is forgotten.
                 deliveries_sweep()
                 # And reporter notices whose job Redis lost, so every reporter who asked is told.
