@@ -82,6 +82,7 @@ EVENT_NAMES = {
     # Escalations to the authorities
     "escalation.opened": "Escalation opened",
     "escalation.case_added": "Case added to escalation",
+    "escalation.cases_gathered": "Evidence cases added to escalation",
     "escalation.details_changed": "Escalation details changed",
     "escalation.merged": "Escalations merged",
     "escalation.approval_requested": "Escalation approval requested",

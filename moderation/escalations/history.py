@@ -60,6 +60,11 @@ def _case_added(event, after, before, by) -> str:
     return f"Case {after['case']} added{by}" if "case" in after else f"Case added{by}"
 
 
+def _cases_gathered(event, after, before, by) -> str:
+    cases = ", ".join(str(pk) for pk in after.get("cases", []))
+    return f"Evidence added (cases {cases}){by}"
+
+
 def _submitted(event, after, before, by) -> str:
     report = f" as report {after['report_id']}" if after.get("report_id") else ""
     if after.get("via") == Escalation.SubmittedVia.API:
@@ -81,6 +86,7 @@ Describe = Callable[[AuditEvent, dict, dict, str], str]
 LABELS: dict[str, Describe] = {
     "escalation.opened": lambda e, a, b, by: f"Opened{by}",
     "escalation.case_added": _case_added,
+    "escalation.cases_gathered": _cases_gathered,
     "escalation.details_changed": _details,
     "escalation.approval_requested": lambda e, a, b, by: f"Sent for approval{by}",
     "escalation.approved": lambda e, a, b, by: f"Approved{by}",

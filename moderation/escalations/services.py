@@ -154,6 +154,25 @@ def escalation_open(
     return escalation
 
 
+@in_transaction
+def escalation_gather(*, escalation: Escalation, cases, reason: str, user=None) -> list[int]:
+    """Add cases to a gathering escalation as its evidence (an account case's: the conversations
+    and content its decision acts on), whoever owns their content. Returns the ids added. Call
+    inside the caller's transaction."""
+    have = set(escalation.cases.values_list("pk", flat=True))
+    added = [case for case in cases if case.pk not in have]
+    if not added:
+        return []
+    escalation.cases.add(*added)
+    audit_record(
+        verb="escalation.cases_gathered",
+        obj=escalation,
+        actor=user,
+        after={"cases": [c.pk for c in added], "reason": reason[:300]},
+    )
+    return [c.pk for c in added]
+
+
 DETAIL_FIELDS = ("incident_type", "incident_summary", "annotations", "urgent", "urgent_reason")
 
 
