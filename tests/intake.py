@@ -9,6 +9,7 @@ CONTENT_FIELDS = {
     "content_type": "type",
     "owner_id": "owner_id",
     "owner_handle": "owner_handle",
+    "owner_email": "owner_email",
     "language": "language",
     "reach": "reach",
     "posted_at": "posted_at",
