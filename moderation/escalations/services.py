@@ -19,8 +19,9 @@ from moderation.audit.models import AuditEvent
 from moderation.audit.services import audit_record
 from moderation.decisions.models import Decision
 from moderation.escalations.jobs import assemble_packet
-from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation
+from moderation.escalations.models import INCIDENT_TYPES, REPORT_ANNOTATIONS, Escalation
 from moderation.outbox.services import enqueue
+from reports.categories import Category
 
 S = Escalation.Status
 # The report is written in draft. Once sent for approval it is fixed: an approver who wants a
@@ -94,11 +95,26 @@ def can_approve(user, escalation: Escalation, involved: set[int] | None = None) 
     return user.has_perm(roles.SENIOR_REVIEW) and user.pk not in involved
 
 
+# The CyberTipline incident type a new escalation starts with, by the category of the case that
+# opens it (the preparer may change it before approval). Other categories start with the first
+# of the schema's types, as before, which the preparer likewise confirms or changes.
+ENTICEMENT = "Online Enticement of Children for Sexual Acts"
+CHILD_PORNOGRAPHY = "Child Pornography (possession, manufacture, and distribution)"
+INCIDENT_TYPE_BY_CATEGORY = {
+    Category.GROOMING: ENTICEMENT,
+    Category.SEXTORTION: ENTICEMENT,
+    Category.CSAM: CHILD_PORNOGRAPHY,
+    Category.CHILD_NUDITY: CHILD_PORNOGRAPHY,
+    Category.SELF_GENERATED: CHILD_PORNOGRAPHY,
+}
+
+
 @in_transaction
 def escalation_open(
     *, case, reason: str, user=None, actor_label: str = "", urgent_reason: str = ""
 ) -> Escalation:
-    """Add the case to the escalation gathering its owner's content, or open one.
+    """Add the case to the escalation gathering its owner's content, or open one, its incident
+    type from the case's category (INCIDENT_TYPE_BY_CATEGORY).
     Call inside the caller's transaction (the decision, or the bank policy that escalates)."""
     owner = case.content_item.owner_id
     # Already gathered (a bank escalated it, then a reviewer did): one draft per case, even when
@@ -124,6 +140,7 @@ def escalation_open(
             with transaction.atomic():
                 escalation = Escalation.objects.create(
                     owner_id=owner,
+                    incident_type=INCIDENT_TYPE_BY_CATEGORY.get(case.category, INCIDENT_TYPES[0]),
                     opened_by=user,
                     opened_reason=reason[:300],
                     urgent=bool(urgent_reason),
@@ -133,6 +150,10 @@ def escalation_open(
         except IntegrityError:
             # Another worker opened it a moment ago: join it.
             escalation = gathering.get()
+    # A case joining a draft never changes its incident type, even a draft still at the default
+    # (a CSAM image, then a grooming conversation of the same account): the type was set by the
+    # case that opened it or by the preparer, and which one the report is chiefly about is the
+    # preparer's call, made on the escalation's page before approval.
     if urgent_reason and not escalation.urgent:
         escalation.urgent, escalation.urgent_reason = True, urgent_reason[:500]
         _save(escalation, "urgent", "urgent_reason")
@@ -149,6 +170,7 @@ def escalation_open(
             "reason": reason[:300],
             "status": escalation.status,
             "urgent": escalation.urgent,
+            "incident_type": escalation.incident_type,
         },
     )
     return escalation
