@@ -17,6 +17,7 @@ from moderation.decisions.models import Decision, ReReview
 from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open
 from moderation.exchanges.models import Exchange
+from tests.moderation.review.conversation_helpers import conversation_case
 
 # Who may do what, by role: (anonymous, reviewer, senior reviewer, supervisor, admin, platform
 # account). The platform's machine account uses the API only and never reaches the console.
@@ -39,6 +40,10 @@ CONSOLE = [
     ("post", "/cases/{case}/skip/", *REVIEWERS),
     ("post", "/cases/{case}/lease/", *REVIEWERS),
     ("get", "/cases/{case}/media/{media}/", *REVIEWERS),
+    # A conversation case: its page draws the thread; htmx fetches its pages (plain requests are
+    # sent to the case page).
+    ("get", "/cases/{conversation}/", *REVIEWERS),
+    ("get", "/cases/{conversation}/thread/", *REVIEWERS),
     ("get", "/platform-accounts/{account}/", *REVIEWERS),
     ("post", "/cases/{case}/reassign/", *SUPERVISORS),
     ("get", "/audit/", *SUPERVISORS),
@@ -150,6 +155,21 @@ def world(make_user, submit_report, png_upload):
             case=report.case, kind="remove_content", target="p-1", reason="test"
         )
         escalation = escalation_open(case=decided.case, reason="test", user=decision.reviewer)
+    # A conversation of two pages with an attachment, decided about one participant's account
+    # (decided: it is never the case a role claims).
+    conversation = conversation_case(
+        size=120, reported=(1, 110), attachments={0: [png_upload()]}, platform_id="conv-perm"
+    ).case
+    Decision.objects.create(
+        case=conversation,
+        reviewer=decision.reviewer,
+        action="suspend",
+        policy="child-safety/grooming",
+        intent="malicious",
+        target="account",
+        target_ref="acct-adult",
+    )
+    Case.objects.filter(pk=conversation.pk).update(status="decided", decided_at=timezone.now())
     bank = HashBank.objects.create(name="Partner list", slug="partner", signal_types=["pdq"])
     exchange = Exchange.objects.create(
         name="Partner", slug="partner", kind="https_feed", bank=bank, url="https://feed.invalid/"
@@ -161,6 +181,7 @@ def world(make_user, submit_report, png_upload):
             bank=bank, signal_type="pdq", value="ab" * 32, quarantined_at=timezone.now()
         ).pk,
         "case": report.case_id,
+        "conversation": conversation.pk,
         "media": report.media.get().pk,
         "rereview": task.pk,
         "action": action.pk,

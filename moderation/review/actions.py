@@ -11,6 +11,7 @@ from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open
 from moderation.review.appeals import action_reverse_for
+from reports.models import ContentItem, Message, Participant
 
 # What each decision asks of the platform: (action kind, whether it targets the owner's account).
 DECISION_ACTIONS = {
@@ -25,17 +26,45 @@ DECISION_ACTIONS = {
 
 def planned_actions(*, case: Case, decision: Decision) -> list[tuple[str, str]]:
     """(kind, target) of each action a decision asks the platform for: its action's, and a
-    safety notice added to it."""
-    item = case.content_item
+    safety notice added to it. On a conversation they act on what the decision is about: one
+    message (removed; its sender's account warned or suspended), one participant's account (no
+    content removed), or the whole conversation (its reported participants' accounts, else its
+    owner's)."""
+    content, accounts = _targets(case=case, decision=decision)
     planned = []
     wanted = list(DECISION_ACTIONS.get(decision.action, []))
     if decision.safety_notice:
         wanted.append(("safety_notice", True))
     for kind, on_owner in wanted:
-        target = item.owner_id if on_owner else (item.platform_id or item.url)
-        if target:
-            planned.append((kind, target))
+        for target in accounts if on_owner else content:
+            if target:
+                planned.append((kind, target))
     return planned
+
+
+def _targets(*, case: Case, decision: Decision) -> tuple[list[str], list[str]]:
+    """What a decision's content actions and account actions act on: platform ids."""
+    item = case.content_item
+    if decision.target == Decision.Target.MESSAGE:
+        sender = (
+            Message.objects.filter(conversation=item, platform_id=decision.target_ref)
+            .values_list("sender__account_id", flat=True)
+            .first()
+        )
+        return [decision.target_ref], [sender] if sender else []
+    if decision.target == Decision.Target.ACCOUNT:
+        return [], [decision.target_ref]
+    content = [item.platform_id or item.url]
+    if item.type == ContentItem.Type.CONVERSATION:
+        # The accounts the reports are about, not everyone in the conversation (a child in it).
+        reported = list(
+            Participant.objects.filter(conversation=item, reported=True)
+            .order_by("pk")
+            .values_list("account_id", flat=True)
+        )
+        if reported:
+            return content, reported
+    return content, [item.owner_id]
 
 
 @in_transaction

@@ -24,6 +24,7 @@ ActionName = Literal[tuple(Decision.Action.values)]  # type: ignore[valid-type]
 PolicyName = Literal[tuple(code for code, _ in POLICIES)]  # type: ignore[valid-type]
 IntentName = Literal[("",) + tuple(Decision.Intent.values)]  # type: ignore[valid-type]
 ClassificationName = Literal[("",) + tuple(Decision.Classification.values)]  # type: ignore[valid-type]
+TargetName = Literal[("",) + tuple(Decision.Target.values)]  # type: ignore[valid-type]
 
 
 class QueueOut(Schema):
@@ -66,6 +67,10 @@ class DecisionOut(Schema):
     # (a known-material match or an A1-B2 classification on the case): what was asked, and why.
     proposed_action: str
     referral_reason: str
+    # On a conversation: what the decision was about ("" the whole of it, "message", "account")
+    # and which (the message's platform id, the participant's account id).
+    target: str
+    target_ref: str
     reviewer: str
     created_at: datetime
 
@@ -127,6 +132,19 @@ class DecisionIn(Schema):
         max_length=200,
         description="The case's `version` when you looked at it; a decision on a case that has "
         "changed since is refused with 409 case_changed.",
+    )
+    target: TargetName = Field(
+        "",
+        description='On a conversation case, what the decision is about: "" (the whole '
+        'conversation), "message" or "account" (a participant\'s). A decision about one '
+        "message removes that message and acts on its sender; one about an account acts on that "
+        "account and removes nothing.",
+    )
+    target_ref: Annotated[str, AfterValidator(storable_text)] = Field(
+        "",
+        max_length=255,
+        description="With `target`: the message's platform id, or the participant's account id; "
+        "one not in the conversation is refused with 422.",
     )
 
 
@@ -259,6 +277,8 @@ def _decision_out(decision: Decision, *, staff: bool) -> dict:
         "safety_notice": decision.safety_notice,
         "proposed_action": decision.proposed_action,
         "referral_reason": decision.referral_reason if staff else "",
+        "target": decision.target,
+        "target_ref": decision.target_ref,
         "reviewer": decision.reviewer.get_username() if staff else "",
         "created_at": decision.created_at,
     }

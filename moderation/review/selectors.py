@@ -62,23 +62,31 @@ def case_for_review(case_id: int) -> Case:
     )
 
 
-def case_media(case: Case):
+def media_matches_prefetch() -> Prefetch:
+    """A media file's bank matches as the case page shows them: each with its provenance (its
+    entry's programme) and what suppressed it."""
+    return Prefetch(
+        "matches",
+        queryset=Match.objects.select_related(
+            "entry__bank",
+            "entry__exchange",
+            "entry__decision__reviewer",
+            "suppressed_by__entry__bank",
+        ).order_by("distance"),
+    )
+
+
+def case_media(case: Case, *, attachments: bool = True):
+    """The case's files. `attachments=False` leaves out those attached to a conversation's
+    messages: the case page shows them in the thread, a page of messages at a time
+    (moderation/review/conversations.py), never all at once."""
+    media = Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
+    if not attachments:
+        media = media.filter(message__isnull=True)
     return (
-        Media.objects.filter(Q(report__case=case) | Q(flag__case=case))
         # A video's strip of stills (the case page offers them, or says they are being made).
-        .select_related("video_strip")
-        .prefetch_related(
-            Prefetch(
-                "matches",
-                # Each match's provenance (its entry's programme) and what suppressed it.
-                queryset=Match.objects.select_related(
-                    "entry__bank",
-                    "entry__exchange",
-                    "entry__decision__reviewer",
-                    "suppressed_by__entry__bank",
-                ).order_by("distance"),
-            )
-        )
+        media.select_related("video_strip")
+        .prefetch_related(media_matches_prefetch())
         .order_by("created_at")
     )
 

@@ -31,6 +31,7 @@ from moderation.review.actions import (
 )
 from moderation.review.appeals import appeal_settle
 from moderation.review.rereview import rereview_sample
+from reports.models import ContentItem, Message, Participant
 
 
 class CaseChanged(Exception):
@@ -70,6 +71,40 @@ def decision_errors(
     return {**missing, **errors}
 
 
+# What removes or restricts content: nothing to act on in a decision about an account.
+CONTENT_ACTIONS = frozenset({Decision.Action.REMOVE, Decision.Action.AGE_RESTRICT})
+
+
+def target_errors(*, case: Case, action: str, target: str, target_ref: str) -> dict:
+    """Whether a decision may be about `target` (one of the conversation's messages, by platform
+    id, or one of its participants' accounts, by account id; "" for the case's content as a
+    whole) on this case ({} when it may)."""
+    if target not in {"", *Decision.Target.values}:
+        return {"target": "Choose the whole conversation, one message or an account."}
+    if not target:
+        if target_ref:
+            return {"target": "Say what the decision is about: a message or an account."}
+        return {}
+    item = case.content_item
+    if item.type != ContentItem.Type.CONVERSATION:
+        return {"target": "Only a decision on a conversation can be about one message or account."}
+    if not target_ref:
+        what = "message" if target == Decision.Target.MESSAGE else "account"
+        return {"target": f"Say which {what} the decision is about."}
+    if target == Decision.Target.MESSAGE:
+        if not Message.objects.filter(conversation=item, platform_id=target_ref).exists():
+            return {"target": f"This conversation has no message “{target_ref}”."}
+        return {}
+    if not Participant.objects.filter(conversation=item, account_id=target_ref).exists():
+        return {"target": f"No participant of this conversation has the account “{target_ref}”."}
+    if action in CONTENT_ACTIONS:
+        return {
+            "action": "A decision about an account removes or restricts no content: choose "
+            "an action on the account (warn, safety notice, suspend, escalate), or a message."
+        }
+    return {}
+
+
 def referral_for(*, case: Case, user, action: str) -> str:
     """Why this decision goes to senior review instead of closing the case (guard.py), or "".
     ValidationError when it must and no senior-review queue can take it."""
@@ -100,10 +135,14 @@ def record_decision(
     via_case: int | None = None,
     safety_notice: bool = False,
     referral: str = "",
+    target: str = "",
+    target_ref: str = "",
 ) -> Decision:
     """Write a decision on a locked, validated case, close (or move) the case and set going what
     the decision asks for. `referral` (referral_for): the decision the reviewer chose is recorded
-    as proposed, and the case goes to senior review with that reason instead."""
+    as proposed, and the case goes to senior review with that reason instead. `target`,
+    `target_ref` (target_errors): what in a conversation the decision is about; the actions it
+    asks for act on that (actions.planned_actions)."""
     proposed = ""
     if referral:
         proposed, action, safety_notice = action, Decision.Action.SENIOR_REVIEW, False
@@ -118,6 +157,8 @@ def record_decision(
         safety_notice=safety_notice,
         proposed_action=proposed,
         referral_reason=referral,
+        target=target,
+        target_ref=target_ref,
         created_at=now,
     )
     exposure_record(user=user, kind="decision", case=case)  # in the queue it was decided in
@@ -138,6 +179,7 @@ def record_decision(
             "intent": intent,
             "classification": classification,
             **({"safety_notice": True} if safety_notice else {}),
+            **({"target": target, "target_ref": target_ref} if target else {}),
             **({"proposed_action": proposed, "referral_reason": referral} if referral else {}),
             **({"applied_from_cluster_of": via_case} if via_case else {}),
             **({"appeal": appeal.pk, "appeal_status": appeal.status} if appeal else {}),
@@ -219,12 +261,17 @@ def case_decide(
     safety_notice: bool = False,
     ip: str | None = None,
     seen: str = "",
+    target: str = "",
+    target_ref: str = "",
 ) -> Decision:
-    """Record a reviewer's decision on a case they hold.
+    """Record a reviewer's decision on a case they hold: on its content as a whole, or on a
+    conversation case about one of its messages (`target="message"`, `target_ref` its platform
+    id) or one participant's account (`target="account"`, `target_ref` its account id).
 
     Raises CaseNotHeld when the case is no longer the reviewer's (nothing is recorded),
     CaseChanged when `seen` (the case_version the form was drawn from) is stale, and
-    ValidationError when a field the decision needs is missing or the decision is not allowed.
+    ValidationError when a field the decision needs is missing, the decision is not allowed or
+    its target is not part of the conversation.
     On a case with a child-safety signal a reviewer's milder decision is recorded as a referral
     to senior review (guard.py): the returned decision's action says which.
     """
@@ -243,6 +290,10 @@ def case_decide(
             notes=notes,
             safety_notice=safety_notice,
         )
+        errors = {
+            **target_errors(case=case, action=action, target=target, target_ref=target_ref),
+            **errors,
+        }
         if errors:
             raise ValidationError(errors)
         return record_decision(
@@ -255,6 +306,8 @@ def case_decide(
             notes=notes,
             safety_notice=safety_notice,
             referral=referral_for(case=case, user=user, action=action),
+            target=target,
+            target_ref=target_ref,
             now=timezone.now(),
             ip=ip,
         )

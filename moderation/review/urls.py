@@ -17,6 +17,8 @@ urlpatterns = [
     path("cases/<int:case_id>/skip/", views.case_skip, name="case_skip"),
     path("cases/<int:case_id>/reassign/", views.case_reassign_view, name="case_reassign"),
     path("cases/<int:case_id>/lease/", views.case_lease, name="case_lease"),
+    # A conversation case's thread, a page at a time (htmx; the case page without it).
+    path("cases/<int:case_id>/thread/", views.case_thread, name="case_thread"),
     path(
         "cases/<int:case_id>/media/<int:media_id>/",
         media_views.case_media_view,

@@ -2,6 +2,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -13,12 +15,21 @@ from lib.http import client_ip
 from lib.text import is_storable
 from moderation.cases import assignment
 from moderation.cases import services as case_services
+from moderation.cases.access import get_visible_case
 from moderation.cases.models import Case, Queue
 from moderation.decisions.models import Decision
 from moderation.decisions.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
 from moderation.escalations.models import Escalation
-from moderation.review import cluster_decisions, conflicts, guard, media_views, selectors, services
+from moderation.review import (
+    cluster_decisions,
+    conflicts,
+    conversations,
+    guard,
+    media_views,
+    selectors,
+    services,
+)
 from moderation.review.access import get_reviewable_case
 from moderation.review.forms import DecisionForm
 
@@ -82,29 +93,43 @@ def case_detail(request, case_id: int):
         request,
         case,
         initial={"policy": DEFAULT_POLICY.get(case.category), "seen": services.case_version(case)},
+        # Only the holder sees the form: nobody else's page reads what it offers.
+        targets=holding,
     )
     return render(request, "moderation/case_detail.html", _case_context(request, case, form))
 
 
-def _decision_form(request, case, data=None, **kwargs) -> DecisionForm:
+def _decision_form(request, case, data=None, *, targets: bool = True, **kwargs) -> DecisionForm:
     guarded = bool(guard.guard_notice(case=case, user=request.user))
-    return DecisionForm(data, guarded=guarded, **kwargs)
+    # A conversation's decision can be about one message or account (`targets`: offer them).
+    conversation = conversations.conversation_choices(case) if targets else None
+    return DecisionForm(data, guarded=guarded, conversation=conversation, **kwargs)
+
+
+def _preserved_locked(request, case) -> bool:
+    # Evidence kept for a report to the authorities: named roles only (custody.py).
+    return not request.user.has_perm(roles.PRESERVED_EVIDENCE) and custody.case_is_preserved(case)
 
 
 def _case_context(request, case, form):
     holding = case.assignee_id == request.user.pk and case.status == Case.Status.OPEN
     appeal, own_appeal = selectors.case_open_appeal(case, request.user)
     cluster = selectors.cluster_cases(case)
-    media = list(selectors.case_media(case))
+    params = request.POST if request.method == "POST" else request.GET
+    # A conversation's thread, a page at a time; its attachments are shown with their messages.
+    thread = conversations.case_thread(case, page=params.get("thread_page"))
+    media = list(selectors.case_media(case, attachments=thread is None))
     prefs = wellness.preferences_for(request.user)
     if request.method == "POST":
-        # A decision the form refused: what the reviewer had revealed stays revealed.
-        media_views.keep_reveals(request, case, media, prefs)
+        # A decision the form refused: what the reviewer had revealed stays revealed (the
+        # thread is drawn again at the page the reviewer was reading).
+        media_views.keep_reveals(request, case, media + _attachments_here(case, thread), prefs)
     return {
         "appeal": appeal,
         "own_appeal": own_appeal,
         "case": case,
         "media": media,
+        "thread": thread,
         "form": form,
         "holding": holding,
         "cluster": cluster,
@@ -120,10 +145,40 @@ def _case_context(request, case, form):
         "show_reporters": request.user.has_perm(roles.SUPERVISE),
         "requirements": requirement_notes(case),
         "guard_notice": guard.guard_notice(case=case, user=request.user) if holding else "",
-        # Evidence kept for a report to the authorities: named roles only (custody.py).
-        "preserved_locked": not request.user.has_perm(roles.PRESERVED_EVIDENCE)
-        and custody.case_is_preserved(case),
+        "preserved_locked": _preserved_locked(request, case),
     }
+
+
+def _attachments_here(case, thread) -> list:
+    """The files of the thread's page that came with this case (those of an earlier case of the
+    conversation are served through that case)."""
+    if thread is None:
+        return []
+    return [a for m in thread.messages for a in m.attachments.all() if a.case_id == case.pk]
+
+
+@reviewer_required
+@never_cache
+@require_GET
+def case_thread(request, case_id: int):
+    """One page of a conversation case's thread: the part of the case page htmx swaps in when
+    the reviewer pages through it. Without htmx, the case page at that page."""
+    case = get_visible_case(request, case_id)
+    page, focus = request.GET.get("thread_page", ""), request.GET.get("focus", "")
+    if request.headers.get("HX-Request") != "true":
+        query = urlencode({"thread_page": page} if page else {})
+        return redirect(f"{reverse('case_detail', args=[case.pk])}?{query}#thread")
+    thread = conversations.case_thread(case, page=page, focus=focus)
+    if thread is None:
+        raise Http404("This case is not about a conversation")
+    context = {
+        "case": case,
+        "thread": thread,
+        "prefs": wellness.preferences_for(request.user),
+        "preserved_locked": _preserved_locked(request, case),
+        "swapped": True,
+    }
+    return render(request, "moderation/_thread.html", context)
 
 
 @reviewer_required
@@ -209,6 +264,9 @@ def case_decide_cluster(request, case_id: int):
     """Step one shows the cases the decision would cover; step two (confirmed) decides them."""
     case = get_reviewable_case(request, case_id)
     form = _decision_form(request, case, request.POST)
+    if form.is_valid() and form.cleaned_data.get("target"):
+        # Other cases share a file, not this conversation's messages or accounts.
+        form.add_error("target", "A decision about one message or account is for this case only.")
     if not form.is_valid():
         return render(
             request, "moderation/case_detail.html", _case_context(request, case, form), status=400
@@ -228,7 +286,9 @@ def case_decide_cluster(request, case_id: int):
         )
     confirmed = {int(x) for x in request.POST.getlist("cases") if x.isascii() and x.isdecimal()}
     # The confirmation step lists the cluster as it is now; cluster_decide checks it again.
-    fields = {k: v for k, v in form.cleaned_data.items() if k != "seen"}
+    fields = {
+        k: v for k, v in form.cleaned_data.items() if k not in ("seen", "target", "target_ref")
+    }
     try:
         decided = cluster_decisions.cluster_decide(
             case_id=case.pk,

@@ -298,7 +298,9 @@
       if (field) { e.preventDefault(); field.focus(); }
       return;
     }
-    if (e.key === "Enter" && form && e.target.tagName !== "BUTTON") {
+    // Enter on a link, a button or a disclosure does what it says there, never records a
+    // decision (a conversation's pages are links on the case page).
+    if (e.key === "Enter" && form && !e.target.closest("a[href], button, summary")) {
       e.preventDefault();
       form.requestSubmit();
       return;

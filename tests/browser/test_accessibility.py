@@ -25,7 +25,7 @@ SERIOUS = ("serious", "critical")
 # (their controls differ by role).
 STAFF = ["reviewer", "senior", "supervisor", "admin"]
 # Fragments a page polls for (htmx), not pages: checked inside the pages that draw them.
-FRAGMENTS = ("/progress/", "/supervise/queues/live/")
+FRAGMENTS = ("/progress/", "/supervise/queues/live/", "/thread/")
 # Files, not pages: a case's media and a packet's download (the browser's own viewer draws them).
 FILES = ("/cases/{case}/media/{media}/", "/escalations/{escalation}/packet/")
 
