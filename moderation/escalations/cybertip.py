@@ -15,9 +15,14 @@ participants are named for their part in it (intendedRecipient, victim), never a
 
 Incidents. Posts, images and other content make one `webPageIncident` (their URLs); each
 conversation is a `chatImIncident` with an excerpt of the thread, and its participants other than
-the reported account are `intendedRecipient`s (minors first) and, when minors, `victim`s
-(moderation/escalations/cybertip_chat.py). A conversation without any file is reported all the
-same (no fileDetails): text-only enticement.
+the reported account are `intendedRecipient`s (minors first) and, when minors, `victim`s, each
+account once however many conversations it is in (moderation/escalations/cybertip_chat.py). A
+conversation without any file is reported all the same (no fileDetails): text-only enticement.
+A case about the account itself is no incident: it names the reported person and says in the
+report's additionalInfo why the account was reviewed as a whole; its evidence cases are the
+incidents (moderation/escalations/cybertip_account.py). Only the content the reported account
+owns gives its e-mail addresses, handle and IP captures: an account's evidence may include a
+conversation someone else owns, whose owner's facts are not the account's.
 
 Ids. A fileDetails names the report and the file by the authority's ids, which exist only once a
 report is opened through the API and a file uploaded. Packets assembled before that (to download
@@ -44,6 +49,7 @@ from lxml import etree
 
 from moderation.decisions.models import Decision
 from moderation.escalations import cybertip_chat as chat
+from moderation.escalations.cybertip_account import account_cases, is_account, owned_items
 from moderation.escalations.cybertip_chat import Parties, Party, SentIn, xml_datetime
 from moderation.escalations.models import REPORT_ANNOTATIONS, Escalation, EscalationFile
 from moderation.escalations.video_evidence import describe as describe_video
@@ -194,20 +200,25 @@ def report_xml(escalation: Escalation) -> bytes:
         # The schema requires victimPerson (all its children optional).
         _add_party(root, "victim", "victimPerson", party, person=True)
 
+    # The schema takes one additionalInfo: why an account was reviewed as a whole, then the
+    # preparer's words.
+    said = [a.words(platform) for a in account_cases(escalation, items, escalation.approved_at)]
     if escalation.incident_summary:
-        _add(root, "additionalInfo", escalation.incident_summary)
+        said.append(escalation.incident_summary)
+    if said:
+        _add(root, "additionalInfo", "\n\n".join(said))
     return _serialise(root)
 
 
 def _add_internet_details(
     root: etree._Element, escalation: Escalation, items: list[ContentItem], people: Parties
 ) -> None:
-    """One webPageIncident for everything that is not a conversation, one chatImIncident per
-    conversation."""
+    """One webPageIncident for everything that is neither a conversation nor an account, one
+    chatImIncident per conversation. An account case is no incident: its evidence is."""
     platform = settings.VIGIL_PLATFORM_NAME
     chats = [item for item in items if chat.is_conversation(item)]
-    web_items = [item for item in items if not chat.is_conversation(item)]
-    if web_items or not chats:
+    web_items = [item for item in items if not chat.is_conversation(item) and not is_account(item)]
+    if web_items or not (chats or any(is_account(item) for item in items)):
         web = _add(_add(root, "internetDetails"), "webPageIncident")
         for item in web_items:
             if item.url:
@@ -244,19 +255,21 @@ def _add_reported(
     root: etree._Element, escalation: Escalation, items: list[ContentItem], people: Parties
 ) -> None:
     """The escalation's account (the owner of the content, as the platform knows them), then any
-    other participant of its conversations the reports name."""
+    other participant of its conversations the reports name. Its facts come from the content it
+    owns and from its listings as a participant, never from someone else's content."""
     platform = settings.VIGIL_PLATFORM_NAME
     owner_id = escalation.owner_id
     owner = next((p for p in people.reported if owner_id and p.account_id == owner_id), None)
+    owned = owned_items(items, owner_id)
     # The handle last given wins: it is the one the account uses now.
-    handles = [item.owner_handle for item in reversed(items) if item.owner_handle]
+    handles = [item.owner_handle for item in reversed(owned) if item.owner_handle]
     if owner is not None and owner.handle:
         handles.append(owner.handle)
-    emails = [item.owner_email for item in items if item.owner_email]
+    emails = [item.owner_email for item in owned if item.owner_email]
     if owner is not None and owner.email:
         emails.append(owner.email)
     emails = list(dict.fromkeys(emails))
-    captures = IpCapture.objects.filter(content_item__in=items).order_by(
+    captures = IpCapture.objects.filter(content_item__in=owned).order_by(
         "captured_at", "ip", "event"
     )
     seen, unique_captures = set(), []

@@ -10,12 +10,20 @@ duration, frame rate and rotation, and where its vPDQ is in the packet; a file f
 the messages that carried it. Each conversation lists its participants (role, age and how it is
 known, e-mail address), its messages' count and times, and where its transcript is: the whole
 thread is in the transcript, never here. Whether a participant reported it is never said.
+
+A case about an account itself (an account case) is listed with the others and, under
+`account_cases`, with why it was opened (what the account rule counted). The reported account's
+handle and e-mail addresses come only from what it owns and from its listings as a participant
+(moderation/escalations/cybertip_account.py).
 """
+
+from django.conf import settings
 
 from moderation.decisions.models import Decision
 from moderation.escalations import cybertip_chat as chat
 from moderation.escalations import video_evidence
 from moderation.escalations.cybertip import escalated_content
+from moderation.escalations.cybertip_account import account_cases, owned_items
 from moderation.escalations.models import Escalation, EscalationFile
 from reports.models import Participant
 
@@ -106,11 +114,18 @@ def summary(escalation: Escalation, files: list[EscalationFile]) -> dict:
                 "decided_at": _time(d.created_at),
             }
         )
-    handle = next((c.content_item.owner_handle for c in cases if c.content_item.owner_handle), "")
-    emails = list(
-        dict.fromkeys(c.content_item.owner_email for c in cases if c.content_item.owner_email)
-    )
     items = escalated_content(escalation)
+    owned = owned_items(items, escalation.owner_id)
+    handle = next((item.owner_handle for item in owned if item.owner_handle), "")
+    emails = [item.owner_email for item in owned if item.owner_email]
+    if escalation.owner_id:
+        listed = Participant.objects.filter(
+            conversation__in=items, account_id=escalation.owner_id
+        ).exclude(email="")
+        if escalation.approved_at:
+            listed = listed.filter(created_at__lte=escalation.approved_at)
+        emails += listed.order_by("pk").values_list("email", flat=True)
+    emails = list(dict.fromkeys(emails))
     transcripts = chat.transcript_names(items)
     sent_in = chat.files_sent_in(files)
     return {
@@ -121,6 +136,16 @@ def summary(escalation: Escalation, files: list[EscalationFile]) -> dict:
             "screen_name": handle,
             "emails": emails,
         },
+        "account_cases": [
+            {
+                "account": a.account_id,
+                "cases": list(a.case_ids),
+                "minor_contacts": a.minor_contacts,
+                "reported_items": a.reported_items,
+                "why": a.words(settings.VIGIL_PLATFORM_NAME),
+            }
+            for a in account_cases(escalation, items, escalation.approved_at)
+        ],
         "incident": {
             "type": escalation.incident_type,
             "summary": escalation.incident_summary,

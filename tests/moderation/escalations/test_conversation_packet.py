@@ -114,7 +114,12 @@ class TestTranscript:
         built = conversation_escalation(owner_email="owner@records.example")
         escalation = built.assemble()
         summary = packet_json(escalation, "summary.json")
-        assert summary["reported_account"]["emails"] == ["owner@records.example"]
+        # As the report gives them: the content's owner's address, then the one its listing
+        # as a participant gave.
+        assert summary["reported_account"]["emails"] == [
+            "owner@records.example",
+            GROOMER.email,
+        ]
         [conversation] = summary["conversations"]
         assert conversation["transcript"] == "conversation/0001.txt"
         assert conversation["messages"] == 7 and conversation["reported_messages"] == 2
