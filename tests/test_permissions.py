@@ -11,12 +11,13 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from moderation.banks.models import BankEntry, HashBank
-from moderation.cases.models import Case
+from moderation.cases.models import AccountCaseSettings, Case
 from moderation.cases.services import case_claim_next
 from moderation.decisions.models import Decision, ReReview
 from moderation.enforcement.services import action_request
 from moderation.escalations.services import escalation_open
 from moderation.exchanges.models import Exchange
+from reports.account_rules import account_case_check
 from tests.moderation.review.conversation_helpers import conversation_case
 
 # Who may do what, by role: (anonymous, reviewer, senior reviewer, supervisor, admin, platform
@@ -44,6 +45,8 @@ CONSOLE = [
     # sent to the case page).
     ("get", "/cases/{conversation}/", *REVIEWERS),
     ("get", "/cases/{conversation}/thread/", *REVIEWERS),
+    # An account case: its page lists the evidence.
+    ("get", "/cases/{account_case}/", *REVIEWERS),
     ("get", "/platform-accounts/{account}/", *REVIEWERS),
     ("post", "/cases/{case}/reassign/", *SUPERVISORS),
     ("get", "/audit/", *SUPERVISORS),
@@ -170,6 +173,10 @@ def world(make_user, submit_report, png_upload):
         target_ref="acct-adult",
     )
     Case.objects.filter(pk=conversation.pk).update(status="decided", decided_at=timezone.now())
+    # An account case about the conversation's adult, listing its evidence (decided, as above).
+    AccountCaseSettings.objects.update(min_minor_contacts=1)
+    account_case = account_case_check(account_id="acct-adult").case
+    Case.objects.filter(pk=account_case.pk).update(status="decided", decided_at=timezone.now())
     bank = HashBank.objects.create(name="Partner list", slug="partner", signal_types=["pdq"])
     exchange = Exchange.objects.create(
         name="Partner", slug="partner", kind="https_feed", bank=bank, url="https://feed.invalid/"
@@ -182,6 +189,7 @@ def world(make_user, submit_report, png_upload):
         ).pk,
         "case": report.case_id,
         "conversation": conversation.pk,
+        "account_case": account_case.pk,
         "media": report.media.get().pk,
         "rereview": task.pk,
         "action": action.pk,

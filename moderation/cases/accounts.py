@@ -72,3 +72,40 @@ def evidence_cases(account_id: str):
         .select_related("content_item", "queue")
         .order_by("-created_at", "-pk")
     )
+
+
+# At most this many things a decision on an account case asks the platform to remove: beyond
+# it, the account's suspension is what acts.
+MAX_EVIDENCE_TARGETS = 500
+
+
+def evidence_targets(account_id: str) -> list[str]:
+    """What a decision on an account case removes: each reported thing the account posted (its
+    platform id, else its URL) and each reported message it sent (the message's platform id).
+    Conversations themselves are not removed: the child in one is not the one acted against."""
+    posts = (
+        evidence_items(account_id)
+        .exclude(type=ContentItem.Type.CONVERSATION)
+        .filter(owner_id=account_id)
+        .distinct()
+        .order_by("pk")
+        .values_list("platform_id", "url")[:MAX_EVIDENCE_TARGETS]
+    )
+    targets = [platform_id or url for platform_id, url in posts if platform_id or url]
+    messages = (
+        Message.objects.filter(
+            sender__account_id=account_id, reported=True, conversation__cases__isnull=False
+        )
+        .distinct()
+        .order_by("pk")
+        .values_list("platform_id", flat=True)[: MAX_EVIDENCE_TARGETS - len(targets)]
+    )
+    return targets + list(messages)
+
+
+def latest_evidence_cases(account_id: str) -> list[Case]:
+    """The latest case of each evidence item: what an account case's escalation gathers."""
+    latest: dict[int, Case] = {}
+    for case in evidence_cases(account_id).select_related(None)[:MAX_EVIDENCE_TARGETS]:
+        latest.setdefault(case.content_item_id, case)
+    return list(latest.values())

@@ -4,12 +4,13 @@ Call inside the decision's transaction."""
 
 from lib.transactions import in_transaction
 from moderation.banks.confirmed import decision_confirm_media, decision_withdraw_confirmation
+from moderation.cases.accounts import evidence_targets, latest_evidence_cases
 from moderation.cases.models import Case
 from moderation.decisions.models import Decision
 from moderation.decisions.rules import is_csam_finding
 from moderation.enforcement.models import EnforcementAction
 from moderation.enforcement.services import action_request
-from moderation.escalations.services import escalation_open
+from moderation.escalations.services import escalation_gather, escalation_open
 from moderation.review.appeals import action_reverse_for
 from reports.models import ContentItem, Message, Participant
 
@@ -54,6 +55,11 @@ def _targets(*, case: Case, decision: Decision) -> tuple[list[str], list[str]]:
         return [decision.target_ref], [sender] if sender else []
     if decision.target == Decision.Target.ACCOUNT:
         return [], [decision.target_ref]
+    if item.type == ContentItem.Type.ACCOUNT:
+        # An account case acts on all of its evidence: the account, and each reported thing it
+        # posted or sent (moderation/cases/accounts.py), never the account's id as content.
+        account = item.platform_id or item.owner_id
+        return evidence_targets(account), [account]
     content = [item.platform_id or item.url]
     if item.type == ContentItem.Type.CONVERSATION:
         # The accounts the reports are about, not everyone in the conversation (a child in it).
@@ -80,7 +86,16 @@ def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -
                 case=case, kind=kind, target=target, reason=reason, decision=decision, user=user
             )
     if decision.action == Decision.Action.ESCALATE:
-        escalation_open(case=case, reason=reason, user=user)
+        escalation = escalation_open(case=case, reason=reason, user=user)
+        if case.content_item.type == ContentItem.Type.ACCOUNT:
+            # The report about the account carries its evidence: the conversations and posts.
+            account = case.content_item.platform_id or case.content_item.owner_id
+            escalation_gather(
+                escalation=escalation,
+                cases=latest_evidence_cases(account),
+                reason=f"evidence of account case {case.pk}",
+                user=user,
+            )
     if is_csam_finding(action=decision.action, classification=decision.classification):
         # Found CSAM: its copies are known material from now on (moderation/banks/confirmed.py).
         decision_confirm_media(decision=decision)

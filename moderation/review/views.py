@@ -22,6 +22,7 @@ from moderation.decisions.rules import DEFAULT_POLICY, requirement_notes
 from moderation.escalations import custody
 from moderation.escalations.models import Escalation
 from moderation.review import (
+    account_evidence,
     cluster_decisions,
     conflicts,
     conversations,
@@ -130,6 +131,7 @@ def _case_context(request, case, form):
         "case": case,
         "media": media,
         "thread": thread,
+        "account_evidence": account_evidence.account_case_evidence(case, request.user),
         "form": form,
         "holding": holding,
         "cluster": cluster,
