@@ -95,6 +95,8 @@ EVENT_NAMES = {
     "escalation.packet_downloaded": "Escalation packet downloaded",
     "escalation.submission_started": "Escalation submission started",
     "escalation.report_opened": "Authority report opened",
+    "escalation.transcript_uploaded": "Conversation transcript uploaded to the authority",
+    "escalation.transcript_details_sent": "Conversation transcript details sent to the authority",
     "escalation.submission_failed": "Escalation submission failed",
     "escalation.submission_retracted": "Escalation submission retracted",
     "escalation.submitted": "Escalation submitted",

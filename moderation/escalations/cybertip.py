@@ -424,6 +424,31 @@ def file_annotations(decision: Decision | None, sent_in: tuple[SentIn, ...]) -> 
     return [tag for tag in FILE_ANNOTATIONS if tag in tags]
 
 
+def transcript_file_details_xml(
+    *,
+    report_id: int,
+    file_id: str,
+    name: str,
+    sha256: str,
+    item: ContentItem | None,
+    cutoff: datetime | None,
+) -> bytes:
+    """The `fileDetails` for a conversation's transcript sent with the report (`name`: its name
+    in the packet). Supplemental: it supports the report, it was not reported. Vigil made it, so
+    it has no original name, upload time, location or upload capture of the reported user's, and
+    nobody viewed it as a reported file: those elements are left out, and its words say what it
+    is (the schema has no annotation for a transcript)."""
+    platform = settings.VIGIL_PLATFORM_NAME
+    root = etree.Element("fileDetails")
+    _add(root, "reportId", report_id)
+    _add(root, "fileId", file_id)
+    _add(root, "fileName", chat.transcript_file_name(name))
+    _add(root, "fileRelevance", "Supplemental Reported")
+    words = chat.transcript_words(item, name=name, sha256=sha256, platform=platform, cutoff=cutoff)
+    _add(root, "additionalInfo", words)
+    return _serialise(root)
+
+
 # The messages named in a file's additionalInfo (a file sent again and again: the rest are in
 # the packet's transcript).
 SENT_IN_LISTED = 10

@@ -79,6 +79,12 @@ def transcript_names(items: list[ContentItem]) -> dict[int, str]:
     return {item.pk: f"conversation/{n:04d}.txt" for n, item in enumerate(conversations, start=1)}
 
 
+def transcript_file_name(name: str) -> str:
+    """A transcript's name as a file sent with the report (the authority's files have no
+    folders): conversation/0001.txt is conversation-0001.txt."""
+    return name.replace("/", "-")
+
+
 def _messages(item: ContentItem, cutoff: datetime | None):
     messages = Message.objects.filter(conversation=item)
     return messages.filter(created_at__lte=cutoff) if cutoff else messages
@@ -372,8 +378,9 @@ def excerpt_words(
             )
             parts.append(
                 f"The content above {which} in the order they were sent (times UTC);{cut} the "
-                "full thread, every message whole with its time, sender and files, is in "
-                f"{platform}'s packet for this report as {transcript}."
+                "full thread, every message whole with its time, sender and files, is the file "
+                f"{transcript_file_name(transcript)} sent with this report ({transcript} in "
+                f"{platform}'s packet for it)."
             )
     else:
         parts.append("No message of it was received.")
@@ -456,6 +463,29 @@ def transcript(
                 + "\n"
             )
         after = (batch[-1][1], batch[-1][0])
+
+
+def transcript_words(
+    item: ContentItem | None, *, name: str, sha256: str, platform: str, cutoff: datetime | None
+) -> str:
+    """What a transcript sent as a file is (its fileDetails' additionalInfo): not reported
+    content, but the platform's record of the conversation, made for this report."""
+    what = (
+        f"the conversation {label(item)} on {platform}" if item else f"a conversation on {platform}"
+    )
+    counted = ""
+    if item is not None:
+        facts = thread_facts(item, cutoff)
+        counted = (
+            f" ({facts.total} message{'s' if facts.total != 1 else ''}, {facts.reported} reported)"
+        )
+    return (
+        f"Not reported content: the transcript of {what}, made by {platform} from its records "
+        f"for this report. Every message of the conversation{counted} in the order sent, each "
+        "with its time (UTC), sender and files, after the participants and their ages as "
+        f"{platform} knows them. The report's chat incident for this conversation quotes an "
+        f"excerpt of it. It is {name} in {platform}'s packet for this report, SHA-256 {sha256}."
+    )
 
 
 # --- Which message carried a file ----------------------------------------------------------

@@ -9,7 +9,11 @@ wherever the last run stopped:
    stays bounded however large a video is, and checked against its SHA-256 on the way: a file
    that changed in storage is cut off before its last bytes, so the authority never receives it
    whole; its fileId saved at once), then send its fileDetails (details_sent_at saved);
-3. finish the report, then escalations.escalation_mark_submitted(via="api").
+3. for each conversation's transcript (the packet's conversation/<n>.txt, which the report only
+   excerpts): upload it the same way, streamed from the approved packet and checked against the
+   packet's manifest, then send its fileDetails; each step recorded as it is accepted
+   (moderation/escalations/transcript_upload.py), so it is never sent twice either;
+4. finish the report, then escalations.escalation_mark_submitted(via="api").
 Every request is logged as a numbered SubmissionAttempt. While it runs (submission_started_at
 set) nobody may mark the escalation submitted by hand or withdraw it.
 
@@ -35,6 +39,7 @@ only ever sent for the report id Vigil saved, so a report is never submitted twi
 
 import hashlib
 import secrets
+import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -47,7 +52,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from moderation.audit.services import audit_record
-from moderation.escalations import cybertip, submitter
+from moderation.escalations import cybertip, submitter, transcript_upload
 from moderation.escalations.jobs import submit_escalation
 from moderation.escalations.models import Escalation, EscalationFile, SubmissionAttempt
 from moderation.escalations.packet import AssemblyFailed, packet_report_xml
@@ -325,7 +330,43 @@ class _Run:
                 )
                 f.details_sent_at = timezone.now()
                 f.save(update_fields=["details_sent_at"])
+        for transcript in transcript_upload.transcripts(escalation):
+            if not transcript.file_id:
+                self.upload_transcript(transcript)
+            if not transcript.details_sent:
+                xml = cybertip.transcript_file_details_xml(
+                    report_id=escalation.report_id,
+                    file_id=transcript.file_id,
+                    name=transcript.name,
+                    sha256=transcript.sha256,
+                    item=transcript.item,
+                    cutoff=escalation.approved_at,
+                )
+                self.check_xml(xml, f"fileDetails XML for {transcript.name}")
+                self.call(Step.FILE_DETAILS, lambda xml=xml: self.client.send_file_details(xml))
+                transcript_upload.record_details_sent(escalation, transcript, actor_label=API_LABEL)
         self.call(Step.FINISH, lambda: self.client.finish(escalation.report_id))
+
+    def send_checked(
+        self, stream, *, size: int, sha256: str, filename: str, changed: str, file=None
+    ) -> tuple:
+        """Upload `stream` as `filename`, checked against `sha256` as it is read (cut off before
+        its end when it is not those bytes, failing with the reason `changed`). Returns the
+        reply and the _Checked reader."""
+        started = timezone.now()
+        checked = _Checked(stream, sha256)
+        try:
+            reply = self.call(
+                Step.UPLOAD,
+                lambda: self.client.upload_file(self.escalation.report_id, filename, checked, size),
+                file=file,
+            )
+        except _EvidenceChanged as e:
+            took = int((timezone.now() - started).total_seconds() * 1000)
+            self.log(Step.UPLOAD, file, started, None, took, changed, e)
+            details = [f"expected SHA-256 {sha256}", f"found SHA-256 {e.found}"]
+            raise _Invalid(changed, details) from None
+        return reply, checked
 
     def upload(self, f: EscalationFile) -> None:
         name = f.media.file.name
@@ -339,26 +380,18 @@ class _Run:
                 f"The evidence file {f.name} is {size} bytes in storage, {f.size} in the packet.",
                 [],
             )
-        started = timezone.now()
-        try:
-            with stream:
-                checked = _Checked(stream, f.sha256)
-                reply = self.call(
-                    Step.UPLOAD,
-                    lambda: self.client.upload_file(
-                        self.escalation.report_id, PurePosixPath(f.name).name, checked, size
-                    ),
-                    file=f,
-                )
-        except _EvidenceChanged as e:
-            reason = (
-                f"The evidence file {f.name} no longer matches the SHA-256 recorded when it "
-                "arrived: its upload was cut off before the end."
+        with stream:
+            reply, _ = self.send_checked(
+                stream,
+                size=size,
+                sha256=f.sha256,
+                filename=PurePosixPath(f.name).name,
+                changed=(
+                    f"The evidence file {f.name} no longer matches the SHA-256 recorded when it "
+                    "arrived: its upload was cut off before the end."
+                ),
+                file=f,
             )
-            took = int((timezone.now() - started).total_seconds() * 1000)
-            self.log(Step.UPLOAD, f, started, None, took, reason, e)
-            details = [f"expected SHA-256 {f.sha256}", f"found SHA-256 {e.found}"]
-            raise _Invalid(reason, details) from None
         # Checked before the file id is kept: a resumed submission then uploads the file again
         # rather than sending details for, and finishing with, bytes that are not the evidence.
         if reply.md5 and f.md5 and reply.md5.lower() != f.md5.lower():
@@ -369,6 +402,33 @@ class _Run:
             )
         f.remote_file_id = reply.file_id[:100]
         f.save(update_fields=["remote_file_id"])
+
+    def upload_transcript(self, transcript: transcript_upload.Transcript) -> None:
+        """A conversation's transcript, read from the approved packet and checked against its
+        manifest on the way: what was approved and assembled is what the authority receives."""
+        try:
+            with transcript_upload.packet_entry(self.escalation, transcript.name) as (stream, size):
+                reply, checked = self.send_checked(
+                    stream,
+                    size=size,
+                    sha256=transcript.sha256,
+                    filename=transcript.file_name,
+                    changed=(
+                        f"The packet's {transcript.name} no longer matches the SHA-256 its "
+                        "manifest records: its upload was cut off before the end."
+                    ),
+                )
+        except (OSError, KeyError, zipfile.BadZipFile) as e:
+            raise _Invalid(f"The packet's {transcript.name} cannot be read: {e}", []) from None
+        if reply.md5 and reply.md5.lower() != checked.md5:
+            raise _Invalid(
+                f"The CyberTipline received {transcript.file_name} with MD5 {reply.md5}, but "
+                f"its MD5 is {checked.md5}: the file changed on the way.",
+                [f"file id {reply.file_id[:100]} at the CyberTipline holds the changed upload"],
+            )
+        transcript_upload.record_uploaded(
+            self.escalation, transcript, reply.file_id[:100], actor_label=API_LABEL
+        )
 
 
 class _EvidenceChanged(Exception):
@@ -381,17 +441,28 @@ class _EvidenceChanged(Exception):
 
 
 class _Checked:
-    """An evidence file read for upload, hashed as it is read; at its end, before the last part
-    of the request is sent, checked against the SHA-256 it had on arrival."""
+    """A file read for upload (evidence, or a transcript in the packet), hashed as it is read;
+    at its end, before the last part of the request is sent, checked against the SHA-256 it
+    should have. Its MD5 too, to compare with the one the authority computes."""
 
     def __init__(self, stream, sha256: str):
         self._stream, self._expected = stream, sha256
         self._hasher = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
+        try:
+            data = self._stream.read(size)
+        except zipfile.BadZipFile as e:
+            # A packet entry whose bytes fail its CRC: cut off like any changed file.
+            raise _EvidenceChanged(f"none (unreadable: {e})") from None
         if data:
             self._hasher.update(data)
+            self._md5.update(data)
         elif self._expected and (found := self._hasher.hexdigest()) != self._expected:
             raise _EvidenceChanged(found)
         return data

@@ -1,7 +1,7 @@
 """Packets of conversations: the whole thread as conversation/<n>.txt (listed in the manifest
 with its SHA-256, written a batch of messages at a time), the summary's participants and
-messages, text-only enticement without any file (assembled and submitted), and every document
-valid against the schema."""
+messages, text-only enticement without any evidence file (assembled, and submitted with its
+transcript), and every document valid against the schema."""
 
 import hashlib
 import tracemalloc
@@ -181,7 +181,7 @@ class TestTextOnlyEnticement:
         assert packet_json(escalation, "summary.json")["files"] == []
         assert escalation.packet_sha256 == hashlib.sha256(packet_bytes(escalation)).hexdigest()
 
-    def test_it_is_submitted_without_any_file(
+    def test_it_is_submitted_with_its_transcript_and_no_evidence_file(
         self, conversation_escalation, make_user, run_jobs, settings
     ):
         server = cybertip_server.FakeCyberTipline(slow_seconds=2.5)
@@ -205,9 +205,12 @@ class TestTextOnlyEnticement:
             .order_by("number")
             .values_list("step", "outcome")
         )
-        assert steps == [("open", "ok"), ("finish", "ok")]
+        # No evidence file: the conversation's transcript is the one file sent.
+        assert steps == [("open", "ok"), ("upload", "ok"), ("file_details", "ok"), ("finish", "ok")]
         [report_id] = server.finished_reports()
         assert b"<chatImIncident>" in server.reports[report_id].report_xml
+        files = server.reports[report_id].files.values()
+        assert [f["name"] for f in files] == ["conversation-0001.txt"]
 
 
 @pytest.mark.django_db

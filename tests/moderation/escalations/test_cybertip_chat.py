@@ -273,7 +273,11 @@ class TestLongConversation:
         words = root.findtext("internetDetails/chatImIncident/additionalInfo")
         assert "10000 messages (4 reported)" in words
         assert f"shows {len(lines)} of them" in words
-        assert "conversation/0001.txt" in words
+        # The file the authority receives with the report, and where the packet has it.
+        assert (
+            "is the file conversation-0001.txt sent with this report (conversation/0001.txt in "
+            "Social Example's packet for it)."
+        ) in words
 
     def test_a_long_message_is_shortened_in_the_excerpt(self, conversation_escalation):
         thread = [Said("big", "acct-groomer", "x" * 9000, 0, True)]
