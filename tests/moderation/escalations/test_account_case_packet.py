@@ -6,12 +6,18 @@ as the reported person (its handle, e-mail address and IP captures), each conver
 incident, the post as a web page incident, each minor once as a victim, and why the account was
 reviewed as a whole. Every document valid against the CyberTipline schema."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from lxml import etree
 
+from moderation.cases.models import Case
 from moderation.escalations import cybertip_account
+from moderation.escalations.models import Escalation
 from moderation.escalations.services import escalation_open
+from moderation.review.services import case_decide
 from reports import account_rules
 from reports.content import ContentFacts, IpCaptureIn
 from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
@@ -204,6 +210,37 @@ class TestAccountCasePacket:
         assert root.findtext("personOrUserReported/espIdentifier") == ADULT
         assert root.findtext("additionalInfo").startswith("Account case: Social Example")
         assert not escalation.files.exists()
+
+    def test_a_reviewers_decision_on_the_account_case_makes_the_same_report(
+        self, reported_adult, reviewer, make_user
+    ):
+        # As deployed: "Escalate to authority" on the account case gathers its evidence
+        # (moderation/review/actions.py), the case held by the reviewer as a claim leaves it.
+        Case.objects.filter(pk=reported_adult.pk).update(
+            assignee=reviewer, lease_expires_at=timezone.now() + timedelta(minutes=15)
+        )
+        case_decide(
+            case_id=reported_adult.pk,
+            user=reviewer,
+            action="escalate",
+            policy="child-safety/grooming",
+            intent="malicious",
+        )
+        escalation = Escalation.objects.get(cases=reported_adult)
+        assert escalation.incident_type == ENTICEMENT
+        approve_escalation(escalation, reviewer, make_user, incident_type=ENTICEMENT)
+        entries = packet_entries(assemble(escalation))
+        assert_every_document_valid(entries)
+        root = etree.fromstring(entries["report.xml"])
+        assert len(elements(root, "internetDetails/chatImIncident")) == 2
+        assert [v.findtext("espIdentifier") for v in elements(root, "victim")] == [
+            "kid-1",
+            "kid-2",
+        ]
+        assert [p.findtext("espIdentifier") for p in elements(root, "personOrUserReported")] == [
+            ADULT
+        ]
+        assert root.findtext("additionalInfo").startswith("Account case: ")
 
     def test_a_flag_raised_after_approval_does_not_change_the_reason(
         self, reported_adult, reviewer, make_user, submit_report, run_jobs
