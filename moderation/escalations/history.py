@@ -103,6 +103,12 @@ LABELS: dict[str, Describe] = {
     "escalation.report_opened": lambda e, a, b, by: (
         f"Report {a.get('report_id')} opened at the CyberTipline"
     ),
+    "escalation.transcript_uploaded": lambda e, a, b, by: (
+        f"Transcript {a.get('name')} sent to the CyberTipline with report {a.get('report_id')}"
+    ),
+    "escalation.transcript_details_sent": lambda e, a, b, by: (
+        f"Details of transcript {a.get('name')} sent to the CyberTipline"
+    ),
     "escalation.submission_failed": lambda e, a, b, by: (
         f"Submission to the CyberTipline failed{_note(a.get('reason'))}"
     ),

@@ -12,7 +12,7 @@ from lxml import etree
 from accounts.roles import Role
 from moderation.audit.models import AuditEvent
 from moderation.audit.names import EVENT_NAMES
-from moderation.escalations import cybertip, submission
+from moderation.escalations import cybertip, history, submission
 from moderation.escalations.models import Escalation, SubmissionAttempt
 from tests.moderation import cybertip_server
 from tests.moderation.escalations.account_case_fixtures import (
@@ -135,6 +135,10 @@ class TestTranscriptUpload:
         }
         assert AuditEvent.objects.filter(verb="escalation.transcript_details_sent").count() == 1
         assert "escalation.transcript_uploaded" in EVENT_NAMES
+        # In the escalation's history, in words.
+        assert history.describe(uploaded) == (
+            f"Transcript conversation/0001.txt sent to the CyberTipline with report {report_id}"
+        )
 
     def test_an_account_cases_two_conversations_send_two_transcripts(
         self, reported_adult, reviewer, make_user, fake_cybertip, boss
