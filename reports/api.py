@@ -28,10 +28,11 @@ from reports.batch import FlagIntake, FlagStored, flag_intake_submit, flag_submi
 from reports.categories import Category
 from reports.content import ContentFacts
 from reports.content import IpCaptureIn as IpCaptureData
+from reports.conversation_intake import conversation_report_submit
 from reports.conversation_schemas import ConversationIn, Email, Link, Links, conversation_facts
 from reports.media import IncomingMedia
 from reports.models import IP_CAPTURE_EVENTS, REFERENCE_ALPHABET, ContentItem, Report
-from reports.services import conversation_report_submit, report_submit
+from reports.services import report_submit
 from reports.uploads import MediaIn, decode_media
 
 router = Router(tags=["intake"])

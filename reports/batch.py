@@ -240,6 +240,6 @@ def _store_together(flags: Sequence[FlagIntake], *, files: dict, submitted_by, a
 
 
 def _describe(media: Media, image: IncomingMedia, file: str) -> None:
-    # services._store_media's fields, with the file stored already (flag_submit_batch).
+    # services.store_media_rows' fields, with the file stored already (flag_submit_batch).
     for name, value in image.media_fields(file).items():
         setattr(media, name, value)

@@ -11,10 +11,11 @@ from lib.http import client_ip, rate_limit_key
 from lib.ratelimit import hit
 from reports.categories import Category
 from reports.content import ContentFacts
+from reports.conversation_intake import conversation_report_submit
 from reports.conversations import ConversationFacts, ParticipantFacts
 from reports.forms import ConversationReportForm, ReportForm, SelfReportForm, StatusForm
 from reports.models import Report
-from reports.services import conversation_report_submit, report_status, report_submit
+from reports.services import report_status, report_submit
 
 REFERENCE_SHAPE = re.compile(r"[Vv][Rr]-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}")
 # Lookups by reference are cheap to make and could be used to probe for valid references.

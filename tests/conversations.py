@@ -4,8 +4,8 @@
 from datetime import UTC, datetime, timedelta
 
 from reports.content import ContentFacts
+from reports.conversation_intake import conversation_report_submit
 from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
-from reports.services import conversation_report_submit
 
 START = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
 

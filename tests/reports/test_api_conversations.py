@@ -201,6 +201,7 @@ class TestConversationReport:
         assert Message.objects.filter(conversation__platform_id="conv-1").count() == 10_000
         reported = Message.objects.filter(conversation__platform_id="conv-1", reported=True)
         assert reported.get().platform_id == "m9000"
+
         # Checked and read back a thousand at a time, written as the database takes them (SQLite
         # takes fewer rows per INSERT than PostgreSQL): queries per thousand, not per message.
         def reads(queries):

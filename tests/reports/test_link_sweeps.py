@@ -23,9 +23,7 @@ def stale_link(submit_report):
 
 
 @pytest.mark.django_db
-def test_the_serving_process_tries_pending_links_again_in_the_embedded_mode(
-    stale_link, run_jobs
-):
+def test_the_serving_process_tries_pending_links_again_in_the_embedded_mode(stale_link, run_jobs):
     from config import wsgi
 
     assert EMBEDDED_LINK_RETRIES in wsgi.TASKS

@@ -9,10 +9,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from reports.content import ContentFacts
+from reports.conversation_intake import conversation_report_submit
 from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
 from reports.media import inspect_image
 from reports.models import ContentItem, Report
-from reports.services import conversation_report_submit
 
 ADULT = ("acct-demo-adult-1", "@friendly_coach", 38)
 YOUNG = [("acct-demo-teen-1", "@skye.draws", 13), ("acct-demo-teen-2", "@milo_plays", 14)]

@@ -19,9 +19,9 @@ from moderation.escalations.services import (
 )
 from moderation.review.services import case_decide
 from reports.content import ContentFacts, IpCaptureIn
+from reports.conversation_intake import conversation_report_submit
 from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
 from reports.models import ContentItem, Message, Participant, Report
-from reports.services import conversation_report_submit
 
 ENTICEMENT = "Online Enticement of Children for Sexual Acts"
 CSAM = "Child Pornography (possession, manufacture, and distribution)"

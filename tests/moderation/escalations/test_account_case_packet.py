@@ -20,9 +20,9 @@ from moderation.escalations.services import escalation_open
 from moderation.review.services import case_decide
 from reports import account_rules
 from reports.content import ContentFacts, IpCaptureIn
+from reports.conversation_intake import conversation_report_submit
 from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
 from reports.models import Report
-from reports.services import conversation_report_submit
 from tests.conversations import message_time
 from tests.moderation.escalations.account_case_fixtures import (
     ADULT,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from reports.content import ContentFacts
+from reports.conversation_intake import conversation_report_submit
 from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
 from reports.models import Message, Participant, Report
-from reports.services import conversation_report_submit
 
 SENT = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 ADULT, MINOR, STRANGER = "acct-adult", "acct-minor", "acct-stranger"
