@@ -1,5 +1,6 @@
-"""The account page: one platform account's cases, decisions, actions, matches, escalations and
-appeals, for reviewers and up (the platform's machine account uses the API only).
+"""The account page: one platform account's cases, the conversations it took part in, its
+decisions, actions, matches, escalations and appeals, and its account case, for reviewers and up
+(the platform's machine account uses the API only).
 
 Not audited, as the case page is not: what is logged is each file seen (media.viewed), and this
 page shows no file, only how many each case holds, so opening it reveals and logs nothing."""
@@ -22,8 +23,9 @@ def platform_account(request, owner_id: str):
         raise Http404("No such account")
     overview = platform_accounts.account_overview(request.user, owner_id, request.GET)
     if overview is None:
-        # Unknown, or nothing about it this person may see: the same answer, so a reviewer does
-        # not learn that an account has cases outside their queues.
+        # Unknown, or nothing about it this person may see (no case about it, no case of a
+        # conversation it took part in): the same answer, so a reviewer does not learn that an
+        # account has cases outside their queues.
         raise Http404("No such account")
     for section in platform_accounts.SECTIONS:
         _pager_links(request, getattr(overview, section), f"{section}_page")

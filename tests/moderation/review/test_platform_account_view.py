@@ -14,12 +14,14 @@ from accounts.roles import Role
 from moderation.audit.models import AuditEvent
 from moderation.banks.models import BankEntry, HashBank, Match
 from moderation.cases.access import user_may_view_case, visible_cases
-from moderation.cases.models import Case, Queue
+from moderation.cases.models import AccountCaseSettings, Case, Queue
 from moderation.cases.services import case_claim_next
 from moderation.decisions.models import Decision
 from moderation.review.appeals import appeal_open
 from moderation.review.platform_accounts import PER_PAGE
 from moderation.review.services import case_decide
+from reports.account_rules import account_case_check
+from tests.conversations import report_conversation
 
 OWNER = "acct:7.x"
 # What opening a file logs (moderation/review/reveals.py).
@@ -245,6 +247,33 @@ class TestWhoSeesWhat:
             assert [e.pk for e in shown] == [escalation.pk]
 
 
+def conversations(n, owner, decider):
+    """n conversations of 12 messages each: n // 2 the owner's (it is the reported adult), the
+    others someone else's in which it is the minor written to; on each of the latter a decision
+    about its account or about a message it sent; and its account case."""
+    AccountCaseSettings.objects.update(min_reported_items=2)
+    for i in range(n):
+        owned = i < n // 2
+        others = f"{owner}-other-{i}"
+        report = report_conversation(
+            conversation_id=f"{owner}-conv-{i}",
+            adult=owner if owned else others,
+            minor=others if owned else owner,
+            count=12,
+            reported=(1, 2, 5),
+        ).report
+        if not owned:
+            target = (
+                {"target": "account", "target_ref": owner}
+                if i % 2
+                else {"target": "message", "target_ref": f"{owner}-conv-{i}-m1"}
+            )
+            Decision.objects.create(
+                case=report.case, reviewer=decider, action="suspend", policy="grooming", **target
+            )
+    assert account_case_check(account_id=owner) is not None
+
+
 @pytest.mark.django_db
 class TestQueryCount:
     @pytest.mark.parametrize("role", [Role.REVIEWER, Role.SUPERVISOR])
@@ -256,6 +285,7 @@ class TestQueryCount:
             escalate(owner=owner)
         for owner, n in (("small", 2), ("large", 10)):
             account(n, owner=owner)
+            conversations(n, owner, make_user(f"conversation-decider-{owner}"))
         client.force_login(make_user("reader", role))
         client.get(url("small"))  # the navigation's counts, cached briefly, are read once
 
@@ -263,8 +293,14 @@ class TestQueryCount:
             with CaptureQueriesContext(connection) as queries:
                 r = client.get(url(owner))
             assert r.status_code == 200
-            return len(queries)
+            return len(queries), r.context["account"]
 
-        small, large = count("small"), count("large")
+        (small, few), (large, many) = count("small"), count("large")
+        # Every section has something to show, more of it for the larger account.
+        assert few.account_case is not None and many.account_case is not None
+        assert (few.conversations.paginator.count, many.conversations.paginator.count) == (2, 10)
+        assert many.decisions.paginator.count > few.decisions.paginator.count > 3
         assert small == large
-        assert large <= 20
+        # A count and a page per section, the handles, the account case; the session, the user
+        # and their permissions (and a reviewer's queues, or a supervisor's escalation).
+        assert large <= 21
