@@ -109,6 +109,9 @@ class TestLinks:
         media = fetched.media
         file = words(li.xpath(".//*[@data-testid='link-file']")[0])
         assert file.startswith("· the file is in Media above, blurred (image/png,")
+        # Which goes to the file's own figure in the Media section.
+        (href,) = li.xpath(".//*[@data-testid='link-file']//a/@href")
+        assert href == f"#media-{media.pk}" and doc.xpath(f"//figure[@id='media-{media.pk}']")
         # Stored under its SHA-256 at intake: the partial names the file by it.
         assert media.sha256 and f"SHA-256 {media.sha256[:16]}…" in file
         assert "Redirected to https://cdn.example.invalid/3.png" in words(li)
