@@ -77,6 +77,11 @@ class Decision(models.Model):
         indexes = [
             # Statements of reasons page through decisions by time (moderation/dsa/selectors.py).
             models.Index(fields=["created_at", "id"], name="decision_by_time"),
+            # The account page finds decisions about an account or one of its messages made on
+            # conversations it does not own.
+            models.Index(
+                fields=["target", "target_ref"], condition=~Q(target=""), name="decision_target"
+            ),
         ]
 
     def __str__(self):
