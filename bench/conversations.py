@@ -57,6 +57,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import sys
 import threading
@@ -175,7 +176,9 @@ class Pictures:
     def __init__(self, attachments: int, plan: list[str]):
         started = time.perf_counter()
         kinds = Counter(plan)
-        with Pool(2) as pool:
+        # The workers stop as plain processes do (bench_environment's SIGTERM handler would make
+        # the pool's ending print a traceback from each).
+        with Pool(2, signal.signal, (signal.SIGTERM, signal.SIG_DFL)) as pool:
             self.attachments = pool.map(_attachment, range(5_000_000, 5_000_000 + attachments))
             originals = pool.map(_listed, range(6_000_000, 6_000_000 + kinds["copy"]))
             photos = kinds["image"] + kinds["slow"] + kinds["redirect"]
