@@ -15,7 +15,7 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
-from lib.text import storable_text
+from lib.text import one_line_name, storable_text
 
 
 class ErrorOut(Schema):
@@ -108,6 +108,11 @@ def Text(max_length: int, min_length: int = 0, **kwargs):  # noqa: N802 - a type
         BeforeValidator(strict_str),
         Field(min_length=min_length, max_length=max_length, **kwargs),
     ]
+
+
+def Name(max_length: int, min_length: int = 0, **kwargs):  # noqa: N802 - a type factory
+    """An id, handle or name: Text on one line (no control characters)."""
+    return Annotated[Text(max_length, min_length, **kwargs), AfterValidator(one_line_name)]
 
 
 def install_error_handlers(api: NinjaAPI) -> None:

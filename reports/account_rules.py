@@ -4,7 +4,14 @@ account itself, and the flag opens (or joins) a case about the account, listing 
 (moderation/cases/accounts.py). The flag is Vigil's own, through the same intake as any flag,
 so the account case is routed, prioritised, claimed and decided like any case."""
 
-from moderation.cases.accounts import account_tally, evidence_cases
+import hashlib
+
+from moderation.cases.accounts import (
+    account_tally,
+    evidence_cases,
+    is_known_minor,
+    is_platform_account,
+)
 from moderation.cases.models import AccountCaseSettings
 from reports.categories import SEVERITY, Category
 from reports.content import ContentFacts
@@ -20,7 +27,9 @@ def account_case_check(*, account_id: str) -> Flag | None:
     account cases are off). Idempotent: the flag's id is the evidence it counted, so a check
     run twice, or twice at once, flags once; more evidence later adds a flag to the case."""
     rules = AccountCaseSettings.current()
-    if not rules.enabled or not account_id:
+    if not rules.enabled or not is_platform_account(account_id) or is_known_minor(account_id):
+        # Usernames typed on the public form are not accounts to act on; a child's own reports
+        # and messages are reviewed where they are, never as a case against the child.
         return None
     tally = account_tally(account_id)
     reasons = []
@@ -39,7 +48,7 @@ def account_case_check(*, account_id: str) -> Flag | None:
         category = max((c.category for c in cases), key=lambda c: SEVERITY[c])
     flag, _ = flag_submit(
         source=ACCOUNT_RULE_SOURCE,
-        external_id=f"{account_id}:{tally.reported_items}:{tally.minor_contacts}",
+        external_id=f"{_key(account_id)}:{tally.reported_items}:{tally.minor_contacts}",
         category=category,
         score=1.0,
         content=ContentFacts(
@@ -49,10 +58,20 @@ def account_case_check(*, account_id: str) -> Flag | None:
             owner_handle=_handle(account_id),
         ),
         description="Account case: " + "; ".join(reasons) + ".",
+        # More evidence than any earlier flag counted: a decided account case opens again.
+        news=(f"more evidence about the account: {'; '.join(reasons)}",),
         involves_child=tally.minor_contacts > 0 or any(c.involves_child for c in cases),
         actor_label="account rule",
     )
     return flag
+
+
+def _key(account_id: str) -> str:
+    """The account in the flag's id: itself, or its SHA-256 when too long to fit with the counts
+    (Flag.external_id holds 255 characters; ids may be as long)."""
+    if len(account_id) <= 200:
+        return account_id
+    return "sha256-" + hashlib.sha256(account_id.encode()).hexdigest()
 
 
 def _handle(account_id: str) -> str:

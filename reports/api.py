@@ -15,6 +15,7 @@ from pydantic_core import core_schema
 from lib.api import (
     ERRORS,
     ApiError,
+    Name,
     Text,
     Timestamp,
     require_scope,
@@ -28,7 +29,7 @@ from reports.batch import FlagIntake, FlagStored, flag_intake_submit, flag_submi
 from reports.categories import Category
 from reports.content import ContentFacts
 from reports.content import IpCaptureIn as IpCaptureData
-from reports.conversation_intake import conversation_report_submit
+from reports.conversation_intake import NotAConversation, conversation_report_submit
 from reports.conversation_schemas import ConversationIn, Email, Link, Links, conversation_facts
 from reports.media import IncomingMedia
 from reports.models import IP_CAPTURE_EVENTS, REFERENCE_ALPHABET, ContentItem, Report
@@ -87,11 +88,11 @@ class IpCaptureIn(Schema):
 
 
 class ContentIn(Schema):
-    id: Text(255, 1, description="The platform's id for the content.")
+    id: Name(255, 1, description="The platform's id for the content.")
     url: Annotated[Text(2000), AfterValidator(_http_url)] = ""
     type: ContentType = "other"
-    owner_id: Text(255) = ""
-    owner_handle: Text(255) = ""
+    owner_id: Name(255) = ""
+    owner_handle: Name(255) = ""
     owner_email: Email = Field(
         "",
         description="The owner's e-mail address as the platform holds it: reported to "
@@ -132,7 +133,7 @@ class ContentIn(Schema):
 
 class ReporterIn(Schema):
     kind: ReporterKind = "platform_user"
-    account_id: Text(255) = ""
+    account_id: Name(255) = ""
     email: Text(
         settings.MAX_TEXT_LENGTH,
         description="The reporter's e-mail address, kept apart from the report (supervisors "
@@ -352,7 +353,10 @@ def post_report(request, payload: ReportIn):
     if conversation is None:
         report = report_submit(**fields)
     else:
-        stored = conversation_report_submit(conversation=conversation, **fields)
+        try:
+            stored = conversation_report_submit(conversation=conversation, **fields)
+        except NotAConversation as e:
+            raise ApiError(409, "not_a_conversation", str(e)) from None
         report = stored.report
         warnings += stored.warnings
     return Status(

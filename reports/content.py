@@ -212,7 +212,7 @@ def content_item_get_or_create(content: ContentFacts) -> tuple[ContentItem, set[
     platform's id wins; failing that, the URL — so a report through the form (URL only) and one
     from the platform (id and URL) meet on one item. The owner's IP captures are added, never
     removed."""
-    item = _find(content)
+    item = content_item_find(content)
     if item is None:
         item, created = ContentItem.objects.get_or_create(
             key=content_key(platform_id=content.platform_id, url=content.url),
@@ -230,7 +230,9 @@ def content_item_get_or_create(content: ContentFacts) -> tuple[ContentItem, set[
     return item, set(updates)
 
 
-def _find(content: ContentFacts) -> ContentItem | None:
+def content_item_find(content: ContentFacts) -> ContentItem | None:
+    """The item a report with these facts is about, if Vigil has it: by the platform's id, else by
+    the canonical URL."""
     if content.platform_id:
         item = ContentItem.objects.filter(platform_id=content.platform_id).order_by("pk").first()
         if item is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from django.db import transaction
 
-from reports.content import ContentFacts
+from reports.content import ContentFacts, content_item_find
 from reports.conversations import (
     BATCH,
     ConversationFacts,
@@ -26,6 +26,21 @@ from reports.services import (
     report_record,
     store_media_rows,
 )
+
+# What an item reported before may be for a conversation report to add to: one reported without
+# a type is taken to be the conversation.
+CONVERSATION_TYPES = (ContentItem.Type.CONVERSATION, ContentItem.Type.OTHER)
+
+
+class NotAConversation(Exception):
+    """The content named is known as something else (a post, an image, an account): a
+    conversation's participants and messages do not belong on it. Nothing was written."""
+
+    def __init__(self, kind: str):
+        super().__init__(
+            f"The content with this id or URL is known as a {kind}, not a conversation."
+        )
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,9 @@ def conversation_report_submit(
     involves_child = involves_child or any(
         Participant.role_for(p.age) == Participant.Role.MINOR for p in facts.participants
     )
+    existing = content_item_find(content)
+    if existing is not None and existing.type not in CONVERSATION_TYPES:
+        raise NotAConversation(existing.get_type_display().lower())
     attachments = [a for m in facts.messages for a in m.attachments]
     notify = reporter_notify and bool(reporter_email)
     with transaction.atomic(durable=True):
@@ -92,6 +110,10 @@ def conversation_report_submit(
             actor_label=actor_label,
             news=_conversation_news(content, facts),
         )
+        if item.type != ContentItem.Type.CONVERSATION:
+            # Reported before without a type ("other"): it is a conversation, now Vigil knows.
+            ContentItem.objects.filter(pk=item.pk).update(type=ContentItem.Type.CONVERSATION)
+            item.type = ContentItem.Type.CONVERSATION
         stored = conversation_store(item=item, facts=facts, report=report)
         media = store_media_rows(images, content_item=item, report=report)
         media += _store_attachments(item, report, facts.messages)
@@ -112,7 +134,7 @@ def conversation_report_submit(
                 },
             },
         )
-        accounts_check_later(account_ids=_accounts_to_check(content, stored))
+        accounts_check_later(account_ids=_accounts_to_check(content, facts, stored))
     return ConversationReported(
         report=report, conversation=stored, warnings=_conversation_warnings(stored)
     )
@@ -124,15 +146,17 @@ def _conversation_news(content: ContentFacts, facts: ConversationFacts) -> tuple
     reported = {m.id for m in facts.messages if m.reported}
     if not reported or not content.platform_id:
         return ()
-    known = set(
-        Message.objects.filter(
-            conversation__platform_id=content.platform_id,
-            conversation__type=ContentItem.Type.CONVERSATION,
-            platform_id__in=list(reported)[:BATCH],
-            reported=True,
-        ).values_list("platform_id", flat=True)
-    )
-    fresh = len(reported - known) if len(reported) <= BATCH else len(reported)
+    ids, known = list(reported), set()
+    for start in range(0, len(ids), BATCH):
+        known.update(
+            Message.objects.filter(
+                conversation__platform_id=content.platform_id,
+                conversation__type=ContentItem.Type.CONVERSATION,
+                platform_id__in=ids[start : start + BATCH],
+                reported=True,
+            ).values_list("platform_id", flat=True)
+        )
+    fresh = len(reported - known)
     return (f"{fresh} message(s) newly reported",) if fresh else ()
 
 
@@ -180,16 +204,21 @@ def _record_conversation_links(
     return count
 
 
-def _accounts_to_check(content: ContentFacts, stored: StoredConversation) -> list[str]:
-    """The accounts this report may have tipped into an account case: the reported one, and
-    every participant not known to be a minor in a conversation with a minor."""
-    accounts = {content.owner_id} if content.owner_id else set()
-    accounts |= {p.account_id for p in stored.participants.values() if p.reported}
-    if stored.minors:
-        accounts |= {
-            p.account_id for p in stored.participants.values() if p.role != Participant.Role.MINOR
+def _accounts_to_check(
+    content: ContentFacts, facts: ConversationFacts, stored: StoredConversation
+) -> list[str]:
+    """The accounts this report may have tipped into an account case: the reported ones, and
+    those who sent a reported message, when not known to be minors. Everyone else in a group
+    chat is left alone."""
+    senders = {m.sender_id for m in facts.messages if m.reported}
+    return sorted(
+        {
+            p.account_id
+            for p in stored.participants.values()
+            if (p.reported or p.account_id in senders or p.account_id == content.owner_id)
+            and p.role != Participant.Role.MINOR
         }
-    return sorted(accounts)
+    )
 
 
 def _conversation_warnings(stored: StoredConversation) -> list[dict]:

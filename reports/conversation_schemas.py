@@ -9,7 +9,7 @@ from django.core.validators import validate_email
 from ninja import Field, Schema
 from pydantic import AfterValidator, BeforeValidator, StrictBool, model_validator
 
-from lib.api import ApiError, Text, Timestamp, strict_int
+from lib.api import ApiError, Name, Text, Timestamp, strict_int
 from reports.conversations import ConversationFacts, MessageFacts, ParticipantFacts
 from reports.link_intake import usable_url
 from reports.uploads import MediaIn, decode_media
@@ -50,9 +50,9 @@ Links = Field(
 
 
 class ParticipantIn(Schema):
-    account_id: Text(255, 1, description="The participant's account id on the platform.")
-    handle: Text(255) = ""
-    display_name: Text(255) = ""
+    account_id: Name(255, 1, description="The participant's account id on the platform.")
+    handle: Name(255) = ""
+    display_name: Name(255) = ""
     age: (
         Annotated[
             int,
@@ -74,12 +74,12 @@ class ParticipantIn(Schema):
 
 
 class MessageIn(Schema):
-    id: Text(
+    id: Name(
         255,
         1,
         description="The message's id on the platform: a message sent again is the same message.",
     )
-    sender_id: Text(255, 1, description="The sender's account_id.")
+    sender_id: Name(255, 1, description="The sender's account_id.")
     sent_at: Timestamp = Field(description="When it was sent (ISO 8601 with a time zone).")
     text: Text(MAX_MESSAGE_LENGTH) = ""
     reported: StrictBool = Field(
@@ -100,7 +100,7 @@ class ConversationIn(Schema):
         f"{MAX_MESSAGES:,}). Messages from a sender not among `participants` are kept, and the "
         "sender added with an unknown age (the answer's `warnings` say so).",
     )
-    reported_account_id: Text(
+    reported_account_id: Name(
         255,
         description="The participant the report is about; defaults to `content.owner_id`.",
     ) = ""

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import global_settings, settings
 
+from lib.text import CONTROL_CHARACTERS
 from moderation.cases.route_rules import normalise_language
 from reports.categories import DESCRIPTIONS, Category
 from reports.media import MediaRejected, inspect_media
@@ -227,10 +228,10 @@ class ConversationReportForm(forms.Form):
     )
 
     def clean_other_handle(self) -> str:
-        return self.cleaned_data["other_handle"].strip()
+        return _username(self.cleaned_data["other_handle"])
 
     def clean_child_handle(self) -> str:
-        handle = self.cleaned_data["child_handle"].strip()
+        handle = _username(self.cleaned_data["child_handle"])
         other = self.cleaned_data.get("other_handle", "").strip()
         if handle and other and handle.lower() == other.lower():
             raise forms.ValidationError(
@@ -238,3 +239,10 @@ class ConversationReportForm(forms.Form):
                 "person's, or leave it empty."
             )
         return handle
+
+
+def _username(value: str) -> str:
+    value = value.strip()
+    if CONTROL_CHARACTERS.search(value):
+        raise forms.ValidationError("A username is on one line: take out the line breaks and tabs.")
+    return value

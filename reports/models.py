@@ -439,6 +439,8 @@ class Participant(models.Model):
     class AgeSource(models.TextChoices):
         STATED = "stated", "Stated"
         ESTIMATED = "estimated", "Estimated"
+        # Said by the person reporting on the public form: not the platform's record.
+        REPORTED = "reported", "Said by the person reporting"
 
     conversation = models.ForeignKey(
         ContentItem, on_delete=models.PROTECT, related_name="participants"

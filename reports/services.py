@@ -266,6 +266,7 @@ def flag_submit(
     involves_child: bool = False,
     images: Sequence[IncomingMedia] = (),
     links: Sequence[str] = (),
+    news: tuple[str, ...] = (),
     submitted_by=None,
     actor_label: str = "api",
 ) -> tuple[Flag, bool]:
@@ -285,6 +286,7 @@ def flag_submit(
                 images=images,
                 actor_label=actor_label,
                 source=source_of_flag(source),
+                news=news,
             )
             flag = Flag.objects.create(
                 content_item=item,

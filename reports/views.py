@@ -9,12 +9,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from lib.access import public
 from lib.http import client_ip, rate_limit_key
 from lib.ratelimit import hit
+from moderation.cases.accounts import FORM_ACCOUNT_PREFIX
 from reports.categories import Category
 from reports.content import ContentFacts
-from reports.conversation_intake import conversation_report_submit
+from reports.conversation_intake import NotAConversation, conversation_report_submit
 from reports.conversations import ConversationFacts, ParticipantFacts
 from reports.forms import ConversationReportForm, ReportForm, SelfReportForm, StatusForm
-from reports.models import Report
+from reports.models import Participant, Report
 from reports.services import report_status, report_submit
 
 REFERENCE_SHAPE = re.compile(r"[Vv][Rr]-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}")
@@ -112,27 +113,16 @@ def conversation_report_form(request):
         if form.is_valid():
             data = form.cleaned_data
             other, child = _conversation_people(data)
-            stored = conversation_report_submit(
-                category=data["category"],
-                reporter_kind=Report.ReporterKind.PUBLIC,
-                source=Report.Source.FORM,
-                content=ContentFacts(url=data["content_url"], owner_handle=other.handle),
-                conversation=ConversationFacts(
-                    participants=[other, child],
-                    messages=[],
-                    reported_id=other.account_id,
-                    reporter_id=child.account_id
-                    if data["reporter_in_conversation"] == "me"
-                    else "",
-                ),
-                description=data["description"],
-                involves_child=child.age is not None and child.age < 18,
-                images=data["images"],
-                reporter_email=data["email"],
-                reporter_notify=bool(data["email"]),
-                reporter_ip=client_ip(request),
-            )
-            return redirect("report_received", reference=stored.report.reference)
+            try:
+                stored = _submit_conversation(request, data, other, child)
+            except NotAConversation:
+                form.add_error(
+                    "content_url",
+                    "That link is to a post, not a conversation. Give the link to the chat or to "
+                    "the person's profile, or report the post on the report form.",
+                )
+            else:
+                return redirect("report_received", reference=stored.report.reference)
     files_dropped = form.is_bound and bool(form.errors) and bool(request.FILES)
     return render(
         request,
@@ -150,23 +140,45 @@ def conversation_report_form(request):
     )
 
 
+def _submit_conversation(request, data: dict, other, child):
+    return conversation_report_submit(
+        category=data["category"],
+        reporter_kind=Report.ReporterKind.PUBLIC,
+        source=Report.Source.FORM,
+        content=ContentFacts(url=data["content_url"], owner_handle=other.handle),
+        conversation=ConversationFacts(
+            participants=[other, child],
+            messages=[],
+            reported_id=other.account_id,
+            reporter_id=child.account_id if data["reporter_in_conversation"] == "me" else "",
+        ),
+        description=data["description"],
+        involves_child=child.age is not None and child.age < 18,
+        images=data["images"],
+        reporter_email=data["email"],
+        reporter_notify=bool(data["email"]),
+        reporter_ip=client_ip(request),
+    )
+
+
 def _conversation_people(data: dict) -> tuple[ParticipantFacts, ParticipantFacts]:
     """The reported person and the one they were talking to, as the form describes them. The
-    form knows usernames, not account ids: the username stands for the account, and a person
-    whose username was not given is a participant of their own all the same."""
+    form knows usernames, not account ids: each stands for its person under a `form:` id, never
+    taken for a platform account (nor tallied into an account case); a person whose username was
+    not given is a participant of their own. Ages are what the reporter said."""
     other = ParticipantFacts(
-        account_id=data["other_handle"],
+        account_id=FORM_ACCOUNT_PREFIX + data["other_handle"],
         handle=data["other_handle"],
         age=data["other_age"],
-        age_source="estimated" if data["other_age"] is not None else "",
+        age_source=Participant.AgeSource.REPORTED if data["other_age"] is not None else "",
     )
     handle = data["child_handle"]
     child = ParticipantFacts(
-        account_id=handle or f"unnamed-{secrets.token_hex(4)}",
+        account_id=FORM_ACCOUNT_PREFIX + (handle or f"unnamed-{secrets.token_hex(4)}"),
         handle=handle,
         display_name="" if handle else "Username not given",
         age=data["child_age"],
-        age_source="stated" if data["child_age"] is not None else "",
+        age_source=Participant.AgeSource.REPORTED if data["child_age"] is not None else "",
     )
     return other, child
 

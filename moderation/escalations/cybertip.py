@@ -47,6 +47,7 @@ from pathlib import Path
 from django.conf import settings
 from lxml import etree
 
+from moderation.cases.accounts import is_platform_account
 from moderation.decisions.models import Decision
 from moderation.escalations import cybertip_chat as chat
 from moderation.escalations.cybertip_account import account_cases, is_account, owned_items
@@ -286,7 +287,7 @@ def _add_reported(
                 _add(person, "email", email)
             if owner is not None and owner.age is not None:
                 _add(person, "age", owner.age)
-        if owner_id:
+        if is_platform_account(owner_id):
             _add(reported, "espIdentifier", owner_id)
         _add(reported, "espService", platform)
         if handles:
@@ -316,7 +317,9 @@ def _add_party(
             _add(details, "email", party.email)
         if party.age is not None:
             _add(details, "age", party.age)
-    _add(element, "espIdentifier", party.account_id)
+    # A username typed on the public form is no account id of the platform's.
+    if is_platform_account(party.account_id):
+        _add(element, "espIdentifier", party.account_id)
     _add(element, "espService", platform)
     if party.handle:
         _add(element, "screenName", party.handle)

@@ -124,6 +124,8 @@ class Party:
         role = "a minor" if self.role == Participant.Role.MINOR else "an adult"
         if self.age_source == Participant.AgeSource.ESTIMATED:
             return f"{role}, aged about {self.age} as estimated by {platform}"
+        if self.age_source == Participant.AgeSource.REPORTED:
+            return f"{role}, aged {self.age} as the person reporting said"
         return f"{role}, aged {self.age} as stated on {platform}"
 
     def words(self, platform: str) -> str:

@@ -181,8 +181,15 @@ def escalation_gather(*, escalation: Escalation, cases, reason: str, user=None) 
     """Add cases to a gathering escalation as its evidence (an account case's: the conversations
     and content its decision acts on), whoever owns their content. Returns the ids added. Call
     inside the caller's transaction."""
+    # A case already in another report to the authority (open or handed over) is reported there.
+    elsewhere = set(
+        Escalation.objects.filter(cases__in=[c.pk for c in cases])
+        .exclude(pk=escalation.pk)
+        .exclude(status=Escalation.Status.WITHDRAWN)
+        .values_list("cases", flat=True)
+    )
     have = set(escalation.cases.values_list("pk", flat=True))
-    added = [case for case in cases if case.pk not in have]
+    added = [case for case in cases if case.pk not in have and case.pk not in elsewhere]
     if not added:
         return []
     escalation.cases.add(*added)

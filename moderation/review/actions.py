@@ -4,7 +4,7 @@ Call inside the decision's transaction."""
 
 from lib.transactions import in_transaction
 from moderation.banks.confirmed import decision_confirm_media, decision_withdraw_confirmation
-from moderation.cases.accounts import evidence_targets, latest_evidence_cases
+from moderation.cases.accounts import acted_on_evidence, evidence_targets
 from moderation.cases.models import Case
 from moderation.decisions.models import Decision
 from moderation.decisions.rules import is_csam_finding
@@ -59,7 +59,7 @@ def _targets(*, case: Case, decision: Decision) -> tuple[list[str], list[str]]:
         # An account case acts on all of its evidence: the account, and each reported thing it
         # posted or sent (moderation/cases/accounts.py), never the account's id as content.
         account = item.platform_id or item.owner_id
-        return evidence_targets(account), [account]
+        return evidence_targets(account, acted_on_evidence(account)), [account]
     content = [item.platform_id or item.url]
     if item.type == ContentItem.Type.CONVERSATION:
         # The accounts the reports are about, not everyone in the conversation (a child in it).
@@ -92,7 +92,7 @@ def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -
             account = case.content_item.platform_id or case.content_item.owner_id
             escalation_gather(
                 escalation=escalation,
-                cases=latest_evidence_cases(account),
+                cases=acted_on_evidence(account),
                 reason=f"evidence of account case {case.pk}",
                 user=user,
             )

@@ -263,3 +263,29 @@ class TestConversationReportErrors:
             "data_base64",
         ]
         assert not Report.objects.exists()
+
+
+@pytest.mark.django_db
+class TestConversationOnOtherContent:
+    def test_a_conversation_on_an_id_known_as_a_post_is_refused(self, client, token):
+        from tests.api_helpers import report_payload
+
+        post(client, token, report_payload(content={"id": "conv-1", "type": "image"}))
+        r = post(client, token, conversation_payload())
+        assert r.status_code == 409 and r.json()["error"] == "not_a_conversation"
+        assert not Participant.objects.exists() and not Message.objects.exists()
+
+    def test_one_reported_without_a_type_becomes_the_conversation(self, client, token):
+        from tests.api_helpers import report_payload
+
+        post(client, token, report_payload(content={"id": "conv-1"}, media=[]))
+        assert post(client, token, conversation_payload()).status_code == 201
+        item = ContentItem.objects.get(platform_id="conv-1")
+        assert item.type == "conversation" and item.messages.count() == 5
+
+    @pytest.mark.parametrize("field", ["account_id", "handle"])
+    def test_an_id_or_handle_on_two_lines_is_refused(self, client, token, field):
+        payload = conversation_payload()
+        payload["conversation"]["participants"][0][field] = "evil\nname"
+        r = post(client, token, payload)
+        assert r.status_code == 422 and "control characters" in json.dumps(r.json())

@@ -41,22 +41,25 @@ class TestConversationReportForm:
         assert item.owner_handle == "@smooth_talker"
         assert report.category == "grooming" and report.involves_child
         assert report.case.queue.slug == "child-safety"
-        other = Participant.objects.get(account_id="@smooth_talker")
-        child = Participant.objects.get(account_id="@kid_13")
-        assert (other.role, other.age_source, other.reported) == ("adult", "estimated", True)
-        assert (child.role, child.age_source, child.is_reporter) == ("minor", "stated", True)
+        # Usernames as typed stand for the people, never taken for platform account ids; the
+        # ages are what the reporter said.
+        other = Participant.objects.get(account_id="form:@smooth_talker")
+        child = Participant.objects.get(account_id="form:@kid_13")
+        assert (other.role, other.age_source, other.reported) == ("adult", "reported", True)
+        assert (child.role, child.age_source, child.is_reporter) == ("minor", "reported", True)
+        assert (other.handle, child.handle) == ("@smooth_talker", "@kid_13")
         # What was said is kept as the reporter wrote it.
         assert report.description.startswith("he keeps asking")
 
     def test_a_parent_reporting_is_not_marked_as_a_participant(self, client):
         client.post("/report/conversation/", form(reporter_in_conversation="someone_else"))
-        child = Participant.objects.get(account_id="@kid_13")
+        child = Participant.objects.get(account_id="form:@kid_13")
         assert not child.is_reporter and child.role == "minor"
 
     def test_without_usernames_each_child_is_a_participant_of_their_own(self, client):
         client.post("/report/conversation/", form(child_handle="", child_age=""))
         client.post("/report/conversation/", form(child_handle="", child_age="12"))
-        unnamed = Participant.objects.exclude(account_id="@smooth_talker")
+        unnamed = Participant.objects.exclude(account_id="form:@smooth_talker")
         assert unnamed.count() == 2
         assert {p.role for p in unnamed} == {"unknown", "minor"}
         # One conversation, one case.
@@ -78,6 +81,7 @@ class TestConversationReportForm:
             ("child_age", "-3", b"greater than or equal to 0"),
             ("child_handle", "@SMOOTH_TALKER", b"That is the username of the person you are"),
             ("category", "spam", b"Select a valid choice"),
+            ("other_handle", "evil\nname", b"A username is on one line"),
         ],
     )
     def test_bad_input_is_a_form_error(self, client, field, value, message):
@@ -85,3 +89,22 @@ class TestConversationReportForm:
         assert r.status_code == 200
         assert message in r.content and b"data-error-summary" in r.content
         assert not Report.objects.exists()
+
+
+@pytest.mark.django_db
+class TestWhatTheFormCannotDo:
+    def test_it_never_opens_an_account_case_against_a_platform_account(self, client, run_jobs):
+        # Two strangers name the same platform account id as the other person, each with a
+        # different child: typed usernames are not accounts, so nothing is tallied.
+        with run_jobs():
+            client.post("/report/conversation/", form(other_handle="u-31", child_handle="a"))
+            client.post("/report/conversation/", form(other_handle="u-31", child_handle="b"))
+        assert not ContentItem.objects.filter(type="account").exists()
+        assert not Participant.objects.filter(account_id="u-31").exists()
+
+    def test_a_link_to_a_post_is_not_taken_for_a_conversation(self, client, submit_report):
+        post = submit_report(content_url="https://social.example/p/77", content_type="image")
+        r = client.post("/report/conversation/", form(content_url="https://social.example/p/77"))
+        assert b"That link is to a post, not a conversation" in r.content
+        assert Report.objects.count() == 1 and not Participant.objects.exists()
+        assert post.content_item.type == "image"

@@ -77,9 +77,12 @@ class TestAccountCasePage:
         assert len(section.xpath(".//tbody//a")) == 2
         assert "(not in your queues)" in section.text_content()
 
-    def test_its_queries_do_not_grow_with_the_evidence(self, client, reviewer, evidence, run_jobs):
-        hold(evidence, reviewer)
-        client.force_login(reviewer)
+    def test_its_queries_do_not_grow_with_the_evidence(
+        self, client, supervisor, evidence, run_jobs
+    ):
+        # Read by a supervisor, who does not hold it: no lease renewed by one request and not
+        # the other (new evidence joins the case while the test adds it).
+        client.force_login(supervisor)
         client.get(f"/cases/{evidence.pk}/")  # what a first visit does once (its session)
         with CaptureQueriesContext(connection) as few:
             client.get(f"/cases/{evidence.pk}/")
@@ -117,3 +120,39 @@ class TestDecisionsOnTheAccount:
         assert ("suspend_account", "adult-1") in set(
             EnforcementAction.objects.filter(case=evidence).values_list("kind", "target")
         )
+
+
+@pytest.mark.django_db
+def test_evidence_a_reviewer_cleared_is_neither_removed_nor_reported(reviewer, evidence):
+    from moderation.decisions.models import Decision
+
+    post = Case.objects.get(content_item__platform_id="post-9")
+    Decision.objects.create(case=post, reviewer=reviewer, action="no_violation", policy="ok")
+    Case.objects.filter(pk=post.pk).update(status="decided", decided_at=timezone.now())
+    hold(evidence, reviewer)
+    case_decide(case_id=evidence.pk, user=reviewer, action="escalate", **GROOMING)
+    actions = set(EnforcementAction.objects.filter(case=evidence).values_list("kind", "target"))
+    assert ("remove_content", "post-9") not in actions
+    assert ("remove_content", "c1-m2") in actions
+    escalation = Escalation.objects.get(cases=evidence)
+    assert set(escalation.cases.values_list("content_item__platform_id", flat=True)) == {
+        "adult-1",
+        "c1",
+        "c2",
+    }
+
+
+@pytest.mark.django_db
+def test_evidence_already_in_another_report_is_not_reported_twice(reviewer, evidence):
+    from django.db import transaction
+
+    from moderation.escalations.services import escalation_open
+
+    c2 = Case.objects.get(content_item__platform_id="c2")
+    with transaction.atomic():
+        other = escalation_open(case=c2, reason="escalated on its own", user=reviewer)
+    Escalation.objects.filter(pk=other.pk).update(owner_id="someone-else")
+    hold(evidence, reviewer)
+    case_decide(case_id=evidence.pk, user=reviewer, action="escalate", **GROOMING)
+    escalation = Escalation.objects.exclude(pk=other.pk).get(cases=evidence)
+    assert "c2" not in set(escalation.cases.values_list("content_item__platform_id", flat=True))
