@@ -111,12 +111,19 @@ INCIDENT_TYPE_BY_CATEGORY = {
 
 @in_transaction
 def escalation_open(
-    *, case, reason: str, user=None, actor_label: str = "", urgent_reason: str = ""
+    *,
+    case,
+    reason: str,
+    user=None,
+    actor_label: str = "",
+    urgent_reason: str = "",
+    owner: str | None = None,
 ) -> Escalation:
     """Add the case to the escalation gathering its owner's content, or open one, its incident
-    type from the case's category (INCIDENT_TYPE_BY_CATEGORY).
+    type from the case's category (INCIDENT_TYPE_BY_CATEGORY). `owner`: the account reported,
+    when a decision named one other than the content's owner (a participant of a conversation).
     Call inside the caller's transaction (the decision, or the bank policy that escalates)."""
-    owner = case.content_item.owner_id
+    owner = case.content_item.owner_id if owner is None else owner
     # Already gathered (a bank escalated it, then a reviewer did): one draft per case, even when
     # the owner is unknown and there is no account to gather by.
     already = (

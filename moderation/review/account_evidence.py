@@ -10,6 +10,7 @@ from moderation.cases.access import visible_cases
 from moderation.cases.accounts import AccountTally, account_tally, evidence_cases, minor_contacts
 from moderation.cases.models import Case
 from moderation.decisions.models import Decision
+from moderation.review.selectors import blind_case_ids
 from reports.models import ContentItem, Message, Participant
 
 SHOWN = 50
@@ -64,9 +65,13 @@ def account_case_evidence(case: Case, user) -> AccountEvidence | None:
     viewable = set(
         visible_cases(user).filter(pk__in=[c.pk for c in shown]).values_list("pk", flat=True)
     )
+    blind = set(blind_case_ids(user).values_list("case_id", flat=True))
     for c in shown:
+        # Beyond the reader's queues: only that the case exists, as a count would say. Being
+        # re-reviewed blind by the reader: not what was decided on it.
         c.viewable = c.pk in viewable
-        c.latest_action_label = Decision.Action(c.latest_action).label if c.latest_action else ""
+        shows_decision = c.viewable and c.pk not in blind and c.latest_action
+        c.latest_action_label = Decision.Action(c.latest_action).label if shows_decision else ""
     contacts = list(
         minor_contacts(account)
         .filter(Q(conversation__cases__isnull=False))

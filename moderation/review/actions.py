@@ -86,7 +86,11 @@ def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -
                 case=case, kind=kind, target=target, reason=reason, decision=decision, user=user
             )
     if decision.action == Decision.Action.ESCALATE:
-        escalation = escalation_open(case=case, reason=reason, user=user)
+        # About one participant (or the sender of one message): that account is the one reported.
+        named = _targets(case=case, decision=decision)[1] if decision.target else []
+        escalation = escalation_open(
+            case=case, reason=reason, user=user, owner=named[0] if named else None
+        )
         if case.content_item.type == ContentItem.Type.ACCOUNT:
             # The report about the account carries its evidence: the conversations and posts.
             account = case.content_item.platform_id or case.content_item.owner_id

@@ -105,10 +105,42 @@ def target_errors(*, case: Case, action: str, target: str, target_ref: str) -> d
     return {}
 
 
-def referral_for(*, case: Case, user, action: str) -> str:
-    """Why this decision goes to senior review instead of closing the case (guard.py), or "".
-    ValidationError when it must and no senior-review queue can take it."""
-    reason = guard.referral_reason(case=case, user=user, action=action)
+# What acts against an account (its owner warned, suspended or reported to an authority).
+AGAINST_AN_ACCOUNT = frozenset(
+    {Decision.Action.WARN, Decision.Action.SUSPEND, Decision.Action.ESCALATE}
+)
+
+
+def minor_referral(*, case: Case, user, action: str, target: str, target_ref: str) -> str:
+    """A reviewer's decision against a child's account (a participant who is a minor, or the
+    sender of a minor's message) is a senior reviewer's to take: a child in a grooming
+    conversation is far more often its victim. "" when it is not one."""
+    if action not in AGAINST_AN_ACCOUNT or not target or not guard.is_guarded_for(user):
+        return ""
+    item = case.content_item
+    if target == Decision.Target.MESSAGE:
+        minor = Message.objects.filter(
+            conversation=item, platform_id=target_ref, sender__role=Participant.Role.MINOR
+        ).exists()
+    else:
+        minor = Participant.objects.filter(
+            conversation=item, account_id=target_ref, role=Participant.Role.MINOR
+        ).exists()
+    if not minor:
+        return ""
+    return (
+        "Sent to senior review because it acts against the account of a participant who is a "
+        "minor in this conversation."
+    )
+
+
+def referral_for(*, case: Case, user, action: str, target: str = "", target_ref: str = "") -> str:
+    """Why this decision goes to senior review instead of closing the case (guard.py; a child's
+    account, minor_referral), or "". ValidationError when it must and no senior-review queue can
+    take it."""
+    reason = guard.referral_reason(case=case, user=user, action=action) or minor_referral(
+        case=case, user=user, action=action, target=target, target_ref=target_ref
+    )
     if reason and (case.queue.senior_only or _senior_queue() is None):
         raise ValidationError(
             {"action": f"{reason} No senior-review queue is active; ask an administrator."}
@@ -305,7 +337,9 @@ def case_decide(
             classification=classification,
             notes=notes,
             safety_notice=safety_notice,
-            referral=referral_for(case=case, user=user, action=action),
+            referral=referral_for(
+                case=case, user=user, action=action, target=target, target_ref=target_ref
+            ),
             target=target,
             target_ref=target_ref,
             now=timezone.now(),

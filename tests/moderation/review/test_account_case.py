@@ -76,6 +76,11 @@ class TestAccountCasePage:
         section = page(client, evidence).xpath("//section[@data-testid='account-evidence']")[0]
         assert len(section.xpath(".//tbody//a")) == 2
         assert "(not in your queues)" in section.text_content()
+        # Of a case beyond their queues, only that it exists: not its category or decision.
+        (row,) = [
+            r for r in section.xpath(".//tbody/tr") if "not in your queues" in r.text_content()
+        ]
+        assert "Grooming" not in row.text_content() and "Open" not in row.text_content()
 
     def test_its_queries_do_not_grow_with_the_evidence(
         self, client, supervisor, evidence, run_jobs

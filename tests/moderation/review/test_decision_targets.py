@@ -10,8 +10,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from lxml import html as lxml_html
 
+from accounts.roles import Role
 from accounts.services import api_token_create
 from moderation.audit.models import AuditEvent
+from moderation.cases.models import Case
 from moderation.cases.services import case_claim_next
 from moderation.decisions.models import Decision
 from moderation.enforcement.models import EnforcementAction
@@ -158,10 +160,10 @@ class TestForm:
 @pytest.mark.django_db
 class TestService:
     def test_it_records_the_target_and_audits_it(self, reviewer, conv):
-        d = decide(conv.case, reviewer, action="warn", target="message", target_ref="m-1")
-        assert (d.target, d.target_ref) == ("message", "m-1")
+        d = decide(conv.case, reviewer, action="warn", target="message", target_ref="m-4")
+        assert (d.target, d.target_ref) == ("message", "m-4")
         event = AuditEvent.objects.get(verb="case.decided")
-        assert (event.after["target"], event.after["target_ref"]) == ("message", "m-1")
+        assert (event.after["target"], event.after["target_ref"]) == ("message", "m-4")
 
     def test_a_whole_conversation_decision_audits_no_target(self, reviewer, conv):
         decide(conv.case, reviewer, action="warn")
@@ -258,10 +260,13 @@ class TestPlannedActions:
         assert planned_actions(case=conv.case, decision=d) == expected
         assert actions(conv.case) == set(expected)
 
-    def test_a_warning_about_a_message_goes_to_its_sender(self, reviewer, conv):
+    def test_a_warning_about_a_message_goes_to_its_sender(self, make_user, reviewer, conv):
+        # The sender is the child: a senior reviewer's decision (a reviewer's is referred).
+        senior = make_user("senior-w", Role.SENIOR_REVIEWER)
+        Case.objects.filter(pk=conv.case.pk).update(assignee=senior)
         d = decide(
             conv.case,
-            reviewer,
+            senior,
             action="warn",
             safety_notice=True,
             target="message",
@@ -351,3 +356,37 @@ class TestShown:
             for t in doc.xpath("//*[@data-testid='decision-target']")
         ]
         assert targets == ["about the whole conversation"]
+
+
+@pytest.mark.django_db
+class TestAgainstAChild:
+    @pytest.mark.parametrize(
+        "action, target, ref",
+        [
+            ("suspend", "account", "acct-minor"),
+            ("warn", "message", "m-1"),
+            ("escalate", "account", "acct-minor"),
+        ],
+    )
+    def test_a_reviewers_decision_against_a_minor_goes_to_senior_review(
+        self, reviewer, conv, action, target, ref
+    ):
+        d = decide(conv.case, reviewer, action=action, target=target, target_ref=ref)
+        assert d.action == "senior_review" and d.proposed_action == action
+        assert "a participant who is a minor" in d.referral_reason
+        assert not actions(conv.case)
+
+    def test_a_safety_notice_to_a_minor_is_the_reviewers_to_send(self, reviewer, conv):
+        d = decide(
+            conv.case, reviewer, action="safety_notice", target="account", target_ref="acct-minor"
+        )
+        assert d.action == "safety_notice"
+
+
+@pytest.mark.django_db
+def test_escalating_about_a_participant_reports_that_participant(reviewer, conv):
+    from moderation.escalations.models import Escalation
+
+    decide(conv.case, reviewer, action="escalate", target="account", target_ref="acct-stranger")
+    escalation = Escalation.objects.get(cases=conv.case)
+    assert escalation.owner_id == "acct-stranger"
