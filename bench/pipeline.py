@@ -9,16 +9,16 @@ is emptied after each size), with a private media directory and index directory 
    `manage.py import_hashes --bank bench-pdq FILE` from a python-threatexchange CSV of random PDQ
    hashes and the PDQ hashes of some generated pictures ("listed"); timed, with its peak memory;
 2. the jobs the import queued (the rematch of media already received and, from 20,000 entries,
-   the index snapshot) are run by as many `manage.py rqworker high default --burst` processes as
-   there are workers; each job's time comes from RQ's job records; the snapshot must exist after.
+   the index snapshot) are run by as many `manage.py rqworker high default links --burst`
+   processes as there are workers; each job's time comes from RQ's job records; the snapshot must exist after.
    A fresh `manage.py shell -c` process then times `warm_indexes()` and a first match, before and
    after `ANALYZE moderation_bankentry` (what autovacuum does in production; the server's setting
    is printed);
 3. gunicorn (`config.wsgi` with bench.settings: the production settings) serves Vigil and a
    platform token flags a batch of 640x480 JPEGs (`POST /api/v1/flags`, base64): distinct
    pictures, one in 7 a resized copy of a listed one, while no worker runs;
-4. --workers fresh `manage.py rqworker high default` processes (the class settings.RQ names) drain
-   it: images hashed and matched per second per worker from RQ's job records (each worker's jobs
+4. --workers fresh `manage.py rqworker high default links` processes (the class settings.RQ
+   names) drain it: images hashed and matched per second per worker from RQ's job records (each worker's jobs
    over its first job's start to its last job's end: forks, index refreshes and database writes
    included), and each worker's readiness (process start to its first job done);
 5. the same images are hashed and matched in this process, one after the other, workers idle:
@@ -80,7 +80,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 SOURCE = "bench-pipeline"
 BANK = "bench-pdq"
-QUEUES = ("high", "default")
+QUEUES = ("high", "default", "links")
 # Targets of issue 15, at the largest size.
 TARGET_RATIO = 0.80
 TARGET_READY_S = 2.0
@@ -397,7 +397,7 @@ class Deployment:
         fail("gunicorn did not answer /healthz with 200 in 60 s")
 
     def start_workers(self, count: int, tag: str, worker_class: str | None) -> list:
-        """`count` fresh `manage.py rqworker high default` processes; [(name, start time)]."""
+        """`count` fresh `manage.py rqworker high default links` processes; [(name, start time)]."""
         extra = ["--worker-class", worker_class] if worker_class else []
         started = []
         for i in range(count):
@@ -1103,7 +1103,8 @@ def report(results: list[dict], args) -> None:
         f"\nPostgreSQL autovacuum: {done[0]['autovacuum']} (ANALYZE run by the benchmark after the import)"
     )
     print(
-        f"{args.workers} rqworkers (`manage.py rqworker high default`: VigilWorker), gunicorn "
+        f"{args.workers} rqworkers (`manage.py rqworker high default links`: VigilWorker), "
+        "gunicorn "
         f"{args.web_workers} sync workers, {os.cpu_count()} cores; batches of {args.batch} "
         f"640x480 JPEGs (1 in 7 a copy of a listed picture); {args.latency} copies flagged "
         f"{args.interval:.1f} s apart; {args.added} copies of an added entry's picture flagged "

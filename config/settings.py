@@ -237,10 +237,13 @@ JOBS_EAGER = not REDIS_URL
 # (moderation/periodic/embedded.py, started by config/wsgi.py).
 EMBEDDED_SCHEDULER = JOBS_EAGER
 # "high" carries work for a child in immediate danger (urgent escalations): workers listen on it
-# first (`rqworker high default`).
+# first; "links" carries the fetching of links found in reports (reports.jobs.fetch_link), which
+# anyone can send by the hundred: last, so it never holds up hashing or anything else
+# (`rqworker high default links`).
+RQ_QUEUE_NAMES = ("high", "default", "links")
 RQ_QUEUES = {
     name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300}
-    for name in ("high", "default")
+    for name in RQ_QUEUE_NAMES
 }
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "config.worker.VigilWorker"}
 

@@ -49,3 +49,7 @@ def fetch_link(link_id: int):
 # video's first frame and storing up to MAX_VIDEO_BYTES take the rest. Killed past this, the job
 # is retried by RQ and the attempt still counts (reports/links.py counts it before fetching).
 fetch_link.job_timeout = 5 * 60
+# Links anyone may send wait on a queue of their own, below the default one (workers listen on
+# `high default links`, in that order): a picture reported behind 200 pending links was hashed
+# 37.7 s late on the shared queue (docs/performance.md), delaying known-material matching.
+fetch_link.queue = "links"

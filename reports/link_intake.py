@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from lib.transactions import in_transaction
-from moderation.outbox.services import enqueue
+from moderation.outbox.services import enqueue_many
 from reports.jobs import fetch_link
 from reports.models import ContentItem, Flag, Link, Message, Report
 
@@ -108,6 +108,6 @@ def links_record(
             attempts=0,
         )
     )
-    for link in created:
-        enqueue(fetch_link, link.pk)
+    # On the `links` queue (fetch_link.queue), behind everything else the workers have to do.
+    enqueue_many(fetch_link, [(link.pk,) for link in created])
     return created

@@ -183,7 +183,8 @@ def run_jobs(django_capture_on_commit_callbacks):
 
             from lib.jobs import get_queue
 
-            queues = [get_queue("high"), get_queue()]
+            # In priority order, as the README's workers listen: high, default, links.
+            queues = [get_queue(name) for name in settings.RQ_QUEUE_NAMES]
             SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
 
     return runner

@@ -36,12 +36,19 @@ def worker_env(**extra: str) -> dict:
 
 
 def worker_command(*queues: str) -> list[str]:
-    return [sys.executable, "manage.py", "rqworker", *(queues or ("default",)), "--burst"]
+    """A burst `manage.py rqworker` over `queues` (default: every queue, in the workers' order)."""
+    return [
+        sys.executable,
+        "manage.py",
+        "rqworker",
+        *(queues or settings.RQ_QUEUE_NAMES),
+        "--burst",
+    ]
 
 
 def run_burst_worker(*queues: str, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
-    """Run a burst worker over `queues` (default: "default") until they are empty; asserts it
-    exited cleanly and returns it (its log is on stderr)."""
+    """Run a burst worker over `queues` (default: high, default, links) until they are empty;
+    asserts it exited cleanly and returns it (its log is on stderr)."""
     worker = subprocess.run(
         worker_command(*queues),
         cwd=ROOT,

@@ -28,16 +28,19 @@ from moderation.outbox.models import OutboxJob
 logger = logging.getLogger(__name__)
 
 
-def enqueue(func: Callable, *args, queue: str = "default") -> None:
+def enqueue(func: Callable, *args, queue: str | None = None) -> None:
+    """`queue`: the RQ queue, else the job function's own `queue` attribute, else "default"."""
     if settings.JOBS_EAGER:
         transaction.on_commit(lambda: _run_eagerly(func, args))
         return
 
-    job = OutboxJob.objects.create(func=job_path(func), args=list(args), queue=queue)
+    job = OutboxJob.objects.create(
+        func=job_path(func), args=list(args), queue=_queue_for(func, queue)
+    )
     transaction.on_commit(lambda: _relay_quietly([job.pk]))
 
 
-def enqueue_many(func: Callable, calls: Sequence[tuple], *, queue: str = "default") -> None:
+def enqueue_many(func: Callable, calls: Sequence[tuple], *, queue: str | None = None) -> None:
     """`enqueue(func, *args)` for each `args` in `calls`, with one INSERT for all their outbox rows
     and one hand-over after commit: for a service that writes many changes at once."""
     calls = [tuple(args) for args in calls]
@@ -47,10 +50,19 @@ def enqueue_many(func: Callable, calls: Sequence[tuple], *, queue: str = "defaul
         transaction.on_commit(lambda: [_run_eagerly(func, args) for args in calls])
         return
     jobs = OutboxJob.objects.bulk_create(
-        [OutboxJob(func=job_path(func), args=list(args), queue=queue) for args in calls]
+        [
+            OutboxJob(func=job_path(func), args=list(args), queue=_queue_for(func, queue))
+            for args in calls
+        ]
     )
     ids = [job.pk for job in jobs]
     transaction.on_commit(lambda: _relay_quietly(ids))
+
+
+def _queue_for(func: Callable, queue: str | None = None) -> str:
+    """The queue a job goes to: the caller's choice (an urgent escalation's "high"), else the one
+    its function names (`fetch_link.queue = "links"`: below the default queue), else "default"."""
+    return queue or getattr(func, "queue", None) or "default"
 
 
 def _relay_quietly(ids: list[int]) -> None:

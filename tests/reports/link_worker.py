@@ -1,7 +1,7 @@
 """An rqworker that may fetch links from this machine's test server, for tests of link fetching
 through a real worker process.
 
-    python tests/reports/link_worker.py QUEUE... [--burst]
+    python tests/reports/link_worker.py QUEUE... [--burst]   (as deployed: high default links)
 
 It is `manage.py rqworker` with Vigil's worker class, as in production, except that the hosts in
 LINK_WORKER_ALLOWED_HOSTS (comma-separated) are put on lib/safe_fetch.py's test-only allow-list,

@@ -550,7 +550,7 @@ def test_a_real_worker_fetches_an_image_and_refuses_a_redirect_to_the_metadata_s
     metadata = new_link(report, f"{site.url}/redirect?http://169.254.169.254/latest/meta-data/")
 
     worker = subprocess.run(
-        [sys.executable, "tests/reports/link_worker.py", "default", "--burst"],
+        [sys.executable, "tests/reports/link_worker.py", "high", "default", "links", "--burst"],
         cwd=ROOT,
         env=worker_env(
             PRIVATE_MEDIA_ROOT=str(private_media), LINK_WORKER_ALLOWED_HOSTS="127.0.0.1"
