@@ -511,6 +511,14 @@ class Message(models.Model):
         indexes = [
             # The thread, in the order the messages were sent (the view pages through it).
             models.Index(fields=["conversation", "sent_at", "id"], name="message_thread_order"),
+            # Its reported messages, in the same order: the first one (the case page's jump to
+            # it, and its page) and the decision form's choices read a few entries, not the
+            # thread up to them.
+            models.Index(
+                fields=["conversation", "sent_at", "id"],
+                condition=models.Q(reported=True),
+                name="message_reported_order",
+            ),
         ]
 
     def __str__(self):

@@ -2,14 +2,16 @@
 page at a time in the order they were sent (sent_at, then id: the `message_thread_order`
 index), each with its sender and its attachments.
 
-A conversation can hold 10,000 messages. A page reads the same five queries whatever its size
-(the counts, the page of messages with their senders, their attachments, those attachments'
-bank matches, the participants) and never loads more than one page of messages.
+A conversation can hold 10,000 messages, and every report of it adds to the same thread. A page
+reads the same seven queries whatever its size (the first reported message, the counts, the
+page's message ids, those messages with their senders, their attachments, those attachments'
+bank matches, the participants) and never loads more than one page of messages. Only the counts
+still read the whole thread (see `_counts`); the page joins and sorts its own rows only.
 """
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Min, Prefetch, Q, Subquery
+from django.db.models import F, Func, IntegerField, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from moderation.cases.models import Case
@@ -95,11 +97,24 @@ def case_thread(case: Case, *, page=None, focus=None, per_page: int = PER_PAGE) 
         counts["before_first_reported"] // per_page + 1 if first_reported else None
     )
     offset = (number - 1) * per_page
-    messages = list(
+    # The page's ids come from an index-only scan of `message_thread_order` (skipping the
+    # earlier pages' index entries, never their rows); only those rows are then read, joined to
+    # their senders and sorted. OFFSET on the whole rows made the database read, join and sort
+    # every message of the thread for a late page (docs/performance.md, "Conversations and
+    # links"), and the plan depended on the table's statistics.
+    # Two statements, not an IN (subquery): given the ids as values, the database looks the
+    # rows up by primary key whatever it guesses of the thread's size (as a subquery it could
+    # hash-join them against a scan of every message).
+    page_ids = list(
         Message.objects.filter(conversation=item)
+        .order_by("sent_at", "pk")
+        .values_list("pk", flat=True)[offset : offset + per_page]
+    )
+    messages = list(
+        Message.objects.filter(pk__in=page_ids)
         .select_related("sender")
         .prefetch_related(Prefetch("attachments", queryset=_attachments()))
-        .order_by("sent_at", "pk")[offset : offset + per_page]
+        .order_by("sent_at", "pk")
     )
     participants = list(_participants(item)[: PARTICIPANTS_SHOWN + 1])
     focus_id = page_number(str(focus))
@@ -120,20 +135,46 @@ def case_thread(case: Case, *, page=None, focus=None, per_page: int = PER_PAGE) 
 
 
 def _counts(item: ContentItem) -> dict:
-    """In one query: how many messages, how many reported, the first reported one (sending
-    order) and how many were sent before it (which page it is on). The first reported message is
-    an uncorrelated subquery: the database reads it once, however often the query names it."""
-    first = Message.objects.filter(conversation=item, reported=True).order_by("sent_at", "pk")
-    first_at = Subquery(first.values("sent_at")[:1])
-    first_pk = Subquery(first.values("pk")[:1])
-    return Message.objects.filter(conversation=item).aggregate(
-        total=Count("pk"),
-        reported=Count("pk", filter=Q(reported=True)),
-        before_first_reported=Count(
-            "pk", filter=Q(sent_at__lt=first_at) | Q(sent_at=first_at, pk__lt=first_pk)
-        ),
-        first_reported=Min("pk", filter=Q(pk=first_pk)),
+    """How many messages, how many reported, the first reported one (sending order) and how
+    many were sent before it (which page it is on), in two queries whatever the thread's size.
+
+    The first reported message is read once, from the partial index `message_reported_order`
+    (one index entry), and its place is then given to the counts as values: named as a
+    subquery, each mention was its own walk of the thread until a reported message. The reported
+    count reads only the partial index. The total reads every entry of the thread's index (O(1)
+    would need a count kept on the conversation), and the count before the first reported one
+    at most the thread, as the planner chooses."""
+    first = (
+        Message.objects.filter(conversation=item, reported=True)
+        .order_by("sent_at", "pk")
+        .values_list("sent_at", "pk")
+        .first()
     )
+    thread = Message.objects.filter(conversation=item)
+    before = Value(0)
+    if first:
+        first_at, first_pk = first
+        # (sent_at, id) < the first reported one's: one range of `message_thread_order`.
+        before = _count(
+            thread.filter(Q(sent_at__lte=first_at) & (Q(sent_at__lt=first_at) | Q(pk__lt=first_pk)))
+        )
+    counts = (
+        ContentItem.objects.filter(pk=item.pk)
+        .values(
+            total=_count(thread),
+            reported=_count(thread.filter(reported=True)),
+            before_first_reported=before,
+        )
+        .get()
+    )
+    return {**counts, "first_reported": first[1] if first else None}
+
+
+def _count(messages):
+    """COUNT(*) of `messages` as a scalar subquery. Not Count(), which would group by a column:
+    a bare COUNT(*) lets the database count index entries without reading the rows."""
+    counted = messages.order_by().annotate(n=Func(template="COUNT(*)", output_field=IntegerField()))
+    return Subquery(counted.values("n"))
 
 
 def _attachments():
