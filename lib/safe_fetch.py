@@ -3,14 +3,25 @@ reach what it must not: this machine, the network it sits in, a cloud's metadata
 
 - http and https only, no credentials in the URL, the default or an explicit port;
 - the host is resolved here, and every address it resolves to must be public (`is_global`: no
-  private, loopback, link-local, shared, reserved, multicast or unspecified address, IPv4-mapped
-  IPv6 included); the connection goes to the address that was checked, not to a second lookup
+  private, loopback, link-local, shared, reserved, multicast or unspecified address). An IPv6
+  address with an IPv4 address inside is judged by that one: IPv4-mapped (::ffff:0:0/96),
+  NAT64's well-known prefix (64:ff9b::/96, what DNS64 answers for every IPv4-only site on an
+  IPv6-only network) and 6to4 (2002::/16) reach the IPv4 address they carry, so 64:ff9b::a9fe:a9fe
+  is the metadata service 169.254.169.254 and refused while 64:ff9b::808:808 (8.8.8.8) is not.
+  Transition ranges whose target cannot be told from the address, or that nothing public should
+  answer from, are refused outright: NAT64's local-use prefix (64:ff9b:1::/48), IPv4-compatible
+  (::/96, deprecated), Teredo (2001::/32) and site-local (fec0::/10, deprecated but still routed
+  inside some networks). A refusal does not name the address (it reaches reviewers; an internal
+  address is the operator's business): the log has it. The connection goes to the address that was checked, not to a second lookup
   (so a name that resolves to a public address once and a private one next cannot slip in), with
   TLS still verified against the host's name;
 - every redirect is a new URL checked the same way, at most `max_redirects`;
 - the answer is read up to `max_bytes` (a larger Content-Length is refused before reading; one
-  limit, or one per type: images and videos have their own) within an overall deadline (a server
-  that dribbles bytes forever is cut off), never decompressed (`Accept-Encoding: identity`; an
+  limit, or one per type: images and videos have their own) within an overall deadline: every
+  connect, TLS handshake, send and read of the socket gets the time left as its timeout, so a
+  server that dribbles the body, the headers or its TLS handshake a byte at a time is cut off at
+  the deadline, not at a fresh timeout per read (resolving the name is the system resolver's and
+  bounded by its own timeout), never decompressed (`Accept-Encoding: identity`; an
   encoded answer is refused), and only of an accepted type.
 
 A refusal says whether it may pass (`transient`): the server down, refusing or dropping the
@@ -25,6 +36,7 @@ Tests reach a local server through `settings.SAFE_FETCH_ALLOWED_HOSTS`, a test-o
 
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import time
@@ -34,11 +46,23 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
+
 USER_AGENT = "Vigil link checker (trust and safety review)"
 CHUNK = 64 * 1024
 # Characters a request line may carry as they are (spaces, controls and non-ASCII are escaped).
 PRINTABLE_ASCII = "".join(chr(c) for c in range(33, 127))
 
+
+# The longest any one socket operation may wait, however much of the deadline is left.
+IDLE_TIMEOUT = 10.0
+
+# IPv6 ranges that carry an IPv4 address a connection would reach (judged by it), and transition
+# ranges refused outright: their target is not in the address, or nothing public answers there.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+REFUSED_V6 = tuple(
+    ipaddress.IPv6Network(net) for net in ("64:ff9b:1::/48", "::/96", "2001::/32", "fec0::/10")
+)
 
 # Answers that say "not now" rather than "no": the server is down, overloaded or throttling.
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -129,44 +153,129 @@ def _checked(url: str) -> tuple[urllib.parse.SplitResult, str]:
         return parts, addresses[0]
     for address in addresses:
         if not _public(address):
-            raise FetchRefused(f"{host} resolves to an address that is not public ({address})")
+            # The address stays out of the reason: reviewers read it, and where a name leads
+            # inside the network is for the operator (who has it here).
+            logger.info("refused %s: it resolves to %s, which is not public", host, address)
+            raise FetchRefused(f"{host} resolves to an address that is not public")
     return parts, addresses[0]
 
 
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif any(ip in net for net in REFUSED_V6):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
+class _Deadline:
+    """A socket whose every operation may take only what is left of the fetch's deadline (at
+    most IDLE_TIMEOUT): a socket's own timeout starts afresh at each call, so a server sending a
+    header line every half second would otherwise keep a fetch going for as long as it liked.
+    (One call is bounded as a whole: CPython's sendall and SSL handshake, read and write keep one
+    deadline across their own retries.)"""
+
+    deadline = 0.0
+
+    def _bound(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("past the fetch's deadline")
+        self.settimeout(min(left, IDLE_TIMEOUT))
+
+    def connect(self, address):
+        self._bound()
+        return super().connect(address)
+
+    def recv(self, *args, **kwargs):
+        self._bound()
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        self._bound()
+        return super().recv_into(*args, **kwargs)
+
+    def send(self, *args, **kwargs):
+        self._bound()
+        return super().send(*args, **kwargs)
+
+    def sendall(self, *args, **kwargs):
+        self._bound()
+        return super().sendall(*args, **kwargs)
+
+
+class _DeadlineSocket(_Deadline, socket.socket):
+    pass
+
+
+class _DeadlineSSLSocket(_Deadline, ssl.SSLSocket):
+    def do_handshake(self, *args, **kwargs):
+        self._bound()
+        return super().do_handshake(*args, **kwargs)
+
+
+def _connect(address: str, port: int, deadline: float) -> _DeadlineSocket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = _DeadlineSocket(family, socket.SOCK_STREAM)
+    sock.deadline = deadline
+    try:
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, host, port, address, timeout):
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host, port, address, deadline):
+        super().__init__(host, port)
         self._address = address
+        self._deadline = deadline
 
     def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._address, self.port, self._deadline)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host, port, address, timeout):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(self, host, port, address, deadline):
+        context = ssl.create_default_context()
+        context.sslsocket_class = _DeadlineSSLSocket
+        super().__init__(host, port, context=context)
         self._address = address
+        self._deadline = deadline
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        # Verified against the host's name, though connected to the checked address.
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        sock = _connect(self._address, self.port, self._deadline)
+        try:
+            # Verified against the host's name, though connected to the checked address. The
+            # handshake is made here, once the TLS socket knows the deadline.
+            tls = self._context.wrap_socket(
+                sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+        except BaseException:
+            sock.close()
+            raise
+        tls.deadline = self._deadline
+        try:
+            tls.do_handshake()
+        except BaseException:
+            tls.close()
+            raise
+        self.sock = tls
 
 
 def _request(parts, address: str, deadline: float):
-    left = deadline - time.monotonic()
-    if left <= 0:
+    if deadline - time.monotonic() <= 0:
         raise FetchRefused("it took too long")
     kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    connection = kind(parts.hostname, port, address, timeout=min(left, 10.0))
+    connection = kind(parts.hostname, port, address, deadline)
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"

@@ -2,7 +2,9 @@
 so that an image or a video behind one is stored, hashed and matched against the banks exactly
 like an upload.
 
-One attempt (`link_fetch`, run by the job `reports.jobs.fetch_link`) has three steps:
+One attempt (`link_fetch`, run by the job `reports.jobs.fetch_link` on the `links` queue, which
+workers take after `high` and `default`: links anyone may send by the hundred never hold up the
+hashing of a reported picture) has three steps:
 
 1. claim: the link is re-read under its row lock and left alone unless still pending (a second
    run of the job, or a run after a worker died having recorded it, changes nothing). The attempt
@@ -21,7 +23,7 @@ One attempt (`link_fetch`, run by the job `reports.jobs.fetch_link`) has three s
 
 A link refused (not public, not an image or a video, too large, too slow, too many redirects, an
 encoded answer, a file that fails the upload check) is refused for good with the reason
-(`link.refused`). A server down or overloaded leaves the link pending for another attempt (the
+(`link.refused`; reviewers read it, so it never names the internal address a name resolved to). A server down or overloaded leaves the link pending for another attempt (the
 job hands RQ a `Retry`; `links_requeue_pending` catches links whose job was lost, and is how the
 embedded mode tries again) until the last attempt fails it (`link.failed`). Nothing a link or its
 server does raises out of the job: the worker never dies of a link.

@@ -328,9 +328,9 @@ class TestRefused:
 
         link.refresh_from_db()
         assert link.status == Link.Status.REFUSED and link.attempts == 1
-        assert link.error == (
-            f"innocent.example resolves to an address that is not public ({address})"
-        )
+        # What reviewers read names no internal address (the worker's log has it).
+        assert link.error == "innocent.example resolves to an address that is not public"
+        assert address not in link.error
         assert link.media is None and not Media.objects.exists()
         assert stored_files(private_media) == []
         assert site.hits["/redirect"] == 1 and site.hits["/photo.png"] == 0
@@ -566,8 +566,6 @@ def test_a_real_worker_fetches_an_image_and_refuses_a_redirect_to_the_metadata_s
     assert photo.status == Link.Status.FETCHED, (photo.error, worker.stderr)
     assert photo.media.hashed_at is not None
     assert metadata.status == Link.Status.REFUSED
-    assert metadata.error == (
-        "169.254.169.254 resolves to an address that is not public (169.254.169.254)"
-    )
+    assert metadata.error == "169.254.169.254 resolves to an address that is not public"
     assert Media.objects.count() == 1
     assert no_jobs_failed()
