@@ -1,7 +1,7 @@
 """Conversations and links as deployed (issue 19): conversation reports over HTTP, the conversation
 case page of a 10,000-message thread beside a 3-message one, and links fetched by real rqworkers.
 
-gunicorn (`config.wsgi`, sync workers) and `manage.py rqworker high default --with-scheduler`
+gunicorn (`config.wsgi`, sync workers) and `manage.py rqworker high default links --with-scheduler`
 processes (the README's deployment commands; Vigil's worker class) on a throwaway PostgreSQL
 database (test_<name> of DATABASE_URL, migrated, dropped afterwards, even on failure) and the Redis
 database REDIS_URL names (it must be empty; it is emptied at the end), with private media and
@@ -353,7 +353,7 @@ def status_mb(pid: int, field: str) -> float:
 
 
 def with_scheduler(deployment) -> None:
-    """The README's worker command: `rqworker high default --with-scheduler`."""
+    """The README's worker command: `rqworker high default links --with-scheduler`."""
     plain = deployment.manage
     deployment.manage = lambda *a: (
         [*plain(*a), "--with-scheduler"] if a[0] == "rqworker" else plain(*a)
@@ -748,7 +748,7 @@ def report(r: dict, args, commit: str) -> None:
     print(
         f"\n# bench/conversations.py — {datetime.now(UTC):%Y-%m-%d}, commit {commit}, "
         f"{os.cpu_count()} cores; gunicorn {args.web_workers} sync workers, {args.workers} "
-        f"rqworkers (`rqworker high default --with-scheduler`); cores busy during the run "
+        f"rqworkers (`rqworker high default links --with-scheduler`); cores busy during the run "
         f"{m['busy']:.2f} (load average before {m['load_before']:.2f})\n"
     )
     print("| intake: one report of a conversation |" + "".join(f" {s:,} messages |" for s in sizes))

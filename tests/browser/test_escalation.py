@@ -21,7 +21,7 @@ def run_worker():
 
     from lib.jobs import get_queue
 
-    queues = [get_queue("high"), get_queue()]
+    queues = [get_queue(name) for name in settings.RQ_QUEUE_NAMES]
     SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
 
 
