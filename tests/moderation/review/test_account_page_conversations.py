@@ -181,9 +181,11 @@ class TestWhoSeesWhat:
     def test_decisions_about_it_elsewhere_are_hidden_from_its_blind_re_reviewer(
         self, client, make_user
     ):
-        alice, bob = make_user("alice", Role.REVIEWER), make_user("bob", Role.REVIEWER)
+        # A senior reviewer's: a reviewer's decision against a child's account is referred.
+        alice, bob = make_user("alice", Role.SENIOR_REVIEWER), make_user("bob", Role.REVIEWER)
         report = conversation()
         decision = decide_about(report.case, alice, target="account", target_ref=MINOR)
+        assert decision.action == "suspend"
         ReReview.objects.create(decision=decision, case=report.case, queue=report.case.queue)
         assert rereview_claim_next(user=bob) is not None
         client.force_login(bob)

@@ -249,8 +249,9 @@ class TestWhoSeesWhat:
 
 def conversations(n, owner, decider):
     """n conversations of 12 messages each: n // 2 the owner's (it is the reported adult), the
-    others someone else's in which it is the minor written to; on each of the latter a decision
-    about its account or about a message it sent; and its account case."""
+    others someone else's in which it is written to, its age not given (an account known to be
+    a minor anywhere is never an account case); on each of the latter a decision about its
+    account or about a message it sent; and its account case."""
     AccountCaseSettings.objects.update(min_reported_items=2)
     for i in range(n):
         owned = i < n // 2
@@ -259,6 +260,7 @@ def conversations(n, owner, decider):
             conversation_id=f"{owner}-conv-{i}",
             adult=owner if owned else others,
             minor=others if owned else owner,
+            minor_age=13 if owned else None,
             count=12,
             reported=(1, 2, 5),
         ).report
