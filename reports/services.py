@@ -10,6 +10,8 @@ from django.utils.crypto import salted_hmac
 from lib.jobs import job_path
 from lib.transactions import in_transaction
 from moderation.audit.services import audit_record
+from moderation.cases.accounts import account_tally, is_platform_account
+from moderation.cases.models import AccountCaseSettings
 from moderation.cases.reprioritise import reporter_share
 from moderation.cases.rollup import (
     Outcome,
@@ -332,10 +334,20 @@ def flag_submit(
 
 @in_transaction
 def accounts_check_later(*, account_ids: Iterable[str]) -> None:
-    """Check each account against the account case thresholds (reports/account_rules.py) once
-    this intake has committed."""
-    for account_id in sorted({a for a in account_ids if a}):
-        enqueue(check_account, account_id)
+    """Flag each account that this intake brought to an account case threshold, by a job once
+    the intake has committed (reports/account_rules.py). Its tally is read here, in the intake's
+    transaction (two indexed counts): most reports leave their account below every threshold, and
+    those queue nothing."""
+    rules = AccountCaseSettings.current()
+    if not rules.enabled:
+        return
+    for account_id in sorted({a for a in account_ids if is_platform_account(a)}):
+        tally = account_tally(account_id)
+        if (
+            tally.reported_items >= rules.min_reported_items
+            or tally.minor_contacts >= rules.min_minor_contacts
+        ):
+            enqueue(check_account, account_id)
 
 
 def _queue_hashing(media: Sequence[Media]) -> None:
