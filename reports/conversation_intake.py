@@ -127,7 +127,7 @@ def conversation_report_submit(
             after={
                 "conversation": {
                     "participants": len(stored.participants),
-                    "messages_new": len(stored.new_messages),
+                    "messages_new": stored.new_count,
                     "messages_repeated": stored.repeated,
                     "senders_not_listed": len(stored.unlisted),
                     "links": link_count,
@@ -194,7 +194,7 @@ def _record_conversation_links(
     """The report's own links and its description's, then those in its new messages, up to
     MAX_LINKS_PER_REPORT in all."""
     count = record_links(item, links, description, report=report)
-    for message in stored.new_messages.values():
+    for message in stored.new_with_links.values():
         if count >= MAX_LINKS_PER_REPORT:
             break
         urls = extract_urls(message.text)[: MAX_LINKS_PER_REPORT - count]

@@ -48,8 +48,10 @@ class ConversationFacts:
 @dataclass
 class StoredConversation:
     participants: dict[str, Participant]
-    # The messages of this report that were new, by platform id.
-    new_messages: dict[str, Message]
+    # How many of this report's messages were new.
+    new_count: int = 0
+    # Those of them whose text may hold a link (the only ones intake reads again), by platform id.
+    new_with_links: dict[str, Message] = field(default_factory=dict)
     # Messages this report sent that were stored by an earlier one (or twice in this one).
     repeated: int = 0
     # Senders not among the participants listed (stored as participants all the same).
@@ -69,7 +71,7 @@ def conversation_store(
     transaction. What an earlier report stored stays: a participant's age is filled in, never
     overwritten, and a message once reported stays reported."""
     participants = _participants(item, facts)
-    stored = StoredConversation(participants=participants, new_messages={})
+    stored = StoredConversation(participants=participants)
     unique: dict[str, MessageFacts] = {}
     for message in facts.messages:
         first = unique.get(message.id)
@@ -115,8 +117,11 @@ def conversation_store(
         Message.objects.filter(
             conversation=item, platform_id__in=newly_reported[start : start + BATCH]
         ).update(reported=True)
-    if new:
-        stored.new_messages = _by_platform_id(item, report, [m.platform_id for m in new])
+    stored.new_count = len(new)
+    # Read back only what intake reads on: the new messages that may hold a link.
+    linking = [m.platform_id for m in new if "://" in m.text]
+    if linking:
+        stored.new_with_links = _by_platform_id(item, report, linking)
     return stored
 
 
