@@ -13,6 +13,7 @@ import pytest
 from lib import safe_fetch
 from lib.safe_fetch import FetchRefused, fetch
 from tests.conftest import png_bytes
+from tests.local_server import serve_in_thread
 
 PNG = png_bytes()
 
@@ -92,7 +93,7 @@ class Handler(BaseHTTPRequestHandler):
 def server(settings):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_thread(httpd)
     # The test-only allow-list: this one local server, by the name the tests use for it.
     settings.SAFE_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
     yield f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from tests.local_server import serve_in_thread
+
 USERNAME, PASSWORD = "vigil-esp", "fake-cybertip-password"
 VENDORED_XSD = (
     Path(__file__).resolve().parents[2]
@@ -235,5 +237,5 @@ def start(server: FakeCyberTipline) -> ThreadingHTTPServer:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}/ispws"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_thread(httpd)
     return httpd

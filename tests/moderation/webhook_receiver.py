@@ -8,10 +8,11 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.local_server import serve_in_thread
 
 SECRET = "test-webhook-secret-0123456789abcdef"  # noqa: S105
 TOLERANCE_SECONDS = 300
@@ -90,7 +91,7 @@ def start(receiver: Receiver) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/vigil/webhook"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     return server
 
 

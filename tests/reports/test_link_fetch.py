@@ -11,7 +11,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections import Counter
@@ -43,6 +42,7 @@ from reports.models import ContentItem, Link, Media, Message, Participant, Video
 from reports.services import flag_submit
 from tests.conftest import png_bytes
 from tests.intake import intake_fields
+from tests.local_server import serve_in_thread
 from tests.rqworker import ROOT, needs_real_worker, worker_env
 from tests.testdata import PDQ, VPDQ
 
@@ -141,7 +141,7 @@ def site(settings):
     httpd.daemon_threads = True
     httpd.hits = Counter()
     httpd.unavailable = Counter()
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_thread(httpd)
     # The test-only allow-list: this one local server, by the name the tests use for it.
     settings.SAFE_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"

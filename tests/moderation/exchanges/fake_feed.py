@@ -12,11 +12,12 @@ Scripted trouble, in turn: `server.script = ["401", "429", "500", "garbage", "sl
 
 import hashlib
 import json
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.local_server import serve_in_thread
 
 TOKEN = "fake-feed-token"
 
@@ -98,5 +99,5 @@ def _handler(feed: FakeFeed):
 def start_feed(feed: FakeFeed) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(feed))
     feed.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     return server

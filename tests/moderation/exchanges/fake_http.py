@@ -2,10 +2,11 @@
 an answer, and a server on 127.0.0.1 in a thread (each fake follows its programme's own wire
 format; this is only the transport)."""
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.local_server import serve_in_thread
 
 
 class FakeHandler(BaseHTTPRequestHandler):
@@ -39,10 +40,7 @@ def serve(handler: type[FakeHandler], path: str = "") -> tuple[ThreadingHTTPServ
     """Start serving in a thread; (the server, its URL with `path`)."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    # A short poll: shutting the server down at a test's end then takes no half second.
-    threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    ).start()
+    serve_in_thread(httpd)
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}{path}"
 
 

@@ -4,8 +4,9 @@ refuses every recipient with a 5xx that echoes the address, as mail servers do."
 
 import socket
 import socketserver
-import threading
 from dataclasses import dataclass, field
+
+from tests.local_server import serve_in_thread
 
 
 def closed_port() -> int:
@@ -66,5 +67,5 @@ def start(mailbox: Mailbox, port: int = 0) -> Server:
                     self.reply("250 ok")
 
     server = Server(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     return server
