@@ -18,6 +18,7 @@ from accounts.roles import Role
 from moderation.audit.append_only import ALLOW_DELETE
 from moderation.cases.models import Queue
 from tests.intake import intake_fields
+from tests.process_state import forget_process_state
 
 # The platform's webhook endpoint as a local HTTP server, and helpers to decide and deliver.
 pytest_plugins = [
@@ -135,20 +136,8 @@ def index_snapshot_files():
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Rate-limit counters from one test must not throttle the next."""
-    from django.core.cache import cache
-
-    from accounts.api import forget_principals
-    from moderation.banks.clusters import forget_media_hashes
-    from moderation.banks.matching import forget_indexes
-    from moderation.cases.weights import forget_weights
-
-    cache.clear()
-    forget_principals()
-    # In-memory indexes hold ids from earlier tests' rolled-back rows.
-    forget_indexes()
-    forget_media_hashes()
-    forget_weights()
+    """Nothing a test left in the cache or in memory reaches the next."""
+    forget_process_state()
 
 
 @pytest.fixture(autouse=True)
