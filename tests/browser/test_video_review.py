@@ -7,6 +7,7 @@ makes."""
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from accounts.models import ExposureEvent, User
@@ -35,6 +36,26 @@ def expect_filter(page, locator, value: str) -> None:
         "([el, value]) => getComputedStyle(el).filter === value",
         arg=[locator.element_handle(), value],
     )
+
+
+def wait_until_played(page, player, seconds: float) -> None:
+    """Real playback past `seconds`; if it never gets there, the player's state says why."""
+    try:
+        page.wait_for_function(
+            f"v => v.currentTime > {seconds}", arg=player.element_handle(), timeout=PLAYBACK_MS
+        )
+    except PlaywrightTimeoutError:
+        state = player.evaluate(
+            """v => ({
+                currentTime: v.currentTime, paused: v.paused, ended: v.ended,
+                readyState: v.readyState, networkState: v.networkState,
+                error: v.error && `${v.error.code} ${v.error.message}`,
+                buffered: Array.from({length: v.buffered.length},
+                                     (_, i) => [v.buffered.start(i), v.buffered.end(i)]),
+                hidden: document.hidden,
+            })"""
+        )
+        pytest.fail(f"playback never passed {seconds} s in {PLAYBACK_MS} ms: {state}")
 
 
 def wait_for(check, timeout=10.0):
@@ -104,9 +125,7 @@ def test_a_reviewer_judges_a_video_from_its_stills_then_plays_and_steps_it(
     # Play a second and pause: the seconds played reach the reviewer's exposure.
     player.evaluate("v => v.play()")
     # Real playback: on a loaded machine (the whole suite running) a second can take a while.
-    page.wait_for_function(
-        "v => v.currentTime > 1.2", arg=player.element_handle(), timeout=PLAYBACK_MS
-    )
+    wait_until_played(page, player, 1.2)
     player.evaluate("v => v.pause()")
     reviewer = User.objects.get(username="reviewer1")
     assert wait_for(
@@ -134,9 +153,7 @@ def test_seconds_played_are_sent_as_the_page_goes(page, live_server, log_in, vid
     player = page.get_by_test_id("player")
     expect(player).to_be_visible()
     player.evaluate("v => v.play()")
-    page.wait_for_function(
-        "v => v.currentTime > 0.6", arg=player.element_handle(), timeout=PLAYBACK_MS
-    )
+    wait_until_played(page, player, 0.6)
     # Leaving while it plays: the beacon on pagehide carries what was played.
     page.goto(f"{live_server.url}/review/")
     reviewer = User.objects.get(username="reviewer1")
