@@ -35,3 +35,13 @@ INDEX_DIR = Path(
     os.environ.get("VIGIL_INDEX_DIR")
     or Path(tempfile.gettempdir()) / f"vigil-test-index-{os.getpid()}"
 )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # The test database in a file, not in memory. Django gives a live server's request threads
+    # the test's own connection to an in-memory database, so two requests at once (a page's
+    # two images) entered atomic blocks on one connection: a durable block refused, and a block
+    # left open for every test after. With a file, each thread has its own connection, as the
+    # embedded mode's server threads do. Nothing needs it to survive a crash: no fsync.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"vigil-test-{os.getpid()}.sqlite3")
+    }
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA synchronous = OFF"  # noqa: F405
