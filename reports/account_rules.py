@@ -32,11 +32,7 @@ def account_case_check(*, account_id: str) -> Flag | None:
         # and messages are reviewed where they are, never as a case against the child.
         return None
     tally = account_tally(account_id)
-    reasons = []
-    if tally.reported_items >= rules.min_reported_items:
-        reasons.append(f"{tally.reported_items} different things it posted or sent reported")
-    if tally.minor_contacts >= rules.min_minor_contacts:
-        reasons.append(f"in reported conversations with {tally.minor_contacts} minors")
+    reasons = tally.reasons(rules)
     if not reasons:
         return None
     cases = list(

@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import global_settings, settings
 
-from lib.text import CONTROL_CHARACTERS
+from lib.text import one_line_name
 from moderation.cases.route_rules import normalise_language
 from reports.categories import DESCRIPTIONS, Category
 from reports.media import MediaRejected, inspect_media
@@ -242,7 +242,9 @@ class ConversationReportForm(forms.Form):
 
 
 def _username(value: str) -> str:
-    value = value.strip()
-    if CONTROL_CHARACTERS.search(value):
-        raise forms.ValidationError("A username is on one line: take out the line breaks and tabs.")
-    return value
+    try:
+        return one_line_name(value.strip())
+    except ValueError:
+        raise forms.ValidationError(
+            "A username is on one line: take out the line breaks and tabs."
+        ) from None

@@ -342,11 +342,7 @@ def accounts_check_later(*, account_ids: Iterable[str]) -> None:
     if not rules.enabled:
         return
     for account_id in sorted({a for a in account_ids if is_platform_account(a)}):
-        tally = account_tally(account_id)
-        if (
-            tally.reported_items >= rules.min_reported_items
-            or tally.minor_contacts >= rules.min_minor_contacts
-        ):
+        if account_tally(account_id).reasons(rules):
             enqueue(check_account, account_id)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, Subquery
 
-from moderation.cases.models import Case
+from moderation.cases.models import AccountCaseSettings, Case
 from moderation.decisions.models import Decision
 from reports.models import ContentItem, Message, Participant
 
@@ -22,6 +22,16 @@ class AccountTally:
     reported_items: int
     # Different minors in reported conversations with it.
     minor_contacts: int
+
+    def reasons(self, rules: AccountCaseSettings) -> list[str]:
+        """The thresholds of `rules` this tally reaches, in words (the flag's description); empty
+        when it reaches none."""
+        reasons = []
+        if self.reported_items >= rules.min_reported_items:
+            reasons.append(f"{self.reported_items} different things it posted or sent reported")
+        if self.minor_contacts >= rules.min_minor_contacts:
+            reasons.append(f"in reported conversations with {self.minor_contacts} minors")
+        return reasons
 
 
 # Account ids the public form gives (usernames as typed, reports/views.py): never a platform

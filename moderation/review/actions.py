@@ -31,19 +31,38 @@ def planned_actions(*, case: Case, decision: Decision) -> list[tuple[str, str]]:
     message (removed; its sender's account warned or suspended), one participant's account (no
     content removed), or the whole conversation (its reported participants' accounts, else its
     owner's)."""
-    content, accounts = _targets(case=case, decision=decision)
-    planned = []
+    wanted = _wanted(decision)
+    if not wanted:
+        return []
+    return _plan(wanted, *_targets(case=case, decision=decision))
+
+
+def _wanted(decision: Decision) -> list[tuple[str, bool]]:
     wanted = list(DECISION_ACTIONS.get(decision.action, []))
     if decision.safety_notice:
         wanted.append(("safety_notice", True))
-    for kind, on_owner in wanted:
-        for target in accounts if on_owner else content:
-            if target:
-                planned.append((kind, target))
-    return planned
+    return wanted
 
 
-def _targets(*, case: Case, decision: Decision) -> tuple[list[str], list[str]]:
+def _plan(
+    wanted: list[tuple[str, bool]], content: list[str], accounts: list[str]
+) -> list[tuple[str, str]]:
+    return [
+        (kind, target)
+        for kind, on_owner in wanted
+        for target in (accounts if on_owner else content)
+        if target
+    ]
+
+
+def _account_of(item: ContentItem) -> str:
+    """The account an account case is about."""
+    return item.platform_id or item.owner_id
+
+
+def _targets(
+    *, case: Case, decision: Decision, evidence: list[Case] | None = None
+) -> tuple[list[str], list[str]]:
     """What a decision's content actions and account actions act on: platform ids."""
     item = case.content_item
     if decision.target == Decision.Target.MESSAGE:
@@ -58,8 +77,10 @@ def _targets(*, case: Case, decision: Decision) -> tuple[list[str], list[str]]:
     if item.type == ContentItem.Type.ACCOUNT:
         # An account case acts on all of its evidence: the account, and each reported thing it
         # posted or sent (moderation/cases/accounts.py), never the account's id as content.
-        account = item.platform_id or item.owner_id
-        return evidence_targets(account, acted_on_evidence(account)), [account]
+        account = _account_of(item)
+        if evidence is None:
+            evidence = acted_on_evidence(account)
+        return evidence_targets(account, evidence), [account]
     content = [item.platform_id or item.url]
     if item.type == ContentItem.Type.CONVERSATION:
         # The accounts the reports are about, not everyone in the conversation (a child in it).
@@ -80,23 +101,33 @@ def request_actions(*, case: Case, decision: Decision, user, skip=frozenset()) -
     already in force from a decision this one replaces."""
 
     reason = f"decision {decision.pk}: {decision.get_action_display()} under {decision.policy}"
-    for kind, target in planned_actions(case=case, decision=decision):
+    item = case.content_item
+    wanted = _wanted(decision)
+    # An account case's evidence is read once: its actions and its escalation act on the same.
+    evidence = (
+        acted_on_evidence(_account_of(item))
+        if wanted and item.type == ContentItem.Type.ACCOUNT
+        else None
+    )
+    content, accounts = (
+        _targets(case=case, decision=decision, evidence=evidence) if wanted else ([], [])
+    )
+    for kind, target in _plan(wanted, content, accounts):
         if (kind, target) not in skip:
             action_request(
                 case=case, kind=kind, target=target, reason=reason, decision=decision, user=user
             )
     if decision.action == Decision.Action.ESCALATE:
         # About one participant (or the sender of one message): that account is the one reported.
-        named = _targets(case=case, decision=decision)[1] if decision.target else []
+        named = accounts if decision.target else []
         escalation = escalation_open(
             case=case, reason=reason, user=user, owner=named[0] if named else None
         )
-        if case.content_item.type == ContentItem.Type.ACCOUNT:
+        if evidence is not None:
             # The report about the account carries its evidence: the conversations and posts.
-            account = case.content_item.platform_id or case.content_item.owner_id
             escalation_gather(
                 escalation=escalation,
-                cases=acted_on_evidence(account),
+                cases=evidence,
                 reason=f"evidence of account case {case.pk}",
                 user=user,
             )
